@@ -1,0 +1,195 @@
+/**
+ * Flag parsing on top of `node:util` `parseArgs` (JSR's `@std/cli` is unreachable here), with the
+ * flag sets kubectl users expect shared by every verb.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
+import type { FlagSpec, Flags } from "./command.ts";
+
+/** `-h, --help`, accepted by every command. */
+export const HELP_FLAG: FlagSpec = { name: "help", short: "h", type: "boolean", description: "Help for this command." };
+
+/** The kubeconfig flags kubectl has, for verbs that talk to a cluster. */
+export const KUBE_FLAGS: readonly FlagSpec[] = [
+  { name: "kubeconfig", type: "string", description: "Path to the kubeconfig file to use.", complete: "file" },
+  { name: "context", type: "string", description: "The name of the kubeconfig context to use.", complete: "context" },
+  { name: "cluster", type: "string", description: "The name of the kubeconfig cluster to use.", complete: "cluster" },
+  { name: "user", type: "string", description: "The name of the kubeconfig user to use.", complete: "user" },
+  {
+    name: "namespace",
+    short: "n",
+    type: "string",
+    description: "If present, the namespace scope for this request.",
+    complete: "namespace",
+  },
+  {
+    name: "request-timeout",
+    type: "string",
+    description: "How long to wait for a single server request, e.g. 5s, 1m (0 waits forever).",
+  },
+];
+
+/** `-A, --all-namespaces`. */
+export const ALL_NAMESPACES_FLAG: FlagSpec = {
+  name: "all-namespaces",
+  short: "A",
+  type: "boolean",
+  description: "List the requested objects across all namespaces.",
+};
+
+/** `-f, --filename` and `-R, --recursive`, as in `kubectl apply`. */
+export const FILENAME_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "filename",
+    short: "f",
+    type: "string",
+    multiple: true,
+    description: "Files or directories of manifests, or - for standard input.",
+    complete: "file",
+  },
+  {
+    name: "recursive",
+    short: "R",
+    type: "boolean",
+    description: "Process the directories given with -f recursively.",
+  },
+];
+
+/** Builds the `-o, --output` flag for the formats a verb supports. */
+export function outputFlag(formats: readonly string[], defaultFormat?: string): FlagSpec {
+  return {
+    name: "output",
+    short: "o",
+    type: "string",
+    values: formats,
+    default: defaultFormat,
+    description: `Output format. One of: (${formats.join(", ")}).`,
+  };
+}
+
+/** `--no-headers`, for table output. */
+export const NO_HEADERS_FLAG: FlagSpec = {
+  name: "no-headers",
+  type: "boolean",
+  description: "When using the default or wide output format, don't print headers.",
+};
+
+/** `--dry-run=none|client|server`, as in kubectl. */
+export const DRY_RUN_FLAG: FlagSpec = {
+  name: "dry-run",
+  type: "string",
+  values: ["none", "client", "server"],
+  default: "none",
+  description: 'Must be "none", "client", or "server". With client, only print the object that would be sent.',
+};
+
+/** Result of {@link parseFlags}. */
+export interface ParsedCommandLine {
+  /** Positional arguments in order. */
+  args: string[];
+  /** Parsed flags. */
+  flags: Flags;
+}
+
+/**
+ * Parses a command line against flag specifications. Unknown flags, missing values and values
+ * outside a flag's allowed set are usage errors that name the flag, as kubectl's are.
+ */
+export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], commandLine: string): ParsedCommandLine {
+  const options: Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }> = {};
+  for (const spec of specs) {
+    options[spec.name] = { type: spec.type, multiple: spec.multiple ?? false };
+    if (spec.short) options[spec.name].short = spec.short;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normalizeArgs(argv, specs),
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    throw new UsageError(describeParseError(error), { hint: `See '${commandLine} --help' for usage.` });
+  }
+  const values = parsed.values as Record<string, string | boolean | (string | boolean)[] | undefined>;
+  for (const spec of specs) {
+    const value = values[spec.name];
+    if (spec.values && value !== undefined) {
+      for (const item of Array.isArray(value) ? value : [value]) {
+        if (typeof item === "string" && !spec.values.includes(item)) {
+          throw new UsageError(
+            `invalid argument "${item}" for "--${spec.name}" flag: must be one of: ${spec.values.join(", ")}`,
+            { hint: `See '${commandLine} --help' for usage.` },
+          );
+        }
+      }
+    }
+  }
+  const byName = new Map(specs.map((spec) => [spec.name, spec]));
+  const flags: Flags = {
+    string(name) {
+      const value = values[name];
+      if (Array.isArray(value)) return value.at(-1) as string | undefined;
+      if (typeof value === "string") return value;
+      const fallback = byName.get(name)?.default;
+      return typeof fallback === "string" ? fallback : undefined;
+    },
+    boolean(name) {
+      const value = values[name];
+      if (typeof value === "boolean") return value;
+      return byName.get(name)?.default === true;
+    },
+    strings(name) {
+      const value = values[name];
+      if (value === undefined) return [];
+      return (Array.isArray(value) ? value : [value]).map(String);
+    },
+    given(name) {
+      return values[name] !== undefined;
+    },
+  };
+  return { args: parsed.positionals, flags };
+}
+
+/**
+ * kubectl (pflag) accepts `--flag=true|false` for boolean flags and `-n=value` for short flags;
+ * `parseArgs` does not, so rewrite them into forms it reads the same way.
+ */
+function normalizeArgs(argv: readonly string[], specs: readonly FlagSpec[]): string[] {
+  const booleans = new Set(specs.filter((spec) => spec.type === "boolean").map((spec) => spec.name));
+  const result: string[] = [];
+  for (const [index, arg] of argv.entries()) {
+    if (arg === "--") {
+      result.push(...argv.slice(index));
+      break;
+    }
+    const short = /^-([A-Za-z])=(.*)$/s.exec(arg);
+    if (short) {
+      result.push(`-${short[1]}`, short[2]);
+      continue;
+    }
+    const match = /^--([^=]+)=(true|false)$/.exec(arg);
+    if (match && booleans.has(match[1])) {
+      if (match[2] === "true") result.push(`--${match[1]}`);
+      continue;
+    }
+    result.push(arg);
+  }
+  return result;
+}
+
+function describeParseError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  const unknown = /Unknown option '([^']+)'/.exec(message);
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && unknown) return `unknown flag: ${unknown[1]}`;
+  const missing = /Option '([^']+)' argument missing/.exec(message);
+  if (missing) return `flag needs an argument: ${missing[1].split(", ").at(-1)?.replace(/ <value>$/, "")}`;
+  const noValue = /Option '([^']+)' does not take an argument/.exec(message);
+  if (noValue) return `flag does not take a value: ${noValue[1].split(", ").at(-1)}`;
+  return message.replace(/^./, (c) => c.toLowerCase()).replace(/\.$/, "");
+}
