@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ArgSpec, Command, CompletionSource, FlagSpec, Flags } from "./command.ts";
+import type { ArgSpec, Command, CompletionSource, Flags, FlagSpec } from "./command.ts";
 import { HELP_FLAG, parseFlags } from "./flags.ts";
 import type { Io } from "./io.ts";
 import { ROOT } from "./mod.ts";
@@ -65,7 +65,9 @@ export async function complete(words: readonly string[], io: Io, root: Command =
   let command = root;
   let index = 0;
   while (index < before.length && command.subcommands?.length) {
-    const next = command.subcommands.find((sub) => sub.name === before[index] || sub.aliases?.includes(before[index]));
+    const next = command.subcommands.find((sub) =>
+      sub.name === before[index] || sub.aliases?.includes(before[index])
+    );
     if (!next) break;
     command = next;
     index++;
@@ -102,13 +104,22 @@ export async function complete(words: readonly string[], io: Io, root: Command =
   const arg: ArgSpec | undefined = command.args?.[Math.min(position, (command.args?.length ?? 1) - 1)];
   if (!arg) return { candidates: [], directive: Directive.NoFileComp };
   if (arg.values) {
-    return { candidates: filter(arg.values.map((value) => ({ value })), partial), directive: Directive.NoFileComp };
+    return {
+      candidates: filter(arg.values.map((value) => ({ value })), partial),
+      directive: Directive.NoFileComp,
+    };
   }
   if (arg.complete) return await fromSource(arg.complete, partial, "", flags, io);
   return { candidates: [], directive: Directive.NoFileComp };
 }
 
-async function valuesFor(spec: FlagSpec, partial: string, prefix: string, flags: Flags, io: Io): Promise<Completion> {
+async function valuesFor(
+  spec: FlagSpec,
+  partial: string,
+  prefix: string,
+  flags: Flags,
+  io: Io,
+): Promise<Completion> {
   if (spec.values) {
     const candidates = spec.values.map((value) => ({ value: prefix + value }));
     return { candidates: filter(candidates, prefix + partial), directive: Directive.NoFileComp };

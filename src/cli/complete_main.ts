@@ -18,6 +18,8 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const completion = await complete(words.length ? words : [""], io);
-  if (mode === "__completeNoDesc") for (const candidate of completion.candidates) delete candidate.description;
+  if (mode === "__completeNoDesc") {
+    for (const candidate of completion.candidates) delete candidate.description;
+  }
   io.out(formatCompletion(completion));
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { parse as parseYaml, parseAllDocuments } from "yaml";
 import type { Candidate } from "./complete.ts";
 import { registerCompletionProvider } from "./complete.ts";
 
@@ -19,7 +19,10 @@ const KIND_BY_SOURCE: Record<string, string> = {
 };
 
 /** The kubeconfig files kubectl would read: `--kubeconfig`, else `KUBECONFIG`, else ~/.kube/config. */
-export function kubeconfigPaths(explicit: string | undefined, env: (name: string) => string | undefined): string[] {
+export function kubeconfigPaths(
+  explicit: string | undefined,
+  env: (name: string) => string | undefined,
+): string[] {
   if (explicit) return [explicit];
   const list = env("KUBECONFIG");
   if (list) return list.split(":").filter((path) => path !== "");
@@ -28,12 +31,16 @@ export function kubeconfigPaths(explicit: string | undefined, env: (name: string
 }
 
 registerCompletionProvider((source, { flags, io }) => {
-  const section = ({ context: "contexts", cluster: "clusters", user: "users" } as Record<string, string>)[source];
+  const section =
+    ({ context: "contexts", cluster: "clusters", user: "users" } as Record<string, string>)[source];
   if (!section) return Promise.resolve([]);
   const names: Candidate[] = [];
   for (const path of kubeconfigPaths(flags.string("kubeconfig"), io.env)) {
     try {
-      const config = parseYaml(Deno.readTextFileSync(path)) as Record<string, { name?: string }[] | undefined>;
+      const config = parseYaml(Deno.readTextFileSync(path)) as Record<
+        string,
+        { name?: string }[] | undefined
+      >;
       for (const entry of config?.[section] ?? []) if (entry?.name) names.push({ value: entry.name });
     } catch {
       // Unreadable kubeconfig files are reported by the verbs that need them, not by completion.

@@ -7,16 +7,36 @@
 
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
-import type { FlagSpec, Flags } from "./command.ts";
+import type { Flags, FlagSpec } from "./command.ts";
 
 /** `-h, --help`, accepted by every command. */
-export const HELP_FLAG: FlagSpec = { name: "help", short: "h", type: "boolean", description: "Help for this command." };
+export const HELP_FLAG: FlagSpec = {
+  name: "help",
+  short: "h",
+  type: "boolean",
+  description: "Help for this command.",
+};
 
 /** The kubeconfig flags kubectl has, for verbs that talk to a cluster. */
 export const KUBE_FLAGS: readonly FlagSpec[] = [
-  { name: "kubeconfig", type: "string", description: "Path to the kubeconfig file to use.", complete: "file" },
-  { name: "context", type: "string", description: "The name of the kubeconfig context to use.", complete: "context" },
-  { name: "cluster", type: "string", description: "The name of the kubeconfig cluster to use.", complete: "cluster" },
+  {
+    name: "kubeconfig",
+    type: "string",
+    description: "Path to the kubeconfig file to use.",
+    complete: "file",
+  },
+  {
+    name: "context",
+    type: "string",
+    description: "The name of the kubeconfig context to use.",
+    complete: "context",
+  },
+  {
+    name: "cluster",
+    type: "string",
+    description: "The name of the kubeconfig cluster to use.",
+    complete: "cluster",
+  },
   { name: "user", type: "string", description: "The name of the kubeconfig user to use.", complete: "user" },
   {
     name: "namespace",
@@ -83,7 +103,8 @@ export const DRY_RUN_FLAG: FlagSpec = {
   type: "string",
   values: ["none", "client", "server"],
   default: "none",
-  description: 'Must be "none", "client", or "server". With client, only print the object that would be sent.',
+  description:
+    'Must be "none", "client", or "server". With client, only print the object that would be sent.',
 };
 
 /** Result of {@link parseFlags}. */
@@ -98,7 +119,11 @@ export interface ParsedCommandLine {
  * Parses a command line against flag specifications. Unknown flags, missing values and values
  * outside a flag's allowed set are usage errors that name the flag, as kubectl's are.
  */
-export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], commandLine: string): ParsedCommandLine {
+export function parseFlags(
+  argv: readonly string[],
+  specs: readonly FlagSpec[],
+  commandLine: string,
+): ParsedCommandLine {
   const options: Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }> = {};
   for (const spec of specs) {
     options[spec.name] = { type: spec.type, multiple: spec.multiple ?? false };

@@ -11,9 +11,15 @@ import { formatHelp, PROGRAM } from "./help.ts";
 import type { Io } from "./io.ts";
 import { UsageError } from "../errors.ts";
 import { versionCommand } from "./version.ts";
+import { registerCommand } from "./register.ts";
+import { virtualServerCommand } from "./virtual_server.ts";
+import { gatewayCommand } from "./gateway.ts";
 
 /** Every verb, in the order `kubectl mcp --help` lists them. */
 export const VERBS: Command[] = [
+  registerCommand,
+  virtualServerCommand,
+  gatewayCommand,
   versionCommand,
 ];
 
@@ -21,7 +27,8 @@ export const VERBS: Command[] = [
 export const ROOT: Command = {
   name: "mcp",
   summary: "Register, validate, list and simulate MCP servers behind the Kuadrant MCP gateway.",
-  description: "kubectl mcp registers, validates, lists and simulates MCP servers behind the Kuadrant MCP gateway.",
+  description:
+    "kubectl mcp registers, validates, lists and simulates MCP servers behind the Kuadrant MCP gateway.",
   usage: "<command> [flags] [options]",
   subcommands: VERBS,
 };

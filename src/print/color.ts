@@ -27,5 +27,11 @@ export function palette(enabled: boolean): Palette {
     const same = (text: string) => text;
     return { red: same, yellow: same, green: same, dim: same, bold: same };
   }
-  return { red: paint(31, 39), yellow: paint(33, 39), green: paint(32, 39), dim: paint(2, 22), bold: paint(1, 22) };
+  return {
+    red: paint(31, 39),
+    yellow: paint(33, 39),
+    green: paint(32, 39),
+    dim: paint(2, 22),
+    bold: paint(1, 22),
+  };
 }

@@ -33,7 +33,9 @@ export function formatYaml(objects: readonly unknown[], options: { list?: boolea
 
 /** Several objects as a multi-document YAML stream (`---` between), for manifests meant to be applied. */
 export function formatYamlDocuments(objects: readonly unknown[]): string {
-  return objects.map((object) => stringify(object, { lineWidth: 0, aliasDuplicateObjects: false })).join("---\n");
+  return objects.map((object) => stringify(object, { lineWidth: 0, aliasDuplicateObjects: false })).join(
+    "---\n",
+  );
 }
 
 /** kubectl's `-o name`: `kind.group/name`, the group left out for the core group. */

@@ -28,7 +28,11 @@ export interface TableOptions {
 const SEPARATOR = "   ";
 
 /** Renders rows as a kubectl-style table; returns "" for no rows (callers print "No resources found"). */
-export function formatTable<T>(columns: readonly Column<T>[], rows: readonly T[], options: TableOptions = {}): string {
+export function formatTable<T>(
+  columns: readonly Column<T>[],
+  rows: readonly T[],
+  options: TableOptions = {},
+): string {
   if (rows.length === 0) return "";
   const shown = columns.filter((column) => options.wide || !column.wide);
   const cells = rows.map((row) => shown.map((column) => sanitizeCell(column.value(row))));

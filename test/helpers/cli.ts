@@ -31,7 +31,11 @@ export interface RunCliOptions {
 
 /** Runs `deno run -A main.ts ...args` and collects its output. */
 export async function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliResult> {
-  return await runProgram(Deno.execPath(), ["run", "-A", "--quiet", `${REPO_ROOT}/main.ts`, ...args], options);
+  return await runProgram(
+    Deno.execPath(),
+    ["run", "-A", "--quiet", `${REPO_ROOT}/main.ts`, ...args],
+    options,
+  );
 }
 
 /** Runs any program and collects its output, with a hard time limit. */
@@ -58,7 +62,11 @@ export async function runProgram(
   try {
     const output = await child.output();
     const decoder = new TextDecoder();
-    return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
   } finally {
     clearTimeout(timer);
   }
