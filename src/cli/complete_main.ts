@@ -9,6 +9,7 @@
 import { complete, formatCompletion } from "./complete.ts";
 import { processIo } from "./io.ts";
 import "./completion_sources.ts";
+import "../kube/completion.ts";
 
 if (import.meta.main) {
   const [mode, ...words] = Deno.args;

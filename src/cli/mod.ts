@@ -14,12 +14,24 @@ import { versionCommand } from "./version.ts";
 import { registerCommand } from "./register.ts";
 import { virtualServerCommand } from "./virtual_server.ts";
 import { gatewayCommand } from "./gateway.ts";
+import { applyCommand } from "./apply.ts";
+import { getCommand } from "./get.ts";
+import { deleteCommand } from "./delete.ts";
+import { crdsCommand } from "./crds.ts";
+import { validateCommand } from "./validate.ts";
+import { migrateCommand } from "./migrate.ts";
 
 /** Every verb, in the order `kubectl mcp --help` lists them. */
 export const VERBS: Command[] = [
   registerCommand,
+  validateCommand,
+  migrateCommand,
   virtualServerCommand,
   gatewayCommand,
+  applyCommand,
+  getCommand,
+  deleteCommand,
+  crdsCommand,
   versionCommand,
 ];
 

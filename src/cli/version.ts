@@ -5,6 +5,7 @@
  */
 
 import denoConfig from "../../deno.json" with { type: "json" };
+// @ts-types="@modelcontextprotocol/sdk/types"
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import type { Command } from "./command.ts";
 import { outputFlag } from "./flags.ts";

@@ -1,0 +1,271 @@
+/**
+ * The simulator gateway's configuration: a plain value built from parsed Kubernetes objects
+ * (`configFromObjects`) or from upstream's standalone broker config file (`configFromBrokerFile`).
+ * The gateway never reads CRD types directly so it stays independent of `src/model`.
+ *
+ * @module
+ */
+import { parse as parseYaml } from "yaml";
+import { GatewayConfigError } from "./errors.ts";
+
+/** What the broker does with upstream tools whose input schema is not a valid object schema. */
+export type InvalidToolPolicy = "FilterOut" | "RejectServer";
+
+/** One upstream MCP server the gateway federates (an `MCPServerRegistration`). */
+export interface ServerConfig {
+  /** `namespace/name` of the registration (or a bare name from a broker file). */
+  name: string;
+  /** Base URL of the backend; `path` is appended unless the URL already has a path. */
+  url: string;
+  /** Joined to tool and prompt names with no separator; may be empty. */
+  prefix: string;
+  /** Disabled servers are kept in the config (and `/status`) but not connected. */
+  enabled: boolean;
+  /** Sent verbatim as the `Authorization` header to this backend only. */
+  credential?: string;
+  /** MCP endpoint path on the backend, default `/mcp`. */
+  path: string;
+}
+
+/** A named subset of the federated tools and prompts (an `MCPVirtualServer`). */
+export interface VirtualServerConfig {
+  /** `namespace/name`, matched against the `X-Mcp-Virtualserver` header. */
+  name: string;
+  /** Prefixed tool names in the set. */
+  tools: string[];
+  /** Prefixed prompt names in the set; absent means prompts are not filtered. */
+  prompts?: string[];
+}
+
+/** Gateway-wide settings (an `MCPGatewayExtension`, plus simulator knobs). */
+export interface ExtensionConfig {
+  /** Seconds between health pings to each upstream (cluster range 10..7200, default 60). */
+  backendPingIntervalSeconds: number;
+  /** Overrides `backendPingIntervalSeconds` with milliseconds; lets tests run sub-second. */
+  backendPingIntervalMs?: number;
+  /** Largest accepted request body, default 1048576. */
+  maxBodyBytes: number;
+  /** RFC 9728 metadata served at `/.well-known/oauth-protected-resource`, when set. */
+  oauthProtectedResource?: {
+    authorizationServers: string[];
+    resourceName?: string;
+    resource?: string;
+    bearerMethodsSupported?: string[];
+    scopesSupported?: string[];
+  };
+  /** Origins accepted besides localhost ones; requests without `Origin` are always accepted. */
+  allowedOrigins: string[];
+  /** Default `FilterOut`. */
+  invalidToolPolicy: InvalidToolPolicy;
+  /** Reject calls to tools and prompts outside the selected virtual server (upstream only filters lists). */
+  enforceVirtualServers: boolean;
+}
+
+/** Everything the gateway needs to run; swap it at runtime with `gateway.reload()`. */
+export interface GatewayConfig {
+  servers: ServerConfig[];
+  virtualServers: VirtualServerConfig[];
+  extension: ExtensionConfig;
+}
+
+/** Settings used when no `MCPGatewayExtension` says otherwise. */
+export const DEFAULT_EXTENSION: Readonly<ExtensionConfig> = Object.freeze({
+  backendPingIntervalSeconds: 60,
+  maxBodyBytes: 1048576,
+  allowedOrigins: [],
+  invalidToolPolicy: "FilterOut",
+  enforceVirtualServers: false,
+});
+
+/** Input accepted by `normalizeConfig`: every field optional except server name and url. */
+export interface GatewayConfigInput {
+  servers?: Array<Partial<ServerConfig> & { name: string; url: string }>;
+  virtualServers?: VirtualServerConfig[];
+  extension?: Partial<ExtensionConfig>;
+}
+
+/** Fills defaults and checks the invariants the gateway relies on (unique server names). */
+export function normalizeConfig(input: GatewayConfigInput): GatewayConfig {
+  const seen = new Set<string>();
+  const servers = (input.servers ?? []).map((s): ServerConfig => {
+    if (!s.name) throw new GatewayConfigError("A server in the gateway config has no name.");
+    if (seen.has(s.name)) {
+      throw new GatewayConfigError(`Server ${s.name} appears twice in the gateway config.`);
+    }
+    seen.add(s.name);
+    try {
+      new URL(s.url);
+    } catch (cause) {
+      throw new GatewayConfigError(`Server ${s.name} has an invalid url ${JSON.stringify(s.url)}.`, {
+        cause,
+      });
+    }
+    return {
+      name: s.name,
+      url: s.url,
+      prefix: s.prefix ?? "",
+      enabled: s.enabled ?? true,
+      credential: s.credential,
+      path: s.path ?? "/mcp",
+    };
+  });
+  const ext = { ...DEFAULT_EXTENSION, ...input.extension };
+  if (ext.invalidToolPolicy !== "FilterOut" && ext.invalidToolPolicy !== "RejectServer") {
+    throw new GatewayConfigError(
+      `Extension field invalidToolPolicy must be FilterOut or RejectServer, got ${
+        String(ext.invalidToolPolicy)
+      }.`,
+    );
+  }
+  return {
+    servers,
+    virtualServers: (input.virtualServers ?? []).map((v) => ({ ...v, tools: [...v.tools] })),
+    extension: { ...ext, allowedOrigins: [...ext.allowedOrigins] },
+  };
+}
+
+/** The URL the gateway connects to for a server: `url` plus `path` unless the URL has its own path. */
+export function serverEndpoint(server: ServerConfig): URL {
+  const url = new URL(server.url);
+  if (url.pathname === "/" || url.pathname === "") url.pathname = server.path || "/mcp";
+  return url;
+}
+
+const API_VERSION = "mcp.kuadrant.io/v1";
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+/**
+ * Builds a config from parsed Kubernetes objects (`MCPServerRegistration`, `MCPVirtualServer`,
+ * `MCPGatewayExtension` of `mcp.kuadrant.io/v1`); other objects are ignored. `upstreams` maps a
+ * registration's `name` or `ns/name` to the URL of its backend, since a local run has no HTTPRoutes.
+ * A `credentialRef` is resolved from Secrets among `objects` (data base64, or stringData).
+ */
+export function configFromObjects(objects: unknown[], upstreams: Record<string, string>): GatewayConfig {
+  const secrets = new Map<string, Obj>();
+  for (const o of objects) {
+    if (isObj(o) && o.kind === "Secret" && isObj(o.metadata)) {
+      secrets.set(`${str(o.metadata.namespace) ?? "default"}/${str(o.metadata.name)}`, o);
+    }
+  }
+  const input: GatewayConfigInput = { servers: [], virtualServers: [], extension: {} };
+  for (const o of objects) {
+    if (!isObj(o) || !isObj(o.metadata) || !isObj(o.spec)) continue;
+    if (o.apiVersion !== API_VERSION) {
+      if (typeof o.apiVersion === "string" && o.apiVersion.startsWith("mcp.kuadrant.io/")) {
+        throw new GatewayConfigError(
+          `${String(o.kind)} ${String(o.metadata.name)} uses ${o.apiVersion}; only ${API_VERSION} is served.`,
+        );
+      }
+      continue;
+    }
+    const ns = str(o.metadata.namespace) ?? "default";
+    const name = str(o.metadata.name) ?? "";
+    const full = `${ns}/${name}`;
+    const spec = o.spec;
+    if (o.kind === "MCPServerRegistration") {
+      const url = upstreams[full] ?? upstreams[name];
+      if (!url) {
+        throw new GatewayConfigError(`MCPServerRegistration ${full} has no upstream URL.`, {
+          hint: `Map ${full} (or ${name}) to the backend URL.`,
+        });
+      }
+      let credential: string | undefined;
+      if (isObj(spec.credentialRef)) {
+        const ref = `${ns}/${str(spec.credentialRef.name)}`;
+        const secret = secrets.get(ref);
+        const key = str(spec.credentialRef.key) ?? "token";
+        if (!secret) {
+          throw new GatewayConfigError(`MCPServerRegistration ${full} refers to missing Secret ${ref}.`);
+        }
+        const sd = isObj(secret.stringData) ? str(secret.stringData[key]) : undefined;
+        const d = isObj(secret.data) ? str(secret.data[key]) : undefined;
+        credential = sd ?? (d !== undefined ? atob(d) : undefined);
+        if (credential === undefined) {
+          throw new GatewayConfigError(`Secret ${ref} has no key ${key} for MCPServerRegistration ${full}.`);
+        }
+      }
+      input.servers!.push({
+        name: full,
+        url,
+        prefix: str(spec.prefix) ?? "",
+        enabled: (str(spec.state) ?? "Enabled") === "Enabled",
+        credential,
+        path: str(spec.path) ?? "/mcp",
+      });
+    } else if (o.kind === "MCPVirtualServer") {
+      const tools = Array.isArray(spec.tools) ? spec.tools.filter((t) => typeof t === "string") : [];
+      const prompts = Array.isArray(spec.prompts)
+        ? spec.prompts.filter((t) => typeof t === "string")
+        : undefined;
+      input.virtualServers!.push({ name: full, tools, ...(prompts ? { prompts } : {}) });
+    } else if (o.kind === "MCPGatewayExtension") {
+      const ext = input.extension!;
+      if (typeof spec.backendPingIntervalSeconds === "number") {
+        ext.backendPingIntervalSeconds = spec.backendPingIntervalSeconds;
+      }
+      if (typeof spec.maxBodyBytes === "number") ext.maxBodyBytes = spec.maxBodyBytes;
+      if (isObj(spec.oauthProtectedResource)) {
+        const p = spec.oauthProtectedResource;
+        ext.oauthProtectedResource = {
+          authorizationServers: Array.isArray(p.authorizationServers)
+            ? p.authorizationServers.map(String)
+            : [],
+          resourceName: str(p.resourceName) ?? "MCP Server",
+          resource: str(p.resource),
+          bearerMethodsSupported: Array.isArray(p.bearerMethodsSupported)
+            ? p.bearerMethodsSupported.map(String)
+            : ["header"],
+          scopesSupported: Array.isArray(p.scopesSupported) ? p.scopesSupported.map(String) : ["basic"],
+        };
+      }
+    }
+  }
+  return normalizeConfig(input);
+}
+
+/**
+ * Reads upstream's standalone broker config file (YAML or JSON):
+ * `servers: [{name, url, hostname, enabled | state, prefix, credential}]` and
+ * `virtualServers: [{name, tools, prompts}]`. `url` there already includes the MCP path.
+ */
+export function configFromBrokerFile(text: string): GatewayConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (cause) {
+    throw new GatewayConfigError("The broker config file is not valid YAML.", { cause });
+  }
+  if (!isObj(doc)) {
+    throw new GatewayConfigError("The broker config file must be a mapping with a servers list.");
+  }
+  const servers = Array.isArray(doc.servers) ? doc.servers : [];
+  const input: GatewayConfigInput = {
+    servers: servers.map((s, i) => {
+      if (!isObj(s) || !str(s.name) || !str(s.url)) {
+        throw new GatewayConfigError(`Broker config servers[${i}] needs a name and a url.`);
+      }
+      const state = str(s.state);
+      const enabled = typeof s.enabled === "boolean" ? s.enabled : (state ?? "Enabled") === "Enabled";
+      const url = new URL(s.url as string);
+      return {
+        name: s.name as string,
+        url: s.url as string,
+        prefix: str(s.prefix) ?? "",
+        enabled,
+        credential: str(s.credential),
+        path: url.pathname === "/" ? "/mcp" : url.pathname,
+      };
+    }),
+    virtualServers: Array.isArray(doc.virtualServers)
+      ? doc.virtualServers.filter(isObj).map((v) => ({
+        name: String(v.name),
+        tools: Array.isArray(v.tools) ? v.tools.map(String) : [],
+        ...(Array.isArray(v.prompts) ? { prompts: v.prompts.map(String) } : {}),
+      }))
+      : [],
+  };
+  return normalizeConfig(input);
+}

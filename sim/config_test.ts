@@ -1,0 +1,108 @@
+import { assert, assertEquals, assertThrows } from "../test/sim_assert.ts";
+import { configFromBrokerFile, configFromObjects, normalizeConfig, serverEndpoint } from "./config.ts";
+import { GatewayConfigError } from "./errors.ts";
+
+const reg = (name: string, spec: Record<string, unknown> = {}, ns = "mcp-test") => ({
+  apiVersion: "mcp.kuadrant.io/v1",
+  kind: "MCPServerRegistration",
+  metadata: { name, namespace: ns },
+  spec: { targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name }, ...spec },
+});
+
+Deno.test("configFromObjects maps registrations, virtual servers, extension and credentials", () => {
+  const cfg = configFromObjects([
+    reg("weather", { prefix: "weather_" }),
+    reg("github", { prefix: "gh_", path: "/v1/mcp", state: "Disabled", credentialRef: { name: "gh-token" } }),
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "gh-token", namespace: "mcp-test" },
+      data: { token: btoa("Bearer s3cret") },
+    },
+    {
+      apiVersion: "mcp.kuadrant.io/v1",
+      kind: "MCPVirtualServer",
+      metadata: { name: "vs", namespace: "mcp-test" },
+      spec: { tools: ["weather_search"] },
+    },
+    {
+      apiVersion: "mcp.kuadrant.io/v1",
+      kind: "MCPGatewayExtension",
+      metadata: { name: "ext", namespace: "mcp-system" },
+      spec: { backendPingIntervalSeconds: 30, maxBodyBytes: 2048 },
+    },
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "ignored" } },
+  ], { "mcp-test/weather": "http://127.0.0.1:1", github: "http://127.0.0.1:2" });
+  assertEquals(cfg.servers, [
+    {
+      name: "mcp-test/weather",
+      url: "http://127.0.0.1:1",
+      prefix: "weather_",
+      enabled: true,
+      credential: undefined,
+      path: "/mcp",
+    },
+    {
+      name: "mcp-test/github",
+      url: "http://127.0.0.1:2",
+      prefix: "gh_",
+      enabled: false,
+      credential: "Bearer s3cret",
+      path: "/v1/mcp",
+    },
+  ]);
+  assertEquals(cfg.virtualServers, [{ name: "mcp-test/vs", tools: ["weather_search"] }]);
+  assertEquals(cfg.extension.backendPingIntervalSeconds, 30);
+  assertEquals(cfg.extension.maxBodyBytes, 2048);
+  assertEquals(cfg.extension.invalidToolPolicy, "FilterOut");
+  assertEquals(serverEndpoint(cfg.servers[1]).href, "http://127.0.0.1:2/v1/mcp");
+});
+
+Deno.test("configFromObjects defaults and errors", () => {
+  const cfg = configFromObjects([reg("plain")], { plain: "http://127.0.0.1:3" });
+  assertEquals(cfg.servers[0].prefix, "");
+  assertEquals(cfg.servers[0].path, "/mcp");
+  assertEquals(cfg.extension.maxBodyBytes, 1048576);
+  assertThrows(() => configFromObjects([reg("nourl")], {}), "has no upstream URL");
+  assertThrows(
+    () => configFromObjects([{ ...reg("old"), apiVersion: "mcp.kuadrant.io/v1alpha1" }], { old: "http://x" }),
+    "v1alpha1",
+  );
+  assertThrows(
+    () => configFromObjects([reg("c", { credentialRef: { name: "missing" } })], { c: "http://x" }),
+    "missing Secret",
+  );
+  assertThrows(() => normalizeConfig({ servers: [{ name: "a", url: "x" }, { name: "a", url: "x" }] }));
+  try {
+    normalizeConfig({ servers: [{ name: "a", url: "http://x" }, { name: "a", url: "http://x" }] });
+  } catch (e) {
+    assert(e instanceof GatewayConfigError && e.code === "ERR_GATEWAY_CONFIG");
+  }
+});
+
+Deno.test("configFromBrokerFile reads upstream's standalone broker config", () => {
+  const cfg = configFromBrokerFile(`
+servers:
+  - name: test-server1
+    url: http://localhost:9001/mcp
+    hostname: server1.example.com
+    enabled: true
+    prefix: "s1_"
+  - name: test-server2
+    url: http://localhost:9002
+    hostname: server2.example.com
+    state: Disabled
+    credential: Bearer abc
+virtualServers:
+  - name: ns/vs
+    tools: [s1_a]
+`);
+  assertEquals(cfg.servers.map((s) => [s.name, s.prefix, s.enabled, s.path, s.credential]), [
+    ["test-server1", "s1_", true, "/mcp", undefined],
+    ["test-server2", "", false, "/mcp", "Bearer abc"],
+  ]);
+  assertEquals(serverEndpoint(cfg.servers[1]).href, "http://localhost:9002/mcp");
+  assertEquals(cfg.virtualServers, [{ name: "ns/vs", tools: ["s1_a"] }]);
+  assertThrows(() => configFromBrokerFile("servers: [{name: x}]"), "needs a name and a url");
+  assertThrows(() => configFromBrokerFile(": : :\n  - ["), "not valid YAML");
+});

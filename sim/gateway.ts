@@ -1,0 +1,844 @@
+/**
+ * The simulator gateway: an MCP server on `/mcp` that federates upstream MCP servers the way the
+ * Kuadrant broker does. Each request goes parse -> attributes -> policy -> route; session state lives
+ * behind a `SessionStore`; the config can be swapped at runtime with `reload`.
+ *
+ * @module
+ */
+// @ts-types="@modelcontextprotocol/sdk/server/index"
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+// @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/shared/protocol"
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import {
+  CallToolRequestSchema,
+  type ClientCapabilities,
+  CompleteRequestSchema,
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListRootsRequestSchema,
+  ListToolsRequestSchema,
+  type LoggingLevel,
+  McpError,
+  ReadResourceRequestSchema,
+  ResultSchema,
+  RootsListChangedNotificationSchema,
+  type ServerNotification,
+  type ServerRequest,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { GatewayConfig, ServerConfig, VirtualServerConfig } from "./config.ts";
+import { UpstreamError } from "./errors.ts";
+import {
+  buildCatalog,
+  type Catalog,
+  encodeResourceUri,
+  serverKeys,
+  type ServerListing,
+} from "./federation.ts";
+import { Metrics } from "./metrics.ts";
+import { allowAll, type RequestPolicy } from "./policy.ts";
+import { backendParams, computeAttributes, type RequestAttributes } from "./routing.ts";
+import { SessionSigner } from "./session.ts";
+import { MemorySessionStore, type SessionStore } from "./store.ts";
+import { originAllowed, readPost, RpcCode, rpcError } from "./transport.ts";
+import {
+  connectUpstream,
+  GATEWAY_INFO,
+  httpStatus,
+  message,
+  Upstream,
+  type UpstreamConnection,
+  type UpstreamState,
+} from "./upstream.ts";
+
+/** Receives the gateway's diagnostics. */
+export type Logger = (
+  level: "debug" | "info" | "warn" | "error",
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+/** Options of a gateway. */
+export interface GatewayOptions {
+  /** HMAC key for session ids; share it between replicas. Random when omitted. */
+  signingKey?: string | Uint8Array;
+  /** Where diagnostics go; silent when omitted. */
+  logger?: Logger;
+  /** Decides whether each request may proceed; allow-all when omitted. */
+  policy?: RequestPolicy;
+  /** Session state; in-memory when omitted. */
+  store?: SessionStore;
+  /** Timeout of one upstream call (reset by progress), default 60000. */
+  upstreamTimeoutMs?: number;
+}
+
+/** One server as `/status` reports it. */
+export interface ServerStatus {
+  name: string;
+  prefix: string;
+  url: string;
+  enabled: boolean;
+  state: UpstreamState | "rejected";
+  protocolVersion?: string;
+  toolCount: number;
+  promptCount: number;
+  resourceCount: number;
+  failedPings: number;
+  lastError?: string;
+  conflicts: Array<{ kind: "tool" | "prompt"; name: string; conflictsWith: string }>;
+  invalidTools: Array<{ name: string; errors: string[] }>;
+}
+
+/** The `/status` document. */
+export interface GatewayStatus {
+  servers: ServerStatus[];
+  totalServers: number;
+  healthyServers: number;
+  toolCount: number;
+  promptCount: number;
+  conflicts: Catalog["conflicts"];
+  sessions: number;
+  timestamp: string;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** One client's session: its SDK server and transport, and its lazily opened backend sessions. */
+class ClientSession {
+  readonly server: Server;
+  readonly transport: WebStandardStreamableHTTPServerTransport;
+  readonly upstreams = new Map<string, Promise<UpstreamConnection>>();
+  /** Calls in flight per server; a backend's own requests go to the newest one's stream. */
+  readonly inflight = new Map<string, Extra[]>();
+  logLevel?: LoggingLevel;
+  closed = false;
+
+  constructor(readonly id: string, server: Server, transport: WebStandardStreamableHTTPServerTransport) {
+    this.server = server;
+    this.transport = transport;
+  }
+
+  get capabilities(): ClientCapabilities {
+    return this.server.getClientCapabilities() ?? {};
+  }
+}
+
+const VS_HEADER = "x-mcp-virtualserver";
+
+/** Strips the SDK's `MCP error <code>: ` so a forwarded error does not carry it twice. */
+function forwardError(err: unknown): never {
+  if (err instanceof McpError) {
+    const msg = err.message.replace(/^MCP error -?\d+: /, "");
+    throw Object.assign(new Error(msg), {
+      code: err.code,
+      ...(err.data !== undefined ? { data: err.data } : {}),
+    });
+  }
+  throw err;
+}
+
+/** A running federation of upstream MCP servers behind one MCP endpoint. */
+export class Gateway {
+  #config: GatewayConfig;
+  #opts: GatewayOptions;
+  #log: Logger;
+  #policy: RequestPolicy;
+  #store: SessionStore;
+  #signer: SessionSigner;
+  #upstreams = new Map<string, Upstream>();
+  #sessions = new Map<string, ClientSession>();
+  /** Attributes computed by the HTTP layer, picked up by the SDK handler of the same request. */
+  #attrs = new Map<string, RequestAttributes>();
+  #catalog: Catalog;
+  #keys = new Map<string, string>();
+  #serverByKey = new Map<string, string>();
+  #fingerprints = { tools: "", prompts: "", resources: "" };
+  /** Metrics served on `/metrics`. */
+  readonly metrics: Metrics = new Metrics();
+
+  constructor(config: GatewayConfig, opts: GatewayOptions = {}) {
+    this.#config = config;
+    this.#opts = opts;
+    this.#log = opts.logger ?? (() => {});
+    this.#policy = opts.policy ?? allowAll;
+    this.#store = opts.store ?? new MemorySessionStore();
+    this.#signer = new SessionSigner(opts.signingKey);
+    this.#catalog = buildCatalog([], new Map(), config.extension.invalidToolPolicy);
+  }
+
+  /** Connects to every enabled server (first attempt awaited) and builds the catalog. */
+  async start(): Promise<void> {
+    await this.#applyServers(this.#config.servers);
+  }
+
+  /** The current config. */
+  get config(): GatewayConfig {
+    return this.#config;
+  }
+
+  /** The current federated catalog. */
+  get catalog(): Catalog {
+    return this.#catalog;
+  }
+
+  #pingIntervalMs(): number {
+    const e = this.#config.extension;
+    return e.backendPingIntervalMs ?? e.backendPingIntervalSeconds * 1000;
+  }
+
+  #newUpstream(s: ServerConfig): Upstream {
+    const up = new Upstream(s, {
+      pingIntervalMs: this.#pingIntervalMs(),
+      timeoutMs: this.#opts.upstreamTimeoutMs ?? 60_000,
+      onChange: () => {
+        this.metrics.upstreamHealth(s.name, up.state === "ready");
+        this.#rebuild();
+      },
+      onLatency: (method, seconds) => this.metrics.upstreamLatency(s.name, method, seconds),
+      log: (level, msg) => this.#log(level, msg, { server: s.name }),
+    });
+    return up;
+  }
+
+  /** Starts, stops or restarts upstreams so they match `servers`. */
+  async #applyServers(servers: ServerConfig[], restartAll = false): Promise<void> {
+    const wanted = new Map(servers.map((s) => [s.name, s]));
+    const stopping: Promise<void>[] = [];
+    for (const [name, up] of this.#upstreams) {
+      const next = wanted.get(name);
+      if (!next || restartAll || JSON.stringify(next) !== JSON.stringify(up.config)) {
+        this.#upstreams.delete(name);
+        this.metrics.removeUpstream(name);
+        stopping.push(up.close());
+        stopping.push(this.#dropBackendSessions(name));
+      }
+    }
+    await Promise.all(stopping);
+    const starting: Promise<void>[] = [];
+    // Keep config order in the map: conflicts are decided by registration order.
+    const ordered = new Map<string, Upstream>();
+    for (const s of servers) {
+      let up = this.#upstreams.get(s.name);
+      if (!up) {
+        up = this.#newUpstream(s);
+        this.metrics.upstreamHealth(s.name, false);
+        starting.push(up.start());
+      }
+      ordered.set(s.name, up);
+    }
+    this.#upstreams = ordered;
+    this.#keys = serverKeys(servers.map((s) => s.name));
+    this.#serverByKey = new Map([...this.#keys].map(([n, k]) => [k, n]));
+    this.#rebuild();
+    await Promise.all(starting);
+  }
+
+  /** Closes every client's backend session on `server` (it left or changed). */
+  async #dropBackendSessions(server: string): Promise<void> {
+    await Promise.all([...this.#sessions.values()].map(async (s) => {
+      const p = s.upstreams.get(server);
+      s.upstreams.delete(server);
+      await this.#store.deleteBackend(s.id, server);
+      const conn = await p?.catch(() => undefined);
+      if (conn) await this.#closeConnection(conn);
+    }));
+  }
+
+  async #closeConnection(conn: UpstreamConnection): Promise<void> {
+    await conn.transport.terminateSession().catch(() => {});
+    await conn.client.close().catch(() => {});
+  }
+
+  /** Recomputes the catalog and tells every client what changed. */
+  #rebuild(): void {
+    const listings: ServerListing[] = [];
+    for (const up of this.#upstreams.values()) {
+      if (up.state === "ready" && up.listing) listings.push(up.listing);
+    }
+    this.#catalog = buildCatalog(listings, this.#keys, this.#config.extension.invalidToolPolicy);
+    for (const c of this.#catalog.conflicts) {
+      this.#log(
+        "error",
+        `${
+          c.kind === "tool" ? "Tool" : "Prompt"
+        } ${c.name} of server ${c.conflictsWith} conflicts with server ${c.server}; the tools of ${c.conflictsWith} are withheld.`,
+        { ...c },
+      );
+    }
+    const fp = {
+      tools: JSON.stringify([...this.#catalog.tools.values()].map((t) => t.tool)),
+      prompts: JSON.stringify([...this.#catalog.prompts.values()].map((p) => p.prompt)),
+      resources: JSON.stringify([this.#catalog.resources, this.#catalog.resourceTemplates]),
+    };
+    const changed = {
+      tools: fp.tools !== this.#fingerprints.tools,
+      prompts: fp.prompts !== this.#fingerprints.prompts,
+      resources: fp.resources !== this.#fingerprints.resources,
+    };
+    this.#fingerprints = fp;
+    for (const s of this.#sessions.values()) {
+      if (s.closed) continue;
+      if (changed.tools) s.server.sendToolListChanged().catch(() => {});
+      if (changed.prompts) s.server.sendPromptListChanged().catch(() => {});
+      if (changed.resources) s.server.sendResourceListChanged().catch(() => {});
+    }
+  }
+
+  /**
+   * Swaps the config: new servers appear, removed ones leave, changed ones reconnect; clients get
+   * `list_changed` and their sessions survive.
+   */
+  async reload(config: GatewayConfig): Promise<void> {
+    const intervalChanged =
+      (config.extension.backendPingIntervalMs ?? config.extension.backendPingIntervalSeconds) !==
+        (this.#config.extension.backendPingIntervalMs ?? this.#config.extension.backendPingIntervalSeconds);
+    const policyChanged = config.extension.invalidToolPolicy !== this.#config.extension.invalidToolPolicy;
+    this.#config = config;
+    await this.#applyServers(config.servers, intervalChanged);
+    if (policyChanged) this.#rebuild();
+  }
+
+  /** The `/status` document. */
+  async status(): Promise<GatewayStatus> {
+    const cat = this.#catalog;
+    const servers = this.#config.servers.map((s): ServerStatus => {
+      const up = this.#upstreams.get(s.name);
+      const rejected = cat.rejectedServers.includes(s.name);
+      const tools = [...cat.tools.values()].filter((t) => t.server === s.name).length;
+      return {
+        name: s.name,
+        prefix: s.prefix,
+        url: s.url,
+        enabled: s.enabled,
+        state: rejected ? "rejected" : up?.state ?? "disabled",
+        ...(up?.protocolVersion ? { protocolVersion: up.protocolVersion } : {}),
+        toolCount: tools,
+        promptCount: [...cat.prompts.values()].filter((p) => p.server === s.name).length,
+        resourceCount: up?.state === "ready" ? up.listing?.resources.length ?? 0 : 0,
+        failedPings: up?.failures ?? 0,
+        ...(up?.lastError ? { lastError: up.lastError } : {}),
+        conflicts: cat.conflicts.filter((c) => c.conflictsWith === s.name || c.server === s.name).map((
+          c,
+        ) => ({
+          kind: c.kind,
+          name: c.name,
+          conflictsWith: c.conflictsWith === s.name ? c.server : c.conflictsWith,
+        })),
+        invalidTools: cat.invalidTools.filter((t) => t.server === s.name).map(({ name, errors }) => ({
+          name,
+          errors,
+        })),
+      };
+    });
+    return {
+      servers,
+      totalServers: servers.length,
+      healthyServers: servers.filter((s) => s.state === "ready").length,
+      toolCount: cat.tools.size,
+      promptCount: cat.prompts.size,
+      conflicts: cat.conflicts,
+      sessions: await this.#store.count(),
+      timestamp: new Date().toISOString(),
+    };
+  }
+
+  /** Handles one HTTP request: `/mcp`, `/healthz`, `/readyz`, `/status`, `/metrics`, protected-resource metadata. */
+  readonly handler = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    try {
+      switch (url.pathname) {
+        case "/mcp":
+          return await this.#mcp(req);
+        case "/healthz":
+          return new Response("ok\n");
+        case "/readyz": {
+          const pending = [...this.#upstreams.values()].filter((u) => u.config.enabled && u.rounds === 0).map(
+            (u) => u.config.name,
+          );
+          return pending.length
+            ? new Response(`waiting for ${pending.join(", ")}\n`, { status: 503 })
+            : new Response("ok\n");
+        }
+        case "/status":
+          return Response.json(await this.status());
+        case "/metrics":
+          this.metrics.sessions(this.#sessions.size);
+          return new Response(this.metrics.render(), {
+            headers: { "content-type": "text/plain; version=0.0.4" },
+          });
+        case "/.well-known/oauth-protected-resource":
+        case "/.well-known/oauth-protected-resource/mcp": {
+          const p = this.#config.extension.oauthProtectedResource;
+          if (!p) return new Response("Not Found\n", { status: 404 });
+          return Response.json({
+            resource: p.resource ?? `${url.origin}/mcp`,
+            authorization_servers: p.authorizationServers,
+            resource_name: p.resourceName ?? "MCP Server",
+            bearer_methods_supported: p.bearerMethodsSupported ?? ["header"],
+            scopes_supported: p.scopesSupported ?? ["basic"],
+          });
+        }
+        default:
+          return new Response("Not Found\n", { status: 404 });
+      }
+    } catch (err) {
+      this.#log("error", `Request to ${url.pathname} failed: ${message(err)}`);
+      return rpcError(500, RpcCode.InternalError, "Internal error.");
+    }
+  };
+
+  async #mcp(req: Request): Promise<Response> {
+    let label: string = req.method;
+    const done = (res: Response) => {
+      this.metrics.request(label, res.status);
+      return res;
+    };
+    if (!originAllowed(req.headers.get("origin"), this.#config.extension.allowedOrigins)) {
+      return done(
+        rpcError(403, RpcCode.ServerError, `Forbidden: origin ${req.headers.get("origin")} is not allowed.`),
+      );
+    }
+    if (req.method !== "POST" && req.method !== "GET" && req.method !== "DELETE") {
+      return done(new Response(null, { status: 405, headers: { allow: "GET, POST, DELETE" } }));
+    }
+    const vsName = req.headers.get(VS_HEADER) ?? undefined;
+    if (vsName !== undefined && !this.#virtualServer(vsName)) {
+      return done(rpcError(400, RpcCode.InvalidParams, `Virtual server ${vsName} does not exist.`));
+    }
+    if (req.method !== "POST") {
+      const found = await this.#findSession(req);
+      if (found instanceof Response) return done(found);
+      return done(await found.transport.handleRequest(req));
+    }
+    const read = await readPost(req, this.#config.extension.maxBodyBytes);
+    if (!read.ok) return done(read.response);
+    const msg = read.message;
+    label = msg.method ?? "response";
+    if (msg.method === "initialize") {
+      const attributes = computeAttributes(msg.method, msg.params, this.#catalog, this.#serverByKey, vsName);
+      const decision = await this.#policy.evaluate({ attributes, request: req });
+      if (!decision.allow) {
+        return done(
+          rpcError(decision.status, RpcCode.ServerError, decision.message, {
+            id: msg.id,
+            headers: decision.headers,
+          }),
+        );
+      }
+      if (req.headers.get("mcp-session-id")) {
+        return done(
+          rpcError(400, RpcCode.InvalidRequest, "Invalid Request: initialize must not carry a session id."),
+        );
+      }
+      const session = await this.#newSession();
+      return done(await session.transport.handleRequest(req, { parsedBody: msg }));
+    }
+    const found = await this.#findSession(req);
+    if (found instanceof Response) return done(found);
+    if (msg.method !== undefined) {
+      const attributes = computeAttributes(msg.method, msg.params, this.#catalog, this.#serverByKey, vsName);
+      const decision = await this.#policy.evaluate({ attributes, request: req, sessionId: found.id });
+      if (!decision.allow) {
+        return done(
+          rpcError(decision.status, RpcCode.ServerError, decision.message, {
+            id: msg.id,
+            headers: decision.headers,
+          }),
+        );
+      }
+      if (msg.id !== undefined) {
+        const k = `${found.id}\0${JSON.stringify(msg.id)}`;
+        this.#attrs.set(k, attributes);
+        // The SDK handler consumes it; this bounds the map if the request never reaches one.
+        setTimeout(() => this.#attrs.delete(k), 0);
+      }
+    }
+    return done(await found.transport.handleRequest(req, { parsedBody: msg }));
+  }
+
+  #virtualServer(name: string): VirtualServerConfig | undefined {
+    return this.#config.virtualServers.find((v) => v.name === name);
+  }
+
+  async #findSession(req: Request): Promise<ClientSession | Response> {
+    const id = req.headers.get("mcp-session-id");
+    if (!id) return rpcError(400, RpcCode.ServerError, "Bad Request: the Mcp-Session-Id header is required.");
+    try {
+      await this.#signer.verify(id);
+    } catch {
+      return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+    }
+    const s = this.#sessions.get(id);
+    if (!s || s.closed || !(await this.#store.get(id))) {
+      return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+    }
+    return s;
+  }
+
+  async #newSession(): Promise<ClientSession> {
+    const id = await this.#signer.issue();
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => id,
+      onsessioninitialized: async (sid) => {
+        await this.#store.create(sid, { createdAt: Date.now() });
+        this.#sessions.set(sid, session);
+        this.metrics.sessions(this.#sessions.size);
+      },
+      onsessionclosed: (sid) => this.#closeSession(sid),
+    });
+    const server = new Server(GATEWAY_INFO, {
+      capabilities: {
+        tools: { listChanged: true },
+        prompts: { listChanged: true },
+        resources: { listChanged: true, subscribe: true },
+        completions: {},
+        logging: {},
+      },
+      instructions: "Federated MCP gateway (kubectl-mcp simulator).",
+    });
+    const session = new ClientSession(id, server, transport);
+    this.#installHandlers(session);
+    server.onclose = () => void this.#closeSession(id);
+    await server.connect(transport);
+    return session;
+  }
+
+  async #closeSession(id: string): Promise<void> {
+    const s = this.#sessions.get(id);
+    if (!s || s.closed) return;
+    s.closed = true;
+    this.#sessions.delete(id);
+    this.metrics.sessions(this.#sessions.size);
+    const conns = [...s.upstreams.values()];
+    s.upstreams.clear();
+    await Promise.all(conns.map(async (p) => {
+      const c = await p.catch(() => undefined);
+      if (c) await this.#closeConnection(c);
+    }));
+    await this.#store.delete(id);
+    await s.transport.close().catch(() => {});
+  }
+
+  #attributesFor(session: ClientSession, method: string, params: unknown, extra: Extra): RequestAttributes {
+    const k = `${session.id}\0${JSON.stringify(extra.requestId)}`;
+    const a = this.#attrs.get(k);
+    this.#attrs.delete(k);
+    const vs = extra.requestInfo?.headers?.[VS_HEADER];
+    return a ??
+      computeAttributes(
+        method,
+        params,
+        this.#catalog,
+        this.#serverByKey,
+        typeof vs === "string" ? vs : undefined,
+      );
+  }
+
+  #selectedVirtualServer(extra: Extra): VirtualServerConfig | undefined {
+    const vs = extra.requestInfo?.headers?.[VS_HEADER];
+    return typeof vs === "string" ? this.#virtualServer(vs) : undefined;
+  }
+
+  #installHandlers(session: ClientSession): void {
+    const server = session.server;
+    server.setRequestHandler(ListToolsRequestSchema, (_req, extra) => {
+      const vs = this.#selectedVirtualServer(extra);
+      const tools = [...this.#catalog.tools.entries()]
+        .filter(([name]) => !vs || vs.tools.includes(name))
+        .map(([, t]) => t.tool);
+      return { tools };
+    });
+    server.setRequestHandler(ListPromptsRequestSchema, (_req, extra) => {
+      const vs = this.#selectedVirtualServer(extra);
+      const prompts = [...this.#catalog.prompts.entries()]
+        .filter(([name]) => !vs?.prompts || vs.prompts.includes(name))
+        .map(([, p]) => p.prompt);
+      return { prompts };
+    });
+    server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: this.#catalog.resources }));
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
+      resourceTemplates: this.#catalog.resourceTemplates,
+    }));
+    const routed = (method: string) => (req: { params?: Record<string, unknown> }, extra: Extra) =>
+      this.#route(session, method, req.params ?? {}, extra);
+    server.setRequestHandler(CallToolRequestSchema, routed("tools/call"));
+    server.setRequestHandler(GetPromptRequestSchema, routed("prompts/get"));
+    server.setRequestHandler(ReadResourceRequestSchema, routed("resources/read"));
+    server.setRequestHandler(SubscribeRequestSchema, routed("resources/subscribe"));
+    server.setRequestHandler(UnsubscribeRequestSchema, routed("resources/unsubscribe"));
+    server.setRequestHandler(CompleteRequestSchema, routed("completion/complete"));
+    server.setRequestHandler(SetLevelRequestSchema, async (req) => {
+      session.logLevel = req.params.level;
+      await Promise.all([...session.upstreams.values()].map(async (p) => {
+        const c = await p.catch(() => undefined);
+        if (c?.client.getServerCapabilities()?.logging) {
+          await c.client.setLoggingLevel(req.params.level).catch(() => {});
+        }
+      }));
+      return {};
+    });
+    server.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
+      for (const p of session.upstreams.values()) {
+        const c = await p.catch(() => undefined);
+        await c?.client.sendRootsListChanged().catch(() => {});
+      }
+    });
+  }
+
+  async #route(
+    session: ClientSession,
+    method: string,
+    params: Record<string, unknown>,
+    extra: Extra,
+    // deno-lint-ignore no-explicit-any
+  ): Promise<any> {
+    const attrs = this.#attributesFor(session, method, params, extra);
+    if (!attrs.serverName) {
+      const what = method === "tools/call" ? "tool" : method === "prompts/get" ? "prompt" : "resource";
+      const code = what === "resource" && method !== "completion/complete"
+        ? RpcCode.ResourceNotFound
+        : RpcCode.InvalidParams;
+      const label = method === "completion/complete" ? "completion reference" : what;
+      throw Object.assign(new Error(`Unknown ${label}: ${attrs.requestedName ?? "(none)"}`), { code });
+    }
+    const vs = attrs.virtualServer ? this.#virtualServer(attrs.virtualServer) : undefined;
+    if (vs && this.#config.extension.enforceVirtualServers) {
+      const outside = (method === "tools/call" && !vs.tools.includes(attrs.requestedName!)) ||
+        (method === "prompts/get" && vs.prompts && !vs.prompts.includes(attrs.requestedName!));
+      if (outside) {
+        throw Object.assign(
+          new Error(
+            `${
+              method === "tools/call" ? "Tool" : "Prompt"
+            } ${attrs.requestedName} is not in virtual server ${vs.name}.`,
+          ),
+          { code: RpcCode.InvalidParams },
+        );
+      }
+    }
+    const server = attrs.serverName;
+    const upParams = backendParams(attrs, params);
+    const progressToken = (params._meta as Record<string, unknown> | undefined)?.progressToken as
+      | string
+      | number
+      | undefined;
+    const call = async () => {
+      const conn = await this.#backend(session, server);
+      const stack = session.inflight.get(server) ?? [];
+      session.inflight.set(server, stack);
+      stack.push(extra);
+      const t0 = performance.now();
+      try {
+        return await conn.client.request({ method, params: upParams } as never, ResultSchema, {
+          signal: extra.signal,
+          timeout: this.#opts.upstreamTimeoutMs ?? 60_000,
+          resetTimeoutOnProgress: true,
+          onprogress: progressToken === undefined ? undefined : (p) => {
+            extra.sendNotification({ method: "notifications/progress", params: { ...p, progressToken } })
+              .catch(() => {});
+          },
+        });
+      } finally {
+        this.metrics.upstreamLatency(server, method, (performance.now() - t0) / 1000);
+        stack.splice(stack.lastIndexOf(extra), 1);
+      }
+    };
+    try {
+      try {
+        return await call();
+      } catch (err) {
+        if (httpStatus(err) !== 404 || extra.signal.aborted) throw err;
+        // The backend forgot our session: start a new one and retry once.
+        this.#log("info", `Backend session on ${server} expired; re-initialising.`, { session: session.id });
+        await this.#forgetBackend(session, server);
+        return await call();
+      }
+    } catch (err) {
+      // Timeouts and closed connections are raised by our own client, not answered by the backend.
+      if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
+        throw Object.assign(new Error(`Server ${server} did not answer ${method} in time.`), {
+          code: err.code,
+        });
+      }
+      if (err instanceof McpError && err.code === ErrorCode.ConnectionClosed && !extra.signal.aborted) {
+        throw Object.assign(new Error(`Server ${server} closed the connection during ${method}.`), {
+          code: err.code,
+        });
+      }
+      if (err instanceof McpError) forwardError(err);
+      if (extra.signal.aborted) throw err;
+      if (err instanceof UpstreamError) {
+        throw Object.assign(new Error(err.message), { code: RpcCode.InternalError });
+      }
+      throw Object.assign(new Error(`Server ${server} failed the ${method} request: ${message(err)}`), {
+        code: RpcCode.InternalError,
+      });
+    }
+  }
+
+  async #forgetBackend(session: ClientSession, server: string): Promise<void> {
+    const p = session.upstreams.get(server);
+    session.upstreams.delete(server);
+    await this.#store.deleteBackend(session.id, server);
+    const c = await p?.catch(() => undefined);
+    await c?.client.close().catch(() => {});
+  }
+
+  /** The session's backend session on `server`, opened on first use. */
+  #backend(session: ClientSession, server: string): Promise<UpstreamConnection> {
+    const existing = session.upstreams.get(server);
+    if (existing) return existing;
+    const cfg = this.#upstreams.get(server)?.config;
+    if (!cfg) return Promise.reject(new UpstreamError(server, `Server ${server} is not configured.`));
+    const p = this.#openBackend(session, cfg);
+    session.upstreams.set(server, p);
+    p.catch(() => {
+      if (session.upstreams.get(server) === p) session.upstreams.delete(server);
+    });
+    return p;
+  }
+
+  async #openBackend(session: ClientSession, cfg: ServerConfig): Promise<UpstreamConnection> {
+    const caps = session.capabilities;
+    const capabilities: ClientCapabilities = {};
+    if (caps.elicitation) capabilities.elicitation = caps.elicitation;
+    if (caps.sampling) capabilities.sampling = caps.sampling;
+    if (caps.roots) capabilities.roots = caps.roots;
+    const resume = await this.#store.getBackend(session.id, cfg.name);
+    let conn: UpstreamConnection;
+    try {
+      conn = await connectUpstream(cfg, {
+        capabilities,
+        sessionId: resume,
+        timeoutMs: this.#opts.upstreamTimeoutMs,
+      });
+    } catch (err) {
+      if (!resume) throw err;
+      await this.#store.deleteBackend(session.id, cfg.name);
+      conn = await connectUpstream(cfg, { capabilities, timeoutMs: this.#opts.upstreamTimeoutMs });
+    }
+    const { client } = conn;
+    const toClient = async (req: { method: string; params?: Record<string, unknown> }) => {
+      const stack = session.inflight.get(cfg.name);
+      const ctx = stack?.[stack.length - 1];
+      // Send on the calling request's stream when one is open, so the client links it to its call.
+      const r = ctx
+        ? await ctx.sendRequest(req as ServerRequest, ResultSchema)
+        : await session.server.request(req as ServerRequest, ResultSchema);
+      // deno-lint-ignore no-explicit-any
+      return r as any;
+    };
+    if (capabilities.elicitation) client.setRequestHandler(ElicitRequestSchema, toClient);
+    if (capabilities.sampling) client.setRequestHandler(CreateMessageRequestSchema, toClient);
+    if (capabilities.roots) client.setRequestHandler(ListRootsRequestSchema, toClient);
+    client.fallbackNotificationHandler = async (n) => {
+      if (n.method.endsWith("/list_changed")) {
+        void this.#upstreams.get(cfg.name)?.refresh();
+        return;
+      }
+      let out = n as ServerNotification;
+      if (n.method === "notifications/resources/updated" && typeof n.params?.uri === "string" && cfg.prefix) {
+        out = {
+          ...n,
+          params: { ...n.params, uri: encodeResourceUri(this.#keys.get(cfg.name)!, n.params.uri) },
+        } as ServerNotification;
+      }
+      if (n.method !== "notifications/message" && n.method !== "notifications/resources/updated") return;
+      const stack = session.inflight.get(cfg.name);
+      const ctx = stack?.[stack.length - 1];
+      await (ctx ? ctx.sendNotification(out) : session.server.notification(out)).catch(() => {});
+    };
+    if (session.logLevel && client.getServerCapabilities()?.logging) {
+      await client.setLoggingLevel(session.logLevel).catch(() => {});
+    }
+    if (conn.transport.sessionId) {
+      await this.#store.setBackend(session.id, cfg.name, conn.transport.sessionId);
+    }
+    if (session.closed) {
+      await this.#closeConnection(conn);
+      throw new UpstreamError(cfg.name, "The client session closed.");
+    }
+    return conn;
+  }
+
+  /** Closes every session and upstream. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#sessions.keys()].map((id) => this.#closeSession(id)));
+    await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
+    this.#upstreams.clear();
+  }
+}
+
+/** Options of `startGateway`. */
+export interface StartOptions extends GatewayOptions {
+  /** Port to listen on; 0 or omitted picks a free one. */
+  port?: number;
+  /** Interface to bind, default 127.0.0.1. */
+  hostname?: string;
+}
+
+/** A gateway listening on HTTP. */
+export interface RunningGateway {
+  /** `http://host:port/mcp`. */
+  url: string;
+  port: number;
+  /** The gateway itself (catalog, metrics, handler). */
+  gateway: Gateway;
+  /** Swaps the config at runtime. */
+  reload(config: GatewayConfig): Promise<void>;
+  /** The `/status` document. */
+  status(): Promise<GatewayStatus>;
+  /** Stops listening and closes every session and upstream. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts a gateway on `Deno.serve` and waits for the first connection attempt to every server. */
+export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<RunningGateway> {
+  const gateway = new Gateway(config, opts);
+  const hostname = opts.hostname ?? "127.0.0.1";
+  const ac = new AbortController();
+  const httpServer = Deno.serve(
+    { port: opts.port ?? 0, hostname, signal: ac.signal, onListen: () => {} },
+    gateway.handler,
+  );
+  try {
+    await gateway.start();
+  } catch (err) {
+    ac.abort();
+    await httpServer.finished;
+    throw err;
+  }
+  const port = httpServer.addr.port;
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      await gateway.close();
+      await httpServer.shutdown();
+    })();
+  return {
+    url: `http://${host}:${port}/mcp`,
+    port,
+    gateway,
+    reload: (c) => gateway.reload(c),
+    status: () => gateway.status(),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** A request handler for mounting the gateway elsewhere; call `start()` on the returned gateway first. */
+export function createHandler(gateway: Gateway): (req: Request) => Promise<Response> {
+  return gateway.handler;
+}

@@ -1,0 +1,54 @@
+/**
+ * The simulator gateway: a real MCP gateway that federates MCP servers the way the Kuadrant broker
+ * does. Start one with `startGateway(config)`, or mount `Gateway#handler` in another server.
+ *
+ * @module
+ */
+export { createHandler, Gateway, startGateway } from "./gateway.ts";
+export type {
+  GatewayOptions,
+  GatewayStatus,
+  Logger,
+  RunningGateway,
+  ServerStatus,
+  StartOptions,
+} from "./gateway.ts";
+export {
+  configFromBrokerFile,
+  configFromObjects,
+  DEFAULT_EXTENSION,
+  normalizeConfig,
+  serverEndpoint,
+} from "./config.ts";
+export type {
+  ExtensionConfig,
+  GatewayConfig,
+  GatewayConfigInput,
+  InvalidToolPolicy,
+  ServerConfig,
+  VirtualServerConfig,
+} from "./config.ts";
+export {
+  buildCatalog,
+  decodeResourceUri,
+  encodeResourceUri,
+  serverKeys,
+  validateTool,
+} from "./federation.ts";
+export type {
+  Catalog,
+  Conflict,
+  FederatedPrompt,
+  FederatedTool,
+  InvalidTool,
+  ServerListing,
+} from "./federation.ts";
+export { allowAll } from "./policy.ts";
+export type { PolicyDecision, PolicyInput, RequestPolicy } from "./policy.ts";
+export { attributeHeaders, computeAttributes, renderAnnotationHints } from "./routing.ts";
+export type { RequestAttributes } from "./routing.ts";
+export { MemorySessionStore } from "./store.ts";
+export type { SessionRecord, SessionStore } from "./store.ts";
+export { SessionSigner } from "./session.ts";
+export { Metrics } from "./metrics.ts";
+export { GatewayConfigError, GatewayError, SessionError, UpstreamError } from "./errors.ts";

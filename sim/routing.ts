@@ -1,0 +1,157 @@
+/**
+ * Routing: from one JSON-RPC message and the current catalog, the `x-mcp-*` attributes (computed once
+ * per request and shared by policy and router) and the upstream that owns the request.
+ *
+ * @module
+ */
+import { decodeResourceUri } from "./federation.ts";
+import type { Catalog } from "./federation.ts";
+
+/** Attributes of one request, the same ones upstream's router sets as headers for AuthPolicy. */
+export interface RequestAttributes {
+  /** `x-mcp-method`: the JSON-RPC method. */
+  method: string;
+  /** The name the client used (prefixed tool or prompt, or the gateway resource URI). */
+  requestedName?: string;
+  /** `x-mcp-toolname`: the backend's own tool name. */
+  toolName?: string;
+  /** `x-mcp-promptname`: the backend's own prompt name. */
+  promptName?: string;
+  /** The backend's own resource URI, for `resources/read` and resource completions. */
+  resourceUri?: string;
+  /** `x-mcp-servername`: `ns/name` of the owning registration. */
+  serverName?: string;
+  /** `x-mcp-annotation-hints`: the tool's annotation hints, `readOnly=true,destructive=unspecified,...`. */
+  annotationHints?: string;
+  /** `ns/name` from `X-Mcp-Virtualserver`, when the client selected one. */
+  virtualServer?: string;
+}
+
+/** Methods that go to one upstream; everything else the gateway answers itself. */
+export const ROUTED_METHODS: ReadonlySet<string> = new Set([
+  "tools/call",
+  "prompts/get",
+  "resources/read",
+  "resources/subscribe",
+  "resources/unsubscribe",
+  "completion/complete",
+]);
+
+/** Renders annotation hints the way upstream's router does: all four keys, unset ones `unspecified`. */
+export function renderAnnotationHints(annotations: Record<string, unknown> | undefined): string {
+  const one = (k: string) => {
+    const v = annotations?.[`${k}Hint`];
+    return `${k}=${typeof v === "boolean" ? String(v) : "unspecified"}`;
+  };
+  return ["readOnly", "destructive", "idempotent", "openWorld"].map(one).join(",");
+}
+
+const record = (v: unknown): Record<string, unknown> | undefined =>
+  typeof v === "object" && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
+
+/**
+ * Computes the attributes of a request. `serverByKey` maps resource URI keys to server names. An
+ * unknown name leaves `serverName` unset; the handler then answers with the right error.
+ */
+export function computeAttributes(
+  method: string,
+  params: unknown,
+  catalog: Catalog,
+  serverByKey: Map<string, string>,
+  virtualServer?: string,
+): RequestAttributes {
+  const attrs: RequestAttributes = { method, ...(virtualServer ? { virtualServer } : {}) };
+  const p = record(params) ?? {};
+  const resource = (uri: unknown) => {
+    if (typeof uri !== "string") return;
+    attrs.requestedName = uri;
+    const d = decodeResourceUri(uri);
+    const server = d && serverByKey.get(d.key);
+    if (d && server) {
+      attrs.serverName = server;
+      attrs.resourceUri = d.uri;
+      return;
+    }
+    // Prefix-less servers keep their URIs: exact match first, then their templates.
+    const plain = catalog.plainResources.get(uri) ??
+      catalog.plainTemplates.find((t) => t.pattern.test(uri))?.server;
+    if (plain) {
+      attrs.serverName = plain;
+      attrs.resourceUri = uri;
+    }
+  };
+  const prompt = (name: unknown) => {
+    if (typeof name !== "string") return;
+    attrs.requestedName = name;
+    const entry = catalog.prompts.get(name);
+    if (entry) {
+      attrs.serverName = entry.server;
+      attrs.promptName = entry.backendName;
+    }
+  };
+  switch (method) {
+    case "tools/call": {
+      if (typeof p.name !== "string") break;
+      attrs.requestedName = p.name;
+      const entry = catalog.tools.get(p.name);
+      if (entry) {
+        attrs.serverName = entry.server;
+        attrs.toolName = entry.backendName;
+        attrs.annotationHints = renderAnnotationHints(entry.tool.annotations as Record<string, unknown>);
+      }
+      break;
+    }
+    case "prompts/get":
+      prompt(p.name);
+      break;
+    case "resources/read":
+    case "resources/subscribe":
+    case "resources/unsubscribe":
+      resource(p.uri);
+      break;
+    case "completion/complete": {
+      const ref = record(p.ref);
+      if (ref?.type === "ref/prompt") prompt(ref.name);
+      else if (ref?.type === "ref/resource") resource(ref.uri);
+      break;
+    }
+  }
+  return attrs;
+}
+
+/** The attributes as the `x-mcp-*` headers upstream's router would set. */
+export function attributeHeaders(attrs: RequestAttributes): Record<string, string> {
+  const h: Record<string, string> = { "x-mcp-method": attrs.method };
+  if (attrs.toolName) h["x-mcp-toolname"] = attrs.toolName;
+  if (attrs.promptName) h["x-mcp-promptname"] = attrs.promptName;
+  if (attrs.serverName) h["x-mcp-servername"] = attrs.serverName;
+  if (attrs.annotationHints) h["x-mcp-annotation-hints"] = attrs.annotationHints;
+  return h;
+}
+
+/** Rewrites the params of a routed request into what the owning backend expects. */
+export function backendParams(
+  attrs: RequestAttributes,
+  params: Record<string, unknown>,
+): Record<string, unknown> {
+  switch (attrs.method) {
+    case "tools/call":
+      return { ...params, name: attrs.toolName };
+    case "prompts/get":
+      return { ...params, name: attrs.promptName };
+    case "resources/read":
+    case "resources/subscribe":
+    case "resources/unsubscribe":
+      return { ...params, uri: attrs.resourceUri };
+    case "completion/complete": {
+      const ref = record(params.ref) ?? {};
+      return {
+        ...params,
+        ref: ref.type === "ref/prompt"
+          ? { ...ref, name: attrs.promptName }
+          : { ...ref, uri: attrs.resourceUri },
+      };
+    }
+  }
+  return params;
+}

@@ -1,0 +1,326 @@
+/**
+ * Connections to upstream MCP servers. `connectUpstream` opens one SDK client (any protocol version
+ * the SDK speaks, so 2025-03-26 servers keep working); `Upstream` is the gateway-owned discovery side
+ * of one server: it lists what the server offers, re-lists on `list_changed`, and pings it for health.
+ *
+ * @module
+ */
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import {
+  type ClientCapabilities,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResultSchema,
+  type Tool,
+  ToolListChangedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import { type ServerConfig, serverEndpoint } from "./config.ts";
+import { UpstreamError } from "./errors.ts";
+import type { ServerListing } from "./federation.ts";
+
+/** Name and version the gateway presents to upstreams. */
+export const GATEWAY_INFO = { name: "kubectl-mcp-sim", version: "0.1.0" };
+
+/** Options of `connectUpstream`. */
+export interface ConnectOptions {
+  /** Capabilities to declare: the calling client's, so the backend may elicit, sample or ask for roots. */
+  capabilities?: ClientCapabilities;
+  /** Resume an existing backend session (from the session store) instead of initialising. */
+  sessionId?: string;
+  /** Timeout of the initialize exchange. */
+  timeoutMs?: number;
+}
+
+/** A live SDK client to one backend. */
+export interface UpstreamConnection {
+  client: Client;
+  transport: StreamableHTTPClientTransport;
+}
+
+/**
+ * Opens a client to `server`. The registration's credential is its `Authorization` header; nothing
+ * from the calling client's request is forwarded.
+ */
+export async function connectUpstream(
+  server: ServerConfig,
+  opts: ConnectOptions = {},
+): Promise<UpstreamConnection> {
+  const headers: Record<string, string> = {};
+  if (server.credential) headers.Authorization = server.credential;
+  const transport = new StreamableHTTPClientTransport(serverEndpoint(server), {
+    requestInit: { headers },
+    sessionId: opts.sessionId,
+    // Reconnecting the standalone GET stream forever would keep timers alive after a backend dies;
+    // the health loop owns recovery instead.
+    reconnectionOptions: {
+      maxReconnectionDelay: 1000,
+      initialReconnectionDelay: 200,
+      reconnectionDelayGrowFactor: 2,
+      maxRetries: 0,
+    },
+  });
+  const client = new Client(GATEWAY_INFO, { capabilities: opts.capabilities ?? {} });
+  try {
+    await client.connect(transport, { timeout: opts.timeoutMs ?? 10_000 });
+  } catch (cause) {
+    await client.close().catch(() => {});
+    const status = httpStatus(cause);
+    const http = status ? ` (HTTP ${status})` : "";
+    throw new UpstreamError(
+      server.name,
+      `Server ${server.name} could not be initialised${http}: ${message(cause)}`,
+      {
+        cause,
+        status,
+      },
+    );
+  }
+  return { client, transport };
+}
+
+/** The HTTP status carried by an SDK transport error, if any. */
+export function httpStatus(err: unknown): number | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "number" && code >= 100 && code < 600 ? code : undefined;
+}
+
+/** A short message of any thrown value. */
+export function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Everything a server offers, all pages read. */
+export async function listEverything(
+  client: Client,
+  timeoutMs: number,
+): Promise<Omit<ServerListing, "name" | "prefix">> {
+  const caps = client.getServerCapabilities() ?? {};
+  const opts = { timeout: timeoutMs };
+  const pages = async <T>(fetchPage: (cursor?: string) => Promise<{ items: T[]; nextCursor?: string }>) => {
+    const all: T[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 1000; i++) {
+      const page = await fetchPage(cursor);
+      all.push(...page.items);
+      if (!page.nextCursor || page.nextCursor === cursor) break;
+      cursor = page.nextCursor;
+    }
+    return all;
+  };
+  const c = (cursor?: string) => (cursor ? { cursor } : {});
+  // Tools are read with a loose schema: the SDK's strict one rejects the whole list when one tool has
+  // an invalid schema, and the invalid-tool policy must see that tool to drop it (or the server).
+  const tools = caps.tools
+    ? await pages(async (cur) => {
+      const r = await client.request({ method: "tools/list", params: c(cur) }, ResultSchema, opts);
+      if (!Array.isArray(r.tools)) throw new Error("The tools/list result has no tools array.");
+      const items = r.tools.filter((t): t is Tool =>
+        typeof t === "object" && t !== null && typeof (t as { name?: unknown }).name === "string"
+      );
+      return { items, nextCursor: typeof r.nextCursor === "string" ? r.nextCursor : undefined };
+    })
+    : [];
+  const prompts = caps.prompts
+    ? await pages(async (cur) => {
+      const r = await client.listPrompts(c(cur), opts);
+      return { items: r.prompts, nextCursor: r.nextCursor };
+    })
+    : [];
+  const resources = caps.resources
+    ? await pages(async (cur) => {
+      const r = await client.listResources(c(cur), opts);
+      return { items: r.resources, nextCursor: r.nextCursor };
+    })
+    : [];
+  const resourceTemplates = caps.resources
+    ? await pages(async (cur) => {
+      const r = await client.listResourceTemplates(c(cur), opts);
+      return { items: r.resourceTemplates, nextCursor: r.nextCursor };
+    })
+    : [];
+  return { tools, prompts, resources, resourceTemplates };
+}
+
+/** Health of one upstream as `/status` reports it. */
+export type UpstreamState = "connecting" | "ready" | "unhealthy" | "disabled";
+
+/** Pings that must fail in a row before a server's tools are withdrawn, as upstream does. */
+export const FAILURES_BEFORE_UNHEALTHY = 3;
+
+/** Options of an `Upstream`. */
+export interface UpstreamOptions {
+  /** Milliseconds between health pings. */
+  pingIntervalMs: number;
+  /** Timeout of each upstream exchange made by discovery. */
+  timeoutMs: number;
+  /** Called whenever the server's listing or health changes. */
+  onChange: () => void;
+  /** Called with each upstream exchange's latency (seconds) for metrics. */
+  onLatency?: (method: string, seconds: number) => void;
+  /** Where diagnostics go. */
+  log: (level: "info" | "warn" | "error", msg: string) => void;
+}
+
+/** The gateway's own discovery session and health loop for one server. */
+export class Upstream {
+  /** The registration this upstream serves. */
+  readonly config: ServerConfig;
+  /** Current health. */
+  state: UpstreamState;
+  /** Last error seen, cleared by a successful exchange. */
+  lastError?: string;
+  /** Pings failed in a row. */
+  failures = 0;
+  /** Health rounds finished, successful or not; `/readyz` waits for the first. */
+  rounds = 0;
+  /** Last successful listing; served only while `state` is `ready`. */
+  listing?: ServerListing;
+  /** Protocol version the backend negotiated. */
+  protocolVersion?: string;
+  #conn?: UpstreamConnection;
+  #opts: UpstreamOptions;
+  #timer?: ReturnType<typeof setTimeout>;
+  #closed = false;
+  #busy?: Promise<void>;
+  #refreshAgain = false;
+  #ticking?: Promise<void>;
+
+  constructor(config: ServerConfig, opts: UpstreamOptions) {
+    this.config = config;
+    this.#opts = opts;
+    this.state = config.enabled ? "connecting" : "disabled";
+  }
+
+  /** Connects and lists once, then pings on the interval. Resolves after the first attempt. */
+  async start(): Promise<void> {
+    if (!this.config.enabled) return;
+    await (this.#ticking = this.#tick());
+    this.#schedule();
+  }
+
+  #schedule() {
+    if (this.#closed) return;
+    this.#timer = setTimeout(async () => {
+      await (this.#ticking = this.#tick());
+      this.#schedule();
+    }, this.#opts.pingIntervalMs);
+  }
+
+  /** One health round: connect and list when not connected, else ping. */
+  async #tick(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#round();
+    } finally {
+      this.rounds++;
+    }
+  }
+
+  async #round(): Promise<void> {
+    try {
+      if (!this.#conn) {
+        await this.#connectAndList();
+      } else {
+        const t0 = performance.now();
+        await this.#conn.client.ping({
+          timeout: Math.min(this.#opts.timeoutMs, this.#opts.pingIntervalMs * 2 + 1000),
+        });
+        this.#opts.onLatency?.("ping", (performance.now() - t0) / 1000);
+      }
+      const wasReady = this.state === "ready";
+      this.failures = 0;
+      this.lastError = undefined;
+      this.state = "ready";
+      if (!wasReady) this.#opts.onChange();
+    } catch (err) {
+      if (this.#closed) return;
+      this.failures++;
+      this.lastError = message(err);
+      const conn = this.#conn;
+      this.#conn = undefined;
+      // A failed ping may mean the backend restarted and forgot our session: start afresh next round.
+      await conn?.client.close().catch(() => {});
+      this.#opts.log(
+        "warn",
+        `Server ${this.config.name} failed a health check (${this.failures}): ${this.lastError}`,
+      );
+      if (this.failures >= FAILURES_BEFORE_UNHEALTHY && this.state !== "unhealthy") {
+        this.state = "unhealthy";
+        this.#opts.log("error", `Server ${this.config.name} is unhealthy; its tools are withdrawn.`);
+        this.#opts.onChange();
+      }
+    }
+  }
+
+  async #connectAndList(): Promise<void> {
+    const t0 = performance.now();
+    const conn = await connectUpstream(this.config, { timeoutMs: this.#opts.timeoutMs });
+    this.#opts.onLatency?.("initialize", (performance.now() - t0) / 1000);
+    if (this.#closed) {
+      await conn.client.close().catch(() => {});
+      return;
+    }
+    const relist = () => void this.refresh();
+    conn.client.setNotificationHandler(ToolListChangedNotificationSchema, relist);
+    conn.client.setNotificationHandler(PromptListChangedNotificationSchema, relist);
+    conn.client.setNotificationHandler(ResourceListChangedNotificationSchema, relist);
+    this.#conn = conn;
+    this.protocolVersion = conn.transport.protocolVersion;
+    try {
+      await this.#list(conn);
+    } catch (err) {
+      this.#conn = undefined;
+      await conn.client.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  async #list(conn: UpstreamConnection): Promise<void> {
+    const t0 = performance.now();
+    const all = await listEverything(conn.client, this.#opts.timeoutMs);
+    this.#opts.onLatency?.("list", (performance.now() - t0) / 1000);
+    this.listing = { name: this.config.name, prefix: this.config.prefix, ...all };
+  }
+
+  /** Re-lists after an upstream `list_changed`; concurrent calls coalesce into one more round. */
+  refresh(): Promise<void> {
+    if (this.#busy) {
+      this.#refreshAgain = true;
+      return this.#busy;
+    }
+    this.#busy = (async () => {
+      do {
+        this.#refreshAgain = false;
+        const conn = this.#conn;
+        if (!conn || this.#closed) break;
+        try {
+          await this.#list(conn);
+          if (this.state === "ready") this.#opts.onChange();
+        } catch (err) {
+          this.lastError = message(err);
+          this.#opts.log("warn", `Server ${this.config.name} could not be re-listed: ${this.lastError}`);
+        }
+      } while (this.#refreshAgain);
+    })().finally(() => (this.#busy = undefined));
+    return this.#busy;
+  }
+
+  /** Stops pinging and closes the discovery session. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    const conn = this.#conn;
+    this.#conn = undefined;
+    if (conn) {
+      await conn.transport.terminateSession().catch(() => {});
+      await conn.client.close().catch(() => {});
+    }
+    // Closing the client aborted whatever the health round or a re-list had in flight.
+    await this.#ticking?.catch(() => {});
+    await this.#busy?.catch(() => {});
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * `kubectl mcp validate -f FILE|DIR|-`: offline validation of MCP gateway manifests (schema, CEL,
+ * cross-object rules) with `file:line:column` findings.
+ *
+ * @module
+ */
+
+import { parse as parseYaml } from "yaml";
+import type { Command } from "./command.ts";
+import { FILENAME_FLAGS, outputFlag } from "./flags.ts";
+import type { Io } from "./io.ts";
+import { InputError, UsageError } from "../errors.ts";
+import { loadManifests } from "../manifest/mod.ts";
+import { type Finding, validateManifests, type ValidationReport } from "../validate/mod.ts";
+
+/** Formats one finding: `file:line:col: error: message [code] (Kind ns/name field)`. */
+export function formatFinding(finding: Finding): string {
+  const where = finding.line > 0 ? `${finding.source}:${finding.line}:${finding.column}` : finding.source;
+  const object = finding.kind
+    ? ` (${finding.kind} ${finding.namespace ? `${finding.namespace}/` : ""}${finding.name ?? ""}${
+      finding.field ? ` ${finding.field}` : ""
+    })`
+    : "";
+  const hint = finding.hint ? `\n  hint: ${finding.hint}` : "";
+  return `${where}: ${finding.severity}: ${finding.message} [${finding.code}]${object}${hint}`;
+}
+
+/** The summary line of a report, e.g. `2 errors, 1 warning in 3 objects`. */
+export function formatSummary(report: ValidationReport): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  if (report.errors === 0 && report.warnings === 0) return `${plural(report.objects, "object")} valid`;
+  return `${plural(report.errors, "error")}, ${plural(report.warnings, "warning")} in ${
+    plural(report.objects, "object")
+  }`;
+}
+
+/** Reads a `--tools` file: YAML or JSON mapping `namespace/name` to tool names (strings or `{name}`). */
+export async function readToolNames(path: string): Promise<Record<string, string[]>> {
+  let data: unknown;
+  try {
+    data = parseYaml(await Deno.readTextFile(path));
+  } catch (error) {
+    throw new InputError(`cannot read tool names from "${path}": ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (!data || typeof data !== "object" || Array.isArray(data)) {
+    throw new InputError(`tool names file "${path}" must map namespace/name to a list of tool names`);
+  }
+  const out: Record<string, string[]> = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (!Array.isArray(value)) {
+      throw new InputError(`tool names of "${key}" in "${path}" must be a list`);
+    }
+    out[key] = value.map((tool) =>
+      typeof tool === "string" ? tool : String((tool as { name?: unknown })?.name)
+    );
+  }
+  return out;
+}
+
+/** The `validate` verb. */
+export const validateCommand: Command = {
+  name: "validate",
+  summary: "Validate MCP gateway manifests offline",
+  description:
+    "Check MCPServerRegistration, MCPGatewayExtension and MCPVirtualServer manifests the way the " +
+    "API server does (schema, defaults, CEL rules) plus cross-object rules: routes, secrets, listeners, " +
+    "policies, prefixes and tool names. Exit 0 when there are no errors, 1 when there are (or warnings " +
+    "with --strict), 2 on usage errors.",
+  usage:
+    "validate -f FILENAME [-R] [-o text|json] [--strict] [--against OLD] [--max-tool-name N] [--tools FILE]",
+  examples: [
+    { comment: "Validate a directory of manifests", command: "kubectl mcp validate -f manifests/ -R" },
+    {
+      comment: "Check an update against the current version",
+      command: "kubectl mcp validate -f new.yaml --against old.yaml",
+    },
+    {
+      comment: "Check real prefixed tool names",
+      command: "kubectl mcp validate -f servers.yaml --tools tools.json",
+    },
+  ],
+  flags: [
+    ...FILENAME_FLAGS,
+    outputFlag(["text", "json"], "text"),
+    { name: "strict", type: "boolean", description: "Fail on warnings too." },
+    {
+      name: "against",
+      type: "string",
+      multiple: true,
+      description: "Old manifests (file, directory or -) to check transition rules against.",
+      complete: "file",
+    },
+    {
+      name: "max-tool-name",
+      type: "string",
+      default: "64",
+      description: "Tool name length clients accept; longer prefixed names get a warning (at most 128).",
+    },
+    {
+      name: "tools",
+      type: "string",
+      description: "YAML or JSON file mapping namespace/name of registrations to their upstream tool names.",
+      complete: "file",
+    },
+  ],
+  async run({ io, flags, args }) {
+    if (args.length) {
+      throw new UsageError(`unexpected argument "${args[0]}"`, { hint: "Give manifests with -f." });
+    }
+    const sources = flags.strings("filename");
+    if (sources.length === 0) {
+      throw new UsageError("must specify -f", { hint: "See 'kubectl mcp validate --help' for usage." });
+    }
+    const maxToolName = Number(flags.string("max-tool-name"));
+    if (!Number.isInteger(maxToolName) || maxToolName < 1 || maxToolName > 128) {
+      throw new UsageError(
+        `invalid --max-tool-name "${flags.string("max-tool-name")}": must be an integer 1..128`,
+      );
+    }
+    const against = flags.strings("against");
+    if ([...sources, ...against].filter((s) => s === "-").length > 1) {
+      throw new UsageError("standard input (-) can be read only once");
+    }
+    const recursive = flags.boolean("recursive");
+    const documents = await loadManifests(sources, { recursive, stdin: io.stdin });
+    const old = against.length ? await loadManifests(against, { recursive, stdin: io.stdin }) : undefined;
+    const toolsFile = flags.string("tools");
+    const toolNames = toolsFile ? await readToolNames(toolsFile) : undefined;
+    const report = validateManifests(documents, {
+      strict: flags.boolean("strict"),
+      maxToolName,
+      old,
+      toolNames,
+    });
+    printReport(io, report, flags.string("output") ?? "text");
+    return report.ok ? 0 : 1;
+  },
+};
+
+function printReport(io: Io, report: ValidationReport, output: string): void {
+  if (output === "json") {
+    io.out(JSON.stringify(report, null, 2) + "\n");
+    return;
+  }
+  for (const finding of report.findings) io.out(formatFinding(finding) + "\n");
+  io.out(formatSummary(report) + "\n");
+}

@@ -1,0 +1,111 @@
+/**
+ * `kubectl mcp tools --explain NAME`: why a tool is listed for a client, or why it is not.
+ *
+ * @module
+ */
+
+// @ts-types="@modelcontextprotocol/sdk/types"
+import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { GatewayStatus } from "../../sim/mod.ts";
+import { serverOf } from "./mod.ts";
+
+/** Why a tool is or is not in a client's list. */
+export interface Explanation {
+  /** The tool name asked about. */
+  name: string;
+  /** Whether a client of the chosen virtual server sees it. */
+  listed: boolean;
+  /** `namespace/name` of the registration it belongs to, when known. */
+  server?: string;
+  /** Stable reason codes: listed, virtual-server-filter, conflict, invalid-schema, server-disabled,
+   * server-unhealthy, server-rejected, not-provided, no-server. */
+  reasons: { code: string; message: string }[];
+}
+
+/** What the explanation is built from. */
+export interface ExplainInput {
+  /** The list a client of the virtual server sees. */
+  listed: readonly Tool[];
+  /** The list without a virtual server. */
+  unfiltered: readonly Tool[];
+  /** The gateway's `/status` document, when it has one (the simulator does). */
+  status?: GatewayStatus;
+  /** The virtual server asked about. */
+  virtualServer?: string;
+}
+
+/** Explains why `name` is or is not listed. */
+export function explainTool(name: string, input: ExplainInput): Explanation {
+  const servers = (input.status?.servers ?? []).map((server) => ({
+    name: server.name,
+    prefix: server.prefix,
+    tools: (server as { tools?: string[] }).tools,
+  }));
+  const owner = serverOf(name, servers) || undefined;
+  const reasons: Explanation["reasons"] = [];
+  if (input.listed.some((tool) => tool.name === name)) {
+    const where = owner ? ` from ${owner}` : "";
+    const via = input.virtualServer ? `, and virtual server ${input.virtualServer} includes it` : "";
+    reasons.push({ code: "listed", message: `${name} is listed${where}${via}.` });
+    return { name, listed: true, server: owner, reasons };
+  }
+  if (input.virtualServer && input.unfiltered.some((tool) => tool.name === name)) {
+    reasons.push({
+      code: "virtual-server-filter",
+      message: `virtual server ${input.virtualServer} does not include ${name}; without a virtual server it is listed.`,
+    });
+    return { name, listed: false, server: owner, reasons };
+  }
+  const status = input.status;
+  if (status) {
+    // The gateway withholds every tool of a server that clashes with an earlier one, not only the
+    // clashing names, so a tool can be withheld without its own name being in conflict.
+    for (const conflict of status.conflicts ?? []) {
+      if (conflict.kind !== "tool" || conflict.conflictsWith !== owner) continue;
+      reasons.push({
+        code: "conflict",
+        message: `${owner}'s tools are withheld: its tool ${conflict.name} conflicts with ${conflict.server}.`,
+      });
+    }
+    for (const server of status.servers) {
+      for (const invalid of server.invalidTools ?? []) {
+        if (invalid.name === name || `${server.prefix}${invalid.name}` === name) {
+          reasons.push({
+            code: "invalid-schema",
+            message: `${name} from ${server.name} has an invalid input schema (${invalid.errors.join("; ")}).`,
+          });
+        }
+      }
+    }
+    const server = status.servers.find((candidate) => candidate.name === owner);
+    if (server && reasons.length === 0) {
+      if (!server.enabled) {
+        reasons.push({ code: "server-disabled", message: `${server.name} is Disabled, so none of its tools are listed.` });
+      } else if (server.state === "rejected") {
+        reasons.push({
+          code: "server-rejected",
+          message: `${server.name} was rejected (invalid tool schema with policy RejectServer)${
+            server.lastError ? `: ${server.lastError}` : ""
+          }.`,
+        });
+      } else if (server.state !== "ready") {
+        reasons.push({
+          code: "server-unhealthy",
+          message: `${server.name} is ${server.state}${server.lastError ? `: ${server.lastError}` : ""}.`,
+        });
+      } else {
+        reasons.push({
+          code: "not-provided",
+          message: `${server.name} (prefix "${server.prefix}") is healthy but has no tool ${
+            name.slice(server.prefix.length)
+          }.`,
+        });
+      }
+    }
+  }
+  if (reasons.length === 0) {
+    reasons.push({ code: "no-server", message: `no registered server provides ${name} (no prefix matches it).` });
+  }
+  return { name, listed: false, server: owner, reasons };
+}
+
