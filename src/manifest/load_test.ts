@@ -1,0 +1,79 @@
+import { assert, assertEquals, assertRejects } from "../../test/helpers/assert.ts";
+import { InputError } from "../errors.ts";
+import { loadManifests, parseManifests } from "./load.ts";
+
+const TEXT = `# comment
+apiVersion: mcp.kuadrant.io/v1
+kind: MCPVirtualServer
+metadata:
+  name: vs
+spec:
+  tools:
+    - a_one
+    - a_two
+---
+---
+kind: List
+apiVersion: v1
+items:
+  - kind: Secret
+    metadata: {name: s}
+`;
+
+Deno.test("parseManifests keeps positions of values, keys and missing fields", () => {
+  const docs = parseManifests(TEXT, "f.yaml");
+  assertEquals(docs.length, 2);
+  const [vs, secret] = docs;
+  assertEquals(vs.positionOf(["spec", "tools", 1]), { line: 9, column: 7 });
+  assertEquals(vs.positionOf(["metadata", "name"]), { line: 5, column: 9 });
+  assertEquals(vs.positionOf(["metadata", "name"], { key: true }), { line: 5, column: 3 });
+  assertEquals(vs.positionOf(["spec"]), { line: 6, column: 1 });
+  assertEquals(vs.positionOf(["spec", "description"]), { line: 6, column: 1 });
+  assertEquals(secret.listIndex, 0);
+  assertEquals(secret.index, 2);
+  assertEquals(secret.positionOf(["metadata", "name"]), { line: 16, column: 22 });
+});
+
+Deno.test("parseManifests turns syntax errors into problems and goes on", () => {
+  const docs = parseManifests("a: [\n---\nkind: Secret\n", "f.yaml");
+  assertEquals(docs.length, 2);
+  assertEquals(docs[0].object, undefined);
+  assertEquals(docs[0].problems[0].code, "yaml.syntax");
+  assertEquals((docs[1].object as { kind: string }).kind, "Secret");
+});
+
+Deno.test("parseManifests reads YAML 1.1 booleans the way kubectl does", () => {
+  const [doc] = parseManifests("a: on\nb: yes\nc: 'on'\n", "f.yaml");
+  assertEquals(doc.object, { a: true, b: true, c: "on" });
+});
+
+Deno.test("parseManifests reads JSON with positions", () => {
+  const [doc] = parseManifests('{\n  "kind": "Secret",\n  "metadata": {"name": "s"}\n}\n', "f.json");
+  assertEquals(doc.positionOf(["metadata", "name"]), { line: 3, column: 24 });
+});
+
+Deno.test("loadManifests reads stdin, files and directories", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/a.yaml`, "kind: Secret\n");
+    await Deno.mkdir(`${dir}/sub`);
+    await Deno.writeTextFile(`${dir}/sub/b.json`, '{"kind": "Secret"}');
+    await Deno.writeTextFile(`${dir}/notes.txt`, "ignored");
+    assertEquals((await loadManifests([dir])).length, 1);
+    assertEquals((await loadManifests([dir], { recursive: true })).map((d) => d.source), [
+      `${dir}/a.yaml`,
+      `${dir}/sub/b.json`,
+    ]);
+    const stdin = new Blob(["kind: A\n---\nkind: B\n"]).stream();
+    const docs = await loadManifests(["-"], { stdin });
+    assertEquals(docs.map((d) => d.source), ["-", "-"]);
+    await assertRejects(() => loadManifests([`${dir}/missing.yaml`]), InputError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("empty documents are skipped", () => {
+  assert(parseManifests("# only a comment\n", "f").length === 0);
+  assert(parseManifests("---\n---\n", "f").length === 0);
+});

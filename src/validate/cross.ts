@@ -1,0 +1,566 @@
+/**
+ * The plugin's own rules across objects: references between registrations, routes, gateways, secrets
+ * and policies, prefix and tool-name conflicts per gateway, the tool-name length budget, virtual
+ * server tools. A reference to an object that is not in the files may exist in the cluster, so it is a
+ * warning; a reference to an object in the files that does not fit is an error.
+ *
+ * @module
+ */
+
+import type { FieldPath, ManifestDocument } from "../manifest/load.ts";
+import {
+  GATEWAY_API_GROUP,
+  GROUP,
+  KIND_GATEWAY_EXTENSION,
+  KIND_SERVER_REGISTRATION,
+  KIND_VIRTUAL_SERVER,
+  SECRET_LABEL,
+  SECRET_LABEL_VALUE,
+  TOOL_NAME_CLIENT_LIMIT,
+  TOOL_NAME_MAX,
+} from "../model/mod.ts";
+import { isObject, valueAt } from "./path.ts";
+import type { Severity, ValidateOptions } from "./types.ts";
+
+/** An object under validation with what the rules need to know about it. */
+export interface Entry {
+  /** The document it came from. */
+  doc: ManifestDocument;
+  /** Path prefix of the object inside its document (always empty: list items carry their own positions). */
+  prefix: FieldPath;
+  /** The object as written. */
+  object: Record<string, unknown>;
+  /** The object after API-server defaulting (MCP kinds), else the object as written. */
+  defaulted: Record<string, unknown>;
+  /** apiVersion as written. */
+  apiVersion: string;
+  /** API group (empty for core). */
+  group: string;
+  /** API version. */
+  version: string;
+  /** Kind. */
+  kind: string;
+  /** Namespace (the default namespace when unset). */
+  namespace: string;
+  /** Name. */
+  name: string;
+  /** False when schema checks failed. */
+  valid: boolean;
+}
+
+/** Where findings go. */
+export interface Sink {
+  /** Adds a finding at `path` of `entry`. */
+  add(
+    entry: Entry,
+    severity: Severity,
+    code: string,
+    message: string,
+    path: FieldPath,
+    extra?: { atKey?: boolean; hint?: string },
+  ): void;
+}
+
+/**
+ * A prefix that leaves fewer characters than this under `maxToolName` gets a warning when the
+ * server's tool names are unknown: most tool names are longer than 20 characters.
+ */
+export const MIN_TOOL_NAME_ROOM = 20;
+
+const KUADRANT_POLICY_KINDS = new Set(["AuthPolicy", "RateLimitPolicy", "TokenRateLimitPolicy"]);
+const TOOL_NAME_CHARS = /^[A-Za-z0-9._-]+$/;
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function label(entry: Entry): string {
+  return `${entry.kind} ${entry.namespace}/${entry.name}`;
+}
+
+class Index {
+  constructor(readonly entries: Entry[], readonly live: Entry[]) {}
+
+  find(kind: string, namespace: string, name: string, group?: string): Entry | undefined {
+    const match = (e: Entry) =>
+      e.kind === kind && e.namespace === namespace && e.name === name &&
+      (group === undefined || e.group === group);
+    return this.entries.find(match) ?? this.live.find(match);
+  }
+
+  ofKind(kind: string, group?: string): Entry[] {
+    return this.entries.filter((e) => e.kind === kind && (group === undefined || e.group === group));
+  }
+
+  allOfKind(kind: string, group?: string): Entry[] {
+    const match = (e: Entry) => e.kind === kind && (group === undefined || e.group === group);
+    return [...this.entries.filter(match), ...this.live.filter(match)];
+  }
+}
+
+function isMcp(entry: Entry, kind: string): boolean {
+  return entry.group === GROUP && entry.kind === kind;
+}
+
+/** Runs every cross-object rule over `entries` (from the files) with `live` objects as extra context. */
+export function crossObjectFindings(
+  entries: Entry[],
+  live: Entry[],
+  sink: Sink,
+  options: ValidateOptions,
+): void {
+  const index = new Index(entries, live);
+  registrationRules(index, sink, options);
+  secretRules(index, sink);
+  extensionRules(index, sink);
+  policyRules(index, sink);
+  virtualServerRules(index, sink, options);
+}
+
+/** The gateways (`ns/name`) a registration's route attaches to; `?` when the route is not known. */
+function gatewaysOf(index: Index, registration: Entry): { route?: Entry; gateways: string[] } {
+  const targetRef = valueAt(registration.defaulted, ["spec", "targetRef"]);
+  if (!isObject(targetRef) || !str(targetRef.name)) return { gateways: ["?"] };
+  const routeNamespace = str(targetRef.namespace) || registration.namespace;
+  const route = index.find("HTTPRoute", routeNamespace, targetRef.name as string, GATEWAY_API_GROUP);
+  if (!route) return { gateways: ["?"] };
+  const parentRefs = valueAt(route.object, ["spec", "parentRefs"]);
+  const gateways = Array.isArray(parentRefs)
+    ? parentRefs.filter(isObject)
+      .filter((p) =>
+        (p.kind ?? "Gateway") === "Gateway" && (p.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP
+      )
+      .map((p) => `${str(p.namespace) || route.namespace}/${str(p.name) ?? ""}`)
+    : [];
+  return { route, gateways: gateways.length > 0 ? [...new Set(gateways)] : ["?"] };
+}
+
+function registrationRules(index: Index, sink: Sink, options: ValidateOptions) {
+  const maxToolName = options.maxToolName ?? TOOL_NAME_CLIENT_LIMIT;
+  const registrations = index.ofKind(KIND_SERVER_REGISTRATION, GROUP);
+  const checkedRoutes = new Set<Entry>();
+  const byGateway = new Map<string, { entry: Entry; prefix: string; tools?: string[] }[]>();
+
+  for (const registration of registrations) {
+    const spec = registration.defaulted.spec;
+    if (!isObject(spec)) continue;
+    const targetRef = spec.targetRef;
+    const { route, gateways } = gatewaysOf(index, registration);
+    if (isObject(targetRef) && str(targetRef.name)) {
+      const routeNamespace = str(targetRef.namespace) || registration.namespace;
+      if (!route) {
+        sink.add(
+          registration,
+          "warning",
+          "ref.route-missing",
+          `HTTPRoute ${routeNamespace}/${targetRef.name} in "spec.targetRef" is not among the files; ` +
+            `it must exist in the cluster`,
+          ["spec", "targetRef", "name"],
+        );
+      } else if (!checkedRoutes.has(route)) {
+        checkedRoutes.add(route);
+        routeShape(route, registration, sink);
+      }
+    }
+
+    const prefix = str(spec.prefix) ?? "";
+    const key = `${registration.namespace}/${registration.name}`;
+    const tools = options.toolNames?.[key];
+    const prefixPath = "prefix" in spec ? ["spec", "prefix"] : ["spec"];
+    if (spec.state !== "Disabled") {
+      for (const gateway of gateways) {
+        const list = byGateway.get(gateway) ?? [];
+        list.push({ entry: registration, prefix, tools });
+        byGateway.set(gateway, list);
+      }
+    }
+
+    if (tools) {
+      for (const tool of tools) {
+        const name = prefix + tool;
+        if ([...name].length > TOOL_NAME_MAX) {
+          sink.add(
+            registration,
+            "error",
+            "tool-name.budget",
+            `Tool name "${name}" (prefix "${prefix}" + "${tool}") is ${name.length} characters; ` +
+              `MCP allows at most ${TOOL_NAME_MAX}`,
+            prefixPath,
+          );
+        } else if (!TOOL_NAME_CHARS.test(name)) {
+          sink.add(
+            registration,
+            "error",
+            "tool-name.invalid",
+            `Tool name "${name}" (prefix "${prefix}" + "${tool}") may only use A-Z, a-z, 0-9, '.', '_' and '-'`,
+            prefixPath,
+          );
+        } else if (name.length > maxToolName) {
+          sink.add(
+            registration,
+            "warning",
+            "tool-name.budget",
+            `Tool name "${name}" (prefix "${prefix}" + "${tool}") is ${name.length} characters, ` +
+              `over the ${maxToolName} many clients accept`,
+            prefixPath,
+          );
+        }
+      }
+    } else if (prefix !== "") {
+      if (prefix.length >= TOOL_NAME_MAX) {
+        sink.add(
+          registration,
+          "error",
+          "tool-name.budget",
+          `Field "spec.prefix" is ${prefix.length} characters, so every tool name exceeds the MCP limit of ` +
+            `${TOOL_NAME_MAX}`,
+          prefixPath,
+        );
+      } else if (maxToolName - prefix.length < MIN_TOOL_NAME_ROOM) {
+        sink.add(
+          registration,
+          "warning",
+          "tool-name.budget",
+          `Field "spec.prefix" is ${prefix.length} characters, leaving ${
+            Math.max(0, maxToolName - prefix.length)
+          } for tool names under the ${maxToolName}-character limit many clients apply`,
+          prefixPath,
+        );
+      }
+    }
+  }
+
+  for (const [gateway, list] of byGateway) {
+    const where = gateway === "?" ? "on the same gateway" : `on gateway ${gateway}`;
+    const prefixes = new Map<string, Entry>();
+    const toolOwners = new Map<string, Entry>();
+    for (const { entry, prefix, tools } of list) {
+      if (prefix !== "") {
+        const first = prefixes.get(prefix);
+        if (first && first !== entry) {
+          sink.add(
+            entry,
+            "error",
+            "prefix.duplicate",
+            `Field "spec.prefix" value "${prefix}" is already used by ${label(first)} ${where}`,
+            ["spec", "prefix"],
+          );
+        } else {
+          prefixes.set(prefix, entry);
+        }
+      }
+      for (const tool of tools ?? []) {
+        const name = prefix + tool;
+        const first = toolOwners.get(name);
+        if (first && first !== entry) {
+          sink.add(
+            entry,
+            "error",
+            "tool.duplicate",
+            `Tool "${name}" is also exposed by ${label(first)} ${where}; give one of them a different prefix`,
+            "prefix" in (entry.defaulted.spec as Record<string, unknown>) ? ["spec", "prefix"] : ["spec"],
+          );
+        } else {
+          toolOwners.set(name, entry);
+        }
+      }
+    }
+  }
+}
+
+function routeShape(route: Entry, registration: Entry, sink: Sink) {
+  if (route.doc.source === "<cluster>") return;
+  const by = `targeted by ${label(registration)}`;
+  const rules = valueAt(route.object, ["spec", "rules"]);
+  const ruleCount = Array.isArray(rules) ? rules.length : 0;
+  if (ruleCount !== 1) {
+    sink.add(
+      route,
+      "error",
+      "route.shape",
+      `HTTPRoute ${route.namespace}/${route.name} (${by}) must have exactly one rule in "spec.rules", not ${ruleCount}`,
+      ["spec", "rules"],
+    );
+  } else {
+    const backendRefs = valueAt(rules, [0, "backendRefs"]);
+    const count = Array.isArray(backendRefs) ? backendRefs.length : 0;
+    if (count !== 1) {
+      sink.add(
+        route,
+        "error",
+        "route.shape",
+        `HTTPRoute ${route.namespace}/${route.name} (${by}) must have exactly one backendRef in ` +
+          `"spec.rules[0].backendRefs", not ${count}`,
+        ["spec", "rules", 0, "backendRefs"],
+      );
+    }
+  }
+  const hostnames = valueAt(route.object, ["spec", "hostnames"]);
+  if (!Array.isArray(hostnames) || hostnames.length === 0) {
+    sink.add(
+      route,
+      "error",
+      "route.shape",
+      `HTTPRoute ${route.namespace}/${route.name} (${by}) must have at least one hostname in "spec.hostnames"`,
+      ["spec", "hostnames"],
+    );
+  }
+}
+
+interface SecretRef {
+  owner: Entry;
+  name: string;
+  key: string;
+  path: FieldPath;
+  needsLabel: boolean;
+}
+
+function secretRefs(entry: Entry): SecretRef[] {
+  const spec = entry.defaulted.spec;
+  if (!isObject(spec)) return [];
+  const refs: SecretRef[] = [];
+  const ref = (field: string, defaultKey: string) => {
+    const value = spec[field];
+    if (isObject(value) && str(value.name)) {
+      refs.push({
+        owner: entry,
+        name: value.name as string,
+        key: str(value.key) ?? defaultKey,
+        path: ["spec", field, "name"],
+        needsLabel: true,
+      });
+    }
+  };
+  if (isMcp(entry, KIND_SERVER_REGISTRATION)) {
+    ref("credentialRef", "token");
+    ref("caCertSecretRef", "ca.crt");
+  } else if (isMcp(entry, KIND_GATEWAY_EXTENSION)) {
+    ref("caCertBundleRef", "ca.crt");
+    const store = spec.sessionStore;
+    if (isObject(store) && str(store.secretName)) {
+      refs.push({
+        owner: entry,
+        name: store.secretName as string,
+        key: "CACHE_CONNECTION_STRING",
+        path: ["spec", "sessionStore", "secretName"],
+        needsLabel: true,
+      });
+    }
+    const trusted = spec.trustedHeadersKey;
+    if (isObject(trusted) && str(trusted.secretName) && trusted.generate !== "Enabled") {
+      refs.push({
+        owner: entry,
+        name: trusted.secretName as string,
+        key: "key",
+        path: ["spec", "trustedHeadersKey", "secretName"],
+        needsLabel: false,
+      });
+    }
+  }
+  return refs;
+}
+
+function secretRules(index: Index, sink: Sink) {
+  const reported = new Set<string>();
+  for (const entry of index.entries) {
+    for (const ref of secretRefs(entry)) {
+      const secret = index.find("Secret", entry.namespace, ref.name, "");
+      const field = ref.path.slice(0, -1).join(".");
+      if (!secret) {
+        sink.add(
+          entry,
+          "warning",
+          "ref.secret-missing",
+          `Secret ${entry.namespace}/${ref.name} in "${field}" is not among the files; it must exist in the cluster`,
+          ref.path,
+        );
+        continue;
+      }
+      if (secret.doc.source === "<cluster>") continue;
+      const labels = valueAt(secret.object, ["metadata", "labels"]);
+      const labelKey = `${secret.namespace}/${secret.name}#label`;
+      if (
+        ref.needsLabel && !reported.has(labelKey) &&
+        (!isObject(labels) || labels[SECRET_LABEL] !== SECRET_LABEL_VALUE)
+      ) {
+        reported.add(labelKey);
+        sink.add(
+          secret,
+          "error",
+          "secret.label",
+          `Secret ${secret.namespace}/${secret.name} (used by ${label(entry)} "${field}") needs the label ` +
+            `${SECRET_LABEL}: "${SECRET_LABEL_VALUE}" or the controller ignores it`,
+          isObject(labels) ? ["metadata", "labels"] : ["metadata"],
+        );
+      }
+      const data = valueAt(secret.object, ["data"]);
+      const stringData = valueAt(secret.object, ["stringData"]);
+      const has = (isObject(data) && ref.key in data) || (isObject(stringData) && ref.key in stringData);
+      const keyKey = `${secret.namespace}/${secret.name}#${ref.key}`;
+      if (!has && !reported.has(keyKey)) {
+        reported.add(keyKey);
+        sink.add(
+          secret,
+          "error",
+          "secret.key-missing",
+          `Secret ${secret.namespace}/${secret.name} has no key "${ref.key}" in data or stringData, which ` +
+            `${label(entry)} "${field}" reads`,
+          isObject(data) ? ["data"] : isObject(stringData) ? ["stringData"] : [],
+        );
+      }
+    }
+  }
+}
+
+function listenerOf(gateway: Entry, sectionName: string): Record<string, unknown> | undefined {
+  const listeners = valueAt(gateway.object, ["spec", "listeners"]);
+  if (!Array.isArray(listeners)) return undefined;
+  return listeners.find((l) => isObject(l) && l.name === sectionName) as Record<string, unknown> | undefined;
+}
+
+function extensionRules(index: Index, sink: Sink) {
+  const extensions = index.ofKind(KIND_GATEWAY_EXTENSION, GROUP);
+  const byNamespace = new Map<string, Entry>();
+  const byListener = new Map<string, { entry: Entry; sectionName: string }>();
+  for (const extension of extensions) {
+    const first = byNamespace.get(extension.namespace);
+    if (first) {
+      sink.add(
+        extension,
+        "error",
+        "gateway.duplicate-namespace",
+        `Namespace ${extension.namespace} already has ${
+          label(first)
+        }; only one MCPGatewayExtension per namespace ` +
+          `is allowed`,
+        ["metadata", "name"],
+      );
+    } else {
+      byNamespace.set(extension.namespace, extension);
+    }
+    const targetRef = valueAt(extension.defaulted, ["spec", "targetRef"]);
+    if (!isObject(targetRef) || !str(targetRef.name) || !str(targetRef.sectionName)) continue;
+    const gatewayNamespace = str(targetRef.namespace) || extension.namespace;
+    const sectionName = targetRef.sectionName as string;
+    const gateway = index.find("Gateway", gatewayNamespace, targetRef.name as string, GATEWAY_API_GROUP);
+    let listenerKey = `section:${sectionName}`;
+    if (!gateway) {
+      sink.add(
+        extension,
+        "warning",
+        "ref.gateway-missing",
+        `Gateway ${gatewayNamespace}/${targetRef.name} in "spec.targetRef" is not among the files; it must ` +
+          `exist in the cluster`,
+        ["spec", "targetRef", "name"],
+      );
+    } else {
+      const listener = listenerOf(gateway, sectionName);
+      if (!listener) {
+        sink.add(
+          extension,
+          "error",
+          "gateway.listener-missing",
+          `Gateway ${gatewayNamespace}/${targetRef.name} has no listener named "${sectionName}" ` +
+            `("spec.targetRef.sectionName")`,
+          ["spec", "targetRef", "sectionName"],
+        );
+      } else if (typeof listener.port === "number") {
+        listenerKey = `port:${listener.port}`;
+      }
+    }
+    const key = `${gatewayNamespace}/${targetRef.name}#${listenerKey}`;
+    const other = byListener.get(key);
+    if (other) {
+      sink.add(
+        extension,
+        "error",
+        "gateway.duplicate-listener",
+        `Listener "${sectionName}" of Gateway ${gatewayNamespace}/${targetRef.name} is already extended by ` +
+          `${label(other.entry)} (listener "${other.sectionName}"${
+            listenerKey.startsWith("port:") ? `, same port ${listenerKey.slice(5)}` : ""
+          })`,
+        ["spec", "targetRef", "sectionName"],
+      );
+    } else {
+      byListener.set(key, { entry: extension, sectionName });
+    }
+  }
+}
+
+function policyRules(index: Index, sink: Sink) {
+  for (const policy of index.entries) {
+    if (policy.group !== "kuadrant.io" || !KUADRANT_POLICY_KINDS.has(policy.kind)) continue;
+    const spec = policy.object.spec;
+    if (!isObject(spec)) continue;
+    const refs: { ref: Record<string, unknown>; path: FieldPath }[] = [];
+    if (isObject(spec.targetRef)) refs.push({ ref: spec.targetRef, path: ["spec", "targetRef"] });
+    if (Array.isArray(spec.targetRefs)) {
+      spec.targetRefs.forEach((ref, i) => {
+        if (isObject(ref)) refs.push({ ref, path: ["spec", "targetRefs", i] });
+      });
+    }
+    for (const { ref, path } of refs) {
+      const kind = str(ref.kind);
+      const name = str(ref.name);
+      if (!kind || !name) continue;
+      const target = index.find(kind, policy.namespace, name);
+      if (!target) {
+        sink.add(
+          policy,
+          "warning",
+          "policy.target-missing",
+          `${kind} ${policy.namespace}/${name} targeted by "${
+            path.join(".")
+          }" is not among the files; it must ` +
+            `exist in the cluster`,
+          [...path, "name"],
+        );
+        continue;
+      }
+      const sectionName = str(ref.sectionName);
+      if (sectionName && kind === "Gateway" && !listenerOf(target, sectionName)) {
+        sink.add(
+          policy,
+          "error",
+          "policy.section-missing",
+          `Gateway ${policy.namespace}/${name} has no listener named "${sectionName}" ("${
+            path.join(".")
+          }.sectionName")`,
+          [...path, "sectionName"],
+        );
+      }
+    }
+  }
+}
+
+function virtualServerRules(index: Index, sink: Sink, options: ValidateOptions) {
+  const registrations = index.allOfKind(KIND_SERVER_REGISTRATION, GROUP).filter((r) =>
+    isObject(r.defaulted.spec)
+  );
+  const known = new Set<string>();
+  const unknownPrefixes: string[] = [];
+  for (const registration of registrations) {
+    const prefix = str((registration.defaulted.spec as Record<string, unknown>).prefix) ?? "";
+    const tools = options.toolNames?.[`${registration.namespace}/${registration.name}`];
+    if (tools) { for (const tool of tools) known.add(prefix + tool); }
+    else unknownPrefixes.push(prefix);
+  }
+  for (const server of index.ofKind(KIND_VIRTUAL_SERVER, GROUP)) {
+    const tools = valueAt(server.defaulted, ["spec", "tools"]);
+    if (!Array.isArray(tools)) continue;
+    tools.forEach((tool, i) => {
+      if (typeof tool !== "string" || known.has(tool)) return;
+      if (unknownPrefixes.some((prefix) => tool.startsWith(prefix) && tool.length > prefix.length)) return;
+      const allKnown = registrations.length > 0 && unknownPrefixes.length === 0;
+      const message = allKnown
+        ? `Tool "${tool}" in "spec.tools" is not provided by any MCPServerRegistration`
+        : `Tool "${tool}" in "spec.tools" cannot come from any MCPServerRegistration in the files ` +
+          `(no registration's prefix matches it)`;
+      sink.add(server, allKnown ? "error" : "warning", "virtualserver.tool-missing", message, [
+        "spec",
+        "tools",
+        i,
+      ]);
+    });
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * Offline validation of MCP gateway manifests: what the API server would say (schema, metadata, CEL
+ * on the defaulted object, transition rules against old objects) plus the plugin's own cross-object
+ * rules. Every finding is reported at once.
+ *
+ * Order follows the API server for custom resources: null pruning and defaulting (at decode), then
+ * schema and metadata validation, then CEL rules, which are skipped when a blocking schema error
+ * (type, required, enum, maxLength, maxItems) exists anywhere in the object, because the API server
+ * skips them too (`hasBlockingErr` in the apiextensions registry strategy).
+ *
+ * Where the API server's answer differs in form, not verdict:
+ * - unknown fields fail strict decoding before validation, so the server reports only those; we
+ *   report them together with everything else;
+ * - `status` is dropped on create (status subresource), so only its unknown fields count;
+ * - `v1alpha1` is not served (`served: false`): the server answers "no matches for kind"; we also
+ *   check the object against the v1alpha1 schema so every problem shows at once.
+ * Not modelled: validation ratcheting of unchanged invalid fields on update, int32 range of
+ * `format: int32` integers, CEL cost limits.
+ *
+ * @module
+ */
+
+import type { FieldPath, ManifestDocument } from "../manifest/load.ts";
+import {
+  crdForKind,
+  DEPRECATED_VERSION,
+  GROUP,
+  KIND_SERVER_REGISTRATION,
+  type ObjectSchema,
+  VERSION,
+} from "../model/mod.ts";
+import { cloneJson, defaultInPlace, pruneNullsInPlace } from "../model/defaults.ts";
+import { evaluateRules } from "./cel.ts";
+import { crossObjectFindings, type Entry } from "./cross.ts";
+import { checkMetadata } from "./metadata.ts";
+import { formatPath, isObject } from "./path.ts";
+import { checkSchema, type SchemaIssue } from "./schema_check.ts";
+import type { Finding, Severity, ValidateOptions, ValidationReport } from "./types.ts";
+
+/** Builds findings for one document. */
+export class FindingSink {
+  /** Findings collected so far. */
+  readonly findings: Finding[] = [];
+
+  /** Adds a finding located at `path` of `entry`'s document. */
+  add(
+    entry: Pick<Entry, "doc" | "kind" | "namespace" | "name" | "prefix">,
+    severity: Severity,
+    code: string,
+    message: string,
+    path: FieldPath,
+    extra: { atKey?: boolean; hint?: string; apiserver?: boolean } = {},
+  ): void {
+    const fullPath = [...entry.prefix, ...path];
+    const position = entry.doc.positionOf(fullPath, { key: extra.atKey });
+    const finding: Finding = {
+      severity,
+      code,
+      message,
+      source: entry.doc.source,
+      line: position.line,
+      column: position.column,
+    };
+    if (entry.kind) finding.kind = entry.kind;
+    if (entry.namespace) finding.namespace = entry.namespace;
+    if (entry.name) finding.name = entry.name;
+    if (path.length > 0) finding.field = formatPath(path);
+    if (extra.hint) finding.hint = extra.hint;
+    if (extra.apiserver) finding.apiserver = true;
+    this.findings.push(finding);
+  }
+}
+
+/** Validates documents; see the module documentation for what is checked. */
+export function validateManifests(docs: ManifestDocument[], options: ValidateOptions = {}): ValidationReport {
+  const sink = new FindingSink();
+  const defaultNamespace = options.defaultNamespace ?? "default";
+  const entries: Entry[] = [];
+  const order = new Map<ManifestDocument, number>();
+  docs.forEach((doc, i) => order.set(doc, i));
+
+  for (const doc of docs) {
+    for (const problem of doc.problems) {
+      sink.findings.push({
+        severity: "error",
+        code: problem.code,
+        message: problem.message,
+        source: doc.source,
+        line: problem.line,
+        column: problem.column,
+        apiserver: true,
+      });
+    }
+    if (doc.problems.length > 0) continue;
+    const entry = makeEntry(doc, defaultNamespace);
+    if (!entry) {
+      sink.add(
+        { doc, kind: "", namespace: "", name: "", prefix: [] },
+        "error",
+        "object.invalid",
+        "The document is not a Kubernetes object: expected a mapping with apiVersion, kind and metadata",
+        [],
+        {
+          apiserver: true,
+        },
+      );
+      continue;
+    }
+    entries.push(entry);
+    validateObject(entry, sink, options, defaultNamespace);
+  }
+
+  const liveEntries = (options.live?.objects ?? [])
+    .map((object, i) =>
+      makeEntry({
+        source: "<cluster>",
+        index: i,
+        object,
+        problems: [],
+        positionOf: () => ({ line: 0, column: 0 }),
+      }, defaultNamespace)
+    )
+    .filter((e): e is Entry => e !== undefined);
+  crossObjectFindings(entries, liveEntries, sink, options);
+
+  const findings = sink.findings.sort((a, b) =>
+    (docOrder(a, docs) - docOrder(b, docs)) || a.line - b.line || a.column - b.column ||
+    a.code.localeCompare(b.code)
+  );
+  const errors = findings.filter((f) => f.severity === "error").length;
+  const warnings = findings.length - errors;
+  return {
+    findings,
+    errors,
+    warnings,
+    objects: entries.length,
+    ok: errors === 0 && (!options.strict || warnings === 0),
+  };
+}
+
+function docOrder(finding: Finding, docs: ManifestDocument[]): number {
+  const i = docs.findIndex((d) => d.source === finding.source);
+  return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+}
+
+function makeEntry(doc: ManifestDocument, defaultNamespace: string): Entry | undefined {
+  const object = doc.object;
+  if (!isObject(object)) return undefined;
+  const metadata = isObject(object.metadata) ? object.metadata : {};
+  const apiVersion = typeof object.apiVersion === "string" ? object.apiVersion : "";
+  const kind = typeof object.kind === "string" ? object.kind : "";
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/", 2) : ["", apiVersion];
+  return {
+    doc,
+    prefix: [],
+    object,
+    defaulted: object,
+    apiVersion,
+    group,
+    version,
+    kind,
+    namespace: typeof metadata.namespace === "string" && metadata.namespace !== ""
+      ? metadata.namespace
+      : defaultNamespace,
+    name: typeof metadata.name === "string" ? metadata.name : "",
+    valid: true,
+  };
+}
+
+const MIGRATE_HINT = (source: string) => `Run: kubectl mcp migrate -f ${source === "-" ? "FILE" : source}`;
+
+function validateObject(entry: Entry, sink: FindingSink, options: ValidateOptions, defaultNamespace: string) {
+  const { object } = entry;
+  const apiserver = { apiserver: true };
+  if (!entry.apiVersion) {
+    sink.add(entry, "error", "schema.required", 'Missing required field "apiVersion"', [], apiserver);
+  }
+  if (!entry.kind) {
+    sink.add(entry, "error", "schema.required", 'Missing required field "kind"', [], apiserver);
+  }
+  if (entry.group !== GROUP || !entry.kind) return;
+
+  const crd = crdForKind(entry.kind);
+  if (!crd) {
+    sink.add(
+      entry,
+      "error",
+      "kind.unknown",
+      `Kind "${entry.kind}" is not a kind of ${GROUP}; expected one of MCPServerRegistration, ` +
+        `MCPGatewayExtension, MCPVirtualServer`,
+      ["kind"],
+      apiserver,
+    );
+    entry.valid = false;
+    return;
+  }
+  const version = crd.versions.find((v) => v.name === entry.version);
+  const ignoreUnknown = new Set<string>();
+  if (entry.version === DEPRECATED_VERSION) {
+    sink.add(
+      entry,
+      "error",
+      "apiversion.deprecated",
+      `apiVersion "${entry.apiVersion}" is no longer served; ${entry.kind} uses ${GROUP}/${VERSION}`,
+      ["apiVersion"],
+      { apiserver: true, hint: MIGRATE_HINT(entry.doc.source) },
+    );
+    const spec = object.spec;
+    if (isObject(spec) && "toolPrefix" in spec) {
+      sink.add(entry, "error", "field.renamed", `Field "spec.toolPrefix" was renamed to "spec.prefix"`, [
+        "spec",
+        "toolPrefix",
+      ], {
+        atKey: true,
+        apiserver: true,
+        hint: MIGRATE_HINT(entry.doc.source),
+      });
+      ignoreUnknown.add("spec.toolPrefix");
+    }
+  } else if (!version || !version.served) {
+    sink.add(
+      entry,
+      "error",
+      "apiversion.unknown",
+      `apiVersion "${entry.apiVersion}" is not served for ${entry.kind}; use ${GROUP}/${VERSION}`,
+      ["apiVersion"],
+      apiserver,
+    );
+    entry.valid = false;
+    return;
+  }
+  const schema = (version ?? crd.versions[0]).schema;
+
+  // Decode: drop non-nullable nulls without a default, then default (the API server's codec order).
+  const defaulted = cloneJson(object);
+  pruneNullsInPlace(defaulted, schema);
+  defaultInPlace(defaulted, schema);
+  entry.defaulted = defaulted;
+
+  const issues: SchemaIssue[] = [];
+  issues.push(...checkMetadata(defaulted.metadata));
+  // status is dropped on create (status subresource), but its unknown fields still fail strict decoding.
+  const { status, metadata: _metadata, ...rest } = defaulted;
+  const rootWithoutStatus: ObjectSchema = {
+    ...schema,
+    properties: Object.fromEntries(Object.entries(schema.properties ?? {}).filter(([k]) => k !== "status")),
+  };
+  issues.push(...checkSchema({ ...rest, metadata: {} }, rootWithoutStatus, [], { ignoreUnknown }));
+  if (status !== undefined && schema.properties?.status) {
+    issues.push(...checkSchema(status, schema.properties.status, ["status"], { unknownFieldsOnly: true }));
+  }
+  for (const issue of issues) {
+    sink.add(entry, "error", issue.code, issue.message, issue.path, { atKey: issue.atKey, apiserver: true });
+  }
+  if (issues.length > 0) entry.valid = false;
+
+  const blocking = issues.some((i) => i.blocking);
+  if (!blocking) {
+    const old = findOld(entry, options, defaultNamespace);
+    let oldDefaulted: unknown;
+    if (old !== undefined) {
+      oldDefaulted = cloneJson(old);
+      pruneNullsInPlace(oldDefaulted, schema);
+      defaultInPlace(oldDefaulted, schema);
+    }
+    const { status: _s, ...withoutStatus } = defaulted;
+    for (const issue of evaluateRules(withoutStatus, schema, oldDefaulted, old !== undefined)) {
+      sink.add(entry, "error", issue.code, issue.message, issue.path, { apiserver: true });
+      entry.valid = false;
+    }
+  }
+}
+
+function findOld(entry: Entry, options: ValidateOptions, defaultNamespace: string): unknown {
+  const candidates = [
+    ...(options.old ?? []).map((d) => d.object),
+    ...(options.live?.objects ?? []),
+  ];
+  for (const candidate of candidates) {
+    if (!isObject(candidate) || candidate.kind !== entry.kind) continue;
+    const metadata = isObject(candidate.metadata) ? candidate.metadata : {};
+    const namespace = typeof metadata.namespace === "string" && metadata.namespace !== ""
+      ? metadata.namespace
+      : defaultNamespace;
+    if (metadata.name === entry.name && namespace === entry.namespace) return candidate;
+  }
+  return undefined;
+}
+
+/** Whether an object is an MCPServerRegistration (any served or deprecated version). */
+export function isServerRegistration(object: unknown): boolean {
+  return isObject(object) && object.kind === KIND_SERVER_REGISTRATION &&
+    typeof object.apiVersion === "string" && object.apiVersion.startsWith(`${GROUP}/`);
+}

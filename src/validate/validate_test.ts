@@ -1,0 +1,74 @@
+import { assert, assertEquals } from "../../test/helpers/assert.ts";
+import { parseManifests } from "../manifest/load.ts";
+import { validateManifests } from "./validate.ts";
+
+const codes = (text: string, options = {}) =>
+  validateManifests(parseManifests(text, "t.yaml"), options).findings.map((f) => f.code);
+
+const REG = `apiVersion: mcp.kuadrant.io/v1
+kind: MCPServerRegistration
+metadata: {name: a, namespace: mcp}
+spec:
+  targetRef: {name: r}
+`;
+
+Deno.test("every schema error is reported at once", () => {
+  const found = codes(REG + "  prefix: Bad\n  hint: ok\n  foo: 1\n  tags: ['']\n");
+  assertEquals(found.filter((c) => c.startsWith("schema")).sort(), [
+    "schema.min-length",
+    "schema.pattern",
+    "schema.unknown-field",
+  ]);
+});
+
+Deno.test("CEL runs on the defaulted object and is skipped on blocking errors", () => {
+  assert(codes(REG + "  userSpecificList: Enabled\n").includes("cel"));
+  assert(!codes(REG + "  userSpecificList: Enabled\n  prefix: a_\n").includes("cel"));
+  const blocked = codes(REG + "  userSpecificList: Enabled\n  state: Paused\n");
+  assert(blocked.includes("schema.enum") && !blocked.includes("cel"));
+});
+
+Deno.test("transition rules run only against an old object with the same identity", () => {
+  const old = parseManifests(REG + "  prefix: a_\n", "old.yaml");
+  assert(codes(REG + "  prefix: b_\n", { old }).includes("cel.transition"));
+  assert(!codes(REG + "  prefix: a_\n", { old }).includes("cel.transition"));
+  assert(!codes(REG + "  prefix: b_\n").includes("cel.transition"));
+  const live = { objects: old.map((d) => d.object) };
+  assert(codes(REG + "  prefix: b_\n", { live }).includes("cel.transition"));
+});
+
+Deno.test("live objects satisfy references; strict fails on warnings", () => {
+  const docs = parseManifests(REG + "  prefix: a_\n", "t.yaml");
+  const loose = validateManifests(docs);
+  assertEquals(loose.findings.map((f) => f.code), ["ref.route-missing"]);
+  assert(loose.ok);
+  assert(!validateManifests(docs, { strict: true }).ok);
+  const route = {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: { name: "r", namespace: "mcp" },
+    spec: { hostnames: ["h"], rules: [{ backendRefs: [{ name: "s" }] }] },
+  };
+  assertEquals(validateManifests(docs, { live: { objects: [route] } }).findings, []);
+});
+
+Deno.test("findings name the object, field and position", () => {
+  const [finding] = validateManifests(parseManifests(REG + "  prefix: Bad\n", "t.yaml")).findings
+    .filter((f) => f.code === "schema.pattern");
+  assertEquals(
+    { ...finding, message: undefined },
+    {
+      severity: "error",
+      code: "schema.pattern",
+      message: undefined,
+      source: "t.yaml",
+      line: 6,
+      column: 11,
+      kind: "MCPServerRegistration",
+      namespace: "mcp",
+      name: "a",
+      field: "spec.prefix",
+      apiserver: true,
+    },
+  );
+});

@@ -1,0 +1,66 @@
+/**
+ * Runs the validator on every manifest of `test/corpus/` and compares its findings (severity, code,
+ * line, column, field) and the API server verdict with the adjacent `<case>.expect.json`.
+ *
+ * `<case>.expect.json`: `{ "apiserver": "accept"|"reject", "options"?: ValidateOptions (JSON part),
+ * "old"?: "<case>.old.yaml", "findings": [{severity, code, line, column, field?}] }`. `apiserver` is what a
+ * real kube-apiserver with our CRDs (and, for other kinds, theirs) says to a server-side dry-run of
+ * the file; it must agree with the findings the validator marks `apiserver: true`.
+ */
+
+import { assertEquals } from "./helpers/assert.ts";
+import { loadManifests } from "../src/manifest/mod.ts";
+import { FINDING_CODES, validateManifests } from "../src/validate/mod.ts";
+
+const CORPUS = new URL("./corpus/", import.meta.url).pathname;
+
+interface Expectation {
+  apiserver: "accept" | "reject";
+  options?: { maxToolName?: number; toolNames?: Record<string, string[]>; strict?: boolean };
+  old?: string;
+  findings: { severity: string; code: string; line: number; column: number; field?: string }[];
+}
+
+function corpusFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = `${dir}${entry.name}`;
+    if (entry.isDirectory) out.push(...corpusFiles(`${path}/`));
+    else if (/\.(ya?ml|json)$/.test(entry.name) && !/\.(old\.yaml|expect\.json)$/.test(entry.name)) {
+      out.push(path);
+    }
+  }
+  return out;
+}
+
+const files = corpusFiles(CORPUS);
+
+Deno.test("the corpus has at least 60 manifests", () => {
+  if (files.length < 60) throw new Error(`only ${files.length} corpus manifests`);
+});
+
+for (const file of files) {
+  const name = file.slice(CORPUS.length);
+  Deno.test(`corpus ${name}`, async () => {
+    const base = file.replace(/\.(ya?ml|json)$/, "");
+    const expect: Expectation = JSON.parse(await Deno.readTextFile(`${base}.expect.json`));
+    const docs = await loadManifests([file]);
+    const old = expect.old
+      ? await loadManifests([`${file.slice(0, file.lastIndexOf("/") + 1)}${expect.old}`])
+      : undefined;
+    const report = validateManifests(docs, { ...expect.options, old });
+    const actual = report.findings.map((f) => ({
+      severity: f.severity,
+      code: f.code,
+      line: f.line,
+      column: f.column,
+      ...(f.field ? { field: f.field } : {}),
+    }));
+    assertEquals(actual, expect.findings);
+    for (const finding of report.findings) {
+      if (!(finding.code in FINDING_CODES)) throw new Error(`code ${finding.code} is not in FINDING_CODES`);
+    }
+    const verdict = report.findings.some((f) => f.apiserver) ? "reject" : "accept";
+    assertEquals(verdict, expect.apiserver, "API server verdict");
+  });
+}
