@@ -1,8 +1,8 @@
 /**
  * Runs the validator on every manifest of `test/corpus/` and compares its findings (severity, code,
- * line, column, field) and the API server verdict with the adjacent `<case>.expect.json`.
+ * line, column, field) and the API server verdict with the adjacent `<case>.expect.jsonc`.
  *
- * `<case>.expect.json`: `{ "apiserver": "accept"|"reject", "options"?: ValidateOptions (JSON part),
+ * `<case>.expect.jsonc`: `{ "apiserver": "accept"|"reject", "options"?: ValidateOptions (JSON part),
  * "old"?: "<case>.old.yaml", "findings": [{severity, code, line, column, field?}] }`. `apiserver` is what a
  * real kube-apiserver with our CRDs (and, for other kinds, theirs) says to a server-side dry-run of
  * the file; it must agree with the findings the validator marks `apiserver: true`.
@@ -43,7 +43,7 @@ for (const file of files) {
   const name = file.slice(CORPUS.length);
   Deno.test(`corpus ${name}`, async () => {
     const base = file.replace(/\.(ya?ml|json)$/, "");
-    const expect: Expectation = JSON.parse(await Deno.readTextFile(`${base}.expect.json`));
+    const expect: Expectation = JSON.parse(await Deno.readTextFile(`${base}.expect.jsonc`));
     const docs = await loadManifests([file]);
     const old = expect.old
       ? await loadManifests([`${file.slice(0, file.lastIndexOf("/") + 1)}${expect.old}`])
