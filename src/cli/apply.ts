@@ -33,7 +33,10 @@ export const applyCommand: Command = {
   usage: "apply -f FILENAME [-R] [--dry-run=client|server] [--force-conflicts] [-o yaml|json|name]",
   examples: [
     { comment: "Apply a registration", command: "kubectl mcp apply -f github.yaml" },
-    { comment: "Ask the server whether a directory would apply, without changing anything", command: "kubectl mcp apply -f manifests/ -R --dry-run=server" },
+    {
+      comment: "Ask the server whether a directory would apply, without changing anything",
+      command: "kubectl mcp apply -f manifests/ -R --dry-run=server",
+    },
     { comment: "Apply from standard input", command: "cat github.yaml | kubectl mcp apply -f -" },
   ],
   flags: [
@@ -46,12 +49,19 @@ export const applyCommand: Command = {
     SHOW_MANAGED_FIELDS_FLAG,
   ],
   async run({ io, flags, args }) {
-    if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`, { hint: "Give manifests with -f." });
+    if (args.length) {
+      throw new UsageError(`unexpected argument "${args[0]}"`, { hint: "Give manifests with -f." });
+    }
     const sources = flags.strings("filename");
     if (sources.length === 0) {
-      throw new UsageError("must specify one of -f or -k", { hint: "See 'kubectl mcp apply --help' for usage." });
+      throw new UsageError("must specify one of -f or -k", {
+        hint: "See 'kubectl mcp apply --help' for usage.",
+      });
     }
-    const documents = await loadManifests(sources, { recursive: flags.boolean("recursive"), stdin: io.stdin });
+    const documents = await loadManifests(sources, {
+      recursive: flags.boolean("recursive"),
+      stdin: io.stdin,
+    });
     const config = configOptionsFromFlags(flags, io);
     using client = KubeClient.fromOptions(config);
     const report = validateManifests(documents, { defaultNamespace: client.namespace });

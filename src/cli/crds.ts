@@ -7,7 +7,7 @@
 
 import type { Command, FlagSpec } from "./command.ts";
 import { DRY_RUN_FLAG, KUBE_FLAGS, NO_HEADERS_FLAG, outputFlag } from "./flags.ts";
-import { type DryRun, describeApplied } from "../kube/apply.ts";
+import { describeApplied, type DryRun } from "../kube/apply.ts";
 import { DEFAULT_FIELD_MANAGER, KubeClient } from "../kube/client.ts";
 import { crdStatus, installCrds } from "../kube/crds.ts";
 import { configOptionsFromFlags } from "../kube/resources.ts";
@@ -34,7 +34,10 @@ const installCommand: Command = {
   usage: "crds install [--dry-run=server] [--force-conflicts] [-o name|yaml|json]",
   examples: [
     { comment: "Install the CRDs into the current cluster", command: "kubectl mcp crds install" },
-    { comment: "See what the server would store, without changing anything", command: "kubectl mcp crds install --dry-run=server -o yaml" },
+    {
+      comment: "See what the server would store, without changing anything",
+      command: "kubectl mcp crds install --dry-run=server -o yaml",
+    },
   ],
   flags: [
     ...KUBE_FLAGS,
@@ -54,7 +57,7 @@ const installCommand: Command = {
     const output = flags.string("output");
     if (output === "json") io.out(formatJson(results.map((r) => r.object)));
     else if (output === "yaml") io.out(formatYaml(results.map((r) => r.object)));
-    else if (output === "name") for (const r of results) io.out(formatName(r.object) + "\n");
+    else if (output === "name") { for (const r of results) io.out(formatName(r.object) + "\n"); }
     else for (const r of results) io.out(describeApplied(r) + "\n");
   },
 };
@@ -70,16 +73,20 @@ const statusCommand: Command = {
     const output = flags.string("output");
     if (output === "json") return void io.out(JSON.stringify(rows, null, 4) + "\n");
     if (output === "yaml") return void io.out(formatYaml([{ crds: rows }]));
-    io.out(formatTable([
-      { header: "NAME", value: (r) => r.name },
-      { header: "INSTALLED", value: (r) => (r.installed ? "yes" : "no") },
-      { header: "VERSION", value: (r) => r.versions || "-" },
-      { header: "ESTABLISHED", value: (r) => (r.installed ? String(r.established) : "-"), wide: true },
-      {
-        header: "MATCHES",
-        value: (r) => (!r.installed ? "-" : r.matches ? "yes" : `no (${r.differences.length} differences)`),
-      },
-    ], rows, { wide: output === "wide", noHeaders: flags.boolean("no-headers") }));
+    io.out(formatTable(
+      [
+        { header: "NAME", value: (r) => r.name },
+        { header: "INSTALLED", value: (r) => (r.installed ? "yes" : "no") },
+        { header: "VERSION", value: (r) => r.versions || "-" },
+        { header: "ESTABLISHED", value: (r) => (r.installed ? String(r.established) : "-"), wide: true },
+        {
+          header: "MATCHES",
+          value: (r) => (!r.installed ? "-" : r.matches ? "yes" : `no (${r.differences.length} differences)`),
+        },
+      ],
+      rows,
+      { wide: output === "wide", noHeaders: flags.boolean("no-headers") },
+    ));
     if (rows.some((r) => !r.installed || !r.matches)) {
       io.err("Run 'kubectl mcp crds install' to install or update the CRDs.\n");
     }

@@ -15,7 +15,7 @@ import { VERSION } from "../model/mod.ts";
 const IGNORE_NOT_FOUND_FLAG: FlagSpec = {
   name: "ignore-not-found",
   type: "boolean",
-  description: "Treat \"resource not found\" as a successful delete.",
+  description: 'Treat "resource not found" as a successful delete.',
 };
 
 const DELETE_DRY_RUN_FLAG: FlagSpec = {
@@ -33,7 +33,10 @@ export const deleteCommand: Command = {
   usage: "delete TYPE NAME... [-n NAMESPACE] [--ignore-not-found]",
   examples: [
     { comment: "Delete a server registration", command: "kubectl mcp delete server github" },
-    { comment: "Delete virtual servers, ignoring those already gone", command: "kubectl mcp delete mcpvs a b --ignore-not-found" },
+    {
+      comment: "Delete virtual servers, ignoring those already gone",
+      command: "kubectl mcp delete mcpvs a b --ignore-not-found",
+    },
   ],
   args: [{ name: "TYPE", values: RESOURCE_TYPE_WORDS }, { name: "NAME", complete: "server" }],
   flags: [...KUBE_FLAGS, IGNORE_NOT_FOUND_FLAG, DELETE_DRY_RUN_FLAG],
@@ -46,7 +49,9 @@ export const deleteCommand: Command = {
     const type = resourceTypeFor(args[0]);
     const names = args.slice(1);
     if (names.length === 0) {
-      throw new UsageError(`resource name may not be empty`, { hint: `Usage: kubectl mcp delete ${args[0]} NAME...` });
+      throw new UsageError(`resource name may not be empty`, {
+        hint: `Usage: kubectl mcp delete ${args[0]} NAME...`,
+      });
     }
     using client = KubeClient.fromOptions(configOptionsFromFlags(flags, io));
     const resource = await client.resourceFor(`${type.crd.group}/${VERSION}`, type.crd.kind);

@@ -82,9 +82,18 @@ export const getCommand: Command = {
     const namespace = allNamespaces ? null : client.namespace;
 
     if (flags.boolean("watch")) {
-      if (names.length > 1) throw new UsageError("you may only specify a single resource type and name with --watch");
+      if (names.length > 1) {
+        throw new UsageError("you may only specify a single resource type and name with --watch");
+      }
       let initial = true;
       const pending: KubeObject[] = [];
+      // The initial list arrives as ADDED events; print it as one table, then one row per change.
+      const flushInitial = () => {
+        if (!initial) return;
+        initial = false;
+        if (pending.length === 0) io.err(noResources(client.namespace, allNamespaces));
+        else printer.print(pending, { list: true });
+      };
       const events = listAndWatch(client, resource, {
         namespace,
         labelSelector: flags.string("selector"),
@@ -92,13 +101,6 @@ export const getCommand: Command = {
         signal: io.signal,
         onSynced: () => flushInitial(),
       });
-      // The initial list arrives as ADDED events; print it as one table, then one row per change.
-      function flushInitial() {
-        if (!initial) return;
-        initial = false;
-        if (pending.length === 0) io.err(noResources(client.namespace, allNamespaces));
-        else printer.print(pending, { list: true });
-      }
       try {
         for await (const event of events) {
           if (initial && event.type === "ADDED") {
@@ -133,7 +135,11 @@ export const getCommand: Command = {
       return;
     }
 
-    const list = await client.list(resource, { namespace, labelSelector: flags.string("selector"), signal: io.signal });
+    const list = await client.list(resource, {
+      namespace,
+      labelSelector: flags.string("selector"),
+      signal: io.signal,
+    });
     if (list.items.length === 0) {
       if (printer.output === "json" || printer.output === "yaml") printer.print([], { list: true });
       io.err(noResources(client.namespace, allNamespaces));

@@ -11,6 +11,7 @@ import { formatHelp, PROGRAM } from "./help.ts";
 import type { Io } from "./io.ts";
 import { UsageError } from "../errors.ts";
 import { versionCommand } from "./version.ts";
+import { simulateCommand } from "./simulate.ts";
 import { registerCommand } from "./register.ts";
 import { virtualServerCommand } from "./virtual_server.ts";
 import { gatewayCommand } from "./gateway.ts";
@@ -32,6 +33,7 @@ export const VERBS: Command[] = [
   getCommand,
   deleteCommand,
   crdsCommand,
+  simulateCommand,
   versionCommand,
 ];
 

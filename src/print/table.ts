@@ -15,6 +15,8 @@ export interface Column<T> {
   wide?: boolean;
   /** Right-align the cells (counts). */
   alignRight?: boolean;
+  /** Text for an empty cell: kubectl prints `<none>` for built-in columns, nothing for CRD columns. */
+  empty?: string;
 }
 
 /** Options for {@link formatTable}. */
@@ -35,7 +37,7 @@ export function formatTable<T>(
 ): string {
   if (rows.length === 0) return "";
   const shown = columns.filter((column) => options.wide || !column.wide);
-  const cells = rows.map((row) => shown.map((column) => sanitizeCell(column.value(row))));
+  const cells = rows.map((row) => shown.map((column) => sanitizeCell(column.value(row), column.empty ?? "<none>")));
   const lines = options.noHeaders ? cells : [shown.map((column) => column.header.toUpperCase()), ...cells];
   const widths = shown.map((_, index) => Math.max(...lines.map((line) => displayWidth(line[index]))));
   return lines.map((line) =>
@@ -49,10 +51,10 @@ export function formatTable<T>(
 }
 
 /** Cells are one line; control characters from remote data must not break the layout. */
-function sanitizeCell(text: string): string {
+function sanitizeCell(text: string, empty: string): string {
   // deno-lint-ignore no-control-regex
   const cleaned = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return cleaned === "" ? "<none>" : cleaned;
+  return cleaned === "" ? empty : cleaned;
 }
 
 function displayWidth(text: string): number {

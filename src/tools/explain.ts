@@ -18,7 +18,7 @@ export interface Explanation {
   /** `namespace/name` of the registration it belongs to, when known. */
   server?: string;
   /** Stable reason codes: listed, virtual-server-filter, conflict, invalid-schema, server-disabled,
-   * server-unhealthy, server-rejected, not-provided, no-server. */
+   * server-unhealthy, server-unreachable, server-rejected, not-provided, no-server. */
   reasons: { code: string; message: string }[];
 }
 
@@ -32,15 +32,16 @@ export interface ExplainInput {
   status?: GatewayStatus;
   /** The virtual server asked about. */
   virtualServer?: string;
+  /** Registrations the gateway does not serve at all (disabled or unreachable), from a replay. */
+  absent?: readonly { name: string; prefix: string; state: string; reason?: string }[];
 }
 
 /** Explains why `name` is or is not listed. */
 export function explainTool(name: string, input: ExplainInput): Explanation {
-  const servers = (input.status?.servers ?? []).map((server) => ({
-    name: server.name,
-    prefix: server.prefix,
-    tools: (server as { tools?: string[] }).tools,
-  }));
+  const servers = [
+    ...(input.status?.servers ?? []).map((server) => ({ name: server.name, prefix: server.prefix, tools: server.tools })),
+    ...(input.absent ?? []).map((server) => ({ name: server.name, prefix: server.prefix })),
+  ];
   const owner = serverOf(name, servers) || undefined;
   const reasons: Explanation["reasons"] = [];
   if (input.listed.some((tool) => tool.name === name)) {
@@ -102,6 +103,16 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
         });
       }
     }
+  }
+  const absent = input.absent?.find((server) => server.name === owner);
+  if (absent && reasons.length === 0) {
+    const disabled = absent.state === "Disabled";
+    reasons.push({
+      code: disabled ? "server-disabled" : "server-unreachable",
+      message: disabled
+        ? `${absent.name} is Disabled, so none of its tools are listed.`
+        : `${absent.name} could not be reached: ${absent.reason ?? "unknown reason"}.`,
+    });
   }
   if (reasons.length === 0) {
     reasons.push({ code: "no-server", message: `no registered server provides ${name} (no prefix matches it).` });

@@ -1,0 +1,190 @@
+/**
+ * `kubectl mcp simulate`: a local MCP gateway that replays registrations, virtual servers and the
+ * gateway extension from files or a cluster, against the real MCP servers, and follows changes.
+ *
+ * @module
+ */
+
+import type { Command, Flags } from "./command.ts";
+import { ALL_NAMESPACES_FLAG, FILENAME_FLAGS, KUBE_FLAGS } from "./flags.ts";
+import type { Io } from "./io.ts";
+import { formatFinding } from "./validate.ts";
+import { UsageError, ValidationFailedError } from "../errors.ts";
+import { validateManifests } from "../validate/mod.ts";
+import {
+  fileSource,
+  formatServerSummary,
+  parseUpstreams,
+  type Replay,
+  type ReplayOptions,
+  type ReplaySource,
+  startReplay,
+  staticResolver,
+  type UpstreamResolver,
+} from "../replay/mod.ts";
+import type { ManifestDocument } from "../manifest/mod.ts";
+
+/** Flags shared by `simulate`, `tools` and `call`: where the replay's objects and servers come from. */
+export const REPLAY_FLAGS = [
+  ...FILENAME_FLAGS,
+  {
+    name: "overlay",
+    type: "boolean",
+    description: "With -f, lay the files over the cluster's objects instead of reading the files alone.",
+  },
+  {
+    name: "upstream",
+    type: "string",
+    multiple: true,
+    description: "Reach a registration at this URL instead, as NAME=URL (NAME is a name or namespace/name).",
+  },
+  {
+    name: "gateway-extension",
+    type: "string",
+    description: "The MCPGatewayExtension to follow, as NAMESPACE/NAME, when there are several.",
+    complete: "gateway-extension",
+  },
+  {
+    name: "enforce-virtual-servers",
+    type: "boolean",
+    description: "Reject calls to tools outside the selected virtual server (the gateway only filters lists).",
+  },
+  {
+    name: "invalid-tool-policy",
+    type: "string",
+    values: ["FilterOut", "RejectServer"],
+    default: "FilterOut",
+    description: "Tools with invalid input schemas: drop the tool (FilterOut) or the whole server (RejectServer).",
+  },
+  ALL_NAMESPACES_FLAG,
+  ...KUBE_FLAGS,
+] as const satisfies Command["flags"];
+
+/** Validates documents before they are replayed: the cluster would have rejected invalid ones. */
+function validationGate(io: Io): (documents: ManifestDocument[]) => void {
+  return (documents) => {
+    const report = validateManifests(documents);
+    for (const finding of report.findings) {
+      if (finding.severity === "error" || !finding.code.startsWith("ref.")) io.err(formatFinding(finding) + "\n");
+    }
+    if (report.errors > 0) {
+      throw new ValidationFailedError(
+        `the manifests have ${report.errors} error(s) the cluster would reject; fix them to simulate`,
+      );
+    }
+  };
+}
+
+/** How the cluster-backed parts are reached; `src/kube` provides it, tests may pass another. */
+export interface ClusterReplayFactory {
+  /** A source reading the cluster (and files laid over it with `overlay`). */
+  source(flags: Flags, io: Io, overlay?: ReplaySource): Promise<ReplaySource>;
+  /** A resolver that port-forwards to the registrations' Pods (overrides first). */
+  resolver(flags: Flags, io: Io, upstreams: Record<string, string>): Promise<UpstreamResolver>;
+}
+
+let clusterFactory: ClusterReplayFactory | undefined;
+
+/** Installs the cluster replay (done by `src/kube/replay.ts` when it is imported). */
+export function setClusterReplayFactory(factory: ClusterReplayFactory): void {
+  clusterFactory = factory;
+}
+
+/** Builds the replay options every replay verb shares from its flags. */
+export async function replayOptionsFromFlags(flags: Flags, io: Io): Promise<ReplayOptions> {
+  const files = flags.strings("filename");
+  const upstreams = parseUpstreams(flags.strings("upstream"));
+  if (flags.boolean("overlay") && files.length === 0) throw new UsageError("--overlay needs -f FILE|DIR");
+  const settings = {
+    enforceVirtualServers: flags.boolean("enforce-virtual-servers"),
+    invalidToolPolicy: flags.string("invalid-tool-policy") as "FilterOut" | "RejectServer",
+  };
+  const common = { gatewayExtension: flags.string("gateway-extension"), settings };
+  if (files.length > 0 && !flags.boolean("overlay")) {
+    const source = fileSource(files, { recursive: flags.boolean("recursive"), check: validationGate(io) });
+    return { ...common, source, resolver: staticResolver(upstreams) };
+  }
+  const factory = clusterFactory ?? (await import("../kube/replay.ts")).clusterReplayFactory;
+  const overlay = files.length > 0
+    ? fileSource(files, { recursive: flags.boolean("recursive"), check: validationGate(io) })
+    : undefined;
+  return {
+    ...common,
+    source: await factory.source(flags, io, overlay),
+    resolver: await factory.resolver(flags, io, upstreams),
+  };
+}
+
+function timestamp(): string {
+  return new Date().toISOString().slice(11, 19);
+}
+
+/** The `simulate` verb. */
+export const simulateCommand: Command = {
+  name: "simulate",
+  aliases: ["sim"],
+  summary: "Run a local MCP gateway replaying the cluster's (or the files') registrations",
+  description: [
+    "Run a local MCP gateway that replays MCPServerRegistrations, MCPVirtualServers and the",
+    "MCPGatewayExtension against the real MCP servers: from the cluster through port-forwards, from",
+    "files with -f (no cluster needed; give each server's URL with --upstream), or from files laid over",
+    "the cluster with -f DIR --overlay. Changes are followed live; client sessions survive reloads.",
+  ].join("\n"),
+  usage: "simulate [-n NAMESPACE | -A] [-f DIR [--overlay]] [--upstream NAME=URL]... [--port 8080] [options]",
+  examples: [
+    { comment: "Replay the cluster's registrations in every namespace", command: "kubectl mcp simulate -A" },
+    {
+      comment: "Replay manifests with no cluster, reaching the weather server locally",
+      command: "kubectl mcp simulate -f manifests/ --upstream weather=http://127.0.0.1:9001/mcp",
+    },
+    { comment: "Try a change before applying it", command: "kubectl mcp simulate -f new-registration.yaml --overlay" },
+  ],
+  flags: [
+    { name: "port", type: "string", default: "8080", description: "Port the gateway listens on (0 for any free port)." },
+    { name: "address", type: "string", default: "127.0.0.1", description: "Address the gateway listens on." },
+    ...REPLAY_FLAGS,
+  ],
+  async run({ io, args, flags }) {
+    if (args.length > 0) throw new UsageError(`simulate takes no arguments, got "${args[0]}"`);
+    const portText = flags.string("port") ?? "8080";
+    const port = Number(portText);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new UsageError(`invalid value "${portText}" for --port: expected a port number`);
+    }
+    const options = await replayOptionsFromFlags(flags, io);
+    let replay: Replay;
+    try {
+      replay = await startReplay({
+        ...options,
+        port,
+        hostname: flags.string("address"),
+        onChange: (line) => io.out(`${timestamp()} ${line}\n`),
+        logger: (level, message) => {
+          if (level === "warn" || level === "error") io.err(`${timestamp()} ${level}: ${message}\n`);
+        },
+      });
+    } catch (error) {
+      await options.resolver.close();
+      if (error instanceof Deno.errors.AddrInUse) {
+        throw new UsageError(`port ${port} on ${flags.string("address")} is in use; choose another with --port`);
+      }
+      throw error;
+    }
+    try {
+      const rows = await replay.rows();
+      io.out(formatServerSummary(rows));
+      const status = await replay.status();
+      io.out(
+        `\nMCP gateway listening on ${replay.url} (${rows.length} servers, ${status.toolCount} tools). Ctrl-C to stop.\n`,
+      );
+      await new Promise<void>((resolve) => {
+        if (io.signal.aborted) return resolve();
+        io.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      io.out("Stopping.\n");
+    } finally {
+      await replay.close();
+    }
+    return 0;
+  },
+};

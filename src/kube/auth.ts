@@ -1,0 +1,170 @@
+/**
+ * Request credentials from a resolved kubeconfig user: static and file tokens, basic auth,
+ * impersonation, client certificates, and client-go exec credential plugins (with
+ * `KUBERNETES_EXEC_INFO`, expiry-aware caching, and a fresh run after a 401).
+ *
+ * @module
+ */
+
+import { ConfigError } from "../errors.ts";
+import type { ExecConfig, RestConfig } from "./config.ts";
+
+/** What an exec plugin returned (`ExecCredential.status`). */
+export interface ExecCredentialStatus {
+  /** Bearer token. */
+  token?: string;
+  /** PEM client certificate. */
+  clientCertificateData?: string;
+  /** PEM client key. */
+  clientKeyData?: string;
+  /** RFC 3339 expiry; absent means valid for the life of the process. */
+  expirationTimestamp?: string;
+}
+
+/** Credentials ready to attach to a request. */
+export interface RequestCredentials {
+  /** Headers: Authorization, Impersonate-*. */
+  headers: Record<string, string>;
+  /** TLS client identity, from the kubeconfig or an exec plugin. */
+  clientCert?: { certPem: string; keyPem: string };
+}
+
+/** Runs a client-go exec credential plugin and returns the credential status. */
+export async function runExecPlugin(
+  exec: ExecConfig,
+  config: Pick<RestConfig, "server" | "caPem" | "insecureSkipTlsVerify" | "tlsServerName" | "userName">,
+): Promise<ExecCredentialStatus> {
+  const apiVersion = exec.apiVersion ?? "client.authentication.k8s.io/v1";
+  const spec: Record<string, unknown> = { interactive: false };
+  if (exec.provideClusterInfo) {
+    spec.cluster = {
+      server: config.server,
+      "certificate-authority-data": config.caPem ? btoa(config.caPem) : undefined,
+      "insecure-skip-tls-verify": config.insecureSkipTlsVerify || undefined,
+      "tls-server-name": config.tlsServerName,
+    };
+  }
+  const env: Record<string, string> = {
+    KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion, kind: "ExecCredential", spec }),
+  };
+  for (const entry of exec.env ?? []) env[entry.name] = entry.value;
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command(exec.command, {
+      args: exec.args ?? [],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (error) {
+    const hint = exec.installHint?.trim();
+    throw new ConfigError(
+      `exec credential plugin "${exec.command}" of user "${config.userName}" could not run: ${
+        (error as Error).message
+      }`,
+      { cause: error, hint },
+    );
+  }
+  const stderr = new TextDecoder().decode(output.stderr).trim();
+  if (!output.success) {
+    throw new ConfigError(
+      `exec credential plugin "${exec.command}" of user "${config.userName}" exited with code ${output.code}` +
+        (stderr ? `: ${stderr}` : ""),
+    );
+  }
+  let credential: { apiVersion?: string; kind?: string; status?: ExecCredentialStatus };
+  try {
+    credential = JSON.parse(new TextDecoder().decode(output.stdout));
+  } catch (error) {
+    throw new ConfigError(`exec credential plugin "${exec.command}" printed something other than JSON`, {
+      cause: error,
+    });
+  }
+  if (credential.kind !== "ExecCredential") {
+    throw new ConfigError(
+      `exec credential plugin "${exec.command}" printed kind "${credential.kind}", not ExecCredential`,
+    );
+  }
+  if (credential.apiVersion !== apiVersion) {
+    throw new ConfigError(
+      `exec credential plugin "${exec.command}" answered with apiVersion ${credential.apiVersion}, but the kubeconfig asked for ${apiVersion}`,
+    );
+  }
+  const status = credential.status ?? {};
+  if (!status.token && !(status.clientCertificateData && status.clientKeyData)) {
+    throw new ConfigError(
+      `exec credential plugin "${exec.command}" returned neither a token nor a client certificate`,
+    );
+  }
+  return status;
+}
+
+/** Produces request credentials for one RestConfig, caching exec plugin results until they expire. */
+export class CredentialSource {
+  #config: RestConfig;
+  #exec?: { status: ExecCredentialStatus; expires: number };
+  #fileToken?: { token: string; readAt: number };
+
+  /** Creates a source for `config`. */
+  constructor(config: RestConfig) {
+    this.#config = config;
+  }
+
+  /** Forgets cached plugin and file credentials, e.g. after the server answered 401. */
+  invalidate(): void {
+    this.#exec = undefined;
+    this.#fileToken = undefined;
+  }
+
+  /** Whether invalidating can produce different credentials (exec plugins and token files). */
+  get refreshable(): boolean {
+    return Boolean(this.#config.auth.exec || this.#config.auth.tokenFile);
+  }
+
+  /** The credentials to send now. */
+  async current(): Promise<RequestCredentials> {
+    const auth = this.#config.auth;
+    const headers: Record<string, string> = {};
+    let clientCert = auth.certPem && auth.keyPem ? { certPem: auth.certPem, keyPem: auth.keyPem } : undefined;
+    if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
+    else if (auth.tokenFile) headers.Authorization = `Bearer ${this.#readTokenFile(auth.tokenFile)}`;
+    else if (auth.basic) {
+      headers.Authorization = `Basic ${btoa(`${auth.basic.username}:${auth.basic.password}`)}`;
+    }
+    if (auth.exec && !auth.token && !auth.tokenFile) {
+      const status = await this.#execStatus(auth.exec);
+      if (status.token) headers.Authorization = `Bearer ${status.token}`;
+      if (status.clientCertificateData && status.clientKeyData) {
+        clientCert = { certPem: status.clientCertificateData, keyPem: status.clientKeyData };
+      }
+    }
+    if (auth.impersonate) {
+      headers["Impersonate-User"] = auth.impersonate.user;
+      // fetch joins repeated headers with commas, which the API server also accepts for groups.
+      if (auth.impersonate.groups.length) headers["Impersonate-Group"] = auth.impersonate.groups.join(",");
+    }
+    return { headers, clientCert };
+  }
+
+  #readTokenFile(path: string): string {
+    // client-go re-reads token files every minute so rotated service account tokens are picked up.
+    const now = Date.now();
+    if (this.#fileToken && now - this.#fileToken.readAt < 60_000) return this.#fileToken.token;
+    try {
+      const token = Deno.readTextFileSync(path).trim();
+      this.#fileToken = { token, readAt: now };
+      return token;
+    } catch (error) {
+      throw new ConfigError(`cannot read token file ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async #execStatus(exec: ExecConfig): Promise<ExecCredentialStatus> {
+    if (this.#exec && this.#exec.expires > Date.now()) return this.#exec.status;
+    const status = await runExecPlugin(exec, this.#config);
+    const expires = status.expirationTimestamp ? Date.parse(status.expirationTimestamp) - 10_000 : Infinity;
+    this.#exec = { status, expires };
+    return status;
+  }
+}

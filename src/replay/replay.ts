@@ -1,0 +1,267 @@
+/**
+ * The replay: a local simulator gateway fed from files or a cluster, kept in step with them. It
+ * resolves every registration to a reachable URL, starts the gateway with what resolved, reports
+ * what did not and why, and reloads the gateway when the objects change without dropping clients.
+ *
+ * @module
+ */
+
+import {
+  configFromObjects,
+  type GatewayConfig,
+  type GatewayStatus,
+  type Logger,
+  normalizeConfig,
+  type RunningGateway,
+  type ServerConfig,
+  startGateway,
+} from "../../sim/mod.ts";
+import type { Resolution, UpstreamResolver } from "./resolve.ts";
+import {
+  isKind,
+  keyOf,
+  objectsForGateway,
+  type ReplayObject,
+  registrationsOf,
+  selectExtension,
+} from "./state.ts";
+
+/** Where the replay reads objects from. */
+export interface ReplaySource {
+  /** Reads the current objects. */
+  load(): Promise<ReplayObject[]>;
+  /** Calls `onChange` when objects may have changed; returns a function that stops watching. */
+  watch?(onChange: () => void): () => void;
+}
+
+/** One registration as the summary table shows it. */
+export interface ServerRow {
+  /** `namespace/name` of the registration. */
+  name: string;
+  /** Its prefix. */
+  prefix: string;
+  /** What it points at. */
+  target: string;
+  /** The Pod traffic goes to, when port-forwarded. */
+  pod?: string;
+  /** Federated tools it contributes now. */
+  tools: number;
+  /** Enabled registrations: the gateway's state (ready, connecting, unhealthy, rejected); else
+   * `Disabled` or `Unresolved`. */
+  state: string;
+  /** Why it is not serving tools, when it is not. */
+  reason?: string;
+}
+
+/** Gateway settings the command line may override. */
+export interface ReplayGatewaySettings {
+  /** Reject calls outside the selected virtual server. */
+  enforceVirtualServers?: boolean;
+  /** What to do with tools whose input schema is invalid. */
+  invalidToolPolicy?: "FilterOut" | "RejectServer";
+  /** Health ping interval in milliseconds, overriding the extension's seconds (tests). */
+  backendPingIntervalMs?: number;
+  /** Origins accepted besides localhost. */
+  allowedOrigins?: string[];
+}
+
+/** Options of {@link startReplay}. */
+export interface ReplayOptions {
+  /** Where objects come from. */
+  source: ReplaySource;
+  /** How registrations are reached. */
+  resolver: UpstreamResolver;
+  /** `namespace/name` of the MCPGatewayExtension to follow, when there are several. */
+  gatewayExtension?: string;
+  /** Port to listen on (0 for any). */
+  port?: number;
+  /** Address to bind. */
+  hostname?: string;
+  /** Settings laid over the extension's. */
+  settings?: ReplayGatewaySettings;
+  /** Receives the gateway's diagnostics. */
+  logger?: Logger;
+  /** Receives one line per change after start (server added, removed, changed, unresolved). */
+  onChange?: (line: string) => void;
+  /** Wait this long after a change notification before reloading, to batch bursts (ms, default 200). */
+  debounceMs?: number;
+}
+
+/** A running replay. */
+export interface Replay {
+  /** The gateway's MCP endpoint. */
+  readonly url: string;
+  /** The running gateway. */
+  readonly gateway: RunningGateway;
+  /** The registrations and their state now. */
+  rows(): Promise<ServerRow[]>;
+  /** Re-reads the objects and reloads the gateway now. */
+  refresh(): Promise<void>;
+  /** The gateway's `/status` document. */
+  status(): Promise<GatewayStatus>;
+  /** Stops watching, the gateway and every port-forward. */
+  close(): Promise<void>;
+  /** Closes with `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+interface Plan {
+  config: GatewayConfig;
+  resolutions: Map<string, Resolution & { prefix: string; disabled: boolean; error?: string }>;
+}
+
+/** Builds the gateway config from objects, resolving each registration. */
+export async function planReplay(
+  objects: readonly ReplayObject[],
+  resolver: UpstreamResolver,
+  options: Pick<ReplayOptions, "gatewayExtension" | "settings"> = {},
+): Promise<Plan> {
+  const extension = selectExtension(objects, options.gatewayExtension);
+  const scoped = objectsForGateway(objects, extension);
+  const secrets = scoped.filter((object) => isKind(object, "", "Secret"));
+  const registrations = registrationsOf(scoped);
+  const rest = scoped.filter((object) => !registrations.includes(object));
+  const base = configFromObjects(rest, {});
+  const servers: ServerConfig[] = [];
+  const resolutions: Plan["resolutions"] = new Map();
+  await Promise.all(registrations.map(async (registration) => {
+    const key = keyOf(registration);
+    const prefix = String(registration.spec?.prefix ?? "");
+    const disabled = registration.spec?.state === "Disabled";
+    if (disabled) {
+      resolutions.set(key, { target: "", prefix, disabled });
+      return;
+    }
+    const resolution = await resolver.resolve(registration, scoped).catch((error: Error) => ({
+      target: "",
+      reason: error.message,
+    } as Resolution));
+    if (!resolution.url) {
+      resolutions.set(key, { ...resolution, prefix, disabled });
+      return;
+    }
+    try {
+      // One registration at a time, so a bad credentialRef costs only that server.
+      const [server] = configFromObjects([registration, ...secrets], { [key]: resolution.url }).servers;
+      servers.push(server);
+      resolutions.set(key, { ...resolution, prefix, disabled });
+    } catch (error) {
+      resolutions.set(key, { ...resolution, url: undefined, reason: (error as Error).message, prefix, disabled });
+    }
+  }));
+  // The gateway resolves conflicts in config order, first registered first; keep a stable order.
+  const order = registrations.map((registration) => keyOf(registration));
+  servers.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  const config = normalizeConfig({
+    servers,
+    virtualServers: base.virtualServers,
+    extension: {
+      ...base.extension,
+      ...definedOnly(options.settings ?? {}),
+    },
+  });
+  return { config, resolutions };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Computes the summary rows from a plan and the gateway's status. */
+export function summaryRows(plan: Plan, status: GatewayStatus): ServerRow[] {
+  const rows: ServerRow[] = [];
+  for (const [name, resolution] of plan.resolutions) {
+    const server = status.servers.find((candidate) => candidate.name === name);
+    let state = "Unresolved";
+    let reason = resolution.reason;
+    if (resolution.disabled) {
+      state = "Disabled";
+      reason = "spec.state is Disabled";
+    } else if (server) {
+      state = server.state;
+      reason = server.state === "ready" ? undefined : server.lastError;
+    }
+    rows.push({
+      name,
+      prefix: resolution.prefix,
+      target: resolution.target,
+      pod: resolution.pod,
+      tools: server?.toolCount ?? 0,
+      state,
+      reason,
+    });
+  }
+  return rows.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Starts a replay: reads objects, resolves registrations, starts the gateway, and follows changes. */
+export async function startReplay(options: ReplayOptions): Promise<Replay> {
+  let objects = await options.source.load();
+  let plan = await planReplay(objects, options.resolver, options);
+  const gateway = await startGateway(plan.config, {
+    port: options.port,
+    hostname: options.hostname,
+    logger: options.logger,
+  });
+  let previous = summaryRows(plan, await gateway.status());
+  let refreshing: Promise<void> = Promise.resolve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+
+  const refreshNow = async () => {
+    objects = await options.source.load();
+    plan = await planReplay(objects, options.resolver, options);
+    await options.resolver.retain?.(new Set(plan.resolutions.keys()));
+    await gateway.reload(plan.config);
+    const rows = summaryRows(plan, await gateway.status());
+    for (const line of describeChanges(previous, rows)) options.onChange?.(line);
+    previous = rows;
+  };
+  const refresh = () => {
+    refreshing = refreshing.then(refreshNow).catch((error: Error) => {
+      options.onChange?.(`reload failed: ${error.message}`);
+    });
+    return refreshing;
+  };
+  const stopWatching = options.source.watch?.(() => {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(refresh, options.debounceMs ?? 200);
+  });
+
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(timer);
+    stopWatching?.();
+    await refreshing;
+    await gateway.close();
+    await options.resolver.close();
+  };
+  return {
+    url: gateway.url,
+    gateway,
+    rows: async () => summaryRows(plan, await gateway.status()),
+    refresh,
+    status: () => gateway.status(),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** One line per registration that appeared, left, or changed state, target or tool count. */
+export function describeChanges(before: readonly ServerRow[], after: readonly ServerRow[]): string[] {
+  const lines: string[] = [];
+  const old = new Map(before.map((row) => [row.name, row]));
+  const now = new Map(after.map((row) => [row.name, row]));
+  for (const row of after) {
+    const was = old.get(row.name);
+    const detail = `${row.state}, ${row.tools} tools${row.reason ? `: ${row.reason}` : ""}`;
+    if (!was) lines.push(`server ${row.name} added (${detail})`);
+    else if (was.state !== row.state || was.tools !== row.tools || was.target !== row.target || was.pod !== row.pod) {
+      lines.push(`server ${row.name} changed (${detail}${row.pod && row.pod !== was.pod ? `, pod ${row.pod}` : ""})`);
+    }
+  }
+  for (const row of before) if (!now.has(row.name)) lines.push(`server ${row.name} removed`);
+  return lines;
+}
