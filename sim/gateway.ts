@@ -91,6 +91,8 @@ export interface ServerStatus {
   state: UpstreamState | "rejected";
   protocolVersion?: string;
   toolCount: number;
+  /** The federated (prefixed) names of the tools this server contributes. */
+  tools: string[];
   promptCount: number;
   resourceCount: number;
   failedPings: number;
@@ -314,7 +316,7 @@ export class Gateway {
     const servers = this.#config.servers.map((s): ServerStatus => {
       const up = this.#upstreams.get(s.name);
       const rejected = cat.rejectedServers.includes(s.name);
-      const tools = [...cat.tools.values()].filter((t) => t.server === s.name).length;
+      const tools = [...cat.tools.entries()].filter(([, t]) => t.server === s.name).map(([name]) => name);
       return {
         name: s.name,
         prefix: s.prefix,
@@ -322,7 +324,8 @@ export class Gateway {
         enabled: s.enabled,
         state: rejected ? "rejected" : up?.state ?? "disabled",
         ...(up?.protocolVersion ? { protocolVersion: up.protocolVersion } : {}),
-        toolCount: tools,
+        toolCount: tools.length,
+        tools,
         promptCount: [...cat.prompts.values()].filter((p) => p.server === s.name).length,
         resourceCount: up?.state === "ready" ? up.listing?.resources.length ?? 0 : 0,
         failedPings: up?.failures ?? 0,
