@@ -12,6 +12,8 @@ import type { Io } from "./io.ts";
 import { UsageError } from "../errors.ts";
 import { versionCommand } from "./version.ts";
 import { simulateCommand } from "./simulate.ts";
+import { toolsCommand } from "./tools.ts";
+import { callCommand } from "./call.ts";
 import { registerCommand } from "./register.ts";
 import { virtualServerCommand } from "./virtual_server.ts";
 import { gatewayCommand } from "./gateway.ts";
@@ -34,6 +36,8 @@ export const VERBS: Command[] = [
   deleteCommand,
   crdsCommand,
   simulateCommand,
+  toolsCommand,
+  callCommand,
   versionCommand,
 ];
 

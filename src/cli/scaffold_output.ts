@@ -19,7 +19,9 @@ export function redactSecrets(objects: readonly KubeObject[]): KubeObject[] {
   return objects.map((object) => {
     if (object.kind !== "Secret" || object.apiVersion !== "v1") return object;
     const redact = (values: unknown) =>
-      Object.fromEntries(Object.keys((values ?? {}) as Record<string, unknown>).map((key) => [key, "<redacted>"]));
+      Object.fromEntries(
+        Object.keys((values ?? {}) as Record<string, unknown>).map((key) => [key, "<redacted>"]),
+      );
     return {
       ...object,
       ...(object.stringData ? { stringData: redact(object.stringData) } : {}),
@@ -52,7 +54,9 @@ export function validateScaffold(io: Io, objects: readonly KubeObject[], maxTool
   }
   const errors = findings.filter((finding) => finding.severity === "error");
   if (errors.length > 0) {
-    throw new ValidationFailedError(`the scaffolded objects fail validation with ${errors.length} error(s); nothing was created`);
+    throw new ValidationFailedError(
+      `the scaffolded objects fail validation with ${errors.length} error(s); nothing was created`,
+    );
   }
   return findings;
 }
@@ -62,7 +66,9 @@ export function finishScaffold(io: Io, objects: KubeObject[], flags: Flags): Pro
   const maxToolNameText = flags.string("max-tool-name") ?? "64";
   const maxToolName = Number(maxToolNameText);
   if (!Number.isInteger(maxToolName) || maxToolName < 1 || maxToolName > 128) {
-    throw new UsageError(`invalid value "${maxToolNameText}" for --max-tool-name: expected a whole number from 1 to 128`);
+    throw new UsageError(
+      `invalid value "${maxToolNameText}" for --max-tool-name: expected a whole number from 1 to 128`,
+    );
   }
   validateScaffold(io, objects, maxToolName);
   const dryRun = flags.string("dry-run") ?? "none";

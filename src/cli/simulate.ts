@@ -47,14 +47,16 @@ export const REPLAY_FLAGS = [
   {
     name: "enforce-virtual-servers",
     type: "boolean",
-    description: "Reject calls to tools outside the selected virtual server (the gateway only filters lists).",
+    description:
+      "Reject calls to tools outside the selected virtual server (the gateway only filters lists).",
   },
   {
     name: "invalid-tool-policy",
     type: "string",
     values: ["FilterOut", "RejectServer"],
     default: "FilterOut",
-    description: "Tools with invalid input schemas: drop the tool (FilterOut) or the whole server (RejectServer).",
+    description:
+      "Tools with invalid input schemas: drop the tool (FilterOut) or the whole server (RejectServer).",
   },
   ALL_NAMESPACES_FLAG,
   ...KUBE_FLAGS,
@@ -65,7 +67,9 @@ function validationGate(io: Io): (documents: ManifestDocument[]) => void {
   return (documents) => {
     const report = validateManifests(documents);
     for (const finding of report.findings) {
-      if (finding.severity === "error" || !finding.code.startsWith("ref.")) io.err(formatFinding(finding) + "\n");
+      if (finding.severity === "error" || !finding.code.startsWith("ref.")) {
+        io.err(formatFinding(finding) + "\n");
+      }
     }
     if (report.errors > 0) {
       throw new ValidationFailedError(
@@ -137,10 +141,18 @@ export const simulateCommand: Command = {
       comment: "Replay manifests with no cluster, reaching the weather server locally",
       command: "kubectl mcp simulate -f manifests/ --upstream weather=http://127.0.0.1:9001/mcp",
     },
-    { comment: "Try a change before applying it", command: "kubectl mcp simulate -f new-registration.yaml --overlay" },
+    {
+      comment: "Try a change before applying it",
+      command: "kubectl mcp simulate -f new-registration.yaml --overlay",
+    },
   ],
   flags: [
-    { name: "port", type: "string", default: "8080", description: "Port the gateway listens on (0 for any free port)." },
+    {
+      name: "port",
+      type: "string",
+      default: "8080",
+      description: "Port the gateway listens on (0 for any free port).",
+    },
     { name: "address", type: "string", default: "127.0.0.1", description: "Address the gateway listens on." },
     ...REPLAY_FLAGS,
   ],
@@ -166,7 +178,9 @@ export const simulateCommand: Command = {
     } catch (error) {
       await options.resolver.close();
       if (error instanceof Deno.errors.AddrInUse) {
-        throw new UsageError(`port ${port} on ${flags.string("address")} is in use; choose another with --port`);
+        throw new UsageError(
+          `port ${port} on ${flags.string("address")} is in use; choose another with --port`,
+        );
       }
       throw error;
     }

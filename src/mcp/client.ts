@@ -40,7 +40,9 @@ export async function connectGateway(url: string, options: ConnectOptions = {}):
   } catch {
     throw new McpError(`invalid gateway URL "${url}": expected e.g. http://127.0.0.1:8080/mcp`);
   }
-  const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers, signal: options.signal } });
+  const transport = new StreamableHTTPClientTransport(endpoint, {
+    requestInit: { headers, signal: options.signal },
+  });
   const client = new Client({ name: "kubectl-mcp", version: VERSION }, { capabilities: {} });
   try {
     await client.connect(transport);

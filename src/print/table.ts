@@ -37,7 +37,9 @@ export function formatTable<T>(
 ): string {
   if (rows.length === 0) return "";
   const shown = columns.filter((column) => options.wide || !column.wide);
-  const cells = rows.map((row) => shown.map((column) => sanitizeCell(column.value(row), column.empty ?? "<none>")));
+  const cells = rows.map((row) =>
+    shown.map((column) => sanitizeCell(column.value(row), column.empty ?? "<none>"))
+  );
   const lines = options.noHeaders ? cells : [shown.map((column) => column.header.toUpperCase()), ...cells];
   const widths = shown.map((_, index) => Math.max(...lines.map((line) => displayWidth(line[index]))));
   return lines.map((line) =>

@@ -57,7 +57,6 @@ export function isBrokerConfig(object: unknown): boolean {
   return isObject(object) && !("kind" in object) && Array.isArray((object as { servers?: unknown }).servers);
 }
 
-
 /**
  * Turns upstream's broker config (`servers: [{name, url, hostname, enabled, prefix, credential}]`,
  * `virtualServers: [...]`) into the objects a cluster would hold, so the replay treats both alike.
@@ -67,7 +66,9 @@ export function brokerConfigObjects(document: unknown): ReplayObject[] {
   const config = configFromBrokerFile(JSON.stringify(document));
   return [
     ...config.servers.flatMap((server) => {
-      const [namespace, name] = server.name.includes("/") ? server.name.split("/", 2) : ["default", server.name];
+      const [namespace, name] = server.name.includes("/")
+        ? server.name.split("/", 2)
+        : ["default", server.name];
       const objects: ReplayObject[] = [];
       const spec: Record<string, unknown> = {
         targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name },
@@ -100,7 +101,10 @@ export function brokerConfigObjects(document: unknown): ReplayObject[] {
         apiVersion: "mcp.kuadrant.io/v1",
         kind: "MCPVirtualServer",
         metadata: { name, namespace },
-        spec: { tools: virtualServer.tools, ...(virtualServer.prompts ? { prompts: virtualServer.prompts } : {}) },
+        spec: {
+          tools: virtualServer.tools,
+          ...(virtualServer.prompts ? { prompts: virtualServer.prompts } : {}),
+        },
       };
     }),
   ];

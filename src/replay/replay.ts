@@ -21,8 +21,8 @@ import {
   isKind,
   keyOf,
   objectsForGateway,
-  type ReplayObject,
   registrationsOf,
+  type ReplayObject,
   selectExtension,
 } from "./state.ts";
 
@@ -146,7 +146,13 @@ export async function planReplay(
       servers.push(server);
       resolutions.set(key, { ...resolution, prefix, disabled });
     } catch (error) {
-      resolutions.set(key, { ...resolution, url: undefined, reason: (error as Error).message, prefix, disabled });
+      resolutions.set(key, {
+        ...resolution,
+        url: undefined,
+        reason: (error as Error).message,
+        prefix,
+        disabled,
+      });
     }
   }));
   // The gateway resolves conflicts in config order, first registered first; keep a stable order.
@@ -258,8 +264,12 @@ export function describeChanges(before: readonly ServerRow[], after: readonly Se
     const was = old.get(row.name);
     const detail = `${row.state}, ${row.tools} tools${row.reason ? `: ${row.reason}` : ""}`;
     if (!was) lines.push(`server ${row.name} added (${detail})`);
-    else if (was.state !== row.state || was.tools !== row.tools || was.target !== row.target || was.pod !== row.pod) {
-      lines.push(`server ${row.name} changed (${detail}${row.pod && row.pod !== was.pod ? `, pod ${row.pod}` : ""})`);
+    else if (
+      was.state !== row.state || was.tools !== row.tools || was.target !== row.target || was.pod !== row.pod
+    ) {
+      lines.push(
+        `server ${row.name} changed (${detail}${row.pod && row.pod !== was.pod ? `, pod ${row.pod}` : ""})`,
+      );
     }
   }
   for (const row of before) if (!now.has(row.name)) lines.push(`server ${row.name} removed`);

@@ -39,7 +39,9 @@ export function parseUpstreams(values: readonly string[]): Record<string, string
     const name = value.slice(0, at);
     const url = value.slice(at + 1);
     if (at <= 0 || !/^https?:\/\//.test(url)) {
-      throw new UsageError(`invalid value "${value}" for --upstream: expected NAME=URL, e.g. weather=http://127.0.0.1:9001/mcp`);
+      throw new UsageError(
+        `invalid value "${value}" for --upstream: expected NAME=URL, e.g. weather=http://127.0.0.1:9001/mcp`,
+      );
     }
     try {
       new URL(url);
@@ -58,7 +60,10 @@ export const UPSTREAM_URL_ANNOTATION = "kubectl-mcp.io/upstream-url";
  * The URL given for a registration: `--upstream` by `namespace/name`, then by name, then the URL a
  * broker config file gave it.
  */
-export function overrideFor(registration: ReplayObject, upstreams: Readonly<Record<string, string>>): string | undefined {
+export function overrideFor(
+  registration: ReplayObject,
+  upstreams: Readonly<Record<string, string>>,
+): string | undefined {
   return upstreams[keyOf(registration)] ?? upstreams[registration.metadata?.name ?? ""] ??
     registration.metadata?.annotations?.[UPSTREAM_URL_ANNOTATION];
 }
@@ -69,19 +74,33 @@ export function routeBackend(
   objects: readonly ReplayObject[],
 ): { namespace: string; service: string; port: number } | { reason: string } {
   const routeKey = routeKeyOf(registration);
-  const route = objects.find((object) => isKind(object, "gateway.networking.k8s.io", "HTTPRoute") && keyOf(object) === routeKey);
+  const route = objects.find((object) =>
+    isKind(object, "gateway.networking.k8s.io", "HTTPRoute") && keyOf(object) === routeKey
+  );
   if (!route) return { reason: `HTTPRoute ${routeKey} not found` };
-  const rules = (route.spec?.rules ?? []) as { backendRefs?: { name?: string; namespace?: string; port?: number; kind?: string; group?: string }[] }[];
+  const rules = (route.spec?.rules ?? []) as {
+    backendRefs?: { name?: string; namespace?: string; port?: number; kind?: string; group?: string }[];
+  }[];
   const refs = rules.flatMap((rule) => rule.backendRefs ?? []);
   if (rules.length !== 1 || refs.length !== 1) {
-    return { reason: `HTTPRoute ${routeKey} must have exactly one rule with one backendRef (has ${rules.length} rules, ${refs.length} backendRefs)` };
+    return {
+      reason:
+        `HTTPRoute ${routeKey} must have exactly one rule with one backendRef (has ${rules.length} rules, ${refs.length} backendRefs)`,
+    };
   }
   const ref = refs[0];
   if ((ref.kind ?? "Service") !== "Service" || (ref.group ?? "") !== "") {
-    return { reason: `HTTPRoute ${routeKey} points at a ${ref.kind} (${ref.group}); only Services can be port-forwarded` };
+    return {
+      reason:
+        `HTTPRoute ${routeKey} points at a ${ref.kind} (${ref.group}); only Services can be port-forwarded`,
+    };
   }
   if (!ref.name || !ref.port) return { reason: `HTTPRoute ${routeKey} backendRef needs a name and a port` };
-  return { namespace: ref.namespace ?? route.metadata?.namespace ?? "default", service: ref.name, port: ref.port };
+  return {
+    namespace: ref.namespace ?? route.metadata?.namespace ?? "default",
+    service: ref.name,
+    port: ref.port,
+  };
 }
 
 /** Resolves only from `--upstream` overrides: the `-f` mode, which has no cluster to reach servers through. */
@@ -91,10 +110,13 @@ export function staticResolver(upstreams: Readonly<Record<string, string>>): Ups
       const url = overrideFor(registration, upstreams);
       if (url) return Promise.resolve({ url, target: url });
       const backend = routeBackend(registration, objects);
-      const target = "service" in backend ? `svc/${backend.service}:${backend.port}` : routeKeyOf(registration);
+      const target = "service" in backend
+        ? `svc/${backend.service}:${backend.port}`
+        : routeKeyOf(registration);
       return Promise.resolve({
         target,
-        reason: `no --upstream ${registration.metadata?.name}=URL given, and files alone cannot reach ${target}`,
+        reason:
+          `no --upstream ${registration.metadata?.name}=URL given, and files alone cannot reach ${target}`,
       });
     },
     close: () => Promise.resolve(),

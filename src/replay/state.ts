@@ -45,7 +45,9 @@ const GATEWAY_API = "gateway.networking.k8s.io";
 export function overlay(...sets: readonly ReplayObject[][]): ReplayObject[] {
   const merged = new Map<string, ReplayObject>();
   for (const set of sets) {
-    for (const object of set) merged.set(`${object.apiVersion?.split("/")[0]}|${object.kind}|${keyOf(object)}`, object);
+    for (const object of set) {
+      merged.set(`${object.apiVersion?.split("/")[0]}|${object.kind}|${keyOf(object)}`, object);
+    }
   }
   return [...merged.values()];
 }
@@ -63,7 +65,9 @@ export function selectExtension(objects: readonly ReplayObject[], wanted?: strin
   }
   if (extensions.length > 1) {
     throw new UsageError(
-      `found ${extensions.length} MCPGatewayExtensions (${extensions.map((e) => keyOf(e)).join(", ")}); choose one with --gateway-extension NAMESPACE/NAME`,
+      `found ${extensions.length} MCPGatewayExtensions (${
+        extensions.map((e) => keyOf(e)).join(", ")
+      }); choose one with --gateway-extension NAMESPACE/NAME`,
     );
   }
   return extensions[0];
@@ -74,19 +78,26 @@ export function selectExtension(objects: readonly ReplayObject[], wanted?: strin
  * when its HTTPRoute attaches to the extension's Gateway; registrations whose route is unknown are
  * kept, since nothing says they belong elsewhere.
  */
-export function objectsForGateway(objects: readonly ReplayObject[], extension?: ReplayObject): ReplayObject[] {
+export function objectsForGateway(
+  objects: readonly ReplayObject[],
+  extension?: ReplayObject,
+): ReplayObject[] {
   const others = objects.filter((object) => !isKind(object, MCP, "MCPGatewayExtension"));
   if (!extension) return [...others];
   const target = extension.spec?.targetRef as { name?: string; namespace?: string } | undefined;
-  const gatewayKey = `${target?.namespace ?? extension.metadata?.namespace ?? "default"}/${target?.name ?? ""}`;
+  const gatewayKey = `${target?.namespace ?? extension.metadata?.namespace ?? "default"}/${
+    target?.name ?? ""
+  }`;
   const routes = new Map(
-    objects.filter((object) => isKind(object, GATEWAY_API, "HTTPRoute")).map((route) => [keyOf(route), route]),
+    objects.filter((object) => isKind(object, GATEWAY_API, "HTTPRoute")).map((
+      route,
+    ) => [keyOf(route), route]),
   );
   const kept = others.filter((object) => {
     if (!isKind(object, MCP, "MCPServerRegistration")) return true;
     const route = routes.get(routeKeyOf(object));
     if (!route) return true;
-    const parents = ((route.spec?.parentRefs ?? []) as { name?: string; namespace?: string; kind?: string }[]);
+    const parents = (route.spec?.parentRefs ?? []) as { name?: string; namespace?: string; kind?: string }[];
     return parents.some((parent) =>
       (parent.kind ?? "Gateway") === "Gateway" &&
       `${parent.namespace ?? route.metadata?.namespace ?? "default"}/${parent.name}` === gatewayKey

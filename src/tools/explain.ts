@@ -39,7 +39,11 @@ export interface ExplainInput {
 /** Explains why `name` is or is not listed. */
 export function explainTool(name: string, input: ExplainInput): Explanation {
   const servers = [
-    ...(input.status?.servers ?? []).map((server) => ({ name: server.name, prefix: server.prefix, tools: server.tools })),
+    ...(input.status?.servers ?? []).map((server) => ({
+      name: server.name,
+      prefix: server.prefix,
+      tools: server.tools,
+    })),
     ...(input.absent ?? []).map((server) => ({ name: server.name, prefix: server.prefix })),
   ];
   const owner = serverOf(name, servers) || undefined;
@@ -53,7 +57,8 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
   if (input.virtualServer && input.unfiltered.some((tool) => tool.name === name)) {
     reasons.push({
       code: "virtual-server-filter",
-      message: `virtual server ${input.virtualServer} does not include ${name}; without a virtual server it is listed.`,
+      message:
+        `virtual server ${input.virtualServer} does not include ${name}; without a virtual server it is listed.`,
     });
     return { name, listed: false, server: owner, reasons };
   }
@@ -65,7 +70,8 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
       if (conflict.kind !== "tool" || conflict.conflictsWith !== owner) continue;
       reasons.push({
         code: "conflict",
-        message: `${owner}'s tools are withheld: its tool ${conflict.name} conflicts with ${conflict.server}.`,
+        message:
+          `${owner}'s tools are withheld: its tool ${conflict.name} conflicts with ${conflict.server}.`,
       });
     }
     for (const server of status.servers) {
@@ -73,7 +79,9 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
         if (invalid.name === name || `${server.prefix}${invalid.name}` === name) {
           reasons.push({
             code: "invalid-schema",
-            message: `${name} from ${server.name} has an invalid input schema (${invalid.errors.join("; ")}).`,
+            message: `${name} from ${server.name} has an invalid input schema (${
+              invalid.errors.join("; ")
+            }).`,
           });
         }
       }
@@ -81,7 +89,10 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
     const server = status.servers.find((candidate) => candidate.name === owner);
     if (server && reasons.length === 0) {
       if (!server.enabled) {
-        reasons.push({ code: "server-disabled", message: `${server.name} is Disabled, so none of its tools are listed.` });
+        reasons.push({
+          code: "server-disabled",
+          message: `${server.name} is Disabled, so none of its tools are listed.`,
+        });
       } else if (server.state === "rejected") {
         reasons.push({
           code: "server-rejected",
@@ -115,8 +126,10 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
     });
   }
   if (reasons.length === 0) {
-    reasons.push({ code: "no-server", message: `no registered server provides ${name} (no prefix matches it).` });
+    reasons.push({
+      code: "no-server",
+      message: `no registered server provides ${name} (no prefix matches it).`,
+    });
   }
   return { name, listed: false, server: owner, reasons };
 }
-

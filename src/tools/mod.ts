@@ -40,7 +40,11 @@ export interface ServerPrefix {
  * token of its JSON (name, description, input schema), the usual rule of thumb for English and JSON.
  */
 export function estimateTokens(tool: Tool): number {
-  const json = JSON.stringify({ name: tool.name, description: tool.description, inputSchema: tool.inputSchema });
+  const json = JSON.stringify({
+    name: tool.name,
+    description: tool.description,
+    inputSchema: tool.inputSchema,
+  });
   return Math.ceil(json.length / 4);
 }
 
@@ -60,7 +64,9 @@ export function toolRows(tools: readonly Tool[], servers: readonly ServerPrefix[
   return tools.map((tool) => {
     const schema = tool.inputSchema as { properties?: Record<string, unknown>; required?: string[] };
     const required = new Set(schema.properties ? schema.required ?? [] : []);
-    const parameters = Object.keys(schema.properties ?? {}).map((key) => (required.has(key) ? `${key}*` : key));
+    const parameters = Object.keys(schema.properties ?? {}).map((
+      key,
+    ) => (required.has(key) ? `${key}*` : key));
     return {
       name: tool.name,
       server: serverOf(tool.name, servers),
@@ -104,9 +110,13 @@ export function totals(rows: readonly ToolRow[]): ToolTotals {
 }
 
 /** The table and its total line. */
-export function formatToolTable(rows: readonly ToolRow[], options: { wide?: boolean; noHeaders?: boolean } = {}): string {
+export function formatToolTable(
+  rows: readonly ToolRow[],
+  options: { wide?: boolean; noHeaders?: boolean } = {},
+): string {
   const table = formatTable(COLUMNS, rows, options);
   const sum = totals(rows);
   const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
-  return table + `${plural(sum.tools, "tool")} from ${plural(sum.servers, "server")}, ~${sum.tokens} tokens\n`;
+  return table +
+    `${plural(sum.tools, "tool")} from ${plural(sum.servers, "server")}, ~${sum.tokens} tokens\n`;
 }
