@@ -62,18 +62,21 @@ export const REPLAY_FLAGS = [
   ...KUBE_FLAGS,
 ] as const satisfies Command["flags"];
 
-/** Validates documents before they are replayed: the cluster would have rejected invalid ones. */
+/**
+ * Validates documents before they are replayed. Objects the API server would reject cannot exist in
+ * a cluster, so they stop the replay; what only the gateway rejects (a duplicate prefix, a route of
+ * the wrong shape) is printed and then replayed, so the simulator shows the gateway's behaviour.
+ */
 function validationGate(io: Io): (documents: ManifestDocument[]) => void {
   return (documents) => {
     const report = validateManifests(documents);
     for (const finding of report.findings) {
-      if (finding.severity === "error" || !finding.code.startsWith("ref.")) {
-        io.err(formatFinding(finding) + "\n");
-      }
+      if (finding.severity === "error" || !finding.code.startsWith("ref.")) io.err(formatFinding(finding) + "\n");
     }
-    if (report.errors > 0) {
+    const rejected = report.findings.filter((finding) => finding.severity === "error" && finding.apiserver);
+    if (rejected.length > 0) {
       throw new ValidationFailedError(
-        `the manifests have ${report.errors} error(s) the cluster would reject; fix them to simulate`,
+        `the manifests have ${rejected.length} error(s) the API server would reject; fix them to simulate`,
       );
     }
   };

@@ -1,0 +1,204 @@
+/**
+ * `simulate`, `tools` and `call` from files (no cluster), through the real CLI against real fixture
+ * MCP servers: the replay serves what the manifests say, follows edits, and explains every reason a
+ * tool is hidden.
+ */
+
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { stringify } from "yaml";
+import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
+import { runCli, spawnCli } from "./helpers/cli.ts";
+import { type RunningFixture, startFixture } from "./fixtures/mod.ts";
+import { connectGateway, listAllTools } from "../src/mcp/client.ts";
+
+const NS = "mcp-test";
+
+function registration(name: string, spec: Record<string, unknown>) {
+  return {
+    apiVersion: "mcp.kuadrant.io/v1",
+    kind: "MCPServerRegistration",
+    metadata: { name, namespace: NS },
+    spec: { targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: `${name}-route` }, ...spec },
+  };
+}
+
+function virtualServer(name: string, tools: string[]) {
+  return { apiVersion: "mcp.kuadrant.io/v1", kind: "MCPVirtualServer", metadata: { name, namespace: NS }, spec: { tools } };
+}
+
+async function writeManifests(dir: string, file: string, objects: unknown[]): Promise<void> {
+  await Deno.writeTextFile(`${dir}/${file}`, objects.map((o) => stringify(o)).join("---\n"));
+}
+
+interface World {
+  dir: string;
+  fixtures: Record<string, RunningFixture>;
+  flags: string[];
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Fixtures and a manifest directory covering each reason a tool can be hidden. */
+async function world(): Promise<World> {
+  const dir = await Deno.makeTempDir({ prefix: "kubectl-mcp-replay-" });
+  const fixtures: Record<string, RunningFixture> = {
+    weather: await startFixture("weather"),
+    github: await startFixture("github"),
+    invalid: await startFixture("invalid-schema"),
+    clash: await startFixture("github"),
+  };
+  await writeManifests(dir, "servers.yaml", [
+    registration("weather", { prefix: "weather_" }),
+    registration("github", { prefix: "gh_" }),
+    registration("invalid", { prefix: "inv_" }),
+    // Same prefix as github: its tools clash, so the later registration's tools are withheld.
+    registration("clash", { prefix: "gh_" }),
+    registration("paused", { prefix: "paused_", state: "Disabled" }),
+    registration("nowhere", { prefix: "nowhere_" }),
+  ]);
+  await writeManifests(dir, "virtual.yaml", [virtualServer("triage", ["gh_search", "gh_get_issue"])]);
+  const flags = ["-f", dir];
+  for (const [name, fixture] of Object.entries(fixtures)) flags.push("--upstream", `${NS}/${name}=${fixture.url}`);
+  return {
+    dir,
+    fixtures,
+    flags,
+    async [Symbol.asyncDispose]() {
+      await Promise.all(Object.values(fixtures).map((fixture) => fixture.close()));
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("tools lists the federated tools with servers and a total; -o json and --server filter", async () => {
+  await using w = await world();
+  const table = await runCli(["tools", ...w.flags]);
+  assertEquals(table.code, 0, table.stderr);
+  assertStringIncludes(table.stdout, "NAME");
+  assertStringIncludes(table.stdout, "weather_get_forecast");
+  assertStringIncludes(table.stdout, `${NS}/weather`);
+  assert(!table.stdout.includes("paused_"), "a Disabled registration's tools are listed");
+  const json = await runCli(["tools", ...w.flags, "-o", "json"]);
+  const doc = JSON.parse(json.stdout);
+  assertEquals(doc.total.tools, doc.tools.length);
+  assert(doc.tools.every((tool: { tokens: number }) => tool.tokens > 0));
+  const only = await runCli(["tools", ...w.flags, "--server", "weather", "-o", "name"]);
+  assertEquals(only.stdout.trim().split("\n").sort(), ["weather_get_forecast", "weather_search"]);
+});
+
+Deno.test("tools --virtual-server shows only the virtual server's tools; -o wide adds parameters and tokens", async () => {
+  await using w = await world();
+  const result = await runCli(["tools", ...w.flags, "--virtual-server", `${NS}/triage`, "-o", "wide"]);
+  assertEquals(result.code, 0, result.stderr);
+  const lines = result.stdout.trim().split("\n");
+  assertEquals(lines[0].split(/\s{2,}/), ["NAME", "SERVER", "PARAMETERS", "TOKENS", "DESCRIPTION"]);
+  assertEquals(lines.slice(1, -1).map((line) => line.split(/\s+/)[0]), ["gh_get_issue", "gh_search"]);
+  assertStringIncludes(lines.at(-1)!, "2 tools from 1 server");
+  const unknown = await runCli(["tools", ...w.flags, "--virtual-server", `${NS}/nope`]);
+  assertEquals(unknown.code, 1);
+  assertStringIncludes(unknown.stderr, "nope");
+});
+
+Deno.test("tools --explain gives the reason for each way a tool is hidden", async () => {
+  await using w = await world();
+  const explain = async (name: string, extra: string[] = []) => {
+    const result = await runCli(["tools", ...w.flags, "--explain", name, "-o", "json", ...extra]);
+    assertEquals(result.code, 0, result.stderr);
+    return JSON.parse(result.stdout) as { listed: boolean; reasons: { code: string; message: string }[] };
+  };
+  assertEquals((await explain("weather_search")).listed, true);
+  const filtered = await explain("gh_create_issue", ["--virtual-server", `${NS}/triage`]);
+  assertEquals([filtered.listed, filtered.reasons[0].code], [false, "virtual-server-filter"]);
+  assertEquals((await explain("inv_bad_type_tool")).reasons[0].code, "invalid-schema");
+  assertEquals((await explain("paused_anything")).reasons[0].code, "server-disabled");
+  const unreachable = await explain("nowhere_tool");
+  assertEquals(unreachable.reasons[0].code, "server-unreachable");
+  assertStringIncludes(unreachable.reasons[0].message, "--upstream");
+  assertEquals((await explain("zzz_unknown")).reasons[0].code, "no-server");
+  assertEquals((await explain("weather_no_such_tool")).reasons[0].code, "not-provided");
+});
+
+Deno.test("tools --explain names a prefix conflict", async () => {
+  await using w = await world();
+  // github and clash share the prefix gh_; clash is registered later, so its tools are withheld.
+  const status = await runCli(["tools", ...w.flags, "--server", "clash", "-o", "name"]);
+  assertEquals(status.stdout, "");
+  const result = await runCli(["tools", ...w.flags, "--explain", "gh_search", "--server", "clash"]);
+  assertEquals(result.code, 0, result.stderr);
+  assertStringIncludes(result.stdout, "LISTED:   yes");
+});
+
+Deno.test("call runs a tool through the replay: typed --arg, -o json, errors and unknown tools", async () => {
+  await using w = await world();
+  const text = await runCli(["call", "weather_get_forecast", "--arg", "city=Paris", ...w.flags]);
+  assertEquals(text.code, 0, text.stderr);
+  assertStringIncludes(text.stdout, "Paris");
+  const json = await runCli(["call", "gh_get_issue", "--arg", "number=1", "-o", "json", ...w.flags]);
+  assertEquals(json.code, 0, json.stderr);
+  assertEquals(JSON.parse(json.stdout).isError ?? false, false);
+  const badArg = await runCli(["call", "gh_get_issue", "--arg", "number=one", ...w.flags]);
+  assertEquals(badArg.code, 2);
+  assertStringIncludes(badArg.stderr, "--arg number");
+  const missing = await runCli(["call", "gh_nothing", ...w.flags]);
+  assertEquals(missing.code, 1);
+  assertStringIncludes(missing.stderr, "kubectl mcp tools --explain gh_nothing");
+});
+
+Deno.test("simulate -f serves the files, reloads on edits with list_changed, and stops on Ctrl-C", async () => {
+  await using w = await world();
+  await using sim = spawnCli(["simulate", ...w.flags, "--port", "0"]);
+  const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/);
+  assertStringIncludes(sim.stdout, "SERVER");
+  assertStringIncludes(sim.stdout, `${NS}/nowhere`);
+  assertStringIncludes(sim.stdout, "Unresolved");
+  const client = await connectGateway(url);
+  try {
+    let changed = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+    assert((await listAllTools(client)).some((tool) => tool.name === "weather_search"));
+    // Disable weather in the files: the live session sees it leave, with list_changed.
+    const edited = (await Deno.readTextFile(`${w.dir}/servers.yaml`)).replace(
+      "prefix: weather_",
+      "prefix: weather_\n  state: Disabled",
+    );
+    const started = Date.now();
+    await Deno.writeTextFile(`${w.dir}/servers.yaml`, edited);
+    await sim.waitFor(/server mcp-test\/weather changed \(Disabled/, 5000);
+    while (changed === 0 && Date.now() - started < 2000) await new Promise((r) => setTimeout(r, 50));
+    assert(changed > 0, "no tools/list_changed within 2 s of the edit");
+    assert(!(await listAllTools(client)).some((tool) => tool.name.startsWith("weather_")));
+  } finally {
+    await client.close();
+  }
+  assertEquals(await sim.interrupt(), 0);
+  assertStringIncludes(sim.stdout, "Stopping.");
+});
+
+Deno.test("simulate refuses manifests the cluster would reject, naming file and line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeManifests(dir, "bad.yaml", [registration("bad", { prefix: "Bad-Prefix" })]);
+    const result = await runCli(["simulate", "-f", dir, "--port", "0"]);
+    assertEquals(result.code, 1);
+    assertStringIncludes(result.stderr, `${dir}/bad.yaml:`);
+    assertStringIncludes(result.stderr, "schema.pattern");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("simulate reads upstream's standalone broker config file", async () => {
+  await using weather = await startFixture("weather");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/config.yaml`,
+      stringify({ servers: [{ name: "weather", url: weather.url, hostname: "weather.local", enabled: true, prefix: "w_" }] }),
+    );
+    const result = await runCli(["tools", "-f", `${dir}/config.yaml`, "-o", "name"]);
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(result.stdout.trim().split("\n").sort(), ["w_get_forecast", "w_search"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
