@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../test/sim_assert.ts";
+import { assert, assertEquals, assertThrows } from "../test/helpers/assert.ts";
 import { configFromBrokerFile, configFromObjects, normalizeConfig, serverEndpoint } from "./config.ts";
 import { GatewayConfigError } from "./errors.ts";
 

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../test/sim_assert.ts";
+import { assert, assertEquals } from "../test/helpers/assert.ts";
 import {
   buildCatalog,
   decodeResourceUri,

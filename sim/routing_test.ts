@@ -1,4 +1,4 @@
-import { assertEquals } from "../test/sim_assert.ts";
+import { assertEquals } from "../test/helpers/assert.ts";
 import { buildCatalog, serverKeys } from "./federation.ts";
 import { attributeHeaders, backendParams, computeAttributes, renderAnnotationHints } from "./routing.ts";
 

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../test/sim_assert.ts";
+import { assert, assertEquals, assertRejects } from "../test/helpers/assert.ts";
 import { SessionSigner } from "./session.ts";
 import { MemorySessionStore } from "./store.ts";
 

@@ -1,4 +1,4 @@
-import { assertEquals } from "../test/sim_assert.ts";
+import { assertEquals } from "../test/helpers/assert.ts";
 import { originAllowed, readPost } from "./transport.ts";
 import { Metrics } from "./metrics.ts";
 

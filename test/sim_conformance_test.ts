@@ -2,7 +2,7 @@
  * The MCP conformance server suite against the conformance fixture directly and through the
  * simulator gateway: every scenario that passes directly must pass through the gateway too.
  */
-import { assert } from "./sim_assert.ts";
+import { assert } from "./helpers/assert.ts";
 import { runConformance } from "./fixtures/conformance.ts";
 import { startFixture } from "./fixtures/mod.ts";
 import { normalizeConfig, startGateway } from "../sim/mod.ts";

@@ -2,7 +2,7 @@
  * End-to-end tests of the simulator gateway: real SDK clients through the gateway to the real fixture
  * servers in `test/fixtures/`, all on loopback.
  */
-import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes } from "./sim_assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes } from "./helpers/assert.ts";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import {
   CreateMessageRequestSchema,

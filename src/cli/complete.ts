@@ -74,11 +74,11 @@ export async function complete(words: readonly string[], io: Io, root: Command =
   }
   const specs = [...(command.flags ?? []), HELP_FLAG];
   const rest = before.slice(index);
-  const flags = parseQuietly(rest, specs);
-
   // A value for the flag just before the partial word (`-n <TAB>`) or inside it (`--output=<TAB>`).
   const previous = rest.at(-1);
   const pendingFlag = previous ? flagExpectingValue(previous, specs) : undefined;
+  // The other flags (`-f FILE`, `--kubeconfig`) tell providers where to look.
+  const flags = parseQuietly(pendingFlag ? rest.slice(0, -1) : rest, specs);
   if (pendingFlag) return await valuesFor(pendingFlag, partial, "", flags, io);
   const inline = /^(--?[^=]+)=(.*)$/s.exec(partial);
   if (inline) {

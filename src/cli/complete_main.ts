@@ -1,7 +1,9 @@
 #!/usr/bin/env -S deno run -A
 /**
- * `kubectl_complete-mcp`: the executable kubectl runs to complete `kubectl mcp ...`. It answers
- * `__complete` (and Cobra's `__completeNoDesc`) and must never fail loudly, since a shell is waiting.
+ * `kubectl_complete-mcp`: the executable kubectl runs to complete `kubectl mcp ...`. kubectl calls it
+ * with the words after `mcp`, the last being the word under completion
+ * (`kubectl_complete-mcp tools -o ""`); Cobra's own `__complete` and `__completeNoDesc` forms are
+ * accepted too. It must never fail loudly, since a shell is waiting.
  *
  * @module
  */
@@ -12,15 +14,14 @@ import "./completion_sources.ts";
 import "../kube/completion.ts";
 
 if (import.meta.main) {
-  const [mode, ...words] = Deno.args;
+  let words = [...Deno.args];
+  let descriptions = true;
+  if (words[0] === "__complete" || words[0] === "__completeNoDesc") {
+    descriptions = words[0] === "__complete";
+    words = words.slice(1);
+  }
   const io = processIo(new AbortController().signal);
-  if (mode !== "__complete" && mode !== "__completeNoDesc") {
-    io.err("kubectl_complete-mcp answers kubectl's __complete protocol; run it as 'kubectl mcp <TAB>'.\n");
-    Deno.exit(2);
-  }
   const completion = await complete(words.length ? words : [""], io);
-  if (mode === "__completeNoDesc") {
-    for (const candidate of completion.candidates) delete candidate.description;
-  }
+  if (!descriptions) for (const candidate of completion.candidates) delete candidate.description;
   io.out(formatCompletion(completion));
 }

@@ -9,17 +9,17 @@ import assert from "node:assert/strict";
 
 /** Asserts deep equality. */
 export function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  assert.deepStrictEqual(actual, expected, message);
+  assert.deepStrictEqual(actual, expected, message as string);
 }
 
 /** Asserts deep inequality. */
 export function assertNotEquals<T>(actual: T, expected: T, message?: string): void {
-  assert.notDeepStrictEqual(actual, expected, message);
+  assert.notDeepStrictEqual(actual, expected, message as string);
 }
 
 /** Asserts a truthy value. */
 export function assert_(value: unknown, message?: string): asserts value {
-  assert.ok(value, message);
+  assert.ok(value, message as string);
 }
 export { assert_ as assert };
 
@@ -37,16 +37,23 @@ export function assertStringIncludes(actual: string, expected: string, message?:
 
 /** Asserts that `actual` matches `pattern`. */
 export function assertMatch(actual: string, pattern: RegExp, message?: string): void {
-  assert.match(actual, pattern, message);
+  assert.match(actual, pattern, message as string);
 }
 
-/** Asserts that a promise rejects, optionally with an error of a class whose message includes text. */
+// deno-lint-ignore no-explicit-any
+type ErrorClass<E> = new (...args: any[]) => E;
+
+/**
+ * Asserts that a promise rejects, optionally with an error of a class, and with a message that
+ * includes text: `assertRejects(fn, Class, "text")` or `assertRejects(fn, "text")`.
+ */
 export async function assertRejects<E extends Error = Error>(
   fn: () => Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  errorClass?: new (...args: any[]) => E,
+  errorClassOrText?: ErrorClass<E> | string,
   messageIncludes?: string,
 ): Promise<E> {
+  const errorClass = typeof errorClassOrText === "string" ? undefined : errorClassOrText;
+  if (typeof errorClassOrText === "string") messageIncludes = errorClassOrText;
   try {
     await fn();
   } catch (error) {
@@ -59,13 +66,14 @@ export async function assertRejects<E extends Error = Error>(
   throw new assert.AssertionError({ message: "Expected the promise to reject" });
 }
 
-/** Asserts that a function throws, optionally with an error of a class whose message includes text. */
+/** Asserts that a function throws, like {@link assertRejects}. */
 export function assertThrows<E extends Error = Error>(
   fn: () => unknown,
-  // deno-lint-ignore no-explicit-any
-  errorClass?: new (...args: any[]) => E,
+  errorClassOrText?: ErrorClass<E> | string,
   messageIncludes?: string,
 ): E {
+  const errorClass = typeof errorClassOrText === "string" ? undefined : errorClassOrText;
+  if (typeof errorClassOrText === "string") messageIncludes = errorClassOrText;
   try {
     fn();
   } catch (error) {
