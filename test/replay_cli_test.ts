@@ -202,3 +202,42 @@ Deno.test("simulate reads upstream's standalone broker config file", async () =>
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("simulate applies the MCPGatewayExtension: protected-resource metadata and maxBodyBytes", async () => {
+  await using weather = await startFixture("weather");
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeManifests(dir, "all.yaml", [
+      {
+        apiVersion: "mcp.kuadrant.io/v1",
+        kind: "MCPGatewayExtension",
+        metadata: { name: "ext", namespace: "gateway-system" },
+        spec: {
+          targetRef: { group: "gateway.networking.k8s.io", kind: "Gateway", name: "gw", sectionName: "mcp" },
+          maxBodyBytes: 4096,
+          oauthProtectedResource: {
+            authorizationServers: ["https://idp.example.com/realms/mcp"],
+            scopesSupported: ["mcp:tools"],
+          },
+        },
+      },
+      registration("weather", { prefix: "weather_" }),
+    ]);
+    await using sim = spawnCli(["simulate", "-f", dir, "--upstream", `weather=${weather.url}`, "--port", "0"]);
+    const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/);
+    const metadata = await (await fetch(new URL("/.well-known/oauth-protected-resource/mcp", url))).json();
+    assertEquals(metadata.authorization_servers, ["https://idp.example.com/realms/mcp"]);
+    assertEquals(metadata.scopes_supported, ["mcp:tools"]);
+    assertEquals(metadata.bearer_methods_supported, ["header"]);
+    const big = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { pad: "x".repeat(8192) } }),
+    });
+    await big.body?.cancel();
+    assertEquals(big.status, 413);
+    assertEquals(await sim.interrupt(), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
