@@ -159,7 +159,7 @@ Deno.test("test cluster: real control plane, CRDs, RBAC, pods and port-forward",
       });
 
       await t.step(
-        "kubectl port-forward reaches the local server (WebSocket/SPDY through the API server)",
+        "kubectl port-forward reaches the local server (WebSocket to the API server, SPDY to the kubelet)",
         async () => {
           const port = freePort();
           const child = new Deno.Command(cluster.kubectlPath, {
@@ -173,6 +173,10 @@ Deno.test("test cluster: real control plane, CRDs, RBAC, pods and port-forward",
               const response = await fetch(`http://127.0.0.1:${port}${path}`);
               assert.deepEqual(await response.text(), `hello from the pod ${path}`);
             }
+            // kubectl spoke WebSocket (tunnelling SPDY portforward.k8s.io) to the API server, which
+            // translated it to SPDY for the kubelet.
+            const metrics = await ok(cluster, ["get", "--raw", "/metrics"]);
+            assert.match(metrics, /apiserver_stream_tunnel_requests_total\{code="101"\} [1-9]/);
           } finally {
             child.kill("SIGTERM");
             await child.status;

@@ -16,7 +16,7 @@ import {
   parseServicePort,
   scaffoldRegistration,
 } from "../scaffold/mod.ts";
-import { finishScaffold } from "./scaffold_output.ts";
+import { finishScaffold, scaffoldNamespace } from "./scaffold_output.ts";
 
 /** The `register` verb. */
 export const registerCommand: Command = {
@@ -136,7 +136,7 @@ export const registerCommand: Command = {
     const credential = flags.string("credential");
     const objects = scaffoldRegistration({
       name: args[0],
-      namespace: flags.string("namespace") ?? "default",
+      namespace: scaffoldNamespace(flags, io),
       route: route ? parseNamespacedName(route, "route", false) : undefined,
       service: service ? { ...parseServicePort(service), hostname: hostname! } : undefined,
       gateway: gateway ? parseNamespacedName(gateway, "gateway") : undefined,

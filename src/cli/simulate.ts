@@ -71,7 +71,9 @@ function validationGate(io: Io): (documents: ManifestDocument[]) => void {
   return (documents) => {
     const report = validateManifests(documents);
     for (const finding of report.findings) {
-      if (finding.severity === "error" || !finding.code.startsWith("ref.")) io.err(formatFinding(finding) + "\n");
+      if (finding.severity === "error" || !finding.code.startsWith("ref.")) {
+        io.err(formatFinding(finding) + "\n");
+      }
     }
     const rejected = report.findings.filter((finding) => finding.severity === "error" && finding.apiserver);
     if (rejected.length > 0) {

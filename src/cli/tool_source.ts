@@ -45,7 +45,12 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
       close: () => Promise.resolve(),
     };
   }
-  const replay = await startReplay({ ...await replayOptionsFromFlags(flags, io), port: 0 });
+  const replay = await startReplay({
+    ...await replayOptionsFromFlags(flags, io),
+    port: 0,
+    // Only `tools --watch` outlives one answer; the others need no watches on the cluster.
+    follow: flags.boolean("watch"),
+  });
   return {
     url: replay.url,
     status: () => replay.status(),

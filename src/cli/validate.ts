@@ -1,17 +1,20 @@
 /**
  * `kubectl mcp validate -f FILE|DIR|-`: offline validation of MCP gateway manifests (schema, CEL,
- * cross-object rules) with `file:line:column` findings.
+ * cross-object rules) with `file:line:column` findings; with `--live`, also against the cluster
+ * (existing objects, then the API server's own verdict from a server-side dry run).
  *
  * @module
  */
 
 import { parse as parseYaml } from "yaml";
 import type { Command } from "./command.ts";
-import { FILENAME_FLAGS, outputFlag } from "./flags.ts";
+import { FILENAME_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
 import type { Io } from "./io.ts";
 import { InputError, UsageError } from "../errors.ts";
 import { loadManifests } from "../manifest/mod.ts";
-import { type Finding, validateManifests, type ValidationReport } from "../validate/mod.ts";
+import { type Finding, validateLive, validateManifests, type ValidationReport } from "../validate/mod.ts";
+import { KubeClient } from "../kube/client.ts";
+import { configOptionsFromFlags } from "../kube/resources.ts";
 
 /** Formats one finding: `file:line:col: error: message [code] (Kind ns/name field)`. */
 export function formatFinding(finding: Finding): string {
@@ -62,14 +65,17 @@ export async function readToolNames(path: string): Promise<Record<string, string
 /** The `validate` verb. */
 export const validateCommand: Command = {
   name: "validate",
-  summary: "Validate MCP gateway manifests offline",
+  summary: "Validate MCP gateway manifests offline, or against a cluster with --live",
   description:
     "Check MCPServerRegistration, MCPGatewayExtension and MCPVirtualServer manifests the way the " +
     "API server does (schema, defaults, CEL rules) plus cross-object rules: routes, secrets, listeners, " +
-    "policies, prefixes and tool names. Exit 0 when there are no errors, 1 when there are (or warnings " +
-    "with --strict), 2 on usage errors.",
+    "policies, prefixes and tool names. With --live, also read the cluster (prefixes of registrations " +
+    "already there, HTTPRoutes, Gateways and listeners, Services, the referenced Secrets' labels and keys, " +
+    "the old objects for transition rules) and end with a server-side dry run whose rejections are " +
+    "reported as apiserver.rejected. Exit 0 when there are no errors, 1 when there are (or warnings " +
+    "with --strict) or the cluster cannot be reached, 2 on usage errors.",
   usage:
-    "validate -f FILENAME [-R] [-o text|json] [--strict] [--against OLD] [--max-tool-name N] [--tools FILE]",
+    "validate -f FILENAME [-R] [--live] [-o text|json] [--strict] [--against OLD] [--max-tool-name N] [--tools FILE]",
   examples: [
     { comment: "Validate a directory of manifests", command: "kubectl mcp validate -f manifests/ -R" },
     {
@@ -79,6 +85,10 @@ export const validateCommand: Command = {
     {
       comment: "Check real prefixed tool names",
       command: "kubectl mcp validate -f servers.yaml --tools tools.json",
+    },
+    {
+      comment: "Check against the cluster: existing objects, then a server-side dry run",
+      command: "kubectl mcp validate -f github.yaml --live -n mcp-servers",
     },
   ],
   flags: [
@@ -104,6 +114,12 @@ export const validateCommand: Command = {
       description: "YAML or JSON file mapping namespace/name of registrations to their upstream tool names.",
       complete: "file",
     },
+    {
+      name: "live",
+      type: "boolean",
+      description: "Also check against the cluster, ending with a server-side dry run.",
+    },
+    ...KUBE_FLAGS,
   ],
   async run({ io, flags, args }) {
     if (args.length) {
@@ -128,12 +144,21 @@ export const validateCommand: Command = {
     const old = against.length ? await loadManifests(against, { recursive, stdin: io.stdin }) : undefined;
     const toolsFile = flags.string("tools");
     const toolNames = toolsFile ? await readToolNames(toolsFile) : undefined;
-    const report = validateManifests(documents, {
-      strict: flags.boolean("strict"),
-      maxToolName,
-      old,
-      toolNames,
-    });
+    const options = { strict: flags.boolean("strict"), maxToolName, old, toolNames };
+    let report: ValidationReport;
+    if (flags.boolean("live")) {
+      using client = KubeClient.fromOptions(configOptionsFromFlags(flags, io));
+      report = await validateLive(client, documents, { ...options, signal: io.signal });
+    } else {
+      const given = KUBE_FLAGS.find((flag) => flag.name !== "namespace" && flags.given(flag.name));
+      if (given) {
+        throw new UsageError(`--${given.name} needs --live`, {
+          hint: "Add --live to check against a cluster; without it, validate reads only the files.",
+        });
+      }
+      // Offline, -n only names the namespace of objects that set none.
+      report = validateManifests(documents, { ...options, defaultNamespace: flags.string("namespace") });
+    }
     printReport(io, report, flags.string("output") ?? "text");
     return report.ok ? 0 : 1;
   },

@@ -10,7 +10,7 @@ import { DRY_RUN_FLAG, KUBE_FLAGS, outputFlag } from "./flags.ts";
 import { listFlag, OBJECT_FORMATS } from "./output.ts";
 import { UsageError } from "../errors.ts";
 import { scaffoldVirtualServer } from "../scaffold/mod.ts";
-import { finishScaffold } from "./scaffold_output.ts";
+import { finishScaffold, scaffoldNamespace } from "./scaffold_output.ts";
 
 const createCommand: Command = {
   name: "create",
@@ -60,7 +60,7 @@ const createCommand: Command = {
     }
     const object = scaffoldVirtualServer({
       name: args[0],
-      namespace: flags.string("namespace") ?? "default",
+      namespace: scaffoldNamespace(flags, io),
       tools: listFlag(flags.strings("tool")),
       prompts: listFlag(flags.strings("prompt")),
       description: flags.string("description"),

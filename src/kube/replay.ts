@@ -17,6 +17,7 @@ import {
   type ReplayObject,
   type ReplaySource,
   type Resolution,
+  type ResolverEvents,
   routeBackend,
   routeKeyOf,
   type UpstreamResolver,
@@ -40,11 +41,20 @@ const core = (kind: string, plural: string): ResourceInfo => ({
 
 const SECRET = core("Secret", "secrets");
 const POD = core("Pod", "pods");
+const SERVICE = core("Service", "services");
+const ENDPOINT_SLICE: ResourceInfo = {
+  ...core("EndpointSlice", "endpointslices"),
+  group: "discovery.k8s.io",
+  version: "v1",
+};
 const HTTP_ROUTE: ResourceInfo = {
   ...core("HTTPRoute", "httproutes"),
   group: "gateway.networking.k8s.io",
   version: "v1",
 };
+
+/** The label the gateway requires on credential Secrets; only those are watched. */
+const CREDENTIAL_SELECTOR = "mcp.kuadrant.io/secret=true";
 
 const MCP_TYPES = CRDS.map(resourceInfoOf);
 
@@ -87,20 +97,62 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
     },
     watch(onChange) {
       const abort = new AbortController();
-      const follow = async (info: ResourceInfo, scope: string | null) => {
+      const fingerprints = new Map<string, string>();
+      const follows: { info: ResourceInfo; scope: string | null; labelSelector?: string }[] = [
+        ...MCP_TYPES.map((info) => ({
+          info,
+          scope: info.kind === "MCPGatewayExtension" ? null : namespace,
+        })),
+        { info: HTTP_ROUTE, scope: namespace },
+        { info: SERVICE, scope: namespace },
+        { info: ENDPOINT_SLICE, scope: namespace },
+        { info: POD, scope: namespace },
+        { info: SECRET, scope: namespace, labelSelector: CREDENTIAL_SELECTOR },
+      ];
+      let unsynced = follows.length;
+      const synced = () => {
+        // Whatever changed between load() and the watches' own lists arrives as no event: refresh once.
+        if (--unsynced === 0 && !abort.signal.aborted) onChange();
+      };
+      const follow = async (info: ResourceInfo, scope: string | null, labelSelector?: string) => {
+        let live = false;
         try {
           for await (
-            const _event of listAndWatch(client, info, {
+            const event of listAndWatch(client, info, {
               namespace: scope,
+              labelSelector,
               signal: abort.signal,
-              initialEvents: false,
+              onSynced: () => {
+                live = true;
+                synced();
+              },
             })
-          ) onChange();
-        } catch {
-          // Missing types (no Gateway API) or a stopped watch: nothing more to follow.
+          ) {
+            const key = `${info.kind}|${event.object.metadata?.namespace}/${event.object.metadata?.name}`;
+            if (event.type === "DELETED") {
+              fingerprints.delete(key);
+              if (live) onChange();
+              continue;
+            }
+            // Status churn (Pod heartbeats, controllers' conditions) changes nothing the replay uses.
+            const print = fingerprint(info.kind, event.object);
+            if (fingerprints.get(key) === print) continue;
+            fingerprints.set(key, print);
+            if (live) onChange();
+          }
+        } catch (error) {
+          if (abort.signal.aborted) return;
+          if (
+            scope === null && namespace !== null && error instanceof KubeApiError && error.status === 403
+          ) {
+            // Not allowed across namespaces (MCPGatewayExtensions): follow the chosen namespace.
+            return follow(info, namespace, labelSelector);
+          }
+          // Missing types (no Gateway API, no EndpointSlices) or forbidden ones: nothing to follow.
+          if (!live) synced();
         }
       };
-      for (const info of [...MCP_TYPES, HTTP_ROUTE, POD]) follow(info, namespace);
+      for (const { info, scope, labelSelector } of follows) follow(info, scope, labelSelector);
       const stopOverlay = options.overlay?.watch?.(onChange);
       return () => {
         abort.abort();
@@ -108,6 +160,36 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
       };
     },
   };
+}
+
+/**
+ * What of an object the replay depends on: a change here triggers a refresh, anything else (status
+ * written by controllers and kubelets, managed fields, resource versions) does not.
+ */
+function fingerprint(kind: string, object: KubeObject): string {
+  const meta = object.metadata ?? {};
+  const o = object as Record<string, unknown>;
+  switch (kind) {
+    case "Pod": {
+      const status = o.status as PodStatus | undefined;
+      const ready = (status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+      return JSON.stringify([meta.uid, meta.labels, meta.deletionTimestamp ?? null, status?.phase, ready]);
+    }
+    case "EndpointSlice":
+      return JSON.stringify([meta.labels, o.endpoints, o.ports]);
+    case "Secret":
+      return JSON.stringify([meta.labels, o.data, o.stringData]);
+    default: {
+      const annotations = { ...meta.annotations };
+      delete annotations["kubectl.kubernetes.io/last-applied-configuration"];
+      return JSON.stringify([meta.labels, annotations, o.spec]);
+    }
+  }
+}
+
+interface PodStatus {
+  phase?: string;
+  conditions?: { type: string; status: string }[];
 }
 
 function withKind(items: readonly KubeObject[], info: ResourceInfo): ReplayObject[] {
@@ -144,49 +226,119 @@ async function referencedSecrets(
 }
 
 interface OpenForward {
+  /** `namespace/pod@uid:port`: a replaced Pod (same name, new uid) gets a new port-forward. */
   key: string;
   pod: string;
   forward: PortForward;
+  /** Why the port-forward failed since it was opened; it is reopened at the next resolve. */
+  broken?: string;
+}
+
+/** Options of {@link portForwardResolver}. */
+export interface PortForwardResolverOptions {
+  /** First wait before re-resolving after a port-forward failed, in ms (default 500). */
+  initialBackoffMs?: number;
+  /** Longest wait, in ms (default 30000); failures further apart than this start again from the first. */
+  maxBackoffMs?: number;
 }
 
 /**
  * Resolves registrations through the cluster: `--upstream` overrides first, else HTTPRoute ->
  * Service -> ready Pod, reached by a port-forward kept open across refreshes while the Pod stays
- * the same. A Pod that changed (restart, reschedule) gets a new port-forward.
+ * the same. A Pod that changed (restart, reschedule: a new uid) gets a new port-forward, and so
+ * does one whose port-forward failed: the failure is reported and a refresh requested after a
+ * backoff that doubles while failures follow each other.
  */
 export function portForwardResolver(
   client: KubeClient,
   upstreams: Readonly<Record<string, string>>,
+  options: PortForwardResolverOptions = {},
 ): UpstreamResolver {
+  const initialBackoff = options.initialBackoffMs ?? 500;
+  const maxBackoff = options.maxBackoffMs ?? 30_000;
   const forwards = new Map<string, OpenForward>();
+  const backoff = new Map<string, { failures: number; last: number }>();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  let events: ResolverEvents | undefined;
+  /** A re-resolve became due before the replay listened (a backend down at start-up). */
+  let due = false;
+  let closed = false;
+
+  const drop = async (name: string) => {
+    const open = forwards.get(name);
+    forwards.delete(name);
+    await open?.forward.close();
+  };
+  const failed = (name: string, open: OpenForward, error: Error) => {
+    if (closed || forwards.get(name) !== open || open.broken) return;
+    // The kubelet's words repeat the port and Pod the line already names.
+    open.broken = error.message.replace(
+      /^port-forward to port \d+: error forwarding port \d+ to pod \S+, uid \S*: /,
+      "",
+    );
+    const now = Date.now();
+    const state = backoff.get(name) ?? { failures: 0, last: 0 };
+    if (now - state.last > maxBackoff) state.failures = 0;
+    const delay = Math.min(initialBackoff * 2 ** state.failures, maxBackoff);
+    state.failures++;
+    state.last = now;
+    backoff.set(name, state);
+    events?.report(
+      `server ${name}: port-forward to pod ${open.pod} failed (${open.broken}); re-resolving in ${
+        (delay / 1000).toFixed(1)
+      }s`,
+    );
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (closed) return;
+      if (events) events.invalidate();
+      else due = true;
+    }, delay);
+    timers.add(timer);
+  };
+
   return {
     async resolve(registration: ReplayObject, objects: readonly ReplayObject[]): Promise<Resolution> {
+      const name = keyOf(registration);
       const override = overrideFor(registration, upstreams);
-      if (override) return { url: override, target: override };
+      if (override) {
+        await drop(name);
+        return { url: override, target: override };
+      }
       const backend = routeBackend(registration, objects);
-      if ("reason" in backend) return { target: routeKeyOf(registration), reason: backend.reason };
+      if ("reason" in backend) {
+        await drop(name);
+        return { target: routeKeyOf(registration), reason: backend.reason };
+      }
       const target = `svc/${backend.service}:${backend.port}`;
+      let key: string;
       let pod: { pod: string; port: number };
       try {
         pod = await resolveServiceToPod(client, backend.namespace, backend.service, backend.port);
+        const object = await client.get(POD, pod.pod, { namespace: backend.namespace });
+        key = `${backend.namespace}/${pod.pod}@${object.metadata?.uid}:${pod.port}`;
       } catch (error) {
+        await drop(name);
         return { target, reason: (error as Error).message };
       }
-      const name = keyOf(registration);
-      const key = `${backend.namespace}/${pod.pod}:${pod.port}`;
       let open = forwards.get(name);
-      if (open?.key !== key) {
-        await open?.forward.close();
+      if (open?.key !== key || open.broken) {
+        await drop(name);
         try {
+          let opened: OpenForward | undefined;
           const forward = await openPortForward(client, {
             namespace: backend.namespace,
             pod: pod.pod,
             port: pod.port,
+            onError: (error) => opened && failed(name, opened, error),
           });
-          open = { key, pod: pod.pod, forward };
+          if (closed) {
+            await forward.close();
+            return { target, pod: pod.pod, reason: "the replay is closing" };
+          }
+          open = opened = { key, pod: pod.pod, forward };
           forwards.set(name, open);
         } catch (error) {
-          forwards.delete(name);
           return {
             target,
             pod: pod.pod,
@@ -194,16 +346,20 @@ export function portForwardResolver(
           };
         }
       }
-      return { url: `http://127.0.0.1:${open!.forward.localPort}`, target, pod: pod.pod };
+      return { url: `http://127.0.0.1:${open.forward.localPort}`, target, pod: pod.pod };
     },
     async retain(keep) {
-      for (const [name, open] of forwards) {
-        if (keep.has(name)) continue;
-        forwards.delete(name);
-        await open.forward.close();
-      }
+      for (const name of [...forwards.keys()]) if (!keep.has(name)) await drop(name);
+    },
+    listen(listener) {
+      events = listener;
+      if (due) listener.invalidate();
+      due = false;
     },
     async close() {
+      closed = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
       await Promise.all([...forwards.values()].map((open) => open.forward.close()));
       forwards.clear();
     },

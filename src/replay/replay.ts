@@ -44,6 +44,8 @@ export interface ServerRow {
   target: string;
   /** The Pod traffic goes to, when port-forwarded. */
   pod?: string;
+  /** The URL the gateway reaches it at (not shown; a new one means it was re-resolved). */
+  url?: string;
   /** Federated tools it contributes now. */
   tools: number;
   /** Enabled registrations: the gateway's state (ready, connecting, unhealthy, rejected); else
@@ -85,6 +87,8 @@ export interface ReplayOptions {
   onChange?: (line: string) => void;
   /** Wait this long after a change notification before reloading, to batch bursts (ms, default 200). */
   debounceMs?: number;
+  /** Watch the source and reload on changes (default true); a one-shot `tools` or `call` need not. */
+  follow?: boolean;
 }
 
 /** A running replay. */
@@ -192,6 +196,7 @@ export function summaryRows(plan: Plan, status: GatewayStatus): ServerRow[] {
       prefix: resolution.prefix,
       target: resolution.target,
       pod: resolution.pod,
+      url: resolution.url,
       tools: server?.toolCount ?? 0,
       state,
       reason,
@@ -210,29 +215,56 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     logger: options.logger,
   });
   let previous = summaryRows(plan, await gateway.status());
-  let refreshing: Promise<void> = Promise.resolve();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
 
   const refreshNow = async () => {
     objects = await options.source.load();
     plan = await planReplay(objects, options.resolver, options);
-    await options.resolver.retain?.(new Set(plan.resolutions.keys()));
+    const resolved = [...plan.resolutions].filter(([, resolution]) => resolution.url).map(([key]) => key);
+    await options.resolver.retain?.(new Set(resolved));
     await gateway.reload(plan.config);
     const rows = summaryRows(plan, await gateway.status());
-    for (const line of describeChanges(previous, rows)) options.onChange?.(line);
+    // Once closing, the caller has said its last word ("Stopping."); changes found now are moot.
+    if (!closed) { for (const line of describeChanges(previous, rows)) options.onChange?.(line); }
     previous = rows;
   };
-  const refresh = () => {
-    refreshing = refreshing.then(refreshNow).catch((error: Error) => {
-      options.onChange?.(`reload failed: ${error.message}`);
+  // One refresh at a time; requests made while one runs coalesce into a single refresh after it,
+  // so a burst of watch events costs at most two.
+  let running: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  const refresh = (): Promise<void> => {
+    if (queued) return queued;
+    const run = async () => {
+      queued = undefined;
+      try {
+        await refreshNow();
+      } catch (error) {
+        if (!closed) options.onChange?.(`reload failed: ${(error as Error).message}`);
+      }
+    };
+    if (!running) {
+      running = run().finally(() => running = undefined);
+      return running;
+    }
+    const next = running.then(() => {
+      running = run().finally(() => running = undefined);
+      return running;
     });
-    return refreshing;
+    queued = next;
+    return next;
   };
-  const stopWatching = options.source.watch?.(() => {
+  const schedule = () => {
     if (closed) return;
     clearTimeout(timer);
     timer = setTimeout(refresh, options.debounceMs ?? 200);
+  };
+  const stopWatching = options.follow === false ? undefined : options.source.watch?.(schedule);
+  options.resolver.listen?.({
+    report: (line) => {
+      if (!closed) options.onChange?.(line);
+    },
+    invalidate: schedule,
   });
 
   const close = async () => {
@@ -240,7 +272,8 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     closed = true;
     clearTimeout(timer);
     stopWatching?.();
-    await refreshing;
+    await queued;
+    await running;
     await gateway.close();
     await options.resolver.close();
   };
@@ -262,14 +295,17 @@ export function describeChanges(before: readonly ServerRow[], after: readonly Se
   const now = new Map(after.map((row) => [row.name, row]));
   for (const row of after) {
     const was = old.get(row.name);
-    const detail = `${row.state}, ${row.tools} tools${row.reason ? `: ${row.reason}` : ""}`;
+    const prefix = was && was.prefix !== row.prefix ? `, prefix ${row.prefix || '""'}` : "";
+    const detail = `${row.state}, ${row.tools} tools${prefix}${row.reason ? `: ${row.reason}` : ""}`;
     if (!was) lines.push(`server ${row.name} added (${detail})`);
     else if (
-      was.state !== row.state || was.tools !== row.tools || was.target !== row.target || was.pod !== row.pod
+      was.state !== row.state || was.tools !== row.tools || was.target !== row.target ||
+      was.prefix !== row.prefix ||
+      was.pod !== row.pod || (was.url !== row.url && row.url !== undefined)
     ) {
-      lines.push(
-        `server ${row.name} changed (${detail}${row.pod && row.pod !== was.pod ? `, pod ${row.pod}` : ""})`,
-      );
+      // A new URL with the same Pod name: the Pod was replaced (or its port-forward reopened).
+      const via = row.pod && (row.pod !== was.pod || row.url !== was.url) ? `, pod ${row.pod}` : "";
+      lines.push(`server ${row.name} changed (${detail}${via})`);
     }
   }
   for (const row of before) if (!now.has(row.name)) lines.push(`server ${row.name} removed`);

@@ -21,12 +21,22 @@ export interface Resolution {
   reason?: string;
 }
 
+/** What a resolver tells the replay between refreshes. */
+export interface ResolverEvents {
+  /** One line about something that happened, e.g. a port-forward that broke. */
+  report(line: string): void;
+  /** Asks for a refresh: re-resolve the registrations (the resolver has already waited its backoff). */
+  invalidate(): void;
+}
+
 /** Resolves registrations to URLs; keeps whatever it opened (port-forwards) until closed. */
 export interface UpstreamResolver {
   /** Resolves one registration against the current objects. */
   resolve(registration: ReplayObject, objects: readonly ReplayObject[]): Promise<Resolution>;
   /** Drops what is no longer used after a refresh (registrations not in `keep`). */
   retain?(keep: ReadonlySet<string>): Promise<void>;
+  /** Called once by the replay, so the resolver can report problems and ask for a refresh. */
+  listen?(events: ResolverEvents): void;
   /** Closes everything it opened. */
   close(): Promise<void>;
 }

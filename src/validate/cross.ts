@@ -2,7 +2,10 @@
  * The plugin's own rules across objects: references between registrations, routes, gateways, secrets
  * and policies, prefix and tool-name conflicts per gateway, the tool-name length budget, virtual
  * server tools. A reference to an object that is not in the files may exist in the cluster, so it is a
- * warning; a reference to an object in the files that does not fit is an error.
+ * warning; a reference to an object in the files that does not fit is an error. With live facts
+ * (`validate --live`), objects in the cluster count as well: a reference into a part of the cluster
+ * that was read completely and that finds nothing is an error, and registrations, extensions, routes
+ * and Secrets in the cluster are held to the same rules (findings land on the objects in the files).
  *
  * @module
  */
@@ -20,7 +23,7 @@ import {
   TOOL_NAME_MAX,
 } from "../model/mod.ts";
 import { isObject, valueAt } from "./path.ts";
-import type { Severity, ValidateOptions } from "./types.ts";
+import type { LiveScope, Severity, ValidateOptions } from "./types.ts";
 
 /** An object under validation with what the rules need to know about it. */
 export interface Entry {
@@ -78,8 +81,33 @@ function label(entry: Entry): string {
   return `${entry.kind} ${entry.namespace}/${entry.name}`;
 }
 
+/** Whether an entry came from the cluster rather than from the files. */
+export function isLive(entry: Entry): boolean {
+  return entry.doc.source === CLUSTER_SOURCE;
+}
+
+/** The `source` of entries made from live objects. */
+export const CLUSTER_SOURCE = "<cluster>";
+
 class Index {
-  constructor(readonly entries: Entry[], readonly live: Entry[]) {}
+  constructor(
+    readonly entries: Entry[],
+    readonly live: Entry[],
+    readonly listed: readonly LiveScope[] = [],
+  ) {}
+
+  /** Whether the cluster was read where this object would be: its absence from the index is a fact. */
+  known(kind: string, group: string, namespace: string, name: string): boolean {
+    return this.listed.some((scope) =>
+      scope.kind === kind && scope.group === group &&
+      (scope.namespace === undefined || scope.namespace === namespace) &&
+      (scope.name === undefined || scope.name === name)
+    );
+  }
+
+  liveOfKind(kind: string, group?: string): Entry[] {
+    return this.live.filter((e) => e.kind === kind && (group === undefined || e.group === group));
+  }
 
   find(kind: string, namespace: string, name: string, group?: string): Entry | undefined {
     const match = (e: Entry) =>
@@ -109,7 +137,7 @@ export function crossObjectFindings(
   sink: Sink,
   options: ValidateOptions,
 ): void {
-  const index = new Index(entries, live);
+  const index = new Index(entries, live, options.live?.listed);
   registrationRules(index, sink, options);
   secretRules(index, sink);
   extensionRules(index, sink);
@@ -140,6 +168,22 @@ function registrationRules(index: Index, sink: Sink, options: ValidateOptions) {
   const registrations = index.ofKind(KIND_SERVER_REGISTRATION, GROUP);
   const checkedRoutes = new Set<Entry>();
   const byGateway = new Map<string, { entry: Entry; prefix: string; tools?: string[] }[]>();
+  // Registrations already in the cluster come first, so the ones in the files are reported against them.
+  for (const registration of index.liveOfKind(KIND_SERVER_REGISTRATION, GROUP)) {
+    const spec = registration.defaulted.spec;
+    if (!isObject(spec) || spec.state === "Disabled") continue;
+    const prefix = str(spec.prefix) ?? "";
+    for (const gateway of gatewaysOf(index, registration).gateways) {
+      if (gateway === "?") continue;
+      const list = byGateway.get(gateway) ?? [];
+      list.push({
+        entry: registration,
+        prefix,
+        tools: options.toolNames?.[`${registration.namespace}/${registration.name}`],
+      });
+      byGateway.set(gateway, list);
+    }
+  }
 
   for (const registration of registrations) {
     const spec = registration.defaulted.spec;
@@ -149,17 +193,22 @@ function registrationRules(index: Index, sink: Sink, options: ValidateOptions) {
     if (isObject(targetRef) && str(targetRef.name)) {
       const routeNamespace = str(targetRef.namespace) || registration.namespace;
       if (!route) {
+        const known = index.known("HTTPRoute", GATEWAY_API_GROUP, routeNamespace, targetRef.name as string);
         sink.add(
           registration,
-          "warning",
+          known ? "error" : "warning",
           "ref.route-missing",
-          `HTTPRoute ${routeNamespace}/${targetRef.name} in "spec.targetRef" is not among the files; ` +
-            `it must exist in the cluster`,
+          known
+            ? `HTTPRoute ${routeNamespace}/${targetRef.name} in "spec.targetRef" is neither among the files ` +
+              `nor in the cluster`
+            : `HTTPRoute ${routeNamespace}/${targetRef.name} in "spec.targetRef" is not among the files; ` +
+              `it must exist in the cluster`,
           ["spec", "targetRef", "name"],
         );
       } else if (!checkedRoutes.has(route)) {
         checkedRoutes.add(route);
         routeShape(route, registration, sink);
+        routeServices(index, route, registration, sink);
       }
     }
 
@@ -237,12 +286,14 @@ function registrationRules(index: Index, sink: Sink, options: ValidateOptions) {
     for (const { entry, prefix, tools } of list) {
       if (prefix !== "") {
         const first = prefixes.get(prefix);
-        if (first && first !== entry) {
+        if (first && first !== entry && !isLive(entry)) {
           sink.add(
             entry,
             "error",
             "prefix.duplicate",
-            `Field "spec.prefix" value "${prefix}" is already used by ${label(first)} ${where}`,
+            `Field "spec.prefix" value "${prefix}" is already used by ${label(first)}${
+              isLive(first) ? " in the cluster" : ""
+            } ${where}`,
             ["spec", "prefix"],
           );
         } else {
@@ -252,12 +303,14 @@ function registrationRules(index: Index, sink: Sink, options: ValidateOptions) {
       for (const tool of tools ?? []) {
         const name = prefix + tool;
         const first = toolOwners.get(name);
-        if (first && first !== entry) {
+        if (first && first !== entry && !isLive(entry)) {
           sink.add(
             entry,
             "error",
             "tool.duplicate",
-            `Tool "${name}" is also exposed by ${label(first)} ${where}; give one of them a different prefix`,
+            `Tool "${name}" is also exposed by ${label(first)}${
+              isLive(first) ? " in the cluster" : ""
+            } ${where}; give one of them a different prefix`,
             "prefix" in (entry.defaulted.spec as Record<string, unknown>) ? ["spec", "prefix"] : ["spec"],
           );
         } else {
@@ -268,43 +321,91 @@ function registrationRules(index: Index, sink: Sink, options: ValidateOptions) {
   }
 }
 
+/** A route in the cluster has no place in the files: its findings go on the registration's targetRef. */
+function routeFindingPlace(route: Entry, registration: Entry, path: FieldPath): [Entry, FieldPath, string] {
+  return isLive(route)
+    ? [
+      registration,
+      ["spec", "targetRef", "name"],
+      `HTTPRoute ${route.namespace}/${route.name} in the cluster`,
+    ]
+    : [route, path, `HTTPRoute ${route.namespace}/${route.name}`];
+}
+
 function routeShape(route: Entry, registration: Entry, sink: Sink) {
-  if (route.doc.source === "<cluster>") return;
   const by = `targeted by ${label(registration)}`;
   const rules = valueAt(route.object, ["spec", "rules"]);
   const ruleCount = Array.isArray(rules) ? rules.length : 0;
   if (ruleCount !== 1) {
+    const [at, path, what] = routeFindingPlace(route, registration, ["spec", "rules"]);
     sink.add(
-      route,
+      at,
       "error",
       "route.shape",
-      `HTTPRoute ${route.namespace}/${route.name} (${by}) must have exactly one rule in "spec.rules", not ${ruleCount}`,
-      ["spec", "rules"],
+      `${what} (${by}) must have exactly one rule in "spec.rules", not ${ruleCount}`,
+      path,
     );
   } else {
     const backendRefs = valueAt(rules, [0, "backendRefs"]);
     const count = Array.isArray(backendRefs) ? backendRefs.length : 0;
     if (count !== 1) {
+      const [at, path, what] = routeFindingPlace(route, registration, ["spec", "rules", 0, "backendRefs"]);
       sink.add(
-        route,
+        at,
         "error",
         "route.shape",
-        `HTTPRoute ${route.namespace}/${route.name} (${by}) must have exactly one backendRef in ` +
-          `"spec.rules[0].backendRefs", not ${count}`,
-        ["spec", "rules", 0, "backendRefs"],
+        `${what} (${by}) must have exactly one backendRef in "spec.rules[0].backendRefs", not ${count}`,
+        path,
       );
     }
   }
   const hostnames = valueAt(route.object, ["spec", "hostnames"]);
   if (!Array.isArray(hostnames) || hostnames.length === 0) {
+    const [at, path, what] = routeFindingPlace(route, registration, ["spec", "hostnames"]);
     sink.add(
-      route,
+      at,
       "error",
       "route.shape",
-      `HTTPRoute ${route.namespace}/${route.name} (${by}) must have at least one hostname in "spec.hostnames"`,
-      ["spec", "hostnames"],
+      `${what} (${by}) must have at least one hostname in "spec.hostnames"`,
+      path,
     );
   }
+}
+
+/** With live facts: the Services a registration's route sends to must exist. */
+function routeServices(index: Index, route: Entry, registration: Entry, sink: Sink) {
+  const rules = valueAt(route.object, ["spec", "rules"]);
+  if (!Array.isArray(rules)) return;
+  rules.forEach((rule, i) => {
+    const backendRefs = isObject(rule) ? rule.backendRefs : undefined;
+    if (!Array.isArray(backendRefs)) return;
+    backendRefs.forEach((ref, j) => {
+      if (
+        !isObject(ref) || !str(ref.name) || (ref.group ?? "") !== "" || (ref.kind ?? "Service") !== "Service"
+      ) {
+        return;
+      }
+      const namespace = str(ref.namespace) || route.namespace;
+      const name = ref.name as string;
+      if (!index.known("Service", "", namespace, name) || index.find("Service", namespace, name, "")) return;
+      const [at, path, what] = routeFindingPlace(route, registration, [
+        "spec",
+        "rules",
+        i,
+        "backendRefs",
+        j,
+        "name",
+      ]);
+      sink.add(
+        at,
+        "error",
+        "ref.service-missing",
+        `Service ${namespace}/${name} that ${what} (targeted by ${label(registration)}) sends to does not ` +
+          `exist in the cluster`,
+        path,
+      );
+    });
+  });
 }
 
 interface SecretRef {
@@ -367,16 +468,22 @@ function secretRules(index: Index, sink: Sink) {
       const secret = index.find("Secret", entry.namespace, ref.name, "");
       const field = ref.path.slice(0, -1).join(".");
       if (!secret) {
+        const known = index.known("Secret", "", entry.namespace, ref.name);
         sink.add(
           entry,
-          "warning",
+          known ? "error" : "warning",
           "ref.secret-missing",
-          `Secret ${entry.namespace}/${ref.name} in "${field}" is not among the files; it must exist in the cluster`,
+          known
+            ? `Secret ${entry.namespace}/${ref.name} in "${field}" is neither among the files nor in the cluster`
+            : `Secret ${entry.namespace}/${ref.name} in "${field}" is not among the files; it must exist in the cluster`,
           ref.path,
         );
         continue;
       }
-      if (secret.doc.source === "<cluster>") continue;
+      if (isLive(secret)) {
+        liveSecretRules(secret, ref, entry, field, sink);
+        continue;
+      }
       const labels = valueAt(secret.object, ["metadata", "labels"]);
       const labelKey = `${secret.namespace}/${secret.name}#label`;
       if (
@@ -412,6 +519,35 @@ function secretRules(index: Index, sink: Sink) {
   }
 }
 
+/** A Secret in the cluster cannot carry findings: they go on the reference in the files. */
+function liveSecretRules(secret: Entry, ref: SecretRef, entry: Entry, field: string, sink: Sink) {
+  const labels = valueAt(secret.object, ["metadata", "labels"]);
+  if (ref.needsLabel && (!isObject(labels) || labels[SECRET_LABEL] !== SECRET_LABEL_VALUE)) {
+    sink.add(
+      entry,
+      "error",
+      "secret.label",
+      `Secret ${secret.namespace}/${secret.name} in the cluster (used by "${field}") lacks the label ` +
+        `${SECRET_LABEL}: "${SECRET_LABEL_VALUE}", so the controller ignores it`,
+      ref.path,
+      {
+        hint:
+          `kubectl label secret ${secret.name} -n ${secret.namespace} ${SECRET_LABEL}=${SECRET_LABEL_VALUE}`,
+      },
+    );
+  }
+  const data = valueAt(secret.object, ["data"]);
+  if (!isObject(data) || !(ref.key in data)) {
+    sink.add(
+      entry,
+      "error",
+      "secret.key-missing",
+      `Secret ${secret.namespace}/${secret.name} in the cluster has no key "${ref.key}", which "${field}" reads`,
+      ref.path,
+    );
+  }
+}
+
 function listenerOf(gateway: Entry, sectionName: string): Record<string, unknown> | undefined {
   const listeners = valueAt(gateway.object, ["spec", "listeners"]);
   if (!Array.isArray(listeners)) return undefined;
@@ -419,23 +555,27 @@ function listenerOf(gateway: Entry, sectionName: string): Record<string, unknown
 }
 
 function extensionRules(index: Index, sink: Sink) {
-  const extensions = index.ofKind(KIND_GATEWAY_EXTENSION, GROUP);
+  // Extensions in the cluster come first, so the ones in the files are reported against them.
+  const extensions = [
+    ...index.liveOfKind(KIND_GATEWAY_EXTENSION, GROUP),
+    ...index.ofKind(KIND_GATEWAY_EXTENSION, GROUP),
+  ];
   const byNamespace = new Map<string, Entry>();
   const byListener = new Map<string, { entry: Entry; sectionName: string }>();
   for (const extension of extensions) {
+    const live = isLive(extension);
     const first = byNamespace.get(extension.namespace);
-    if (first) {
+    if (first && !live) {
       sink.add(
         extension,
         "error",
         "gateway.duplicate-namespace",
-        `Namespace ${extension.namespace} already has ${
-          label(first)
-        }; only one MCPGatewayExtension per namespace ` +
-          `is allowed`,
+        `Namespace ${extension.namespace} already has ${label(first)}${
+          isLive(first) ? " in the cluster" : ""
+        }; only one MCPGatewayExtension per namespace is allowed`,
         ["metadata", "name"],
       );
-    } else {
+    } else if (!first) {
       byNamespace.set(extension.namespace, extension);
     }
     const targetRef = valueAt(extension.defaulted, ["spec", "targetRef"]);
@@ -444,13 +584,20 @@ function extensionRules(index: Index, sink: Sink) {
     const sectionName = targetRef.sectionName as string;
     const gateway = index.find("Gateway", gatewayNamespace, targetRef.name as string, GATEWAY_API_GROUP);
     let listenerKey = `section:${sectionName}`;
-    if (!gateway) {
+    if (live) {
+      const listener = gateway ? listenerOf(gateway, sectionName) : undefined;
+      if (listener && typeof listener.port === "number") listenerKey = `port:${listener.port}`;
+    } else if (!gateway) {
+      const known = index.known("Gateway", GATEWAY_API_GROUP, gatewayNamespace, targetRef.name as string);
       sink.add(
         extension,
-        "warning",
+        known ? "error" : "warning",
         "ref.gateway-missing",
-        `Gateway ${gatewayNamespace}/${targetRef.name} in "spec.targetRef" is not among the files; it must ` +
-          `exist in the cluster`,
+        known
+          ? `Gateway ${gatewayNamespace}/${targetRef.name} in "spec.targetRef" is neither among the files nor ` +
+            `in the cluster`
+          : `Gateway ${gatewayNamespace}/${targetRef.name} in "spec.targetRef" is not among the files; it must ` +
+            `exist in the cluster`,
         ["spec", "targetRef", "name"],
       );
     } else {
@@ -470,18 +617,20 @@ function extensionRules(index: Index, sink: Sink) {
     }
     const key = `${gatewayNamespace}/${targetRef.name}#${listenerKey}`;
     const other = byListener.get(key);
-    if (other) {
+    if (other && !live) {
       sink.add(
         extension,
         "error",
         "gateway.duplicate-listener",
         `Listener "${sectionName}" of Gateway ${gatewayNamespace}/${targetRef.name} is already extended by ` +
-          `${label(other.entry)} (listener "${other.sectionName}"${
+          `${label(other.entry)}${
+            isLive(other.entry) ? " in the cluster" : ""
+          } (listener "${other.sectionName}"${
             listenerKey.startsWith("port:") ? `, same port ${listenerKey.slice(5)}` : ""
           })`,
         ["spec", "targetRef", "sectionName"],
       );
-    } else {
+    } else if (!other) {
       byListener.set(key, { entry: extension, sectionName });
     }
   }
@@ -505,14 +654,20 @@ function policyRules(index: Index, sink: Sink) {
       if (!kind || !name) continue;
       const target = index.find(kind, policy.namespace, name);
       if (!target) {
+        const known = index.known(kind, str(ref.group) ?? GATEWAY_API_GROUP, policy.namespace, name);
         sink.add(
           policy,
-          "warning",
+          known ? "error" : "warning",
           "policy.target-missing",
-          `${kind} ${policy.namespace}/${name} targeted by "${
-            path.join(".")
-          }" is not among the files; it must ` +
-            `exist in the cluster`,
+          known
+            ? `${kind} ${policy.namespace}/${name} targeted by "${
+              path.join(".")
+            }" is neither among the files ` +
+              `nor in the cluster`
+            : `${kind} ${policy.namespace}/${name} targeted by "${
+              path.join(".")
+            }" is not among the files; it ` +
+              `must exist in the cluster`,
           [...path, "name"],
         );
         continue;

@@ -8,8 +8,16 @@
 export { validateManifests } from "./validate.ts";
 export { MIN_TOOL_NAME_ROOM } from "./cross.ts";
 export { FINDING_CODES } from "./types.ts";
-export type { Finding, LiveFacts, Severity, ValidateOptions, ValidationReport } from "./types.ts";
+export type { Finding, LiveFacts, LiveScope, Severity, ValidateOptions, ValidationReport } from "./types.ts";
 export { checkSchema, type SchemaIssue } from "./schema_check.ts";
 export { evaluateRules, isTransitionRule, toCel } from "./cel.ts";
 export { checkMetadata, isDnsLabel, isDnsSubdomain, qualifiedNameError } from "./metadata.ts";
 export { formatPath } from "./path.ts";
+export {
+  gatherLiveFacts,
+  type LiveGathering,
+  type LiveOptions,
+  mergeFindings,
+  serverDryRun,
+  validateLive,
+} from "./live.ts";

@@ -51,10 +51,27 @@ export interface ValidationReport {
   ok: boolean;
 }
 
+/** A part of a cluster that was read completely: every object in it is among {@link LiveFacts.objects}. */
+export interface LiveScope {
+  /** API group, "" for the core group. */
+  group: string;
+  /** Kind. */
+  kind: string;
+  /** Namespace; undefined for all namespaces. */
+  namespace?: string;
+  /** Name, when one object was looked up (a get rather than a list). */
+  name?: string;
+}
+
 /** Objects that exist in a cluster, for references the files do not contain. */
 export interface LiveFacts {
   /** Existing objects (any kind); used to resolve references and as old objects for transition rules. */
   objects: unknown[];
+  /**
+   * What was read completely: a reference into one of these scopes to an object not in `objects`
+   * does not exist, an error; elsewhere it only may exist, a warning.
+   */
+  listed?: LiveScope[];
 }
 
 /** Options of `validateManifests`. */
@@ -115,4 +132,8 @@ export const FINDING_CODES: Readonly<Record<string, string>> = {
   "policy.target-missing": "A policy targets an object that is not among the files.",
   "policy.section-missing": "A policy targets a Gateway listener (sectionName) that does not exist.",
   "virtualserver.tool-missing": "A virtual server lists a tool no registration provides.",
+  "ref.service-missing": "A Service the target HTTPRoute sends to does not exist in the cluster (--live).",
+  "live.forbidden": "A cluster check was skipped: RBAC forbids reading what it needs (--live).",
+  "apiserver.rejected": "The API server rejected the object in a server-side dry run (--live).",
+  "apiserver.unchecked": "The server-side dry run could not be made, e.g. RBAC forbids patch (--live).",
 };

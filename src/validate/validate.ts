@@ -3,10 +3,15 @@
  * on the defaulted object, transition rules against old objects) plus the plugin's own cross-object
  * rules. Every finding is reported at once.
  *
- * Order follows the API server for custom resources: null pruning and defaulting (at decode), then
- * schema and metadata validation, then CEL rules, which are skipped when a blocking schema error
- * (type, required, enum, maxLength, maxItems) exists anywhere in the object, because the API server
- * skips them too (`hasBlockingErr` in the apiextensions registry strategy).
+ * Order follows the API server for custom resources under server-side apply (what `kubectl mcp apply`
+ * and `kubectl apply --server-side` send): defaulting, then schema and metadata validation, then CEL
+ * rules, which are skipped when a blocking schema error (type, required, enum, maxLength, maxItems)
+ * exists anywhere in the object, because the API server skips them too (`hasBlockingErr` in the
+ * apiextensions registry strategy).
+ *
+ * Nulls: a null field with a default gets the default; a null field without one is a type error under
+ * server-side apply (the apply patch is not pruned), although `kubectl create` and client-side apply
+ * drop it. We report it, since a manifest that passes server-side apply passes the others too.
  *
  * Where the API server's answer differs in form, not verdict:
  * - unknown fields fail strict decoding before validation, so the server reports only those; we
@@ -14,8 +19,10 @@
  * - `status` is dropped on create (status subresource), so only its unknown fields count;
  * - `v1alpha1` is not served (`served: false`): the server answers "no matches for kind"; we also
  *   check the object against the v1alpha1 schema so every problem shows at once.
+ * Of other kinds' schemas only what MCP users trip over in HTTPRoutes is checked: `spec.rules` must
+ * have 1..16 items, and a backendRef to a Service needs a port.
  * Not modelled: validation ratcheting of unchanged invalid fields on update, int32 range of
- * `format: int32` integers, CEL cost limits.
+ * `format: int32` integers, CEL cost limits, the rest of the Gateway API and Kuadrant schemas.
  *
  * @module
  */
@@ -30,10 +37,11 @@ import {
   VERSION,
 } from "../model/mod.ts";
 import { cloneJson, defaultInPlace, pruneNullsInPlace } from "../model/defaults.ts";
+import { GATEWAY_API_GROUP } from "../model/mod.ts";
 import { evaluateRules } from "./cel.ts";
-import { crossObjectFindings, type Entry } from "./cross.ts";
+import { CLUSTER_SOURCE, crossObjectFindings, type Entry } from "./cross.ts";
 import { checkMetadata } from "./metadata.ts";
-import { formatPath, isObject } from "./path.ts";
+import { formatPath, isObject, valueAt } from "./path.ts";
 import { checkSchema, type SchemaIssue } from "./schema_check.ts";
 import type { Finding, Severity, ValidateOptions, ValidationReport } from "./types.ts";
 
@@ -110,17 +118,20 @@ export function validateManifests(docs: ManifestDocument[], options: ValidateOpt
     validateObject(entry, sink, options, defaultNamespace);
   }
 
+  // A live object that the files hold too is the old version of one of them: the files' version counts.
+  const inFiles = new Set(entries.map(identity));
   const liveEntries = (options.live?.objects ?? [])
     .map((object, i) =>
       makeEntry({
-        source: "<cluster>",
+        source: CLUSTER_SOURCE,
         index: i,
         object,
         problems: [],
         positionOf: () => ({ line: 0, column: 0 }),
       }, defaultNamespace)
     )
-    .filter((e): e is Entry => e !== undefined);
+    .filter((e): e is Entry => e !== undefined && !inFiles.has(identity(e)))
+    .map(defaultLive);
   crossObjectFindings(entries, liveEntries, sink, options);
 
   const findings = sink.findings.sort((a, b) =>
@@ -136,6 +147,20 @@ export function validateManifests(docs: ManifestDocument[], options: ValidateOpt
     objects: entries.length,
     ok: errors === 0 && (!options.strict || warnings === 0),
   };
+}
+
+function identity(entry: Entry): string {
+  return `${entry.group}/${entry.kind}/${entry.namespace}/${entry.name}`;
+}
+
+/** Objects read from a cluster are already defaulted, except under an older CRD; default them anyway. */
+function defaultLive(entry: Entry): Entry {
+  if (entry.group !== GROUP) return entry;
+  const schema = crdForKind(entry.kind)?.versions.find((v) => v.name === entry.version)?.schema;
+  if (!schema) return entry;
+  const defaulted = cloneJson(entry.object);
+  defaultInPlace(defaulted, schema);
+  return { ...entry, defaulted };
 }
 
 function docOrder(finding: Finding, docs: ManifestDocument[]): number {
@@ -178,6 +203,7 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
   if (!entry.kind) {
     sink.add(entry, "error", "schema.required", 'Missing required field "kind"', [], apiserver);
   }
+  if (entry.group === GATEWAY_API_GROUP && entry.kind === "HTTPRoute") httpRouteRules(entry, sink);
   if (entry.group !== GROUP || !entry.kind) return;
 
   const crd = crdForKind(entry.kind);
@@ -231,9 +257,8 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
   }
   const schema = (version ?? crd.versions[0]).schema;
 
-  // Decode: drop non-nullable nulls without a default, then default (the API server's codec order).
+  // Server-side apply defaults nulls that have a default and keeps the others (a type error below).
   const defaulted = cloneJson(object);
-  pruneNullsInPlace(defaulted, schema);
   defaultInPlace(defaulted, schema);
   entry.defaulted = defaulted;
 
@@ -250,7 +275,15 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
     issues.push(...checkSchema(status, schema.properties.status, ["status"], { unknownFieldsOnly: true }));
   }
   for (const issue of issues) {
-    sink.add(entry, "error", issue.code, issue.message, issue.path, { atKey: issue.atKey, apiserver: true });
+    const hint = issue.code === "schema.type" && valueAt(defaulted, issue.path) === null
+      ? "Remove the field: server-side apply (kubectl mcp apply, kubectl apply --server-side) rejects a null " +
+        "without a default; only kubectl create and client-side apply drop it."
+      : undefined;
+    sink.add(entry, "error", issue.code, issue.message, issue.path, {
+      atKey: issue.atKey,
+      apiserver: true,
+      hint,
+    });
   }
   if (issues.length > 0) entry.valid = false;
 
@@ -269,6 +302,52 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
       entry.valid = false;
     }
   }
+}
+
+/**
+ * The HTTPRoute schema rules of the Gateway API CRD that MCP users meet: 1..16 rules (an explicitly
+ * empty list is rejected; a missing one is defaulted), and a port on every backendRef to a Service.
+ */
+function httpRouteRules(entry: Entry, sink: FindingSink) {
+  const spec = entry.object.spec;
+  if (!isObject(spec)) return;
+  const apiserver = { apiserver: true };
+  const rules = spec.rules;
+  if (!Array.isArray(rules)) return;
+  if (rules.length === 0) {
+    sink.add(entry, "error", "schema.min-items", 'Field "spec.rules" must have at least 1 item', [
+      "spec",
+      "rules",
+    ], apiserver);
+  } else if (rules.length > 16) {
+    sink.add(
+      entry,
+      "error",
+      "schema.max-items",
+      `Field "spec.rules" must have at most 16 items, not ${rules.length}`,
+      ["spec", "rules"],
+      apiserver,
+    );
+  }
+  rules.forEach((rule, i) => {
+    const backendRefs = isObject(rule) ? rule.backendRefs : undefined;
+    if (!Array.isArray(backendRefs)) return;
+    backendRefs.forEach((ref, j) => {
+      if (!isObject(ref)) return;
+      const group = typeof ref.group === "string" ? ref.group : "";
+      const kind = typeof ref.kind === "string" ? ref.kind : "Service";
+      if (group === "" && kind === "Service" && ref.port === undefined) {
+        sink.add(
+          entry,
+          "error",
+          "cel",
+          `Field "spec.rules[${i}].backendRefs[${j}]" must have a port: a backendRef to a Service needs one`,
+          ["spec", "rules", i, "backendRefs", j],
+          apiserver,
+        );
+      }
+    });
+  });
 }
 
 function findOld(entry: Entry, options: ValidateOptions, defaultNamespace: string): unknown {

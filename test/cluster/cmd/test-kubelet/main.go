@@ -403,6 +403,12 @@ func (k *kubelet) newServer(addr, certFile, keyFile, clientCAFile string) (*http
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	mux.HandleFunc("/portForward/", k.servePortForward)
+	for _, path := range []string{"/exec/", "/attach/", "/run/"} {
+		verb := strings.Trim(path, "/")
+		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "the test kubelet runs no containers, so "+verb+" is not supported", http.StatusNotImplemented)
+		})
+	}
 	mux.HandleFunc("/containerLogs/", func(w http.ResponseWriter, _ *http.Request) {
 		// There are no containers, so no output; an empty log is what a silent container shows.
 		w.Header().Set("Content-Type", "text/plain")
