@@ -6,8 +6,7 @@
  */
 
 import type { Command, FlagSpec } from "./command.ts";
-import { DRY_RUN_FLAG, FILENAME_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
-import { FIELD_MANAGER_FLAG, FORCE_CONFLICTS_FLAG } from "./crds.ts";
+import { DRY_RUN_FLAG, FIELD_MANAGER_FLAGS, FILENAME_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
 import type { Io } from "./io.ts";
 import { printObjects } from "./output.ts";
 import { formatError, KubeApiError, UsageError, ValidationFailedError } from "../errors.ts";
@@ -43,8 +42,7 @@ export const applyCommand: Command = {
     ...FILENAME_FLAGS,
     ...KUBE_FLAGS,
     DRY_RUN_FLAG,
-    FIELD_MANAGER_FLAG,
-    FORCE_CONFLICTS_FLAG,
+    ...FIELD_MANAGER_FLAGS,
     outputFlag(["yaml", "json", "name"]),
     SHOW_MANAGED_FIELDS_FLAG,
   ],

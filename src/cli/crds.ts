@@ -5,28 +5,13 @@
  * @module
  */
 
-import type { Command, FlagSpec } from "./command.ts";
-import { DRY_RUN_FLAG, KUBE_FLAGS, NO_HEADERS_FLAG, outputFlag } from "./flags.ts";
+import type { Command } from "./command.ts";
+import { DRY_RUN_FLAG, FIELD_MANAGER_FLAGS, KUBE_FLAGS, NO_HEADERS_FLAG, outputFlag } from "./flags.ts";
 import { describeApplied, type DryRun } from "../kube/apply.ts";
-import { DEFAULT_FIELD_MANAGER, KubeClient } from "../kube/client.ts";
+import { KubeClient } from "../kube/client.ts";
 import { crdStatus, installCrds } from "../kube/crds.ts";
 import { configOptionsFromFlags } from "../kube/resources.ts";
 import { formatJson, formatName, formatTable, formatYaml } from "../print/mod.ts";
-
-/** `--field-manager`, shared by the verbs that apply. */
-export const FIELD_MANAGER_FLAG: FlagSpec = {
-  name: "field-manager",
-  type: "string",
-  default: DEFAULT_FIELD_MANAGER,
-  description: "Name of the manager used to track field ownership.",
-};
-
-/** `--force-conflicts`, shared by the verbs that apply. */
-export const FORCE_CONFLICTS_FLAG: FlagSpec = {
-  name: "force-conflicts",
-  type: "boolean",
-  description: "If true, server-side apply will force the changes against conflicts.",
-};
 
 const installCommand: Command = {
   name: "install",
@@ -42,8 +27,7 @@ const installCommand: Command = {
   flags: [
     ...KUBE_FLAGS,
     DRY_RUN_FLAG,
-    FIELD_MANAGER_FLAG,
-    FORCE_CONFLICTS_FLAG,
+    ...FIELD_MANAGER_FLAGS,
     outputFlag(["name", "yaml", "json"]),
   ],
   async run({ io, flags }) {

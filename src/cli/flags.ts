@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 import type { Flags, FlagSpec } from "./command.ts";
+import { DEFAULT_FIELD_MANAGER } from "../kube/client.ts";
 
 /** `-h, --help`, accepted by every command. */
 export const HELP_FLAG: FlagSpec = {
@@ -106,6 +107,21 @@ export const DRY_RUN_FLAG: FlagSpec = {
   description:
     'Must be "none", "client", or "server". With client, only print the object that would be sent.',
 };
+
+/** `--field-manager` and `--force-conflicts`, for verbs that server-side apply. */
+export const FIELD_MANAGER_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "field-manager",
+    type: "string",
+    default: DEFAULT_FIELD_MANAGER,
+    description: "Name of the manager used to track field ownership.",
+  },
+  {
+    name: "force-conflicts",
+    type: "boolean",
+    description: "If true, server-side apply will force the changes against conflicts.",
+  },
+];
 
 /** Result of {@link parseFlags}. */
 export interface ParsedCommandLine {

@@ -6,7 +6,7 @@
  */
 
 import type { Command } from "./command.ts";
-import { DRY_RUN_FLAG, KUBE_FLAGS, outputFlag } from "./flags.ts";
+import { DRY_RUN_FLAG, FIELD_MANAGER_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
 import { OBJECT_FORMATS } from "./output.ts";
 import { UsageError } from "../errors.ts";
 import { parseNamespacedName, scaffoldGateway } from "../scaffold/mod.ts";
@@ -54,17 +54,7 @@ const initCommand: Command = {
     },
     DRY_RUN_FLAG,
     outputFlag(OBJECT_FORMATS),
-    {
-      name: "field-manager",
-      type: "string",
-      default: "kubectl-mcp",
-      description: "Name of the manager used to track field ownership.",
-    },
-    {
-      name: "force-conflicts",
-      type: "boolean",
-      description: "Take ownership of fields another manager owns.",
-    },
+    ...FIELD_MANAGER_FLAGS,
     ...KUBE_FLAGS,
   ],
   async run({ io, args, flags }) {

@@ -6,7 +6,7 @@
  */
 
 import type { Command } from "./command.ts";
-import { DRY_RUN_FLAG, KUBE_FLAGS, outputFlag } from "./flags.ts";
+import { DRY_RUN_FLAG, FIELD_MANAGER_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
 import { listFlag, OBJECT_FORMATS } from "./output.ts";
 import { UsageError } from "../errors.ts";
 import { scaffoldVirtualServer } from "../scaffold/mod.ts";
@@ -39,17 +39,7 @@ const createCommand: Command = {
     { name: "description", type: "string", description: "What this virtual server is for." },
     DRY_RUN_FLAG,
     outputFlag(OBJECT_FORMATS),
-    {
-      name: "field-manager",
-      type: "string",
-      default: "kubectl-mcp",
-      description: "Name of the manager used to track field ownership.",
-    },
-    {
-      name: "force-conflicts",
-      type: "boolean",
-      description: "Take ownership of fields another manager owns.",
-    },
+    ...FIELD_MANAGER_FLAGS,
     ...KUBE_FLAGS,
   ],
   async run({ io, args, flags }) {
