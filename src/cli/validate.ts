@@ -9,15 +9,19 @@
 import { parse as parseYaml } from "yaml";
 import type { Command } from "./command.ts";
 import { FILENAME_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
-import type { Io } from "./io.ts";
+import { type Io, useColor } from "./io.ts";
 import { InputError, UsageError } from "../errors.ts";
 import { loadManifests } from "../manifest/mod.ts";
 import { type Finding, validateLive, validateManifests, type ValidationReport } from "../validate/mod.ts";
 import { KubeClient } from "../kube/client.ts";
 import { configOptionsFromFlags } from "../kube/resources.ts";
+import { type Palette, palette } from "../print/mod.ts";
 
-/** Formats one finding: `file:line:col: error: message [code] (Kind ns/name field)`. */
-export function formatFinding(finding: Finding): string {
+/**
+ * Formats one finding: `file:line:col: error: message [code] (Kind ns/name field)`; the severity is
+ * coloured when a palette with colour is given.
+ */
+export function formatFinding(finding: Finding, paint: Palette = palette(false)): string {
   const where = finding.line > 0 ? `${finding.source}:${finding.line}:${finding.column}` : finding.source;
   const object = finding.kind
     ? ` (${finding.kind} ${finding.namespace ? `${finding.namespace}/` : ""}${finding.name ?? ""}${
@@ -25,7 +29,8 @@ export function formatFinding(finding: Finding): string {
     })`
     : "";
   const hint = finding.hint ? `\n  hint: ${finding.hint}` : "";
-  return `${where}: ${finding.severity}: ${finding.message} [${finding.code}]${object}${hint}`;
+  const severity = finding.severity === "error" ? paint.red(finding.severity) : paint.yellow(finding.severity);
+  return `${paint.bold(where)}: ${severity}: ${finding.message} ${paint.dim(`[${finding.code}]`)}${object}${hint}`;
 }
 
 /** The summary line of a report, e.g. `2 errors, 1 warning in 3 objects`. */
@@ -169,6 +174,7 @@ function printReport(io: Io, report: ValidationReport, output: string): void {
     io.out(JSON.stringify(report, null, 2) + "\n");
     return;
   }
-  for (const finding of report.findings) io.out(formatFinding(finding) + "\n");
+  const paint = palette(useColor(io));
+  for (const finding of report.findings) io.out(formatFinding(finding, paint) + "\n");
   io.out(formatSummary(report) + "\n");
 }
