@@ -1,0 +1,60 @@
+import { assertEquals } from "../../test/helpers/assert.ts";
+import { estimateTokens, formatToolTable, serverOf, toolRows } from "./mod.ts";
+import { explainTool } from "./explain.ts";
+import type { GatewayStatus } from "../../sim/mod.ts";
+
+const tool = (name: string, required: string[] = []) => ({
+  name,
+  description: `Does ${name}`,
+  inputSchema: { type: "object" as const, properties: { q: { type: "string" }, n: { type: "number" } }, required },
+});
+
+Deno.test("serverOf uses the reported tool list first, then the longest matching prefix", () => {
+  const servers = [{ name: "ns/a", prefix: "a_" }, { name: "ns/ab", prefix: "a_b_" }, {
+    name: "ns/x",
+    prefix: "",
+    tools: ["a_b_special"],
+  }];
+  assertEquals(serverOf("a_b_search", servers), "ns/ab");
+  assertEquals(serverOf("a_search", servers), "ns/a");
+  assertEquals(serverOf("a_b_special", servers), "ns/x");
+  assertEquals(serverOf("zzz", [{ name: "ns/a", prefix: "a_" }]), "");
+});
+
+Deno.test("rows mark required parameters, estimate tokens and total them", () => {
+  const rows = toolRows([tool("a_search", ["q"])], [{ name: "ns/a", prefix: "a_" }]);
+  assertEquals(rows[0].parameters, ["q*", "n"]);
+  assertEquals(rows[0].tokens, estimateTokens(rows[0].definition));
+  const table = formatToolTable(rows, { wide: true });
+  assertEquals(table.split("\n")[0].split(/\s{2,}/), ["NAME", "SERVER", "PARAMETERS", "TOKENS", "DESCRIPTION"]);
+  assertEquals(table.trim().split("\n").at(-1), `1 tool from 1 server, ~${rows[0].tokens} tokens`);
+});
+
+Deno.test("explain: listed, filtered by a virtual server, withheld by a conflict, unhealthy", () => {
+  const status = {
+    servers: [
+      { name: "ns/a", prefix: "a_", enabled: true, state: "ready", tools: ["a_search"], conflicts: [], invalidTools: [] },
+      { name: "ns/b", prefix: "a_", enabled: true, state: "ready", tools: [], conflicts: [], invalidTools: [] },
+      {
+        name: "ns/c",
+        prefix: "c_",
+        enabled: true,
+        state: "unhealthy",
+        lastError: "connection refused",
+        tools: [],
+        conflicts: [],
+        invalidTools: [],
+      },
+    ],
+    conflicts: [{ kind: "tool", name: "a_search", server: "ns/a", conflictsWith: "ns/b" }],
+  } as unknown as GatewayStatus;
+  const all = [tool("a_search")];
+  assertEquals(explainTool("a_search", { listed: all, unfiltered: all, status }).reasons[0].code, "listed");
+  assertEquals(
+    explainTool("a_search", { listed: [], unfiltered: all, status, virtualServer: "ns/vs" }).reasons[0].code,
+    "virtual-server-filter",
+  );
+  const unhealthy = explainTool("c_thing", { listed: all, unfiltered: all, status });
+  assertEquals(unhealthy.reasons[0].code, "server-unhealthy");
+  assertEquals(unhealthy.reasons[0].message.includes("connection refused"), true);
+});
