@@ -10,7 +10,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { startFixture, type FixtureName, type RunningFixture } from "../test/fixtures/mod.ts";
+import { type FixtureName, type RunningFixture, startFixture } from "../test/fixtures/mod.ts";
 import { fileSource, formatServerSummary, startReplay, staticResolver } from "../src/replay/mod.ts";
 import { connectGateway, listAllTools } from "../src/mcp/client.ts";
 import { formatToolTable, toolRows } from "../src/tools/mod.ts";
@@ -29,7 +29,9 @@ const EXAMPLE_SERVERS: { registration: string; fixture: FixtureName; token?: str
 const EXAMPLES_DIR = new URL(".", import.meta.url).pathname;
 
 /** Runs the demo until `signal` aborts; returns the exit code. */
-export async function runDemo(options: { port: number; hostname: string; signal: AbortSignal }): Promise<number> {
+export async function runDemo(
+  options: { port: number; hostname: string; signal: AbortSignal },
+): Promise<number> {
   const fixtures: RunningFixture[] = [];
   try {
     const upstreams: Record<string, string> = {};
@@ -56,7 +58,9 @@ export async function runDemo(options: { port: number; hostname: string; signal:
         await client.close();
       }
       console.log(`MCP gateway listening on ${replay.url}`);
-      console.log(`  virtual servers: send the header X-Mcp-Virtualserver: mcp-demo/issue-triage (or mcp-demo/travel)`);
+      console.log(
+        `  virtual servers: send the header X-Mcp-Virtualserver: mcp-demo/issue-triage (or mcp-demo/travel)`,
+      );
       console.log(`  try: kubectl mcp tools --gateway ${replay.url} -o wide`);
       console.log(`Edit examples/*.yaml and the gateway reloads. Ctrl-C to stop.`);
       await new Promise<void>((resolve) => {
@@ -70,7 +74,9 @@ export async function runDemo(options: { port: number; hostname: string; signal:
     return 0;
   } catch (error) {
     console.error(formatError(error));
-    if (error instanceof Deno.errors.AddrInUse) console.error(`Port ${options.port} is in use: run with --port N.`);
+    if (error instanceof Deno.errors.AddrInUse) {
+      console.error(`Port ${options.port} is in use: run with --port N.`);
+    }
     return 1;
   } finally {
     await Promise.all(fixtures.map((fixture) => fixture.close()));

@@ -36,12 +36,15 @@ Deno.test("version -o json is machine readable", async () => {
 
 Deno.test("colour only on a terminal, and never with NO_COLOR", async () => {
   // `script` (util-linux) gives the CLI a real pseudo-terminal as standard output.
-  const command = `${Deno.execPath()} run -A --quiet main.ts validate -f test/corpus/seed/mcp-server-registration.yaml`;
+  const command =
+    `${Deno.execPath()} run -A --quiet main.ts validate -f test/corpus/seed/mcp-server-registration.yaml`;
   const onTerminal = await runProgram("script", ["-qec", command, "/dev/null"], { env: { NO_COLOR: "" } });
   assertStringIncludes(onTerminal.stdout, "\x1b[31merror\x1b[39m");
   const noColor = await runProgram("script", ["-qec", command, "/dev/null"], { env: { NO_COLOR: "1" } });
   assertStringIncludes(noColor.stdout, "error: apiVersion");
   assertEquals(noColor.stdout.includes("\x1b["), false);
-  const piped = await runCli(["validate", "-f", "test/corpus/seed/mcp-server-registration.yaml"], { env: { NO_COLOR: "" } });
+  const piped = await runCli(["validate", "-f", "test/corpus/seed/mcp-server-registration.yaml"], {
+    env: { NO_COLOR: "" },
+  });
   assertEquals(piped.stdout.includes("\x1b["), false);
 });

@@ -13,13 +13,19 @@ Deno.test("deno task demo from a clean clone answers an MCP client", async () =>
     // A clean clone of what is committed: nothing from this working tree but its git history.
     const cloned = await runProgram("git", ["clone", "--quiet", REPO_ROOT, `${clone}/repo`]);
     assertEquals(cloned.code, 0, cloned.stderr);
-    await using demo = spawnProgram(Deno.execPath(), ["task", "demo", "--port", "0"], { cwd: `${clone}/repo`, timeoutMs: 180_000 });
+    await using demo = spawnProgram(Deno.execPath(), ["task", "demo", "--port", "0"], {
+      cwd: `${clone}/repo`,
+      timeoutMs: 180_000,
+    });
     const [, url] = await demo.waitFor(/MCP gateway listening on (http:\/\/\S+\/mcp)/, 180_000);
     assertStringIncludes(demo.stdout, "mcp-demo/weather");
     const client = await connectGateway(url);
     try {
       const tools = await listAllTools(client);
-      assert(tools.some((tool) => tool.name === "weather_get_forecast"), JSON.stringify(tools.map((t) => t.name)));
+      assert(
+        tools.some((tool) => tool.name === "weather_get_forecast"),
+        JSON.stringify(tools.map((t) => t.name)),
+      );
       const result = await client.callTool({ name: "internal_whoami", arguments: {} });
       // The gateway sends the registration's Secret to that server, never the client's credentials.
       assertStringIncludes(JSON.stringify(result.content), "demo-internal-token");
@@ -28,7 +34,10 @@ Deno.test("deno task demo from a clean clone answers an MCP client", async () =>
     }
     const triage = await connectGateway(url, { virtualServer: "mcp-demo/issue-triage" });
     try {
-      assertEquals((await listAllTools(triage)).map((tool) => tool.name).sort(), ["github_get_issue", "github_search"]);
+      assertEquals((await listAllTools(triage)).map((tool) => tool.name).sort(), [
+        "github_get_issue",
+        "github_search",
+      ]);
     } finally {
       await triage.close();
     }

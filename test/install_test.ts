@@ -35,7 +35,9 @@ Deno.test("deno task install puts kubectl-mcp and kubectl_complete-mcp where kub
     await t.step("kubectl completes verbs through kubectl_complete-mcp", async () => {
       const result = await runProgram(KUBECTL, ["__complete", "mcp", ""], { env, cwd: home });
       assertEquals(result.code, 0, result.stderr);
-      for (const verb of ["register", "validate", "simulate", "tools"]) assertStringIncludes(result.stdout, verb);
+      for (const verb of ["register", "validate", "simulate", "tools"]) {
+        assertStringIncludes(result.stdout, verb);
+      }
       assertStringIncludes(result.stdout, ":4");
     });
     await t.step("kubectl completes flag values and names from manifests", async () => {
@@ -43,7 +45,15 @@ Deno.test("deno task install puts kubectl-mcp and kubectl_complete-mcp where kub
       assertStringIncludes(output.stdout, "wide");
       const names = await runProgram(
         KUBECTL,
-        ["__complete", "mcp", "tools", "-f", `${REPO_ROOT}/examples/virtual-servers.yaml`, "--virtual-server", ""],
+        [
+          "__complete",
+          "mcp",
+          "tools",
+          "-f",
+          `${REPO_ROOT}/examples/virtual-servers.yaml`,
+          "--virtual-server",
+          "",
+        ],
         { env, cwd: home },
       );
       assertStringIncludes(names.stdout, "mcp-demo/issue-triage");

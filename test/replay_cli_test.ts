@@ -19,12 +19,20 @@ function registration(name: string, spec: Record<string, unknown>) {
     apiVersion: "mcp.kuadrant.io/v1",
     kind: "MCPServerRegistration",
     metadata: { name, namespace: NS },
-    spec: { targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: `${name}-route` }, ...spec },
+    spec: {
+      targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: `${name}-route` },
+      ...spec,
+    },
   };
 }
 
 function virtualServer(name: string, tools: string[]) {
-  return { apiVersion: "mcp.kuadrant.io/v1", kind: "MCPVirtualServer", metadata: { name, namespace: NS }, spec: { tools } };
+  return {
+    apiVersion: "mcp.kuadrant.io/v1",
+    kind: "MCPVirtualServer",
+    metadata: { name, namespace: NS },
+    spec: { tools },
+  };
 }
 
 async function writeManifests(dir: string, file: string, objects: unknown[]): Promise<void> {
@@ -58,7 +66,9 @@ async function world(): Promise<World> {
   ]);
   await writeManifests(dir, "virtual.yaml", [virtualServer("triage", ["gh_search", "gh_get_issue"])]);
   const flags = ["-f", dir];
-  for (const [name, fixture] of Object.entries(fixtures)) flags.push("--upstream", `${NS}/${name}=${fixture.url}`);
+  for (const [name, fixture] of Object.entries(fixtures)) {
+    flags.push("--upstream", `${NS}/${name}=${fixture.url}`);
+  }
   return {
     dir,
     fixtures,
@@ -193,7 +203,15 @@ Deno.test("simulate reads upstream's standalone broker config file", async () =>
   try {
     await Deno.writeTextFile(
       `${dir}/config.yaml`,
-      stringify({ servers: [{ name: "weather", url: weather.url, hostname: "weather.local", enabled: true, prefix: "w_" }] }),
+      stringify({
+        servers: [{
+          name: "weather",
+          url: weather.url,
+          hostname: "weather.local",
+          enabled: true,
+          prefix: "w_",
+        }],
+      }),
     );
     const result = await runCli(["tools", "-f", `${dir}/config.yaml`, "-o", "name"]);
     assertEquals(result.code, 0, result.stderr);
@@ -223,7 +241,15 @@ Deno.test("simulate applies the MCPGatewayExtension: protected-resource metadata
       },
       registration("weather", { prefix: "weather_" }),
     ]);
-    await using sim = spawnCli(["simulate", "-f", dir, "--upstream", `weather=${weather.url}`, "--port", "0"]);
+    await using sim = spawnCli([
+      "simulate",
+      "-f",
+      dir,
+      "--upstream",
+      `weather=${weather.url}`,
+      "--port",
+      "0",
+    ]);
     const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/);
     const metadata = await (await fetch(new URL("/.well-known/oauth-protected-resource/mcp", url))).json();
     assertEquals(metadata.authorization_servers, ["https://idp.example.com/realms/mcp"]);

@@ -9,7 +9,11 @@ import { runCli } from "./helpers/cli.ts";
 
 async function validates(yaml: string, extra: string[] = []): Promise<string> {
   const result = await runCli(["validate", "-f", "-", ...extra], { stdin: yaml });
-  assertEquals(result.code, 0, `validate failed:\n${result.stdout}\n${result.stderr}\n--- input ---\n${yaml}`);
+  assertEquals(
+    result.code,
+    0,
+    `validate failed:\n${result.stdout}\n${result.stderr}\n--- input ---\n${yaml}`,
+  );
   return result.stdout;
 }
 
@@ -144,7 +148,9 @@ Deno.test("gateway init with an issuer scaffolds the extension and an AuthPolicy
   assertEquals(result.code, 0, result.stderr);
   const objects = parseAllDocuments(result.stdout).map((doc) => doc.toJS());
   assertEquals(objects.map((o) => o.kind), ["MCPGatewayExtension", "AuthPolicy"]);
-  assertEquals(objects[0].spec.oauthProtectedResource.authorizationServers, ["https://idp.example.com/realms/mcp"]);
+  assertEquals(objects[0].spec.oauthProtectedResource.authorizationServers, [
+    "https://idp.example.com/realms/mcp",
+  ]);
   await validates(result.stdout);
   const missing = await runCli(["gateway", "init", "--listener", "mcp"]);
   assertEquals(missing.code, 2);

@@ -22,6 +22,6 @@ if (import.meta.main) {
   }
   const io = processIo(new AbortController().signal);
   const completion = await complete(words.length ? words : [""], io);
-  if (!descriptions) for (const candidate of completion.candidates) delete candidate.description;
+  if (!descriptions) { for (const candidate of completion.candidates) delete candidate.description; }
   io.out(formatCompletion(completion));
 }

@@ -26,15 +26,23 @@ Deno.test("parseFlags reads kubectl's forms: -n x, -n=x, --namespace=x, --watch=
 Deno.test("parseFlags errors name the flag", () => {
   assertThrows(() => parseFlags(["--nope"], SPECS, "t"), UsageError, "unknown flag: --nope");
   assertThrows(() => parseFlags(["-n"], SPECS, "t"), UsageError, "flag needs an argument: --namespace");
-  assertThrows(() => parseFlags(["-o", "xml"], SPECS, "t"), UsageError, 'invalid argument "xml" for "--output"');
+  assertThrows(
+    () => parseFlags(["-o", "xml"], SPECS, "t"),
+    UsageError,
+    'invalid argument "xml" for "--output"',
+  );
 });
 
 Deno.test("completion offers verbs, sub-verbs, flags and flag values", async () => {
   const io = captureIo();
   const values = async (words: string[]) => (await complete(words, io, ROOT)).candidates.map((c) => c.value);
-  assertEquals((await values(["re"])), ["register"]);
+  assertEquals(await values(["re"]), ["register"]);
   assertEquals(await values(["virtual-server", ""]), ["create"]);
-  assertEquals((await values(["tools", "--virt"])), ["--virtual-server"]);
+  assertEquals(await values(["tools", "--virt"]), ["--virtual-server"]);
   assertEquals(await values(["tools", "-o", ""]), ["wide", "json", "yaml", "name"]);
-  assertEquals(await values(["register", "x", "--dry-run="]), ["--dry-run=none", "--dry-run=client", "--dry-run=server"]);
+  assertEquals(await values(["register", "x", "--dry-run="]), [
+    "--dry-run=none",
+    "--dry-run=client",
+    "--dry-run=server",
+  ]);
 });

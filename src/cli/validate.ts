@@ -29,8 +29,12 @@ export function formatFinding(finding: Finding, paint: Palette = palette(false))
     })`
     : "";
   const hint = finding.hint ? `\n  hint: ${finding.hint}` : "";
-  const severity = finding.severity === "error" ? paint.red(finding.severity) : paint.yellow(finding.severity);
-  return `${paint.bold(where)}: ${severity}: ${finding.message} ${paint.dim(`[${finding.code}]`)}${object}${hint}`;
+  const severity = finding.severity === "error"
+    ? paint.red(finding.severity)
+    : paint.yellow(finding.severity);
+  return `${paint.bold(where)}: ${severity}: ${finding.message} ${
+    paint.dim(`[${finding.code}]`)
+  }${object}${hint}`;
 }
 
 /** The summary line of a report, e.g. `2 errors, 1 warning in 3 objects`. */

@@ -21,11 +21,17 @@ Deno.test("formatTable aligns columns, upper-cases headers, hides wide columns, 
     { header: "Extra", value: (r: typeof rows[0]) => r.c, wide: true },
   ];
   assertEquals(formatTable(columns, rows), "NAME     COUNT\nx        <none>\nlonger   2\n");
-  assertEquals(formatTable(columns, rows, { wide: true, noHeaders: true }).split("\n")[0], "x        <none>   wide");
+  assertEquals(
+    formatTable(columns, rows, { wide: true, noHeaders: true }).split("\n")[0],
+    "x        <none>   wide",
+  );
   assertEquals(formatTable(columns, []), "");
 });
 
 Deno.test("formatName is kind.group/name, without a group for the core group", () => {
-  assertEquals(formatName({ apiVersion: "mcp.kuadrant.io/v1", kind: "MCPServerRegistration", metadata: { name: "a" } }), "mcpserverregistration.mcp.kuadrant.io/a");
+  assertEquals(
+    formatName({ apiVersion: "mcp.kuadrant.io/v1", kind: "MCPServerRegistration", metadata: { name: "a" } }),
+    "mcpserverregistration.mcp.kuadrant.io/a",
+  );
   assertEquals(formatName({ apiVersion: "v1", kind: "Secret", metadata: { name: "s" } }), "secret/s");
 });

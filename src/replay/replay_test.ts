@@ -12,7 +12,11 @@ import {
   staticResolver,
 } from "./mod.ts";
 
-const route = (name: string, gateway: string, rules: unknown[] = [{ backendRefs: [{ name, port: 8080 }] }]) => ({
+const route = (
+  name: string,
+  gateway: string,
+  rules: unknown[] = [{ backendRefs: [{ name, port: 8080 }] }],
+) => ({
   apiVersion: "gateway.networking.k8s.io/v1",
   kind: "HTTPRoute",
   metadata: { name, namespace: "mcp" },
@@ -72,7 +76,9 @@ Deno.test("routeBackend names the Service, or says why the route cannot be follo
   });
   const missing = routeBackend(registration("a", "nope"), []);
   assertEquals("reason" in missing && missing.reason, "HTTPRoute mcp/nope not found");
-  const twoRules = routeBackend(registration("a", "a"), [route("a", "gw", [{ backendRefs: [] }, { backendRefs: [] }])]);
+  const twoRules = routeBackend(registration("a", "a"), [
+    route("a", "gw", [{ backendRefs: [] }, { backendRefs: [] }]),
+  ]);
   assertEquals("reason" in twoRules && twoRules.reason.includes("exactly one rule"), true);
 });
 
@@ -102,7 +108,13 @@ Deno.test("planReplay applies the extension's settings and keeps unresolved serv
 });
 
 Deno.test("describeChanges reports additions, removals and state changes, nothing else", () => {
-  const row = (name: string, state: string, tools: number) => ({ name, prefix: "", target: "t", tools, state });
+  const row = (name: string, state: string, tools: number) => ({
+    name,
+    prefix: "",
+    target: "t",
+    tools,
+    state,
+  });
   assertEquals(
     describeChanges(
       [row("a", "ready", 2), row("b", "ready", 1), row("c", "ready", 1)],

@@ -6,7 +6,11 @@ import type { GatewayStatus } from "../../sim/mod.ts";
 const tool = (name: string, required: string[] = []) => ({
   name,
   description: `Does ${name}`,
-  inputSchema: { type: "object" as const, properties: { q: { type: "string" }, n: { type: "number" } }, required },
+  inputSchema: {
+    type: "object" as const,
+    properties: { q: { type: "string" }, n: { type: "number" } },
+    required,
+  },
 });
 
 Deno.test("serverOf uses the reported tool list first, then the longest matching prefix", () => {
@@ -26,15 +30,37 @@ Deno.test("rows mark required parameters, estimate tokens and total them", () =>
   assertEquals(rows[0].parameters, ["q*", "n"]);
   assertEquals(rows[0].tokens, estimateTokens(rows[0].definition));
   const table = formatToolTable(rows, { wide: true });
-  assertEquals(table.split("\n")[0].split(/\s{2,}/), ["NAME", "SERVER", "PARAMETERS", "TOKENS", "DESCRIPTION"]);
+  assertEquals(table.split("\n")[0].split(/\s{2,}/), [
+    "NAME",
+    "SERVER",
+    "PARAMETERS",
+    "TOKENS",
+    "DESCRIPTION",
+  ]);
   assertEquals(table.trim().split("\n").at(-1), `1 tool from 1 server, ~${rows[0].tokens} tokens`);
 });
 
 Deno.test("explain: listed, filtered by a virtual server, withheld by a conflict, unhealthy", () => {
   const status = {
     servers: [
-      { name: "ns/a", prefix: "a_", enabled: true, state: "ready", tools: ["a_search"], conflicts: [], invalidTools: [] },
-      { name: "ns/b", prefix: "a_", enabled: true, state: "ready", tools: [], conflicts: [], invalidTools: [] },
+      {
+        name: "ns/a",
+        prefix: "a_",
+        enabled: true,
+        state: "ready",
+        tools: ["a_search"],
+        conflicts: [],
+        invalidTools: [],
+      },
+      {
+        name: "ns/b",
+        prefix: "a_",
+        enabled: true,
+        state: "ready",
+        tools: [],
+        conflicts: [],
+        invalidTools: [],
+      },
       {
         name: "ns/c",
         prefix: "c_",

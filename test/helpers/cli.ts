@@ -85,7 +85,11 @@ export interface RunningCli extends AsyncDisposable {
 }
 
 /** Starts `program args` and collects its output while it runs. */
-export function spawnProgram(program: string, args: readonly string[], options: RunCliOptions = {}): RunningCli {
+export function spawnProgram(
+  program: string,
+  args: readonly string[],
+  options: RunCliOptions = {},
+): RunningCli {
   const child = new Deno.Command(program, {
     args: [...args],
     cwd: options.cwd ?? REPO_ROOT,
