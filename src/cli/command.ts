@@ -100,4 +100,14 @@ export interface Command {
   subcommands?: readonly Command[];
   /** Runs the command and returns the exit code (0 when it returns nothing). */
   run?(context: CommandContext): Promise<number | void>;
+  /**
+   * Loads the full command. A verb listed with only its name and summary loads its module (and the
+   * libraries behind it) when it is selected, so `--help`, completion and small verbs start fast.
+   */
+  load?(): Promise<Command>;
+}
+
+/** Returns the full command, loading it first when it is listed lazily. */
+export async function loaded(command: Command): Promise<Command> {
+  return command.load ? await command.load() : command;
 }

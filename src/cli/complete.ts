@@ -6,7 +6,14 @@
  * @module
  */
 
-import type { ArgSpec, Command, CompletionSource, Flags, FlagSpec } from "./command.ts";
+import {
+  type ArgSpec,
+  type Command,
+  type CompletionSource,
+  type Flags,
+  type FlagSpec,
+  loaded,
+} from "./command.ts";
 import { HELP_FLAG, parseFlags } from "./flags.ts";
 import type { Io } from "./io.ts";
 import { ROOT } from "./mod.ts";
@@ -69,7 +76,7 @@ export async function complete(words: readonly string[], io: Io, root: Command =
       sub.name === before[index] || sub.aliases?.includes(before[index])
     );
     if (!next) break;
-    command = next;
+    command = await loaded(next);
     index++;
   }
   const specs = [...(command.flags ?? []), HELP_FLAG];
@@ -137,6 +144,8 @@ async function fromSource(
 ): Promise<Completion> {
   if (source === "file") return { candidates: [], directive: Directive.Default };
   if (source === "dir") return { candidates: [], directive: Directive.FilterDirs };
+  // Providers register themselves when loaded; load them only when a value is to be looked up.
+  await Promise.all([import("./completion_sources.ts"), import("../kube/completion.ts")]);
   const seen = new Map<string, Candidate>();
   for (const provider of providers) {
     try {

@@ -10,8 +10,6 @@
 
 import { complete, formatCompletion } from "./complete.ts";
 import { processIo } from "./io.ts";
-import "./completion_sources.ts";
-import "../kube/completion.ts";
 
 if (import.meta.main) {
   let words = [...Deno.args];

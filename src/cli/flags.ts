@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 import type { Flags, FlagSpec } from "./command.ts";
-import { DEFAULT_FIELD_MANAGER } from "../kube/client.ts";
+import { DEFAULT_FIELD_MANAGER } from "../kube/field_manager.ts";
 
 /** `-h, --help`, accepted by every command. */
 export const HELP_FLAG: FlagSpec = {

@@ -5,40 +5,91 @@
  * @module
  */
 
-import type { Command } from "./command.ts";
+import { type Command, loaded } from "./command.ts";
 import { HELP_FLAG, parseFlags } from "./flags.ts";
 import { formatHelp, PROGRAM } from "./help.ts";
 import type { Io } from "./io.ts";
 import { UsageError } from "../errors.ts";
-import { versionCommand } from "./version.ts";
-import { simulateCommand } from "./simulate.ts";
-import { toolsCommand } from "./tools.ts";
-import { callCommand } from "./call.ts";
-import { registerCommand } from "./register.ts";
-import { virtualServerCommand } from "./virtual_server.ts";
-import { gatewayCommand } from "./gateway.ts";
-import { applyCommand } from "./apply.ts";
-import { getCommand } from "./get.ts";
-import { deleteCommand } from "./delete.ts";
-import { crdsCommand } from "./crds.ts";
-import { validateCommand } from "./validate.ts";
-import { migrateCommand } from "./migrate.ts";
 
-/** Every verb, in the order `kubectl mcp --help` lists them. */
+/** Lists a verb by name and summary; its module loads only when the verb is used. */
+function lazy(
+  name: string,
+  summary: string,
+  load: () => Promise<Command>,
+  aliases: readonly string[] = [],
+): Command {
+  let pending: Promise<Command> | undefined;
+  return { name, summary, aliases, usage: name, load: () => pending ??= load() };
+}
+
+/** Every verb, in the order `kubectl mcp --help` lists them. A test checks the summaries and aliases
+ * here against the verbs' own. */
 export const VERBS: Command[] = [
-  registerCommand,
-  validateCommand,
-  migrateCommand,
-  virtualServerCommand,
-  gatewayCommand,
-  applyCommand,
-  getCommand,
-  deleteCommand,
-  crdsCommand,
-  simulateCommand,
-  toolsCommand,
-  callCommand,
-  versionCommand,
+  lazy(
+    "register",
+    "Register an MCP server with the gateway (MCPServerRegistration, HTTPRoute, Secret)",
+    async () => (await import("./register.ts")).registerCommand,
+  ),
+  lazy(
+    "validate",
+    "Validate MCP gateway manifests offline, or against a cluster with --live",
+    async () => (await import("./validate.ts")).validateCommand,
+  ),
+  lazy(
+    "migrate",
+    "Rewrite v1alpha1 manifests (toolPrefix) for mcp.kuadrant.io/v1",
+    async () => (await import("./migrate.ts")).migrateCommand,
+  ),
+  lazy(
+    "virtual-server",
+    "Create virtual servers: named subsets of the federated tools",
+    async () => (await import("./virtual_server.ts")).virtualServerCommand,
+    ["virtual-servers", "vs", "mcpvs"],
+  ),
+  lazy(
+    "gateway",
+    "Set up the MCP gateway on a Gateway listener",
+    async () => (await import("./gateway.ts")).gatewayCommand,
+    ["gateways", "mcpge"],
+  ),
+  lazy(
+    "apply",
+    "Validate manifests, then server-side apply them to the cluster",
+    async () => (await import("./apply.ts")).applyCommand,
+  ),
+  lazy(
+    "get",
+    "List MCP server registrations, virtual servers or gateway extensions in the cluster",
+    async () => (await import("./get.ts")).getCommand,
+  ),
+  lazy(
+    "delete",
+    "Delete MCP server registrations, virtual servers or gateway extensions",
+    async () => (await import("./delete.ts")).deleteCommand,
+  ),
+  lazy(
+    "crds",
+    "Install the MCP gateway CRDs, or compare the cluster's with this plugin's",
+    async () => (await import("./crds.ts")).crdsCommand,
+  ),
+  lazy(
+    "simulate",
+    "Run a local MCP gateway replaying the cluster's (or the files') registrations",
+    async () => (await import("./simulate.ts")).simulateCommand,
+    ["sim"],
+  ),
+  lazy(
+    "tools",
+    "List the federated tools live, as a client of a virtual server sees them",
+    async () => (await import("./tools.ts")).toolsCommand,
+    ["tool"],
+  ),
+  lazy(
+    "call",
+    "Call a federated tool through the gateway and print the result",
+    async () => (await import("./call.ts")).callCommand,
+  ),
+  lazy("version", "Print the kubectl-mcp version", async () => (await import("./version.ts")).versionCommand),
 ];
 
 /** The root command: `kubectl mcp` itself. */
@@ -62,8 +113,8 @@ export interface Resolved {
 }
 
 /** Finds the command a command line selects: leading words that name sub-verbs, at any depth. */
-export function resolveCommand(argv: readonly string[], root: Command = ROOT): Resolved {
-  let command = root;
+export async function resolveCommand(argv: readonly string[], root: Command = ROOT): Promise<Resolved> {
+  let command = await loaded(root);
   const path: string[] = [];
   let index = 0;
   while (index < argv.length && command.subcommands?.length) {
@@ -79,7 +130,7 @@ export function resolveCommand(argv: readonly string[], root: Command = ROOT): R
       }
       break;
     }
-    command = next;
+    command = await loaded(next);
     path.push(next.name);
     index++;
   }
@@ -88,7 +139,7 @@ export function resolveCommand(argv: readonly string[], root: Command = ROOT): R
 
 /** Runs a whole command line and returns the exit code. Errors propagate to the caller. */
 export async function runCommandLine(argv: readonly string[], io: Io, root: Command = ROOT): Promise<number> {
-  const { command, path, rest } = resolveCommand(argv, root);
+  const { command, path, rest } = await resolveCommand(argv, root);
   const commandLine = [PROGRAM, ...path].join(" ");
   const { args, flags } = parseFlags(rest, [...(command.flags ?? []), HELP_FLAG], commandLine);
   if (flags.boolean("help") || !command.run) {

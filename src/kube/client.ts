@@ -155,8 +155,7 @@ export interface KubeStatus {
   code?: number;
 }
 
-/** The value of `--field-manager` when none is given. */
-export const DEFAULT_FIELD_MANAGER = "kubectl-mcp";
+export { DEFAULT_FIELD_MANAGER } from "./field_manager.ts";
 
 /** A client for one API server and user. */
 export class KubeClient {
