@@ -18,33 +18,15 @@
 
 import { assert } from "./helpers/assert.ts";
 import { startCluster, type TestCluster } from "./cluster/cluster.ts";
+import { CORPUS, corpusFiles, type Expectation, loadCase, readCase } from "./helpers/corpus.ts";
 import { loadManifests, type ManifestDocument } from "../src/manifest/mod.ts";
 import { validateManifests } from "../src/validate/mod.ts";
 import { applyObject } from "../src/kube/apply.ts";
 import { KubeClient, type KubeObject } from "../src/kube/client.ts";
 import { isDnsLabel } from "../src/validate/mod.ts";
 
-const CORPUS = new URL("./corpus/", import.meta.url).pathname;
-
-interface Expectation {
-  apiserver: "accept" | "reject";
-  options?: { maxToolName?: number; toolNames?: Record<string, string[]>; strict?: boolean };
-  old?: string;
-}
-
-type Verdict = "accept" | "reject";
-
-function corpusFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
-    const path = `${dir}${entry.name}`;
-    if (entry.isDirectory) out.push(...corpusFiles(`${path}/`));
-    else if (/\.(ya?ml|json)$/.test(entry.name) && !/\.(old\.yaml|expect\.json)$/.test(entry.name)) {
-      out.push(path);
-    }
-  }
-  return out;
-}
+/** What a validator or an API server says to a manifest. */
+type Verdict = Expectation["apiserver"];
 
 function verdictOf(docs: ManifestDocument[], old?: ManifestDocument[], options: Expectation["options"] = {}) {
   const report = validateManifests(docs, { ...options, old });
@@ -107,11 +89,9 @@ Deno.test({
     for (const file of files) {
       const name = file.slice(CORPUS.length);
       await t.step(name, async () => {
-        const base = file.replace(/\.(ya?ml|json)$/, "");
-        const expect: Expectation = JSON.parse(await Deno.readTextFile(`${base}.expect.jsonc`));
-        const oldFile = expect.old ? `${file.slice(0, file.lastIndexOf("/") + 1)}${expect.old}` : undefined;
-        const docs = await loadManifests([file]);
-        const old = oldFile ? await loadManifests([oldFile]) : undefined;
+        const corpusCase = await readCase(file);
+        const { expect, oldFile } = corpusCase;
+        const { docs, old } = await loadCase(corpusCase);
         const problems: string[] = [];
         if (oldFile) await kubectlOk(cluster, ["apply", "--server-side", "-f", oldFile]);
         try {

@@ -9,29 +9,8 @@
  */
 
 import { assertEquals } from "./helpers/assert.ts";
-import { loadManifests } from "../src/manifest/mod.ts";
+import { CORPUS, corpusFiles, loadCase, readCase } from "./helpers/corpus.ts";
 import { FINDING_CODES, validateManifests } from "../src/validate/mod.ts";
-
-const CORPUS = new URL("./corpus/", import.meta.url).pathname;
-
-interface Expectation {
-  apiserver: "accept" | "reject";
-  options?: { maxToolName?: number; toolNames?: Record<string, string[]>; strict?: boolean };
-  old?: string;
-  findings: { severity: string; code: string; line: number; column: number; field?: string }[];
-}
-
-function corpusFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
-    const path = `${dir}${entry.name}`;
-    if (entry.isDirectory) out.push(...corpusFiles(`${path}/`));
-    else if (/\.(ya?ml|json)$/.test(entry.name) && !/\.(old\.yaml|expect\.json)$/.test(entry.name)) {
-      out.push(path);
-    }
-  }
-  return out;
-}
 
 const files = corpusFiles(CORPUS);
 
@@ -42,12 +21,9 @@ Deno.test("the corpus has at least 60 manifests", () => {
 for (const file of files) {
   const name = file.slice(CORPUS.length);
   Deno.test(`corpus ${name}`, async () => {
-    const base = file.replace(/\.(ya?ml|json)$/, "");
-    const expect: Expectation = JSON.parse(await Deno.readTextFile(`${base}.expect.jsonc`));
-    const docs = await loadManifests([file]);
-    const old = expect.old
-      ? await loadManifests([`${file.slice(0, file.lastIndexOf("/") + 1)}${expect.old}`])
-      : undefined;
+    const corpusCase = await readCase(file);
+    const { expect } = corpusCase;
+    const { docs, old } = await loadCase(corpusCase);
     const report = validateManifests(docs, { ...expect.options, old });
     const actual = report.findings.map((f) => ({
       severity: f.severity,
