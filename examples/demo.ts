@@ -15,6 +15,7 @@ import { fileSource, formatServerSummary, startReplay, staticResolver } from "..
 import { connectGateway, listAllTools } from "../src/mcp/client.ts";
 import { formatToolTable, toolRows } from "../src/tools/mod.ts";
 import { formatError } from "../src/errors.ts";
+import { waitForAbort } from "../src/cli/io.ts";
 
 /** Which fixture plays each example registration, and the credential it expects. */
 const EXAMPLE_SERVERS: { registration: string; fixture: FixtureName; token?: string }[] = [
@@ -63,10 +64,7 @@ export async function runDemo(
       );
       console.log(`  try: kubectl mcp tools --gateway ${replay.url} -o wide`);
       console.log(`Edit examples/*.yaml and the gateway reloads. Ctrl-C to stop.`);
-      await new Promise<void>((resolve) => {
-        if (options.signal.aborted) return resolve();
-        options.signal.addEventListener("abort", () => resolve(), { once: true });
-      });
+      await waitForAbort(options.signal);
       console.log("Stopping.");
     } finally {
       await replay.close();

@@ -89,3 +89,11 @@ export function useColor(io: Io): boolean {
   const noColor = io.env("NO_COLOR");
   return io.isTerminal && (noColor === undefined || noColor === "");
 }
+
+/** Resolves when `signal` aborts (Ctrl-C for the verbs that serve until interrupted). */
+export function waitForAbort(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}

@@ -7,7 +7,7 @@
 
 import type { Command, Flags } from "./command.ts";
 import { ALL_NAMESPACES_FLAG, FILENAME_FLAGS, KUBE_FLAGS } from "./flags.ts";
-import type { Io } from "./io.ts";
+import { type Io, waitForAbort } from "./io.ts";
 import { formatFinding } from "./validate.ts";
 import { UsageError, ValidationFailedError } from "../errors.ts";
 import { validateManifests } from "../validate/mod.ts";
@@ -196,10 +196,7 @@ export const simulateCommand: Command = {
       io.out(
         `\nMCP gateway listening on ${replay.url} (${rows.length} servers, ${status.toolCount} tools). Ctrl-C to stop.\n`,
       );
-      await new Promise<void>((resolve) => {
-        if (io.signal.aborted) return resolve();
-        io.signal.addEventListener("abort", () => resolve(), { once: true });
-      });
+      await waitForAbort(io.signal);
       io.out("Stopping.\n");
     } finally {
       await replay.close();

@@ -8,7 +8,7 @@
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Command, Flags } from "./command.ts";
-import type { Io } from "./io.ts";
+import { type Io, waitForAbort } from "./io.ts";
 import { NO_HEADERS_FLAG, outputFlag } from "./flags.ts";
 import { REPLAY_FLAGS } from "./simulate.ts";
 import { GATEWAY_FLAGS, openToolSource, type ToolSource } from "./tool_source.ts";
@@ -181,10 +181,7 @@ export const toolsCommand: Command = {
           print();
         });
         await print();
-        await new Promise<void>((resolve) => {
-          if (io.signal.aborted) return resolve();
-          io.signal.addEventListener("abort", () => resolve(), { once: true });
-        });
+        await waitForAbort(io.signal);
         await pending;
       } finally {
         await client.close();
