@@ -20,6 +20,8 @@ import {
   ElicitRequestSchema,
   ErrorCode,
   GetPromptRequestSchema,
+  type Implementation,
+  LATEST_PROTOCOL_VERSION,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
@@ -34,9 +36,10 @@ import {
   type ServerRequest,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import type { GatewayConfig, ServerConfig, VirtualServerConfig } from "./config.ts";
+import { type GatewayConfig, type ServerConfig, serverEndpoint, type VirtualServerConfig } from "./config.ts";
 import { UpstreamError } from "./errors.ts";
 import {
   buildCatalog,
@@ -49,7 +52,7 @@ import { Metrics } from "./metrics.ts";
 import { allowAll, type RequestPolicy } from "./policy.ts";
 import { backendParams, computeAttributes, type RequestAttributes } from "./routing.ts";
 import { SessionSigner } from "./session.ts";
-import { MemorySessionStore, type SessionStore } from "./store.ts";
+import { MemorySessionStore, type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
 import { originAllowed, readPost, RpcCode, rpcError } from "./transport.ts";
 import {
   connectUpstream,
@@ -70,7 +73,10 @@ export type Logger = (
 
 /** Options of a gateway. */
 export interface GatewayOptions {
-  /** HMAC key for session ids; share it between replicas. Random when omitted. */
+  /**
+   * HMAC key for session ids; share it between replicas. When omitted: the store's shared key when
+   * it has one (Redis), else random.
+   */
   signingKey?: string | Uint8Array;
   /** Where diagnostics go; silent when omitted. */
   logger?: Logger;
@@ -124,6 +130,8 @@ class ClientSession {
   readonly inflight = new Map<string, Extra[]>();
   logLevel?: LoggingLevel;
   closed = false;
+  /** Protocol version negotiated at initialize (possibly by another replica). */
+  protocolVersion?: string;
 
   constructor(readonly id: string, server: Server, transport: WebStandardStreamableHTTPServerTransport) {
     this.server = server;
@@ -159,6 +167,8 @@ export class Gateway {
   #signer: SessionSigner;
   #upstreams = new Map<string, Upstream>();
   #sessions = new Map<string, ClientSession>();
+  /** Sessions being brought back from the store, so concurrent requests for one id share one. */
+  #resuming = new Map<string, Promise<ClientSession>>();
   /** Attributes computed by the HTTP layer, picked up by the SDK handler of the same request. */
   #attrs = new Map<string, RequestAttributes>();
   #catalog: Catalog;
@@ -180,6 +190,9 @@ export class Gateway {
 
   /** Connects to every enabled server (first attempt awaited) and builds the catalog. */
   async start(): Promise<void> {
+    if (this.#opts.signingKey === undefined && this.#store.signingKey) {
+      this.#signer = new SessionSigner(await this.#store.signingKey());
+    }
     await this.#applyServers(this.#config.servers);
   }
 
@@ -395,6 +408,12 @@ export class Gateway {
           return new Response("Not Found\n", { status: 404 });
       }
     } catch (err) {
+      if (err instanceof SessionStoreError) {
+        // Redis down: this request fails, naming the store; the gateway stays up and retries on the next.
+        this.#log("warn", `Request to ${url.pathname} failed: ${err.message}`);
+        if (url.pathname === "/mcp") this.metrics.request(req.method, 503);
+        return rpcError(503, RpcCode.InternalError, err.message);
+      }
       this.#log("error", `Request to ${url.pathname} failed: ${message(err)}`);
       return rpcError(500, RpcCode.InternalError, "Internal error.");
     }
@@ -443,8 +462,11 @@ export class Gateway {
           rpcError(400, RpcCode.InvalidRequest, "Invalid Request: initialize must not carry a session id."),
         );
       }
-      const session = await this.#newSession();
-      return done(await session.transport.handleRequest(req, { parsedBody: msg }));
+      const session = await this.#newSession(msg.params);
+      const res = await session.transport.handleRequest(req, { parsedBody: msg });
+      // The SDK refused the initialize: the record written for it would only wait for its TTL.
+      if (!this.#sessions.has(session.id)) await this.#store.delete(session.id).catch(() => {});
+      return done(res);
     }
     const found = await this.#findSession(req);
     if (found instanceof Response) return done(found);
@@ -487,22 +509,69 @@ export class Gateway {
         return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
       }
     }
-    if (!s || s.closed || !(await this.#store.get(id))) {
+    // The store decides whether a session lives: another replica may have ended it (DELETE) or
+    // created it, or this process restarted since the client initialised.
+    const record = await this.#store.get(id);
+    if (!record) {
+      if (s) await this.#closeSession(id, false);
       return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
     }
-    return s;
+    if (s?.closed) return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+    return s ?? await this.#resume(id, record);
   }
 
-  async #newSession(): Promise<ClientSession> {
+  /** Serves a session this process does not hold but the store knows, under the same id. */
+  #resume(id: string, record: SessionRecord): Promise<ClientSession> {
+    let resuming = this.#resuming.get(id);
+    if (!resuming) {
+      resuming = (async () => {
+        const session = await this.#createSession(id, record);
+        this.#sessions.set(id, session);
+        this.metrics.sessions(this.#sessions.size);
+        this.#log("info", "Session resumed from the session store.", { session: id });
+        return session;
+      })().finally(() => this.#resuming.delete(id));
+      this.#resuming.set(id, resuming);
+    }
+    return resuming;
+  }
+
+  /** A new session for an initialize request: its record is stored before the client gets its id. */
+  async #newSession(params: unknown): Promise<ClientSession> {
     const id = await this.#signer.issue();
+    const p = (params ?? {}) as {
+      protocolVersion?: unknown;
+      clientInfo?: SessionRecord["clientInfo"];
+      capabilities?: SessionRecord["clientCapabilities"];
+    };
+    const requested = typeof p.protocolVersion === "string" ? p.protocolVersion : undefined;
+    // The SDK's own negotiation (Server#_oninitialize), so a replica resuming the session agrees.
+    const protocolVersion = requested && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+      ? requested
+      : LATEST_PROTOCOL_VERSION;
+    const record: SessionRecord = {
+      createdAt: Date.now(),
+      protocolVersion,
+      ...(p.clientInfo ? { clientInfo: p.clientInfo } : {}),
+      ...(p.capabilities ? { clientCapabilities: p.capabilities } : {}),
+    };
+    await this.#store.create(id, record);
+    return await this.#createSession(id);
+  }
+
+  /**
+   * An SDK server and transport for session `id`. With `restored`, the transport starts out
+   * initialised with that id and the server with the client's capabilities and info, as the
+   * replica that served the initialize had them.
+   */
+  async #createSession(id: string, restored?: SessionRecord): Promise<ClientSession> {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
-      onsessioninitialized: async (sid) => {
-        await this.#store.create(sid, { createdAt: Date.now() });
+      onsessioninitialized: (sid) => {
         this.#sessions.set(sid, session);
         this.metrics.sessions(this.#sessions.size);
       },
-      onsessionclosed: (sid) => this.#closeSession(sid),
+      onsessionclosed: (sid) => this.#closeSession(sid, true),
     });
     const server = new Server(GATEWAY_INFO, {
       capabilities: {
@@ -518,23 +587,73 @@ export class Gateway {
     this.#installHandlers(session);
     server.onclose = () => void this.#closeSession(id);
     await server.connect(transport);
+    if (restored) {
+      // The SDK keeps these private and sets them only while handling initialize, which this
+      // replica never saw (webStandardStreamableHttp.js: sessionId + _initialized; server/index.js:
+      // _clientCapabilities + _clientVersion).
+      transport.sessionId = id;
+      (transport as unknown as { _initialized: boolean })._initialized = true;
+      const internals = server as unknown as {
+        _clientCapabilities?: ClientCapabilities;
+        _clientVersion?: Implementation;
+      };
+      internals._clientCapabilities = (restored.clientCapabilities ?? {}) as ClientCapabilities;
+      internals._clientVersion = restored.clientInfo as Implementation | undefined;
+      session.protocolVersion = restored.protocolVersion;
+    }
     return session;
   }
 
-  async #closeSession(id: string): Promise<void> {
+  /**
+   * Closes this process's copy of a session. With `end` (the client's DELETE; or any close on a
+   * store no one else reads) the session ends everywhere: its backend sessions are terminated, the
+   * ones other replicas opened too, and the store forgets it. Without, only the local copy goes
+   * (gateway shutdown on a shared store, or another replica ended it): the store keeps what other
+   * replicas, or this one restarted, need.
+   */
+  async #closeSession(id: string, end = !this.#store.shared): Promise<void> {
     const s = this.#sessions.get(id);
     if (!s || s.closed) return;
     s.closed = true;
     this.#sessions.delete(id);
     this.metrics.sessions(this.#sessions.size);
-    const conns = [...s.upstreams.values()];
+    const conns = [...s.upstreams.entries()];
     s.upstreams.clear();
-    await Promise.all(conns.map(async (p) => {
-      const c = await p.catch(() => undefined);
-      if (c) await this.#closeConnection(c);
-    }));
-    await this.#store.delete(id);
+    const mapped = end && this.#store.shared
+      ? await this.#store.listBackends(id).catch(() => ({} as Record<string, string>))
+      : {};
+    await Promise.all([
+      ...conns.map(async ([, p]) => {
+        const c = await p.catch(() => undefined);
+        if (!c) return;
+        if (end) await this.#closeConnection(c);
+        else await c.client.close().catch(() => {});
+      }),
+      // Backend sessions another replica opened for this session and this one never resumed.
+      ...Object.entries(mapped).filter(([server]) => !conns.some(([name]) => name === server)).map(
+        ([server, backendId]) => this.#terminateBackend(server, backendId),
+      ),
+    ]);
+    if (end) await this.#store.delete(id).catch((err) => this.#log("warn", message(err), { session: id }));
     await s.transport.close().catch(() => {});
+  }
+
+  /** Ends a backend session by id alone (HTTP DELETE), as its own client would. */
+  async #terminateBackend(server: string, backendSessionId: string): Promise<void> {
+    const cfg = this.#upstreams.get(server)?.config;
+    if (!cfg) return;
+    const headers: Record<string, string> = { "mcp-session-id": backendSessionId };
+    if (cfg.credential) headers.authorization = cfg.credential;
+    try {
+      const res = await fetch(serverEndpoint(cfg), {
+        method: "DELETE",
+        headers,
+        signal: AbortSignal.timeout(5000),
+      });
+      await res.body?.cancel();
+    } catch {
+      // The backend forgets idle sessions by itself.
+    }
   }
 
   #attributesFor(session: ClientSession, method: string, params: unknown, extra: Extra): RequestAttributes {
@@ -685,6 +804,9 @@ export class Gateway {
       }
       if (err instanceof McpError) forwardError(err);
       if (extra.signal.aborted) throw err;
+      if (err instanceof SessionStoreError) {
+        throw Object.assign(new Error(err.message), { code: RpcCode.InternalError });
+      }
       if (err instanceof UpstreamError) {
         throw Object.assign(new Error(err.message), { code: RpcCode.InternalError });
       }
@@ -769,8 +891,14 @@ export class Gateway {
     if (session.logLevel && client.getServerCapabilities()?.logging) {
       await client.setLoggingLevel(session.logLevel).catch(() => {});
     }
-    if (conn.transport.sessionId) {
-      await this.#store.setBackend(session.id, cfg.name, conn.transport.sessionId);
+    if (conn.transport.sessionId && conn.transport.sessionId !== resume) {
+      try {
+        await this.#store.setBackend(session.id, cfg.name, conn.transport.sessionId);
+      } catch (err) {
+        // Unrecorded, the backend session could never be resumed or ended by another replica.
+        await this.#closeConnection(conn);
+        throw err;
+      }
     }
     if (session.closed) {
       await this.#closeConnection(conn);
@@ -781,6 +909,7 @@ export class Gateway {
 
   /** Closes every session and upstream. */
   async close(): Promise<void> {
+    // On a shared store the sessions outlive this process: other replicas, or its restart, serve them.
     await Promise.all([...this.#sessions.keys()].map((id) => this.#closeSession(id)));
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
     this.#upstreams.clear();

@@ -6,16 +6,39 @@
  * @module
  */
 
-/** What the gateway remembers about one client session. */
+import { GatewayError } from "./errors.ts";
+
+/** What the gateway remembers about one client session: enough to serve it from another replica. */
 export interface SessionRecord {
   /** Milliseconds since the epoch when the client initialised. */
   createdAt: number;
   /** Protocol version negotiated with the client. */
   protocolVersion?: string;
+  /** The client's `clientInfo` from its initialize request. */
+  clientInfo?: { name: string; version: string; [key: string]: unknown };
+  /** The client's capabilities from its initialize request (elicitation, sampling, roots...). */
+  clientCapabilities?: Record<string, unknown>;
+}
+
+/** The session store could not be reached or failed a command; the message names the store. */
+export class SessionStoreError extends GatewayError {
+  override readonly code: string = "ERR_SESSION_STORE";
 }
 
 /** Session state shared by every replica of a gateway. */
 export interface SessionStore {
+  /**
+   * True when other processes read the same sessions (Redis): closing a gateway then leaves its
+   * sessions and their backend sessions in place for the other replicas, or for its restart.
+   */
+  readonly shared?: boolean;
+  /** The store for humans: `memory`, or its URL with the password masked. */
+  readonly description?: string;
+  /**
+   * A session signing key every replica on this store agrees on (the first one to ask creates it).
+   * The gateway uses it when it is given no `signingKey`.
+   */
+  signingKey?(): Promise<string>;
   /** Records a new gateway session. */
   create(sessionId: string, record: SessionRecord): Promise<void>;
   /** The record of a session, or undefined when it never existed or was deleted. */
@@ -36,6 +59,8 @@ export interface SessionStore {
 
 /** A `SessionStore` held in this process's memory: the single-replica default. */
 export class MemorySessionStore implements SessionStore {
+  /** Always `memory`. */
+  readonly description = "memory";
   #sessions = new Map<string, { record: SessionRecord; backends: Map<string, string> }>();
 
   create(sessionId: string, record: SessionRecord): Promise<void> {

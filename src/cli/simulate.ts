@@ -159,6 +159,18 @@ export const simulateCommand: Command = {
       description: "Port the gateway listens on (0 for any free port).",
     },
     { name: "address", type: "string", default: "127.0.0.1", description: "Address the gateway listens on." },
+    {
+      name: "session-store",
+      type: "string",
+      description: "Keep sessions in this Redis (redis://[USER:PASSWORD@]HOST:PORT/DB) so replicas share " +
+        "them; default: the extension's spec.sessionStore Secret when reachable, else memory.",
+    },
+    {
+      name: "session-signing-key",
+      type: "string",
+      description: "Key (16+ bytes) signing session ids; give every replica the same one. With a Redis " +
+        "session store and no key, the replicas share one kept in Redis.",
+    },
     ...REPLAY_FLAGS,
   ],
   async run({ io, args, flags }) {
@@ -168,11 +180,24 @@ export const simulateCommand: Command = {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new UsageError(`invalid value "${portText}" for --port: expected a port number`);
     }
+    const sessionStore = flags.string("session-store");
+    if (sessionStore !== undefined && !/^rediss?:\/\//.test(sessionStore)) {
+      throw new UsageError(
+        `invalid value "${sessionStore}" for --session-store: expected redis://HOST:PORT/DB or rediss://...`,
+      );
+    }
+    const signingKey = flags.string("session-signing-key");
+    if (signingKey !== undefined && new TextEncoder().encode(signingKey).length < 16) {
+      throw new UsageError("--session-signing-key must be at least 16 bytes long");
+    }
     const options = await replayOptionsFromFlags(flags, io);
     let replay: Replay;
     try {
       replay = await startReplay({
         ...options,
+        sessionStore,
+        sessionStoreFromExtension: true,
+        signingKey,
         port,
         hostname: flags.string("address"),
         onChange: (line) => io.out(`${timestamp()} ${line}\n`),
@@ -192,6 +217,8 @@ export const simulateCommand: Command = {
     try {
       const rows = await replay.rows();
       io.out(formatServerSummary(rows));
+      const store = replay.sessionStore;
+      io.out(`\nsession store: ${store.description}${store.note ? ` (${store.note})` : ""}\n`);
       const status = await replay.status();
       io.out(
         `\nMCP gateway listening on ${replay.url} (${rows.length} servers, ${status.toolCount} tools). Ctrl-C to stop.\n`,

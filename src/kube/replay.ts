@@ -197,7 +197,11 @@ function withKind(items: readonly KubeObject[], info: ResourceInfo): ReplayObjec
   return items.map((item) => ({ ...item, apiVersion, kind: info.kind }) as ReplayObject);
 }
 
-/** The credential Secrets registrations refer to; ones that cannot be read are left out. */
+/**
+ * The Secrets the replay reads: registrations' credentials, and each MCPGatewayExtension's
+ * `spec.sessionStore` Secret (in the extension's namespace) for `simulate`'s session store. Ones
+ * that cannot be read are left out.
+ */
 async function referencedSecrets(
   client: KubeClient,
   objects: readonly ReplayObject[],
@@ -208,6 +212,10 @@ async function referencedSecrets(
       ? (object.spec?.credentialRef as { name?: string } | undefined)
       : undefined;
     if (ref?.name) wanted.add(`${object.metadata?.namespace ?? "default"}/${ref.name}`);
+    const store = object.kind === "MCPGatewayExtension"
+      ? (object.spec?.sessionStore as { secretName?: string } | undefined)
+      : undefined;
+    if (store?.secretName) wanted.add(`${object.metadata?.namespace ?? "default"}/${store.secretName}`);
   }
   const present = new Set(
     objects.filter((object) => object.kind === "Secret").map((object) => keyOf(object)),

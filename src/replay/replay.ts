@@ -11,11 +11,14 @@ import {
   type GatewayConfig,
   type GatewayStatus,
   type Logger,
+  MemorySessionStore,
   normalizeConfig,
   type RunningGateway,
   type ServerConfig,
+  type SessionStore,
   startGateway,
 } from "../../sim/mod.ts";
+import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../sim/store_redis.ts";
 import type { Resolution, UpstreamResolver } from "./resolve.ts";
 import {
   isKind,
@@ -89,6 +92,23 @@ export interface ReplayOptions {
   debounceMs?: number;
   /** Watch the source and reload on changes (default true); a one-shot `tools` or `call` need not. */
   follow?: boolean;
+  /** Keep sessions in the Redis at this URL (`redis://` or `rediss://`); fails when it is unreachable. */
+  sessionStore?: string;
+  /**
+   * Without `sessionStore`, use the Redis the MCPGatewayExtension's `spec.sessionStore` Secret names
+   * (key `CACHE_CONNECTION_STRING`) when the Secret can be read and the host reached; else memory.
+   */
+  sessionStoreFromExtension?: boolean;
+  /** Session signing key the replicas share; with a Redis store and none given, the one kept in Redis. */
+  signingKey?: string;
+}
+
+/** The session store a replay runs on, as the start-up output shows it. */
+export interface SessionStoreChoice {
+  /** `memory`, or the Redis URL with the password masked. */
+  description: string;
+  /** Why a store the extension names is not used, when it is not. */
+  note?: string;
 }
 
 /** A running replay. */
@@ -97,6 +117,8 @@ export interface Replay {
   readonly url: string;
   /** The running gateway. */
   readonly gateway: RunningGateway;
+  /** The session store it runs on. */
+  readonly sessionStore: SessionStoreChoice;
   /** The registrations and their state now. */
   rows(): Promise<ServerRow[]>;
   /** Re-reads the objects and reloads the gateway now. */
@@ -173,6 +195,92 @@ export async function planReplay(
   return { config, resolutions };
 }
 
+/** The `CACHE_CONNECTION_STRING` of the Secret the extension's `spec.sessionStore` names. */
+function extensionStoreUrl(
+  objects: readonly ReplayObject[],
+  gatewayExtension?: string,
+): { url?: string; secret?: string; note?: string } {
+  const extension = selectExtension(objects, gatewayExtension);
+  const secretName = (extension?.spec?.sessionStore as { secretName?: unknown } | undefined)?.secretName;
+  if (!extension || typeof secretName !== "string" || !secretName) return {};
+  const namespace = extension.metadata?.namespace ?? "default";
+  const secret = `${namespace}/${secretName}`;
+  const object = objects.find((o) =>
+    isKind(o, "", "Secret") && o.metadata?.name === secretName &&
+    (o.metadata?.namespace ?? "default") === namespace
+  ) as (ReplayObject & { data?: Record<string, string>; stringData?: Record<string, string> }) | undefined;
+  if (!object) {
+    return { secret, note: `the session store Secret ${secret} could not be read; using the memory store` };
+  }
+  let url = object.stringData?.CACHE_CONNECTION_STRING;
+  if (url === undefined && object.data?.CACHE_CONNECTION_STRING !== undefined) {
+    try {
+      url = new TextDecoder().decode(
+        Uint8Array.from(atob(object.data.CACHE_CONNECTION_STRING), (c) => c.charCodeAt(0)),
+      );
+    } catch {
+      return { secret, note: `the session store Secret ${secret} has an invalid CACHE_CONNECTION_STRING` };
+    }
+  }
+  if (!url?.trim()) {
+    return {
+      secret,
+      note: `the session store Secret ${secret} has no CACHE_CONNECTION_STRING; using the memory store`,
+    };
+  }
+  return { url: url.trim(), secret };
+}
+
+/** Opens the session store the options and the extension ask for. */
+async function openSessionStore(
+  objects: readonly ReplayObject[],
+  options: ReplayOptions,
+): Promise<{ store: SessionStore; choice: SessionStoreChoice }> {
+  const onStateChange = (_up: boolean, line: string) => options.onChange?.(line);
+  if (options.sessionStore) {
+    try {
+      const store = await RedisSessionStore.connect(options.sessionStore, { onStateChange });
+      return { store, choice: { description: store.description } };
+    } catch (error) {
+      if (!isClusterInternalHost(options.sessionStore)) throw error;
+      throw Object.assign(error as Error, {
+        hint: "Its host is a cluster-internal name; port-forward the Redis Service " +
+          "(kubectl port-forward svc/NAME 6379) and pass --session-store redis://127.0.0.1:6379.",
+      });
+    }
+  }
+  const memory = { store: new MemorySessionStore(), choice: { description: "memory" } };
+  if (!options.sessionStoreFromExtension) return memory;
+  const found = extensionStoreUrl(objects, options.gatewayExtension);
+  if (!found.url) {
+    return found.note ? { ...memory, choice: { description: "memory", note: found.note } } : memory;
+  }
+  const masked = maskRedisUrl(found.url);
+  if (isClusterInternalHost(found.url)) {
+    return {
+      ...memory,
+      choice: {
+        description: "memory",
+        note:
+          `the extension's session store ${masked} (Secret ${found.secret}) is a cluster-internal name, ` +
+          "not reachable from here; using the memory store (port-forward it and pass --session-store to share it)",
+      },
+    };
+  }
+  try {
+    const store = await RedisSessionStore.connect(found.url, { onStateChange });
+    return { store, choice: { description: store.description, note: `from Secret ${found.secret}` } };
+  } catch (error) {
+    return {
+      ...memory,
+      choice: {
+        description: "memory",
+        note: `${(error as Error).message.replace(/\.$/, "")}; using the memory store`,
+      },
+    };
+  }
+}
+
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -209,11 +317,20 @@ export function summaryRows(plan: Plan, status: GatewayStatus): ServerRow[] {
 export async function startReplay(options: ReplayOptions): Promise<Replay> {
   let objects = await options.source.load();
   let plan = await planReplay(objects, options.resolver, options);
-  const gateway = await startGateway(plan.config, {
-    port: options.port,
-    hostname: options.hostname,
-    logger: options.logger,
-  });
+  const { store, choice } = await openSessionStore(objects, options);
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(plan.config, {
+      port: options.port,
+      hostname: options.hostname,
+      logger: options.logger,
+      store,
+      signingKey: options.signingKey,
+    });
+  } catch (error) {
+    await (store as { close?(): Promise<void> }).close?.();
+    throw error;
+  }
   let previous = summaryRows(plan, await gateway.status());
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
@@ -275,11 +392,13 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     await queued;
     await running;
     await gateway.close();
+    await (store as { close?(): Promise<void> }).close?.();
     await options.resolver.close();
   };
   return {
     url: gateway.url,
     gateway,
+    sessionStore: choice,
     rows: async () => summaryRows(plan, await gateway.status()),
     refresh,
     status: () => gateway.status(),
