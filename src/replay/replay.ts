@@ -25,9 +25,12 @@ import {
   keyOf,
   objectsForGateway,
   registrationsOf,
+  registrationSpec,
   type ReplayObject,
   selectExtension,
+  withModelDefaults,
 } from "./state.ts";
+import type { MCPServerRegistrationSpec } from "../model/mod.ts";
 
 /** Where the replay reads objects from. */
 export interface ReplaySource {
@@ -142,8 +145,9 @@ export async function planReplay(
   resolver: UpstreamResolver,
   options: Pick<ReplayOptions, "gatewayExtension" | "settings"> = {},
 ): Promise<Plan> {
-  const extension = selectExtension(objects, options.gatewayExtension);
-  const scoped = objectsForGateway(objects, extension);
+  const defaulted = withModelDefaults(objects);
+  const extension = selectExtension(defaulted, options.gatewayExtension);
+  const scoped = objectsForGateway(defaulted, extension);
   const secrets = scoped.filter((object) => isKind(object, "", "Secret"));
   const registrations = registrationsOf(scoped);
   const rest = scoped.filter((object) => !registrations.includes(object));
@@ -152,8 +156,15 @@ export async function planReplay(
   const resolutions: Plan["resolutions"] = new Map();
   await Promise.all(registrations.map(async (registration) => {
     const key = keyOf(registration);
-    const prefix = String(registration.spec?.prefix ?? "");
-    const disabled = registration.spec?.state === "Disabled";
+    let spec: MCPServerRegistrationSpec;
+    try {
+      spec = registrationSpec(registration);
+    } catch (error) {
+      resolutions.set(key, { target: "", reason: (error as Error).message, prefix: "", disabled: false });
+      return;
+    }
+    const prefix = spec.prefix ?? "";
+    const disabled = spec.state === "Disabled";
     if (disabled) {
       resolutions.set(key, { target: "", prefix, disabled });
       return;

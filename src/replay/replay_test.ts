@@ -6,10 +6,12 @@ import {
   overlay,
   parseUpstreams,
   planReplay,
+  registrationSpec,
   type ReplayObject,
   routeBackend,
   selectExtension,
   staticResolver,
+  withModelDefaults,
 } from "./mod.ts";
 
 const route = (
@@ -122,4 +124,17 @@ Deno.test("describeChanges reports additions, removals and state changes, nothin
     ),
     ["server b changed (unhealthy, 0 tools)", "server d added (ready, 3 tools)", "server c removed"],
   );
+});
+
+Deno.test("the replay reads MCP objects with the model's defaults, as the API server stores them", () => {
+  const [defaulted, route] = withModelDefaults([registration("a", "a"), {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: { name: "a" },
+  }]);
+  assertEquals(defaulted.spec?.path, "/mcp");
+  assertEquals(defaulted.spec?.state, "Enabled");
+  assertEquals(defaulted.spec?.category, ["uncategorised"]);
+  assertEquals(route.spec, undefined);
+  assertEquals(registrationSpec(defaulted).targetRef.kind, "HTTPRoute");
 });

@@ -7,6 +7,14 @@
  */
 
 import { UsageError } from "../errors.ts";
+import {
+  API_VERSION,
+  applyDefaults,
+  crdForKind,
+  type MCPServerRegistrationSpec,
+  serverRegistrationSpec,
+  toZod,
+} from "../model/mod.ts";
 
 /** A Kubernetes object as the replay reads it. */
 export interface ReplayObject {
@@ -115,4 +123,34 @@ export function routeKeyOf(registration: ReplayObject): string {
 /** The registrations among objects. */
 export function registrationsOf(objects: readonly ReplayObject[]): ReplayObject[] {
   return objects.filter((object) => isKind(object, MCP, "MCPServerRegistration"));
+}
+
+/**
+ * MCP objects as the API server stores them: the model's defaults applied (`path: /mcp`,
+ * `state: Enabled`, `category`, ...), so the replay reads what the cluster's gateway would read
+ * whether the objects came from files or from a cluster. Other objects pass through unchanged.
+ */
+export function withModelDefaults(objects: readonly ReplayObject[]): ReplayObject[] {
+  return objects.map((object) =>
+    object.apiVersion === API_VERSION && object.kind && crdForKind(object.kind)
+      ? applyDefaults(object)
+      : object
+  );
+}
+
+const RegistrationSpecModel = toZod(serverRegistrationSpec);
+
+/**
+ * A registration's spec through the typed model. Objects reach the replay validated (files) or
+ * admitted by the API server (cluster), so a spec the model rejects is an internal error worth
+ * naming rather than a value to guess at.
+ */
+export function registrationSpec(registration: ReplayObject): MCPServerRegistrationSpec {
+  const parsed = RegistrationSpecModel.safeParse(registration.spec);
+  if (!parsed.success) {
+    throw new UsageError(
+      `MCPServerRegistration ${keyOf(registration)} has an invalid spec: ${parsed.error.issues[0]?.message}`,
+    );
+  }
+  return parsed.data;
 }

@@ -6,6 +6,7 @@
 
 import { UsageError } from "../errors.ts";
 import type { KubeObject } from "./register.ts";
+import type { MCPGatewayExtensionSpec, MCPVirtualServerSpec } from "../model/mod.ts";
 
 /** What `gateway init` was asked to create. */
 export interface GatewayInitOptions {
@@ -50,7 +51,7 @@ export function scaffoldGateway(options: GatewayInitOptions): KubeObject[] {
   if (options.authIssuer && !/^https?:\/\/[^,]+$/.test(options.authIssuer)) {
     throw new UsageError(`invalid value "${options.authIssuer}" for --auth-issuer: expected an http(s) URL`);
   }
-  const spec: Record<string, unknown> = {
+  const spec: MCPGatewayExtensionSpec = {
     targetRef: {
       group: "gateway.networking.k8s.io",
       kind: "Gateway",
@@ -120,9 +121,10 @@ export function scaffoldVirtualServer(options: VirtualServerOptions): KubeObject
   if (options.tools.length === 0) {
     throw new UsageError("at least one --tool is required: a virtual server lists the tools it exposes");
   }
-  const spec: Record<string, unknown> = {};
-  if (options.description !== undefined) spec.description = options.description;
-  spec.tools = [...new Set(options.tools)];
+  const spec: MCPVirtualServerSpec = {
+    ...(options.description !== undefined ? { description: options.description } : {}),
+    tools: [...new Set(options.tools)],
+  };
   if (options.prompts?.length) spec.prompts = [...new Set(options.prompts)];
   return {
     apiVersion: "mcp.kuadrant.io/v1",

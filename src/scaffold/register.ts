@@ -7,6 +7,7 @@
 
 import { UsageError } from "../errors.ts";
 import { PREFIX_PATTERN, prefixFromName } from "./names.ts";
+import type { MCPServerRegistrationSpec } from "../model/mod.ts";
 
 /** A Kubernetes object as the scaffolding produces it. */
 export interface KubeObject {
@@ -127,7 +128,7 @@ export function scaffoldRegistration(options: RegisterOptions): KubeObject[] {
       stringData: { [options.credential.key ?? "token"]: options.credentialLiteral },
     });
   }
-  const spec: Record<string, unknown> = {
+  const spec: MCPServerRegistrationSpec = {
     targetRef: {
       group: "gateway.networking.k8s.io",
       kind: "HTTPRoute",
