@@ -267,3 +267,21 @@ Deno.test("simulate applies the MCPGatewayExtension: protected-resource metadata
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tools --watch prints the list again when the files change", async () => {
+  await using w = await world();
+  await using watch = spawnCli(["tools", ...w.flags, "--watch", "-o", "name"]);
+  await watch.waitFor(/weather_search\n/);
+  const edited = (await Deno.readTextFile(`${w.dir}/servers.yaml`)).replace(
+    "prefix: weather_",
+    "prefix: weather_\n  state: Disabled",
+  );
+  const mark = watch.stdout.length;
+  await Deno.writeTextFile(`${w.dir}/servers.yaml`, edited);
+  // The reprinted list comes after a blank line and no longer has weather's tools.
+  await watch.waitFor(/\n\n(?:[a-z_]+\n)+$/, 10_000);
+  const reprinted = watch.stdout.slice(mark);
+  assert(reprinted.includes("gh_search"), reprinted);
+  assert(!reprinted.includes("weather_"), reprinted);
+  assertEquals(await watch.interrupt(), 0);
+});
