@@ -8,6 +8,12 @@
 #   BUILD_P=1 test/cluster/build.sh  go build -p (default 2; the machine has 2 cores)
 set -euo pipefail
 
+# Go lives in /usr/local/go on these machines; a non-login shell may not have it on PATH.
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null 2>&1 || { echo "test/cluster: Go is required to build the test cluster (go not found)" >&2; exit 1; }
+
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 bin="$here/bin"
