@@ -69,7 +69,7 @@ function render(io: Io, rows: ToolRow[], flags: Flags): void {
   });
   if (output === "json") io.out(formatJson([document()]));
   else if (output === "yaml") io.out(formatYaml([document()]));
-  else if (output === "name") { for (const row of rows) io.out(`${row.name}\n`); }
+  else if (output === "name") io.out(rows.map((row) => `${row.name}\n`).join(""));
   else io.out(formatToolTable(rows, { wide: output === "wide", noHeaders: flags.boolean("no-headers") }));
 }
 
