@@ -49,6 +49,7 @@ import {
   type ServerListing,
 } from "./federation.ts";
 import { Metrics } from "./metrics.ts";
+import { type BackendTarget, PassthroughRouter } from "./passthrough.ts";
 import { allowAll, type RequestPolicy } from "./policy.ts";
 import { backendParams, computeAttributes, type RequestAttributes } from "./routing.ts";
 import { SessionSigner } from "./session.ts";
@@ -86,6 +87,11 @@ export interface GatewayOptions {
   store?: SessionStore;
   /** Timeout of one upstream call (reset by progress), default 60000. */
   upstreamTimeoutMs?: number;
+  /**
+   * Route `tools/call` as a streaming pass-through to the backend (ids, tool name, session and
+   * credential rewritten) instead of through the SDK server and client; default true.
+   */
+  toolCallPassthrough?: boolean;
 }
 
 /** One server as `/status` reports it. */
@@ -120,6 +126,9 @@ export interface GatewayStatus {
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** A posted `tools/call` request. */
+type CallMessage = { jsonrpc: "2.0"; id: string | number; method: string; params?: Record<string, unknown> };
 
 /** One client's session: its SDK server and transport, and its lazily opened backend sessions. */
 class ClientSession {
@@ -175,6 +184,8 @@ export class Gateway {
   #keys = new Map<string, string>();
   #serverByKey = new Map<string, string>();
   #fingerprints = { tools: "", prompts: "", resources: "" };
+  /** The `tools/call` fast path (undefined when `toolCallPassthrough` is false). */
+  #passthrough?: PassthroughRouter;
   /** Metrics served on `/metrics`. */
   readonly metrics: Metrics = new Metrics();
 
@@ -186,6 +197,12 @@ export class Gateway {
     this.#store = opts.store ?? new MemorySessionStore();
     this.#signer = new SessionSigner(opts.signingKey);
     this.#catalog = buildCatalog([], new Map(), config.extension.invalidToolPolicy);
+    if (opts.toolCallPassthrough ?? true) this.#passthrough = new PassthroughRouter();
+  }
+
+  /** The pass-through router, when enabled (tests look at its maps). */
+  get passthrough(): PassthroughRouter | undefined {
+    return this.#passthrough;
   }
 
   /** Connects to every enabled server (first attempt awaited) and builds the catalog. */
@@ -470,6 +487,11 @@ export class Gateway {
     }
     const found = await this.#findSession(req);
     if (found instanceof Response) return done(found);
+    if (msg.method === undefined && this.#passthrough) {
+      // The client's answer to a backend request relayed by a pass-through stream.
+      const forwarded = this.#passthrough.clientResponse(found.id, msg as unknown as Record<string, unknown>);
+      if (forwarded) return done(await forwarded);
+    }
     if (msg.method !== undefined) {
       const attributes = computeAttributes(msg.method, msg.params, this.#catalog, this.#serverByKey, vsName);
       const decision = await this.#policy.evaluate({ attributes, request: req, sessionId: found.id });
@@ -481,6 +503,15 @@ export class Gateway {
           }),
         );
       }
+      if (this.#passthrough) {
+        if (msg.method === "tools/call" && msg.id !== undefined) {
+          const through = this.#toolCallThrough(found, msg as CallMessage, attributes);
+          if (through) return done(await through);
+        } else if (msg.method === "notifications/cancelled") {
+          const cancelled = this.#passthrough.cancel(found.id, msg as unknown as Record<string, unknown>);
+          if (cancelled) return done(await cancelled);
+        }
+      }
       if (msg.id !== undefined) {
         const k = `${found.id}\0${JSON.stringify(msg.id)}`;
         this.#attrs.set(k, attributes);
@@ -489,6 +520,53 @@ export class Gateway {
       }
     }
     return done(await found.transport.handleRequest(req, { parsedBody: msg }));
+  }
+
+  /**
+   * Forwards a `tools/call` through the pass-through when its tool maps to a configured server and
+   * a virtual server does not forbid it; undefined leaves it to the SDK path (which answers unknown
+   * and forbidden tools as before).
+   */
+  #toolCallThrough(
+    session: ClientSession,
+    msg: CallMessage,
+    attrs: RequestAttributes,
+  ): Promise<Response> | undefined {
+    const server = attrs.serverName;
+    if (!server || !attrs.toolName || !session.transport.sessionId) return undefined;
+    const up = this.#upstreams.get(server);
+    if (!up) return undefined;
+    const vs = attrs.virtualServer ? this.#virtualServer(attrs.virtualServer) : undefined;
+    if (vs && this.#config.extension.enforceVirtualServers && !vs.tools.includes(attrs.requestedName!)) {
+      return undefined;
+    }
+    return this.#passthrough!.call({
+      sessionId: session.id,
+      server,
+      message: { ...msg, params: { ...msg.params, name: attrs.toolName } },
+      timeoutMs: this.#opts.upstreamTimeoutMs ?? 60_000,
+    }, {
+      backend: async (fresh): Promise<BackendTarget> => {
+        if (fresh) await this.#forgetBackend(session, server);
+        const conn = await this.#backend(session, server);
+        const current = this.#upstreams.get(server) ?? up;
+        return {
+          endpoint: serverEndpoint(current.config),
+          credential: current.config.credential,
+          sessionId: conn.transport.sessionId,
+          protocolVersion: conn.transport.protocolVersion ?? current.protocolVersion,
+        };
+      },
+      backendError: (err) => ({
+        code: RpcCode.InternalError,
+        message: err instanceof UpstreamError || err instanceof SessionStoreError
+          ? err.message
+          : `Server ${server} failed the tools/call request: ${message(err)}`,
+      }),
+      latency: (seconds) => this.metrics.upstreamLatency(server, "tools/call", seconds),
+      listChanged: () => void this.#upstreams.get(server)?.refresh(),
+      log: (level, msg) => this.#log(level, msg, { session: session.id, server }),
+    });
   }
 
   #virtualServer(name: string): VirtualServerConfig | undefined {
@@ -615,6 +693,7 @@ export class Gateway {
     const s = this.#sessions.get(id);
     if (!s || s.closed) return;
     s.closed = true;
+    this.#passthrough?.closeSession(id);
     this.#sessions.delete(id);
     this.metrics.sessions(this.#sessions.size);
     const conns = [...s.upstreams.entries()];

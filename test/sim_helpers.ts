@@ -158,15 +158,50 @@ export function switchableProxy(target: string): {
         body,
         signal: ac.signal,
       });
-      return new Response(res.body, { status: res.status, headers: res.headers });
+      return new Response(closable(res.body), { status: res.status, headers: res.headers });
     } catch {
       return new Response("bad gateway", { status: 502 });
     } finally {
       inflight.delete(ac);
     }
   });
+  // Bodies still streaming (a backend's SSE stream outlives its handler). Aborting the fetch that
+  // feeds one does not always end it, and `server.shutdown()` waits for every response to finish.
+  const streams = new Set<() => void>();
+  const closable = (body: ReadableStream<Uint8Array> | null) => {
+    if (!body) return null;
+    const reader = body.getReader();
+    let end = () => {};
+    return new ReadableStream<Uint8Array>({
+      start(c) {
+        end = () => {
+          streams.delete(end);
+          try {
+            c.close();
+          } catch {
+            // already closed
+          }
+          reader.cancel().catch(() => {});
+        };
+        streams.add(end);
+      },
+      async pull(c) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) end();
+          else c.enqueue(value);
+        } catch {
+          end();
+        }
+      },
+      cancel() {
+        end();
+      },
+    });
+  };
   const close = async () => {
     for (const ac of inflight) ac.abort();
+    for (const end of [...streams]) end();
     await server.shutdown();
   };
   return {

@@ -1,0 +1,225 @@
+/**
+ * The `tools/call` pass-through: SSE line rewriting, and end to end through the gateway to the real
+ * fixtures with raw HTTP, so the ids on the wire can be checked.
+ */
+import { assert, assertEquals, assertMatch } from "../test/helpers/assert.ts";
+import { startFixture } from "../test/fixtures/mod.ts";
+import { connectClient, firstText, MCP_HEADERS, post, waitFor } from "../test/sim_helpers.ts";
+import { normalizeConfig, startGateway } from "./mod.ts";
+import { SseLineRewriter } from "./passthrough.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("SseLineRewriter: keeps partial lines, rewrites only data lines, keeps line endings", () => {
+  const seen: string[] = [];
+  const r = new SseLineRewriter((payload) => {
+    seen.push(payload);
+    return payload === "{}" ? undefined : payload.toUpperCase();
+  });
+  let out = r.push(enc.encode('event: message\nid: 7\ndata: {"a"'));
+  assertEquals(out, "event: message\nid: 7\n");
+  out += r.push(enc.encode(":1}\n\ndata:{}\r\n"));
+  out += r.push(enc.encode("\r\n: comment\ndata: x"));
+  out += r.flush();
+  assertEquals(seen, ['{"a":1}', "{}", "x"]);
+  assertEquals(out, 'event: message\nid: 7\ndata: {"A":1}\n\ndata:{}\r\n\r\n: comment\ndata: X');
+});
+
+/** A proxy in front of `target` that records every JSON body posted through it. */
+function recordingProxy(target: string) {
+  const t = new URL(target);
+  const bodies: Array<Record<string, unknown>> = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
+    const u = new URL(req.url);
+    const body = req.method === "POST" ? await req.text() : undefined;
+    if (body) bodies.push(JSON.parse(body));
+    const headers = new Headers(req.headers);
+    headers.delete("host");
+    const res = await fetch(new URL(u.pathname + u.search, t), { method: req.method, headers, body });
+    return new Response(res.body, { status: res.status, headers: res.headers });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}${t.pathname}`,
+    bodies,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+async function session(url: string, capabilities: Record<string, unknown> = {}) {
+  const init = await post(url, {
+    jsonrpc: "2.0",
+    id: 0,
+    method: "initialize",
+    params: { protocolVersion: "2025-11-25", capabilities, clientInfo: { name: "raw", version: "1" } },
+  });
+  const id = init.headers.get("mcp-session-id")!;
+  const headers = { ...MCP_HEADERS, "mcp-session-id": id, "mcp-protocol-version": "2025-11-25" };
+  await post(url, { jsonrpc: "2.0", method: "notifications/initialized" }, headers);
+  return { id, headers };
+}
+
+/** Reads SSE messages from a response body as they come. */
+function sseMessages(res: Response): AsyncGenerator<Record<string, unknown>> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  return (async function* () {
+    let buf = "";
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buf += value;
+      let i: number;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const event = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim())
+          .join(
+            "",
+          );
+        if (data) yield JSON.parse(data);
+      }
+    }
+  })();
+}
+
+Deno.test("pass-through: the backend sees a gateway id, the client gets its own back, even colliding ones", async () => {
+  await using weather = await startFixture("weather");
+  await using proxy = recordingProxy(weather.url);
+  await using gw = await startGateway(normalizeConfig({
+    servers: [{ name: "test/weather", url: proxy.url, prefix: "w_" }],
+  }));
+  const a = await session(gw.url);
+  const b = await session(gw.url);
+  // Id 0 is the one the gateway's own SDK client used for initialize on the backend session.
+  const call = (headers: Record<string, string>, id: number | string, query: string) =>
+    post(gw.url, {
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name: "w_search", arguments: { query } },
+    }, {
+      ...headers,
+    });
+  const [ra, rb, ra2] = await Promise.all([
+    call(a.headers, 0, "a"),
+    call(b.headers, 0, "b"),
+    call(a.headers, 1, "c"),
+  ]);
+  assertEquals([ra.json?.id, rb.json?.id, ra2.json?.id], [0, 0, 1]);
+  assertEquals(ra.headers.get("mcp-session-id"), a.id);
+  assert(JSON.stringify(ra.json?.result).includes("weather"), JSON.stringify(ra.json));
+  const calls = proxy.bodies.filter((m) => m.method === "tools/call");
+  assertEquals(calls.length, 3);
+  for (const m of calls) {
+    assertMatch(String(m.id), /^kmcp-call-/);
+    assertEquals((m.params as { name: string }).name, "search");
+  }
+  assertEquals(new Set(calls.map((m) => m.id)).size, 3);
+  assertEquals(gw.gateway.passthrough?.inflight, 0);
+  // Unknown tools keep the SDK path's answer.
+  const unknown = await call(a.headers, 9, "x").then(() =>
+    post(
+      gw.url,
+      { jsonrpc: "2.0", id: 10, method: "tools/call", params: { name: "w_nope", arguments: {} } },
+      a.headers,
+    )
+  );
+  assertEquals((unknown.json?.error as { code: number }).code, -32602);
+});
+
+Deno.test("pass-through: a backend's elicitation gets a gateway id and the answer reaches the backend", async () => {
+  await using elicit = await startFixture("elicit");
+  await using gw = await startGateway(normalizeConfig({
+    servers: [{ name: "test/elicit", url: elicit.url, prefix: "e_" }],
+  }));
+  const s = await session(gw.url, { elicitation: { form: {} } });
+  const res = await fetch(gw.url, {
+    method: "POST",
+    headers: s.headers,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: "mine",
+      method: "tools/call",
+      params: { name: "e_book_table", arguments: { restaurant: "Chez Id" } },
+    }),
+  });
+  assertEquals(res.headers.get("content-type"), "text/event-stream");
+  const messages = sseMessages(res);
+  const ask = (await messages.next()).value!;
+  assertEquals(ask.method, "elicitation/create");
+  assertMatch(String(ask.id), /^kmcp-req-/);
+  assertEquals(gw.gateway.passthrough?.pendingRequests, 1);
+  const answer = await fetch(gw.url, {
+    method: "POST",
+    headers: s.headers,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: ask.id,
+      result: { action: "accept", content: { seats: 2, time: "20:00" } },
+    }),
+  });
+  await answer.body?.cancel();
+  assertEquals(answer.status, 202);
+  const result = (await messages.next()).value!;
+  assertEquals(result.id, "mine");
+  const text = (result.result as { content: Array<{ text: string }> }).content[0].text;
+  assertEquals(JSON.parse(text), { action: "accept", content: { seats: 2, time: "20:00" } });
+  assert((await messages.next()).done);
+  assertEquals(gw.gateway.passthrough?.pendingRequests, 0);
+  assertEquals(gw.gateway.passthrough?.inflight, 0);
+});
+
+Deno.test("pass-through: the client's cancellation reaches the backend under the backend's id", async () => {
+  await using slow = await startFixture("slow");
+  await using proxy = recordingProxy(slow.url);
+  await using gw = await startGateway(normalizeConfig({
+    servers: [{ name: "test/slow", url: proxy.url, prefix: "s_" }],
+  }));
+  const s = await session(gw.url);
+  const res = await fetch(gw.url, {
+    method: "POST",
+    headers: s.headers,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 5,
+      method: "tools/call",
+      params: { name: "s_sleep", arguments: { ms: 20_000, steps: 100 }, _meta: { progressToken: "p" } },
+    }),
+  });
+  const messages = sseMessages(res);
+  const progress = (await messages.next()).value!;
+  assertEquals(progress.method, "notifications/progress");
+  assertEquals(gw.gateway.passthrough?.inflight, 1);
+  const cancel = await post(gw.url, {
+    jsonrpc: "2.0",
+    method: "notifications/cancelled",
+    params: { requestId: 5, reason: "enough" },
+  }, s.headers);
+  assertEquals(cancel.status, 202);
+  // The stream ends without a response, as for a cancelled request.
+  for await (const m of messages) assert(m.method === "notifications/progress", JSON.stringify(m));
+  const backendId = proxy.bodies.find((m) => m.method === "tools/call")!.id;
+  const forwarded = proxy.bodies.find((m) => m.method === "notifications/cancelled")!;
+  assertEquals((forwarded.params as { requestId: unknown }).requestId, backendId);
+  await using c = await connectClient(gw.url);
+  await waitFor(
+    async () => {
+      const st = JSON.parse(firstText(await c.client.callTool({ name: "s_sleep_stats", arguments: {} })));
+      return st.cancelled === 1;
+    },
+    5000,
+    "the backend to see the cancellation",
+  );
+  assertEquals(gw.gateway.passthrough?.inflight, 0);
+});
+
+Deno.test("pass-through can be switched off: tools/call then goes through the SDK server and client", async () => {
+  await using weather = await startFixture("weather");
+  await using gw = await startGateway(
+    normalizeConfig({ servers: [{ name: "test/weather", url: weather.url, prefix: "w_" }] }),
+    { toolCallPassthrough: false },
+  );
+  assertEquals(gw.gateway.passthrough, undefined);
+  await using c = await connectClient(gw.url);
+  const r = await c.client.callTool({ name: "w_search", arguments: { query: "a" } });
+  assert(firstText(r).includes("weather"));
+});
