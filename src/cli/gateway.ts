@@ -6,11 +6,9 @@
  */
 
 import type { Command } from "./command.ts";
-import { DRY_RUN_FLAG, FIELD_MANAGER_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
-import { OBJECT_FORMATS } from "./output.ts";
 import { UsageError } from "../errors.ts";
 import { parseNamespacedName, scaffoldGateway } from "../scaffold/mod.ts";
-import { finishScaffold } from "./scaffold_output.ts";
+import { finishScaffold, SCAFFOLD_FLAGS } from "./scaffold_output.ts";
 
 const initCommand: Command = {
   name: "init",
@@ -52,10 +50,7 @@ const initCommand: Command = {
       type: "string",
       description: "OIDC issuer URL: adds an AuthPolicy and OAuth protected-resource metadata.",
     },
-    DRY_RUN_FLAG,
-    outputFlag(OBJECT_FORMATS),
-    ...FIELD_MANAGER_FLAGS,
-    ...KUBE_FLAGS,
+    ...SCAFFOLD_FLAGS,
   ],
   async run({ io, args, flags }) {
     if (args.length > 0) throw new UsageError(`gateway init takes no arguments, got "${args[0]}"`);

@@ -6,8 +6,7 @@
  */
 
 import type { Command } from "./command.ts";
-import { DRY_RUN_FLAG, FIELD_MANAGER_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
-import { listFlag, OBJECT_FORMATS } from "./output.ts";
+import { listFlag } from "./output.ts";
 import { UsageError } from "../errors.ts";
 import {
   DEFAULT_GATEWAY,
@@ -16,7 +15,7 @@ import {
   parseServicePort,
   scaffoldRegistration,
 } from "../scaffold/mod.ts";
-import { finishScaffold, scaffoldNamespace } from "./scaffold_output.ts";
+import { finishScaffold, SCAFFOLD_FLAGS, scaffoldNamespace, singleName } from "./scaffold_output.ts";
 
 /** The `register` verb. */
 export const registerCommand: Command = {
@@ -104,17 +103,10 @@ export const registerCommand: Command = {
       default: "64",
       description: "Warn when the prefix leaves too little room under this tool-name length.",
     },
-    DRY_RUN_FLAG,
-    outputFlag(OBJECT_FORMATS),
-    ...FIELD_MANAGER_FLAGS,
-    ...KUBE_FLAGS,
+    ...SCAFFOLD_FLAGS,
   ],
   async run({ io, args, flags }) {
-    if (args.length !== 1) {
-      throw new UsageError("register takes exactly one NAME", {
-        hint: "See 'kubectl mcp register --help' for usage.",
-      });
-    }
+    const name = singleName(args, "register");
     const service = flags.string("service");
     const hostname = flags.string("hostname");
     if (service && !hostname) {
@@ -125,7 +117,7 @@ export const registerCommand: Command = {
     const gateway = flags.string("gateway");
     const credential = flags.string("credential");
     const objects = scaffoldRegistration({
-      name: args[0],
+      name,
       namespace: scaffoldNamespace(flags, io),
       route: route ? parseNamespacedName(route, "route", false) : undefined,
       service: service ? { ...parseServicePort(service), hostname: hostname! } : undefined,

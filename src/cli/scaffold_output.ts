@@ -7,9 +7,10 @@
  * @module
  */
 
-import type { Flags } from "./command.ts";
+import type { Flags, FlagSpec } from "./command.ts";
 import type { Io } from "./io.ts";
-import { printObjects } from "./output.ts";
+import { OBJECT_FORMATS, printObjects } from "./output.ts";
+import { DRY_RUN_FLAG, FIELD_MANAGER_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
 import { printable } from "./apply.ts";
 import type { KubeObject } from "../scaffold/mod.ts";
 import { parseManifests } from "../manifest/load.ts";
@@ -20,6 +21,24 @@ import { applyObject, type DryRun } from "../kube/apply.ts";
 import { KubeClient, type KubeObject as ApiObject } from "../kube/client.ts";
 import { resolveConfig } from "../kube/config.ts";
 import { configOptionsFromFlags } from "../kube/resources.ts";
+
+/** The flags every scaffolding verb ends with: print or apply, and where to. */
+export const SCAFFOLD_FLAGS: readonly FlagSpec[] = [
+  DRY_RUN_FLAG,
+  outputFlag(OBJECT_FORMATS),
+  ...FIELD_MANAGER_FLAGS,
+  ...KUBE_FLAGS,
+];
+
+/** The one NAME a scaffolding verb takes, or a usage error that says so. */
+export function singleName(args: readonly string[], verb: string): string {
+  if (args.length !== 1) {
+    throw new UsageError(`${verb} takes exactly one NAME`, {
+      hint: `See 'kubectl mcp ${verb} --help' for usage.`,
+    });
+  }
+  return args[0];
+}
 
 /**
  * The namespace scaffolded objects go to: `-n`, else the kubeconfig context's namespace, else

@@ -6,11 +6,9 @@
  */
 
 import type { Command } from "./command.ts";
-import { DRY_RUN_FLAG, FIELD_MANAGER_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
-import { listFlag, OBJECT_FORMATS } from "./output.ts";
-import { UsageError } from "../errors.ts";
+import { listFlag } from "./output.ts";
 import { scaffoldVirtualServer } from "../scaffold/mod.ts";
-import { finishScaffold, scaffoldNamespace } from "./scaffold_output.ts";
+import { finishScaffold, SCAFFOLD_FLAGS, scaffoldNamespace, singleName } from "./scaffold_output.ts";
 
 const createCommand: Command = {
   name: "create",
@@ -37,19 +35,12 @@ const createCommand: Command = {
       description: "A prefixed prompt name to expose (repeatable, or comma-separated).",
     },
     { name: "description", type: "string", description: "What this virtual server is for." },
-    DRY_RUN_FLAG,
-    outputFlag(OBJECT_FORMATS),
-    ...FIELD_MANAGER_FLAGS,
-    ...KUBE_FLAGS,
+    ...SCAFFOLD_FLAGS,
   ],
   async run({ io, args, flags }) {
-    if (args.length !== 1) {
-      throw new UsageError("virtual-server create takes exactly one NAME", {
-        hint: "See 'kubectl mcp virtual-server create --help' for usage.",
-      });
-    }
+    const name = singleName(args, "virtual-server create");
     const object = scaffoldVirtualServer({
-      name: args[0],
+      name,
       namespace: scaffoldNamespace(flags, io),
       tools: listFlag(flags.strings("tool")),
       prompts: listFlag(flags.strings("prompt")),
