@@ -54,7 +54,7 @@ import { allowAll, type RequestPolicy } from "./policy.ts";
 import { backendParams, computeAttributes, type RequestAttributes } from "./routing.ts";
 import { SessionSigner } from "./session.ts";
 import { MemorySessionStore, type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
-import { originAllowed, readPost, RpcCode, rpcError } from "./transport.ts";
+import { originAllowed, type PostedMessage, readPost, RpcCode, rpcError } from "./transport.ts";
 import {
   connectUpstream,
   GATEWAY_INFO,
@@ -461,6 +461,10 @@ export class Gateway {
     }
     const read = await readPost(req, this.#config.extension.maxBodyBytes);
     if (!read.ok) return done(read.response);
+    if (read.batch) {
+      label = "batch";
+      return done(await this.#batch(req, read.batch, vsName));
+    }
     const msg = read.message;
     label = msg.method ?? "response";
     if (msg.method === "initialize") {
@@ -520,6 +524,48 @@ export class Gateway {
       }
     }
     return done(await found.transport.handleRequest(req, { parsedBody: msg }));
+  }
+
+  /**
+   * A JSON-RPC batch, which only protocol 2025-03-26 had (2025-06-18 removed it): refused for
+   * sessions on a later version, otherwise checked message by message like single requests and
+   * handed to the session's SDK transport, which answers the batch as one.
+   */
+  async #batch(req: Request, batch: PostedMessage[], vsName: string | undefined): Promise<Response> {
+    if (batch.some((m) => m.method === "initialize")) {
+      return rpcError(
+        400,
+        RpcCode.InvalidRequest,
+        "Invalid Request: initialize must not be part of a JSON-RPC batch.",
+      );
+    }
+    const found = await this.#findSession(req);
+    if (found instanceof Response) return found;
+    const version = req.headers.get("mcp-protocol-version") ?? found.protocolVersion ?? "2025-03-26";
+    if (version > "2025-03-26") {
+      return rpcError(
+        400,
+        RpcCode.InvalidRequest,
+        `Invalid Request: JSON-RPC batches were removed in protocol version 2025-06-18; this session uses ${version}.`,
+      );
+    }
+    for (const msg of batch) {
+      if (msg.method === undefined) continue;
+      const attributes = computeAttributes(msg.method, msg.params, this.#catalog, this.#serverByKey, vsName);
+      const decision = await this.#policy.evaluate({ attributes, request: req, sessionId: found.id });
+      if (!decision.allow) {
+        return rpcError(decision.status, RpcCode.ServerError, decision.message, {
+          id: msg.id,
+          headers: decision.headers,
+        });
+      }
+      if (msg.id !== undefined) {
+        const k = `${found.id}\0${JSON.stringify(msg.id)}`;
+        this.#attrs.set(k, attributes);
+        setTimeout(() => this.#attrs.delete(k), 0);
+      }
+    }
+    return await found.transport.handleRequest(req, { parsedBody: batch });
   }
 
   /**
@@ -634,7 +680,9 @@ export class Gateway {
       ...(p.capabilities ? { clientCapabilities: p.capabilities } : {}),
     };
     await this.#store.create(id, record);
-    return await this.#createSession(id);
+    const session = await this.#createSession(id);
+    session.protocolVersion = protocolVersion;
+    return session;
   }
 
   /**

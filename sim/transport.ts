@@ -58,8 +58,36 @@ export interface PostedMessage {
   error?: unknown;
 }
 
-/** The outcome of reading a POST: the message, or the error response to send. */
-export type PostRead = { ok: true; message: PostedMessage } | { ok: false; response: Response };
+/**
+ * The outcome of reading a POST: one message, a batch (only for clients on 2025-03-26, the last
+ * version that had batches; the gateway checks that), or the error response to send.
+ */
+export type PostRead =
+  | { ok: true; message: PostedMessage; batch?: undefined }
+  | { ok: true; batch: PostedMessage[] }
+  | { ok: false; response: Response };
+
+/** JSON-RPC batches are limited like the SDK limits them. */
+export const MAX_BATCH_SIZE = 100;
+
+/** The message as a valid JSON-RPC 2.0 message, or the -32600 error for it. */
+function checkMessage(parsed: unknown): PostedMessage | Response {
+  const m = parsed as Record<string, unknown>;
+  const validId = m?.id === undefined || typeof m.id === "string" ||
+    (typeof m.id === "number" && Number.isFinite(m.id));
+  if (
+    typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || m.jsonrpc !== "2.0" ||
+    !validId ||
+    (m.method !== undefined && typeof m.method !== "string") ||
+    (m.method === undefined && m.result === undefined && m.error === undefined) ||
+    (m.params !== undefined && (typeof m.params !== "object" || m.params === null || Array.isArray(m.params)))
+  ) {
+    return rpcError(400, RpcCode.InvalidRequest, "Invalid Request: the body is not a JSON-RPC 2.0 message.", {
+      id: validId ? m?.id : null,
+    });
+  }
+  return parsed as PostedMessage;
+}
 
 /**
  * Checks and parses a POST to the MCP endpoint. The body is read with a hard cap so a huge body is
@@ -128,25 +156,23 @@ export async function readPost(req: Request, maxBodyBytes: number): Promise<Post
     return fail(rpcError(400, RpcCode.ParseError, "Parse error: the body is not valid JSON."));
   }
   if (Array.isArray(parsed)) {
-    // Batching was removed from the spec in 2025-06-18; one message per POST keeps routing simple.
-    return fail(
-      rpcError(400, RpcCode.InvalidRequest, "Invalid Request: JSON-RPC batches are not supported."),
-    );
+    if (parsed.length === 0 || parsed.length > MAX_BATCH_SIZE) {
+      return fail(
+        rpcError(
+          400,
+          RpcCode.InvalidRequest,
+          `Invalid Request: a JSON-RPC batch must hold 1 to ${MAX_BATCH_SIZE} messages.`,
+        ),
+      );
+    }
+    const batch: PostedMessage[] = [];
+    for (const item of parsed) {
+      const checked = checkMessage(item);
+      if (checked instanceof Response) return fail(checked);
+      batch.push(checked);
+    }
+    return { ok: true, batch };
   }
-  const m = parsed as Record<string, unknown>;
-  const validId = m?.id === undefined || typeof m.id === "string" ||
-    (typeof m.id === "number" && Number.isFinite(m.id));
-  if (
-    typeof parsed !== "object" || parsed === null || m.jsonrpc !== "2.0" || !validId ||
-    (m.method !== undefined && typeof m.method !== "string") ||
-    (m.method === undefined && m.result === undefined && m.error === undefined) ||
-    (m.params !== undefined && (typeof m.params !== "object" || m.params === null || Array.isArray(m.params)))
-  ) {
-    return fail(
-      rpcError(400, RpcCode.InvalidRequest, "Invalid Request: the body is not a JSON-RPC 2.0 message.", {
-        id: validId ? m?.id : null,
-      }),
-    );
-  }
-  return { ok: true, message: parsed as PostedMessage };
+  const checked = checkMessage(parsed);
+  return checked instanceof Response ? fail(checked) : { ok: true, message: checked };
 }

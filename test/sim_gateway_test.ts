@@ -562,3 +562,49 @@ Deno.test("older protocol versions work on both sides: 2025-03-26 backends and 2
     await deleteSession(gw.url, s.id);
   }
 });
+
+Deno.test("JSON-RPC batches work for 2025-03-26 sessions, as that version had them, and nowhere later", async () => {
+  await using fx = await fixtures("weather");
+  await using gw = await startGateway(
+    config([{ name: "test/weather", url: fx.by("weather").url, prefix: "w_" }]),
+  );
+  const old = await rawSession(gw.url, "2025-03-26");
+  assertEquals(old.version, "2025-03-26");
+  const res = await fetch(gw.url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-session-id": old.id,
+      "mcp-protocol-version": "2025-03-26",
+    },
+    body: JSON.stringify([
+      { jsonrpc: "2.0", id: 1, method: "ping" },
+      { jsonrpc: "2.0", id: 2, method: "tools/list" },
+      {
+        jsonrpc: "2.0",
+        id: 3,
+        method: "tools/call",
+        params: { name: "w_get_forecast", arguments: { city: "Oslo" } },
+      },
+    ]),
+  });
+  assertEquals(res.status, 200);
+  const text = await res.text();
+  const messages = text.split("\n").filter((l) => l.startsWith("data:")).map((l) => JSON.parse(l.slice(5)))
+    .flatMap((m) => Array.isArray(m) ? m : [m]);
+  const byId = new Map(messages.filter((m) => "id" in m).map((m) => [m.id, m]));
+  assertEquals(byId.get(1)?.result, {});
+  assert((byId.get(2)?.result?.tools ?? []).some((t: { name: string }) => t.name === "w_get_forecast"));
+  assertStringIncludes(JSON.stringify(byId.get(3)?.result), "Oslo");
+
+  const current = await rawSession(gw.url);
+  const refused = await post(gw.url, [{ jsonrpc: "2.0", id: 1, method: "ping" }], {
+    "mcp-session-id": current.id,
+    "mcp-protocol-version": current.version,
+  });
+  assertEquals(refused.status, 400);
+  assertStringIncludes(JSON.stringify(refused.json), "2025-06-18");
+  const withInit = await post(gw.url, [initializeBody("2025-03-26")], { "mcp-session-id": old.id });
+  assertEquals(withInit.status, 400);
+});
