@@ -7,7 +7,7 @@
  */
 
 import { KubeApiError } from "../errors.ts";
-import { type CrdDefinition, CRDS, toCrdObject } from "../model/mod.ts";
+import { type CrdDefinition, CRDS, sortKeys, toCrdObject } from "../model/mod.ts";
 import { crdFacts } from "../model/facts.ts";
 import { applyObject, type ApplyOptions, type ApplyResult } from "./apply.ts";
 import type { KubeClient, KubeObject, ResourceInfo } from "./client.ts";
@@ -126,7 +126,7 @@ export async function crdStatus(
       continue;
     }
     // The server returns keys in its own order; facts print values as JSON, so sort keys first.
-    const ours = new Set(crdFacts(sortKeys(toCrdObject(crd)) as Record<string, unknown>));
+    const ours = new Set(crdFacts(toCrdObject(crd) as Record<string, unknown>));
     const theirs = new Set(crdFacts(sortKeys(installed) as Record<string, unknown>));
     const differences = [
       ...[...ours].filter((fact) => !theirs.has(fact)).map((fact) => `-${fact}`),
@@ -152,14 +152,4 @@ export async function crdStatus(
     });
   }
   return rows;
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
-    );
-  }
-  return value;
 }

@@ -9,4 +9,4 @@ export * from "./crds.ts";
 export * from "./schema.ts";
 export { applyDefaults, cloneJson, defaultInPlace, pruneNullsInPlace, schemaOfObject } from "./defaults.ts";
 export { MCPGatewayExtensionModel, MCPServerRegistrationModel, MCPVirtualServerModel, toZod } from "./zod.ts";
-export { renderCrdYaml, toCrdObject, toOpenApi } from "./render.ts";
+export { renderCrdYaml, sortKeys, toCrdObject, toOpenApi } from "./render.ts";

@@ -79,12 +79,13 @@ function renderVersion(version: CrdVersion): Record<string, Json> {
   return out;
 }
 
-function sortKeys(value: Json): Json {
-  if (Array.isArray(value)) return value.map(sortKeys);
+/** A deep copy of a JSON value with every object's keys in sorted order, for stable output and comparison. */
+export function sortKeys<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(sortKeys) as T;
   if (value && typeof value === "object") {
     return Object.fromEntries(
-      Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, Json>)[key])]),
-    );
+      Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+    ) as T;
   }
   return value;
 }
