@@ -9,7 +9,7 @@ import type { Command, FlagSpec } from "./command.ts";
 import { KUBE_FLAGS } from "./flags.ts";
 import { formatError, KubeApiError, UsageError } from "../errors.ts";
 import { KubeClient } from "../kube/client.ts";
-import { configOptionsFromFlags, RESOURCE_TYPE_WORDS, resourceTypeFor, typeName } from "../kube/resources.ts";
+import { configOptionsFromFlags, RESOURCE_TYPE_WORDS, resourceTypeArg, typeName } from "../kube/resources.ts";
 import { VERSION } from "../model/mod.ts";
 
 const IGNORE_NOT_FOUND_FLAG: FlagSpec = {
@@ -41,13 +41,7 @@ export const deleteCommand: Command = {
   args: [{ name: "TYPE", values: RESOURCE_TYPE_WORDS }, { name: "NAME", complete: "server" }],
   flags: [...KUBE_FLAGS, IGNORE_NOT_FOUND_FLAG, DELETE_DRY_RUN_FLAG],
   async run({ io, flags, args }) {
-    if (args.length === 0) {
-      throw new UsageError("you must specify the type of resource to delete", {
-        hint: "Types: servers (mcpsr), virtual-servers (mcpvs), gateways (mcpge).",
-      });
-    }
-    const type = resourceTypeFor(args[0]);
-    const names = args.slice(1);
+    const { type, names } = resourceTypeArg(args, "delete");
     if (names.length === 0) {
       throw new UsageError(`resource name may not be empty`, {
         hint: `Usage: kubectl mcp delete ${args[0]} NAME...`,

@@ -16,7 +16,7 @@ import {
   configOptionsFromFlags,
   type McpResourceType,
   RESOURCE_TYPE_WORDS,
-  resourceTypeFor,
+  resourceTypeArg,
   tableColumns,
 } from "../kube/resources.ts";
 import { listAndWatch } from "../kube/watch.ts";
@@ -60,13 +60,7 @@ export const getCommand: Command = {
     SHOW_MANAGED_FIELDS_FLAG,
   ],
   async run({ io, flags, args }) {
-    if (args.length === 0) {
-      throw new UsageError("you must specify the type of resource to get", {
-        hint: "Types: servers (mcpsr), virtual-servers (mcpvs), gateways (mcpge).",
-      });
-    }
-    const type = resourceTypeFor(args[0]);
-    const names = args.slice(1);
+    const { type, names } = resourceTypeArg(args, "get");
     const allNamespaces = flags.boolean("all-namespaces");
     if (allNamespaces && names.length) {
       throw new UsageError("a resource cannot be retrieved by name across all namespaces");

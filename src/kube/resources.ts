@@ -78,6 +78,22 @@ export function resourceTypeFor(word: string): McpResourceType {
   return found;
 }
 
+/**
+ * The type named by a verb's first argument (`kubectl mcp get TYPE ...`), and the arguments after
+ * it; no argument is the usage error kubectl gives.
+ */
+export function resourceTypeArg(
+  args: readonly string[],
+  verb: string,
+): { type: McpResourceType; names: string[] } {
+  if (args.length === 0) {
+    throw new UsageError(`you must specify the type of resource to ${verb}`, {
+      hint: "Types: servers (mcpsr), virtual-servers (mcpvs), gateways (mcpge).",
+    });
+  }
+  return { type: resourceTypeFor(args[0]), names: args.slice(1) };
+}
+
 /** The {@link ResourceInfo} of a CRD in the served version, without asking discovery. */
 export function resourceInfoOf(crd: CrdDefinition): ResourceInfo {
   return {
