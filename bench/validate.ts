@@ -70,26 +70,18 @@ export async function validateSuite(ctx: SuiteContext, result: SuiteResult): Pro
     });
     const subjects = [
       subject("kubectl mcp validate -f FILE", DENO, ["run", "-A", "main.ts", "validate", "-f", file]),
-      subject("kubectl create --dry-run=client --validate=false -o name -f FILE", KUBECTL, [
-        "create",
-        "--dry-run=client",
-        "--validate=false",
-        "-o",
-        "name",
-        "-f",
-        file,
-        ...offline.args,
-      ]),
-      subject("kubectl apply --dry-run=client --validate=false -o name -f FILE", KUBECTL, [
-        "apply",
-        "--dry-run=client",
-        "--validate=false",
-        "-o",
-        "name",
-        "-f",
-        file,
-        ...offline.args,
-      ]),
+      ...["create", "apply"].map((verb) =>
+        subject(`kubectl ${verb} --dry-run=client --validate=false -o name -f FILE`, KUBECTL, [
+          verb,
+          "--dry-run=client",
+          "--validate=false",
+          "-o",
+          "name",
+          "-f",
+          file,
+          ...offline.args,
+        ])
+      ),
     ];
     const requestCounts = new Map<string, number>();
     for (let round = -1; round < runs; round++) {
