@@ -223,3 +223,110 @@ Deno.test("pass-through can be switched off: tools/call then goes through the SD
   const r = await c.client.callTool({ name: "w_search", arguments: { query: "a" } });
   assert(firstText(r).includes("weather"));
 });
+
+Deno.test("pass-through: a call cancelled before the backend said anything ends with no response", async () => {
+  await using slow = await startFixture("slow");
+  await using proxy = recordingProxy(slow.url);
+  await using gw = await startGateway(normalizeConfig({
+    servers: [{ name: "test/slow", url: proxy.url, prefix: "s_" }],
+  }));
+  const s = await session(gw.url);
+  // No progress token: nothing comes back before the answer, so the gateway is still reading ahead.
+  const pending = fetch(gw.url, {
+    method: "POST",
+    headers: s.headers,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: "c1",
+      method: "tools/call",
+      params: { name: "s_sleep", arguments: { ms: 20_000, steps: 1 } },
+    }),
+  });
+  await waitFor(() => gw.gateway.passthrough?.inflight === 1, 5000, "the call to be in flight");
+  const cancel = await post(gw.url, {
+    jsonrpc: "2.0",
+    method: "notifications/cancelled",
+    params: { requestId: "c1" },
+  }, s.headers);
+  assertEquals(cancel.status, 202);
+  const res = await pending;
+  assertEquals(res.headers.get("content-type"), "text/event-stream");
+  const rest = [];
+  for await (const m of sseMessages(res)) rest.push(m);
+  assertEquals(rest, []);
+  const backendId = proxy.bodies.find((m) => m.method === "tools/call")!.id;
+  const forwarded = proxy.bodies.find((m) => m.method === "notifications/cancelled")!;
+  assertEquals((forwarded.params as { requestId: unknown }).requestId, backendId);
+  assertEquals(gw.gateway.passthrough?.inflight, 0);
+});
+
+Deno.test("pass-through: the answer reaches the client at once though the backend keeps its stream open", async () => {
+  await using weather = await startFixture("weather");
+  const target = new URL(weather.url);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  let held = 0;
+  // In front of the fixture: SSE answers to tools/call lose their end until `release`.
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
+    const u = new URL(req.url);
+    const body = req.method === "POST" ? await req.text() : undefined;
+    const headers = new Headers(req.headers);
+    headers.delete("host");
+    const res = await fetch(new URL(u.pathname + u.search, target), { method: req.method, headers, body });
+    const sse = res.headers.get("content-type")?.includes("text/event-stream");
+    if (!sse || !body?.includes('"tools/call"')) {
+      return new Response(res.body, { status: res.status, headers: res.headers });
+    }
+    const reader = res.body!.getReader();
+    const held_back = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const r = await reader.read();
+        if (!r.done) return controller.enqueue(r.value);
+        held++;
+        await released;
+        controller.close();
+      },
+    });
+    return new Response(held_back, { status: res.status, headers: res.headers });
+  });
+  await using _server = { [Symbol.asyncDispose]: () => server.shutdown() };
+  await using gw = await startGateway(normalizeConfig({
+    servers: [{
+      name: "test/weather",
+      url: `http://127.0.0.1:${server.addr.port}${target.pathname}`,
+      prefix: "w_",
+    }],
+  }));
+  const s = await session(gw.url);
+  let guardFired = false;
+  const guard = setTimeout(() => {
+    guardFired = true;
+    release();
+  }, 5000);
+  try {
+    const res = await fetch(gw.url, {
+      method: "POST",
+      headers: s.headers,
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 7,
+        method: "tools/call",
+        params: { name: "w_search", arguments: { query: "a" } },
+      }),
+    });
+    const messages = sseMessages(res);
+    const answer = (await messages.next()).value!;
+    // The backend's stream was still open when the client had its answer.
+    assertEquals({ held, guardFired }, { held: 1, guardFired: false });
+    release();
+    assertEquals(answer.id, 7);
+    assert(JSON.stringify(answer.result).includes("weather"), JSON.stringify(answer));
+    const rest = [];
+    for await (const m of messages) rest.push(m);
+    assertEquals(rest, []);
+    await waitFor(() => gw.gateway.passthrough?.inflight === 0, 5000, "the call to end");
+  } finally {
+    clearTimeout(guard);
+    release();
+  }
+});
