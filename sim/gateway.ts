@@ -53,7 +53,13 @@ import { type BackendTarget, PassthroughRouter } from "./passthrough.ts";
 import { allowAll, type RequestPolicy } from "./policy.ts";
 import { backendParams, computeAttributes, type RequestAttributes } from "./routing.ts";
 import { SessionSigner } from "./session.ts";
-import { MemorySessionStore, type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
+import {
+  MemorySessionStore,
+  type RelayMessage,
+  type SessionRecord,
+  type SessionStore,
+  SessionStoreError,
+} from "./store.ts";
 import { originAllowed, type PostedMessage, readPost, RpcCode, rpcError } from "./transport.ts";
 import {
   connectUpstream,
@@ -186,6 +192,8 @@ export class Gateway {
   #fingerprints = { tools: "", prompts: "", resources: "" };
   /** The `tools/call` fast path (undefined when `toolCallPassthrough` is false). */
   #passthrough?: PassthroughRouter;
+  /** Ends this replica's subscription to the store's relay channel. */
+  #unsubscribe?: () => Promise<void>;
   /** Metrics served on `/metrics`. */
   readonly metrics: Metrics = new Metrics();
 
@@ -210,7 +218,31 @@ export class Gateway {
     if (this.#opts.signingKey === undefined && this.#store.signingKey) {
       this.#signer = new SessionSigner(await this.#store.signingKey());
     }
+    if (this.#passthrough && this.#store.subscribe) {
+      this.#unsubscribe = await this.#store.subscribe((m) => this.#relayed(m));
+    }
     await this.#applyServers(this.#config.servers);
+  }
+
+  /** A client's answer or cancel that reached another replica, for a call this one may hold. */
+  #relayed(m: RelayMessage): void {
+    const router = this.#passthrough;
+    if (!router || m.from === router.replica) return;
+    const handled = m.kind === "response"
+      ? router.clientResponse(m.sessionId, m.message)
+      : router.cancel(m.sessionId, m.message);
+    if (handled) {
+      this.#log(
+        "info",
+        `Relayed the client's ${m.kind === "response" ? "answer" : "cancel"} from replica ${m.from}.`,
+        {
+          session: m.sessionId,
+        },
+      );
+      handled.catch((err) =>
+        this.#log("warn", `Relayed ${m.kind} failed: ${message(err)}`, { session: m.sessionId })
+      );
+    }
   }
 
   /** The current config. */
@@ -495,6 +527,16 @@ export class Gateway {
       // The client's answer to a backend request relayed by a pass-through stream.
       const forwarded = this.#passthrough.clientResponse(found.id, msg as unknown as Record<string, unknown>);
       if (forwarded) return done(await forwarded);
+      if (this.#store.publish && this.#passthrough.isForeignRequestId(msg.id)) {
+        // Another replica's call asked this: the replica holding its stream forwards the answer.
+        await this.#store.publish({
+          kind: "response",
+          sessionId: found.id,
+          message: msg as unknown as Record<string, unknown>,
+          from: this.#passthrough.replica,
+        });
+        return done(new Response(null, { status: 202, headers: { "mcp-session-id": found.id } }));
+      }
     }
     if (msg.method !== undefined) {
       const attributes = computeAttributes(msg.method, msg.params, this.#catalog, this.#serverByKey, vsName);
@@ -514,6 +556,14 @@ export class Gateway {
         } else if (msg.method === "notifications/cancelled") {
           const cancelled = this.#passthrough.cancel(found.id, msg as unknown as Record<string, unknown>);
           if (cancelled) return done(await cancelled);
+          // Not a call of this replica: the one holding it (if any) cancels it; the SDK path below
+          // still gets it for requests of its own.
+          await this.#store.publish?.({
+            kind: "cancel",
+            sessionId: found.id,
+            message: msg as unknown as Record<string, unknown>,
+            from: this.#passthrough.replica,
+          });
         }
       }
       if (msg.id !== undefined) {
@@ -1036,6 +1086,8 @@ export class Gateway {
 
   /** Closes every session and upstream. */
   async close(): Promise<void> {
+    await this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
     // On a shared store the sessions outlive this process: other replicas, or its restart, serve them.
     await Promise.all([...this.#sessions.keys()].map((id) => this.#closeSession(id)));
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));

@@ -50,7 +50,7 @@ export type { RequestAttributes } from "./routing.ts";
 export { MemorySessionStore, SessionStoreError } from "./store.ts";
 export { isClusterInternalHost, maskRedisUrl, parseRedisUrl, RedisSessionStore } from "./store_redis.ts";
 export type { RedisSessionStoreOptions } from "./store_redis.ts";
-export type { SessionRecord, SessionStore } from "./store.ts";
+export type { RelayMessage, SessionRecord, SessionStore } from "./store.ts";
 export { SessionSigner } from "./session.ts";
 export { Metrics } from "./metrics.ts";
 export { GatewayConfigError, GatewayError, SessionError, UpstreamError } from "./errors.ts";

@@ -180,6 +180,20 @@ export class PassthroughRouter {
   /** Distinguishes this process's ids from another replica's in logs and maps. */
   #tag = crypto.randomUUID().slice(0, 8);
 
+  /** This router's replica tag, part of every id it hands out (`kmcp-<kind>-<tag>-<n>`). */
+  get replica(): string {
+    return this.#tag;
+  }
+
+  /**
+   * True when `id` is a backend-request id another replica's router handed out: the client's
+   * answer to it belongs to that replica.
+   */
+  isForeignRequestId(id: unknown): boolean {
+    return typeof id === "string" && /^kmcp-req-[0-9a-f]{8}-\d+$/.test(id) &&
+      !id.startsWith(`kmcp-req-${this.#tag}-`);
+  }
+
   #state(sessionId: string): SessionState {
     let s = this.#sessions.get(sessionId);
     if (!s) {

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../test/helpers/assert.ts";
 import { startFixture } from "../test/fixtures/mod.ts";
-import { connectClient, firstText, MCP_HEADERS, post, waitFor } from "../test/sim_helpers.ts";
+import { connectClient, firstText, MCP_HEADERS, post, sseMessages, waitFor } from "../test/sim_helpers.ts";
 import { normalizeConfig, startGateway } from "./mod.ts";
 import { SseLineRewriter } from "./passthrough.ts";
 
@@ -56,29 +56,6 @@ async function session(url: string, capabilities: Record<string, unknown> = {}) 
   const headers = { ...MCP_HEADERS, "mcp-session-id": id, "mcp-protocol-version": "2025-11-25" };
   await post(url, { jsonrpc: "2.0", method: "notifications/initialized" }, headers);
   return { id, headers };
-}
-
-/** Reads SSE messages from a response body as they come. */
-function sseMessages(res: Response): AsyncGenerator<Record<string, unknown>> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  return (async function* () {
-    let buf = "";
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      buf += value;
-      let i: number;
-      while ((i = buf.indexOf("\n\n")) >= 0) {
-        const event = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim())
-          .join(
-            "",
-          );
-        if (data) yield JSON.parse(data);
-      }
-    }
-  })();
 }
 
 Deno.test("pass-through: the backend sees a gateway id, the client gets its own back, even colliding ones", async () => {

@@ -25,6 +25,22 @@ export class SessionStoreError extends GatewayError {
   override readonly code: string = "ERR_SESSION_STORE";
 }
 
+/**
+ * A client's message for a pass-through call that another replica may hold: a load balancer can
+ * send the answer to a backend's request, or a `notifications/cancelled`, to any replica, while the
+ * call's stream (and the map of its ids) lives in the one that forwarded it.
+ */
+export interface RelayMessage {
+  /** `response`: the client's answer to a backend request; `cancel`: its `notifications/cancelled`. */
+  kind: "response" | "cancel";
+  /** The gateway session it came on. */
+  sessionId: string;
+  /** The client's JSON-RPC message as it came. */
+  message: Record<string, unknown>;
+  /** The replica that published it (replicas ignore their own). */
+  from: string;
+}
+
 /** Session state shared by every replica of a gateway. */
 export interface SessionStore {
   /**
@@ -55,6 +71,13 @@ export interface SessionStore {
   listBackends(sessionId: string): Promise<Record<string, string>>;
   /** Number of live gateway sessions. */
   count(): Promise<number>;
+  /** Sends `message` to every replica on this store. Absent on stores only one process uses. */
+  publish?(message: RelayMessage): Promise<void>;
+  /**
+   * Calls `onMessage` with every message published on this store (its own too) until the returned
+   * function is called or the store closes. Absent on stores only one process uses.
+   */
+  subscribe?(onMessage: (message: RelayMessage) => void): Promise<() => Promise<void>>;
 }
 
 /** A `SessionStore` held in this process's memory: the single-replica default. */

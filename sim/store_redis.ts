@@ -8,6 +8,8 @@
  *   @record        {"createdAt":..., "protocolVersion":..., "clientInfo":..., "clientCapabilities":...}
  *   <server name>  backend session id on that server (`namespace/name` -> id)
  * <prefix>signing-key                     string: the session signing key the replicas share
+ * <prefix>relay                           pub/sub channel: a client's answer or cancel for a call
+ *                                         another replica holds (JSON `RelayMessage`)
  * ```
  *
  * The prefix (default `kubectl-mcp:`) keeps the simulator's keys apart from a real gateway's when
@@ -18,7 +20,7 @@
  */
 import type { RedisClientType } from "redis";
 import { GatewayConfigError } from "./errors.ts";
-import { type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
+import { type RelayMessage, type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
 
 /** The hash field holding the session's record; registration names (`ns/name`) never start with `@`. */
 const RECORD_FIELD = "@record";
@@ -108,6 +110,25 @@ function reason(error: unknown): string {
   return text.replace(/\.$/, "");
 }
 
+/** A relay message from the channel, or undefined when it is not one. */
+function parseRelayMessage(raw: string): RelayMessage | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const m = value as Partial<RelayMessage> | null;
+  if (
+    typeof m !== "object" || m === null || (m.kind !== "response" && m.kind !== "cancel") ||
+    typeof m.sessionId !== "string" || typeof m.from !== "string" ||
+    typeof m.message !== "object" || m.message === null || Array.isArray(m.message)
+  ) {
+    return undefined;
+  }
+  return m as RelayMessage;
+}
+
 /** Sessions in Redis, shared by every gateway replica pointed at the same URL. */
 export class RedisSessionStore implements SessionStore {
   /** Other processes read these sessions too. */
@@ -121,6 +142,8 @@ export class RedisSessionStore implements SessionStore {
   #lastError?: string;
   #closed = false;
   #connected = false;
+  /** Connections in subscriber mode (Redis allows no other commands on them). */
+  #subscribers = new Set<RedisClientType>();
 
   private constructor(client: RedisClientType, description: string, opts: RedisSessionStoreOptions) {
     this.#client = client;
@@ -303,10 +326,47 @@ export class RedisSessionStore implements SessionStore {
     return String(value);
   }
 
-  /** Closes the connection; the sessions stay in Redis. */
+  /** Publishes `message` on the relay channel to every replica on this Redis (same key prefix). */
+  async publish(message: RelayMessage): Promise<void> {
+    await this.#run((c) => c.publish(`${this.#prefix}relay`, JSON.stringify(message)));
+  }
+
+  /**
+   * Listens on the relay channel over a connection of its own (a subscribed connection takes no
+   * other commands). Messages that are not a `RelayMessage` are dropped: the channel is shared.
+   */
+  async subscribe(onMessage: (message: RelayMessage) => void): Promise<() => Promise<void>> {
+    if (this.#closed) throw new SessionStoreError(`Session store ${this.description} is closed.`);
+    const channel = `${this.#prefix}relay`;
+    const subscriber = this.#client.duplicate() as RedisClientType;
+    // The main connection reports outages; this one reconnects and resubscribes by itself.
+    subscriber.on("error", () => {});
+    try {
+      await subscriber.connect();
+      await subscriber.subscribe(channel, (raw: string) => {
+        const message = parseRelayMessage(raw);
+        if (message) onMessage(message);
+      });
+    } catch (cause) {
+      subscriber.destroy();
+      throw new SessionStoreError(
+        `Session store ${this.description} refused a subscription to ${channel}: ${reason(cause)}.`,
+        { cause },
+      );
+    }
+    this.#subscribers.add(subscriber);
+    return () => {
+      if (this.#subscribers.delete(subscriber)) subscriber.destroy();
+      return Promise.resolve();
+    };
+  }
+
+  /** Closes the connections; the sessions stay in Redis. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    for (const subscriber of this.#subscribers) subscriber.destroy();
+    this.#subscribers.clear();
     this.#client.destroy();
     return Promise.resolve();
   }

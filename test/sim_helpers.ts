@@ -222,3 +222,26 @@ export function firstText(result: unknown): string {
   const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
   return content[0]?.text ?? "";
 }
+
+/** Reads SSE messages from a response body as they come. */
+export function sseMessages(res: Response): AsyncGenerator<Record<string, unknown>> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  return (async function* () {
+    let buf = "";
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buf += value;
+      let i: number;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const event = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim())
+          .join(
+            "",
+          );
+        if (data) yield JSON.parse(data);
+      }
+    }
+  })();
+}

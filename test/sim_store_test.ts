@@ -14,7 +14,16 @@ import { spawnCli } from "./helpers/cli.ts";
 import { startRedis } from "./helpers/redis.ts";
 import { startFixture } from "./fixtures/mod.ts";
 import { normalizeConfig, RedisSessionStore, startGateway } from "../sim/mod.ts";
-import { connectClient, deleteSession, firstText, initializeBody, post, waitFor } from "./sim_helpers.ts";
+import {
+  connectClient,
+  deleteSession,
+  firstText,
+  initializeBody,
+  MCP_HEADERS,
+  post,
+  sseMessages,
+  waitFor,
+} from "./sim_helpers.ts";
 
 const KEY = "shared-signing-key-for-tests";
 
@@ -86,6 +95,105 @@ Deno.test("replicas share sessions: A initialises, B serves it with the same bac
   assertEquals(after.status, 404, "A dropped its copy");
   assertEquals(await deleteSession(a.url, id), 404);
   await c.client.close();
+});
+
+/** Two replicas on one Redis in front of one fixture, and a raw session initialised on A. */
+async function replicaPair(fixture: "elicit" | "slow", prefix: string) {
+  const redis = await startRedis();
+  const server = await startFixture(fixture);
+  const storeA = await RedisSessionStore.connect(redis.url);
+  const storeB = await RedisSessionStore.connect(redis.url);
+  const config = normalizeConfig({ servers: [{ name: `test/${fixture}`, url: server.url, prefix }] });
+  const a = await startGateway(config, { store: storeA, signingKey: KEY });
+  const b = await startGateway(config, { store: storeB, signingKey: KEY });
+  const init = await post(a.url, {
+    jsonrpc: "2.0",
+    id: 0,
+    method: "initialize",
+    params: {
+      protocolVersion: "2025-11-25",
+      capabilities: { elicitation: { form: {} } },
+      clientInfo: { name: "raw", version: "1" },
+    },
+  });
+  const sessionId = init.headers.get("mcp-session-id")!;
+  const headers = { ...MCP_HEADERS, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" };
+  await post(a.url, { jsonrpc: "2.0", method: "notifications/initialized" }, headers);
+  return {
+    a,
+    b,
+    server,
+    headers,
+    async [Symbol.asyncDispose]() {
+      for (const c of [a, b, storeA, storeB, server, redis]) await c[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("replicas: the client's answer to a backend's elicitation reaches the replica holding the call", async () => {
+  await using pair = await replicaPair("elicit", "e_");
+  const { a, b, headers } = pair;
+  const res = await fetch(a.url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: "mine",
+      method: "tools/call",
+      params: { name: "e_book_table", arguments: { restaurant: "Chez Replica" } },
+    }),
+  });
+  const messages = sseMessages(res);
+  const ask = (await messages.next()).value!;
+  assertEquals(ask.method, "elicitation/create");
+  assertEquals(a.gateway.passthrough?.pendingRequests, 1);
+  // The load balancer sends the answer to B, which holds neither the stream nor the id map.
+  const answer = await post(b.url, {
+    jsonrpc: "2.0",
+    id: ask.id,
+    result: { action: "accept", content: { seats: 4, time: "19:30" } },
+  }, headers);
+  assertEquals(answer.status, 202);
+  const result = (await messages.next()).value!;
+  assertEquals(result.id, "mine");
+  const text = (result.result as { content: Array<{ text: string }> }).content[0].text;
+  assertEquals(JSON.parse(text), { action: "accept", content: { seats: 4, time: "19:30" } });
+  assert((await messages.next()).done);
+  assertEquals(a.gateway.passthrough?.pendingRequests, 0);
+  assertEquals(a.gateway.passthrough?.inflight, 0);
+});
+
+Deno.test("replicas: a cancel sent to another replica ends the call where it runs and reaches the backend", async () => {
+  await using pair = await replicaPair("slow", "s_");
+  const { a, b, headers, server } = pair;
+  const res = await fetch(a.url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 11,
+      method: "tools/call",
+      params: { name: "s_sleep", arguments: { ms: 20_000, steps: 100 }, _meta: { progressToken: "p" } },
+    }),
+  });
+  const messages = sseMessages(res);
+  assertEquals((await messages.next()).value?.method, "notifications/progress");
+  const cancel = await post(b.url, {
+    jsonrpc: "2.0",
+    method: "notifications/cancelled",
+    params: { requestId: 11, reason: "changed my mind" },
+  }, headers);
+  assertEquals(cancel.status, 202);
+  // A's stream ends without a response, as for any cancelled request.
+  for await (const m of messages) assertEquals(m.method, "notifications/progress", JSON.stringify(m));
+  assertEquals(a.gateway.passthrough?.inflight, 0);
+  await using c = await connectClient(server.url);
+  await waitFor(
+    async () =>
+      JSON.parse(firstText(await c.client.callTool({ name: "sleep_stats", arguments: {} }))).cancelled === 1,
+    5000,
+    "the backend to see the cancellation",
+  );
 });
 
 Deno.test("DELETE on a replica that never served the session ends its backend sessions too", async () => {
