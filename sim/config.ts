@@ -25,6 +25,12 @@ export interface ServerConfig {
   credential?: string;
   /** MCP endpoint path on the backend, default `/mcp`. */
   path: string;
+  /** Categories `discover_tools` reports and filters on (`spec.category`, default `uncategorised`). */
+  category?: string[];
+  /** Short summary `discover_tools` reports (`spec.hint`). */
+  hint?: string;
+  /** Tags for `list_tags` and `filter_tools_by_tags` (`spec.tags`); any tag turns those tools on. */
+  tags?: string[];
 }
 
 /** A named subset of the federated tools and prompts (an `MCPVirtualServer`). */
@@ -59,6 +65,16 @@ export interface ExtensionConfig {
   invalidToolPolicy: InvalidToolPolicy;
   /** Reject calls to tools and prompts outside the selected virtual server (upstream only filters lists). */
   enforceVirtualServers: boolean;
+  /**
+   * Serve the progressive-discovery meta-tools `discover_tools` and `select_tools` (upstream's
+   * broker flag `--discovery-tools-enabled`, default true).
+   */
+  discoveryTools: boolean;
+  /**
+   * With more federated tools than this, `tools/list` shows only the meta-tools until the session
+   * calls `select_tools` (upstream's `--discovery-tool-threshold`); 0, the default, never hides.
+   */
+  discoveryToolThreshold: number;
 }
 
 /** Everything the gateway needs to run; swap it at runtime with `gateway.reload()`. */
@@ -75,6 +91,8 @@ export const DEFAULT_EXTENSION: Readonly<ExtensionConfig> = Object.freeze({
   allowedOrigins: [],
   invalidToolPolicy: "FilterOut",
   enforceVirtualServers: false,
+  discoveryTools: true,
+  discoveryToolThreshold: 0,
 });
 
 /** Input accepted by `normalizeConfig`: every field optional except server name and url. */
@@ -107,9 +125,19 @@ export function normalizeConfig(input: GatewayConfigInput): GatewayConfig {
       enabled: s.enabled ?? true,
       credential: s.credential,
       path: s.path ?? "/mcp",
+      ...(s.category?.length ? { category: [...s.category] } : {}),
+      ...(s.hint ? { hint: s.hint } : {}),
+      ...(s.tags?.length ? { tags: [...s.tags] } : {}),
     };
   });
   const ext = { ...DEFAULT_EXTENSION, ...input.extension };
+  if (!Number.isInteger(ext.discoveryToolThreshold) || ext.discoveryToolThreshold < 0) {
+    throw new GatewayConfigError(
+      `Extension field discoveryToolThreshold must be a whole number of tools, 0 or more, got ${
+        String(ext.discoveryToolThreshold)
+      }.`,
+    );
+  }
   if (ext.invalidToolPolicy !== "FilterOut" && ext.invalidToolPolicy !== "RejectServer") {
     throw new GatewayConfigError(
       `Extension field invalidToolPolicy must be FilterOut or RejectServer, got ${
@@ -136,6 +164,21 @@ const API_VERSION = "mcp.kuadrant.io/v1";
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+const strings = (v: unknown): string[] | undefined =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined;
+
+/** `category`, `hint` and `tags` of a registration spec or a broker file entry, as far as given. */
+function discoveryFields(o: Obj): Pick<ServerConfig, "category" | "hint" | "tags"> {
+  const category = strings(o.category);
+  const hint = str(o.hint);
+  const tags = strings(o.tags);
+  return {
+    ...(category?.length ? { category } : {}),
+    ...(hint ? { hint } : {}),
+    ...(tags?.length ? { tags } : {}),
+  };
+}
 
 /**
  * Builds a config from parsed Kubernetes objects (`MCPServerRegistration`, `MCPVirtualServer`,
@@ -194,6 +237,7 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
         enabled: (str(spec.state) ?? "Enabled") === "Enabled",
         credential,
         path: str(spec.path) ?? "/mcp",
+        ...discoveryFields(spec),
       });
     } else if (o.kind === "MCPVirtualServer") {
       const tools = Array.isArray(spec.tools) ? spec.tools.filter((t) => typeof t === "string") : [];
@@ -228,7 +272,7 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
 
 /**
  * Reads upstream's standalone broker config file (YAML or JSON):
- * `servers: [{name, url, hostname, enabled | state, prefix, credential}]` and
+ * `servers: [{name, url, hostname, enabled | state, prefix, credential, category, hint, tags}]` and
  * `virtualServers: [{name, tools, prompts}]`. `url` there already includes the MCP path.
  */
 export function configFromBrokerFile(text: string): GatewayConfig {
@@ -257,6 +301,7 @@ export function configFromBrokerFile(text: string): GatewayConfig {
         enabled,
         credential: str(s.credential),
         path: url.pathname === "/" ? "/mcp" : url.pathname,
+        ...discoveryFields(s),
       };
     }),
     virtualServers: Array.isArray(doc.virtualServers)

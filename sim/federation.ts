@@ -177,12 +177,15 @@ export function decodeResourceUri(uri: string): { key: string; uri: string } | u
 
 /**
  * Builds the catalog from listings given in config order. `keys` comes from `serverKeys` over all
- * configured servers so a resource URI stays stable while other servers come and go.
+ * configured servers so a resource URI stays stable while other servers come and go. `reserved`
+ * maps tool names the gateway serves itself (its meta-tools) to the owner conflicts name; a server
+ * whose tool would take one of them has its tools withheld, as for any other clash.
  */
 export function buildCatalog(
   listings: ServerListing[],
   keys: Map<string, string>,
   policy: InvalidToolPolicy,
+  reserved: ReadonlyMap<string, string> = new Map(),
 ): Catalog {
   const cat: Catalog = {
     tools: new Map(),
@@ -211,11 +214,11 @@ export function buildCatalog(
 
     const toolClashes = valid
       .map((t) => l.prefix + t.name)
-      .filter((n) => cat.tools.has(n))
+      .filter((n) => cat.tools.has(n) || reserved.has(n))
       .map((n): Conflict => ({
         kind: "tool",
         name: n,
-        server: cat.tools.get(n)!.server,
+        server: reserved.get(n) ?? cat.tools.get(n)!.server,
         conflictsWith: l.name,
       }));
     if (toolClashes.length) cat.conflicts.push(...toolClashes);

@@ -80,3 +80,27 @@ Deno.test("prefix-less servers keep their resource URIs; prefixed ones are rewri
   assert(cat.plainTemplates[0].pattern.test("test://t/42"));
   assert(templatePattern("a://{+path}").test("a://x/y/z"));
 });
+
+Deno.test("a server whose tool takes a meta-tool's name has its tools withheld, reported against the broker", () => {
+  const listing = (name: string, prefix: string, tools: string[]) => ({
+    name,
+    prefix,
+    tools: tools.map((t) => ({ name: t, inputSchema: { type: "object" as const } })),
+    prompts: [],
+    resources: [],
+    resourceTemplates: [],
+  });
+  const cat = buildCatalog(
+    [listing("a/plain", "", ["discover_tools", "other"]), listing("a/ok", "ok_", ["discover_tools"])],
+    serverKeys(["a/plain", "a/ok"]),
+    "FilterOut",
+    new Map([["discover_tools", "broker"], ["select_tools", "broker"]]),
+  );
+  assertEquals([...cat.tools.keys()], ["ok_discover_tools"]);
+  assertEquals(cat.conflicts, [{
+    kind: "tool",
+    name: "discover_tools",
+    server: "broker",
+    conflictsWith: "a/plain",
+  }]);
+});

@@ -14,6 +14,7 @@ import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/proto
 // @ts-types="@modelcontextprotocol/sdk/types"
 import {
   CallToolRequestSchema,
+  type CallToolResult,
   type ClientCapabilities,
   CompleteRequestSchema,
   CreateMessageRequestSchema,
@@ -37,6 +38,7 @@ import {
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
+  type Tool,
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { type GatewayConfig, type ServerConfig, serverEndpoint, type VirtualServerConfig } from "./config.ts";
@@ -50,6 +52,21 @@ import {
 } from "./federation.ts";
 import { Metrics } from "./metrics.ts";
 import { type BackendTarget, PassthroughRouter } from "./passthrough.ts";
+import {
+  applyDiscovery,
+  BROKER_SERVER,
+  DISCOVER_TOOLS,
+  discoverTools,
+  DISCOVERY_INSTRUCTIONS,
+  type DiscoveryView,
+  FILTER_TOOLS_BY_TAGS,
+  filterToolsByTags,
+  LIST_TAGS,
+  listTags,
+  metaTools,
+  selectTools,
+  ToolScopes,
+} from "./discovery.ts";
 import { allowAll, type RequestPolicy } from "./policy.ts";
 import { backendParams, computeAttributes, type RequestAttributes } from "./routing.ts";
 import { SessionSigner } from "./session.ts";
@@ -127,6 +144,10 @@ export interface GatewayStatus {
   toolCount: number;
   promptCount: number;
   conflicts: Catalog["conflicts"];
+  /** Tools the gateway serves itself (discovery and tags meta-tools), when any. */
+  metaTools: string[];
+  /** Progressive discovery settings: meta-tools on or off, and the tool count above which only they are listed (0: never). */
+  discovery: { enabled: boolean; threshold: number };
   sessions: number;
   timestamp: string;
 }
@@ -194,6 +215,11 @@ export class Gateway {
   #passthrough?: PassthroughRouter;
   /** Ends this replica's subscription to the store's relay channel. */
   #unsubscribe?: () => Promise<void>;
+  /** The meta-tools served now (discovery, tags), and their names. */
+  #meta: Tool[] = [];
+  #metaNames: ReadonlySet<string> = new Set();
+  /** Each session's `select_tools` scope. */
+  #scopes = new ToolScopes();
   /** Metrics served on `/metrics`. */
   readonly metrics: Metrics = new Metrics();
 
@@ -205,7 +231,21 @@ export class Gateway {
     this.#store = opts.store ?? new MemorySessionStore();
     this.#signer = new SessionSigner(opts.signingKey);
     this.#catalog = buildCatalog([], new Map(), config.extension.invalidToolPolicy);
+    this.#setMeta(config);
     if (opts.toolCallPassthrough ?? true) this.#passthrough = new PassthroughRouter();
+  }
+
+  /** Recomputes the meta-tools for `config`; true when their names changed. */
+  #setMeta(config: GatewayConfig): boolean {
+    const before = [...this.#metaNames].join();
+    this.#meta = metaTools(config.servers, config.extension.discoveryTools);
+    this.#metaNames = new Set(this.#meta.map((t) => t.name));
+    return [...this.#metaNames].join() !== before;
+  }
+
+  /** Sessions with a `select_tools` scope in this process (tests and diagnostics). */
+  get scopedSessions(): number {
+    return this.#scopes.size;
   }
 
   /** The pass-through router, when enabled (tests look at its maps). */
@@ -329,18 +369,25 @@ export class Gateway {
     for (const up of this.#upstreams.values()) {
       if (up.state === "ready" && up.listing) listings.push(up.listing);
     }
-    this.#catalog = buildCatalog(listings, this.#keys, this.#config.extension.invalidToolPolicy);
+    this.#catalog = buildCatalog(
+      listings,
+      this.#keys,
+      this.#config.extension.invalidToolPolicy,
+      new Map([...this.#metaNames].map((name) => [name, BROKER_SERVER])),
+    );
     for (const c of this.#catalog.conflicts) {
       this.#log(
         "error",
-        `${
-          c.kind === "tool" ? "Tool" : "Prompt"
-        } ${c.name} of server ${c.conflictsWith} conflicts with server ${c.server}; the tools of ${c.conflictsWith} are withheld.`,
+        c.server === BROKER_SERVER
+          ? `Tool ${c.name} of server ${c.conflictsWith} has the name of a gateway meta-tool; the tools of ${c.conflictsWith} are withheld.`
+          : `${
+            c.kind === "tool" ? "Tool" : "Prompt"
+          } ${c.name} of server ${c.conflictsWith} conflicts with server ${c.server}; the tools of ${c.conflictsWith} are withheld.`,
         { ...c },
       );
     }
     const fp = {
-      tools: JSON.stringify([...this.#catalog.tools.values()].map((t) => t.tool)),
+      tools: JSON.stringify([...[...this.#catalog.tools.values()].map((t) => t.tool), ...this.#meta]),
       prompts: JSON.stringify([...this.#catalog.prompts.values()].map((p) => p.prompt)),
       resources: JSON.stringify([this.#catalog.resources, this.#catalog.resourceTemplates]),
     };
@@ -368,8 +415,9 @@ export class Gateway {
         (this.#config.extension.backendPingIntervalMs ?? this.#config.extension.backendPingIntervalSeconds);
     const policyChanged = config.extension.invalidToolPolicy !== this.#config.extension.invalidToolPolicy;
     this.#config = config;
+    const metaChanged = this.#setMeta(config);
     await this.#applyServers(config.servers, intervalChanged);
-    if (policyChanged) this.#rebuild();
+    if (policyChanged || metaChanged) this.#rebuild();
   }
 
   /** The `/status` document. */
@@ -412,6 +460,11 @@ export class Gateway {
       toolCount: cat.tools.size,
       promptCount: cat.prompts.size,
       conflicts: cat.conflicts,
+      metaTools: [...this.#metaNames],
+      discovery: {
+        enabled: this.#config.extension.discoveryTools,
+        threshold: this.#config.extension.discoveryToolThreshold,
+      },
       sessions: await this.#store.count(),
       timestamp: new Date().toISOString(),
     };
@@ -757,7 +810,9 @@ export class Gateway {
         completions: {},
         logging: {},
       },
-      instructions: "Federated MCP gateway (kubectl-mcp simulator).",
+      instructions: this.#config.extension.discoveryTools
+        ? DISCOVERY_INSTRUCTIONS
+        : "Federated MCP gateway (kubectl-mcp simulator).",
     });
     const session = new ClientSession(id, server, transport);
     this.#installHandlers(session);
@@ -792,6 +847,7 @@ export class Gateway {
     if (!s || s.closed) return;
     s.closed = true;
     this.#passthrough?.closeSession(id);
+    this.#scopes.delete(id);
     this.#sessions.delete(id);
     this.metrics.sessions(this.#sessions.size);
     const conns = [...s.upstreams.entries()];
@@ -857,10 +913,22 @@ export class Gateway {
     const server = session.server;
     server.setRequestHandler(ListToolsRequestSchema, (_req, extra) => {
       const vs = this.#selectedVirtualServer(extra);
+      // As upstream's broker: the virtual server filters federated and meta-tools alike, then the
+      // session's discovery scope (or the threshold) applies.
       const tools = [...this.#catalog.tools.entries()]
         .filter(([name]) => !vs || vs.tools.includes(name))
-        .map(([, t]) => t.tool);
-      return { tools };
+        .map(([, t]) => t.tool)
+        .concat(this.#meta.filter((t) => !vs || vs.tools.includes(t.name)));
+      const ext = this.#config.extension;
+      if (!ext.discoveryTools) return { tools };
+      return {
+        tools: applyDiscovery(
+          tools,
+          this.#metaNames,
+          this.#scopes.get(session.id),
+          ext.discoveryToolThreshold,
+        ),
+      };
     });
     server.setRequestHandler(ListPromptsRequestSchema, (_req, extra) => {
       const vs = this.#selectedVirtualServer(extra);
@@ -875,7 +943,14 @@ export class Gateway {
     }));
     const routed = (method: string) => (req: { params?: Record<string, unknown> }, extra: Extra) =>
       this.#route(session, method, req.params ?? {}, extra);
-    server.setRequestHandler(CallToolRequestSchema, routed("tools/call"));
+    const routedCall = routed("tools/call");
+    server.setRequestHandler(
+      CallToolRequestSchema,
+      (req, extra) =>
+        this.#metaNames.has(req.params.name)
+          ? this.#callMeta(session, req.params, extra)
+          : routedCall(req, extra),
+    );
     server.setRequestHandler(GetPromptRequestSchema, routed("prompts/get"));
     server.setRequestHandler(ReadResourceRequestSchema, routed("resources/read"));
     server.setRequestHandler(SubscribeRequestSchema, routed("resources/subscribe"));
@@ -897,6 +972,42 @@ export class Gateway {
         await c?.client.sendRootsListChanged().catch(() => {});
       }
     });
+  }
+
+  /** Answers a call to one of the gateway's own meta-tools (discovery, tags). */
+  async #callMeta(
+    session: ClientSession,
+    params: { name: string; arguments?: Record<string, unknown> },
+    extra: Extra,
+  ): Promise<CallToolResult> {
+    const vs = this.#selectedVirtualServer(extra);
+    if (vs && this.#config.extension.enforceVirtualServers && !vs.tools.includes(params.name)) {
+      throw Object.assign(new Error(`Tool ${params.name} is not in virtual server ${vs.name}.`), {
+        code: RpcCode.InvalidParams,
+      });
+    }
+    const view: DiscoveryView = {
+      servers: this.#config.servers,
+      visible: new Map([...this.#catalog.tools].filter(([name]) => !vs || vs.tools.includes(name))),
+    };
+    const args = params.arguments ?? {};
+    switch (params.name) {
+      case DISCOVER_TOOLS:
+        return discoverTools(args, view);
+      case LIST_TAGS:
+        return listTags(view);
+      case FILTER_TOOLS_BY_TAGS:
+        return filterToolsByTags(args, view);
+      default: {
+        const outcome = selectTools(args, view, this.#metaNames);
+        if (outcome.scope) {
+          this.#scopes.set(session.id, outcome.scope);
+          // On the call's own stream, so the client hears of it even without a standalone GET stream.
+          await extra.sendNotification({ method: "notifications/tools/list_changed" }).catch(() => {});
+        }
+        return outcome.result;
+      }
+    }
   }
 
   async #route(

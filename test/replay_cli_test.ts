@@ -7,7 +7,7 @@
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { stringify } from "yaml";
-import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./helpers/assert.ts";
 import { runCli, spawnCli } from "./helpers/cli.ts";
 import { type RunningFixture, startFixture } from "./fixtures/mod.ts";
 import { connectGateway, listAllTools } from "../src/mcp/client.ts";
@@ -215,7 +215,31 @@ Deno.test("simulate reads upstream's standalone broker config file", async () =>
     );
     const result = await runCli(["tools", "-f", `${dir}/config.yaml`, "-o", "name"]);
     assertEquals(result.code, 0, result.stderr);
-    assertEquals(result.stdout.trim().split("\n").sort(), ["w_get_forecast", "w_search"]);
+    assertEquals(result.stdout.trim().split("\n").sort(), [
+      "discover_tools",
+      "select_tools",
+      "w_get_forecast",
+      "w_search",
+    ]);
+    // The broker's discovery flags, as the cluster's gateway may be started with them.
+    const off = await runCli(["tools", "-f", `${dir}/config.yaml`, "-o", "name", "--discovery-tools=false"]);
+    assertEquals(off.stdout.trim().split("\n").sort(), ["w_get_forecast", "w_search"], off.stderr);
+    const hidden = await runCli(["tools", "-f", `${dir}/config.yaml`, "--discovery-tool-threshold", "1"]);
+    assertEquals(hidden.code, 0, hidden.stderr);
+    assertMatch(hidden.stdout, /^discover_tools\s+\(gateway\)\s/m);
+    assert(!hidden.stdout.includes("w_search"), hidden.stdout);
+    const explained = await runCli([
+      "tools",
+      "-f",
+      `${dir}/config.yaml`,
+      "--discovery-tool-threshold=1",
+      "--explain",
+      "w_search",
+    ]);
+    assertStringIncludes(explained.stdout, "[discovery-threshold]");
+    const bad = await runCli(["tools", "-f", `${dir}/config.yaml`, "--discovery-tool-threshold", "many"]);
+    assertEquals(bad.code, 2);
+    assertStringIncludes(bad.stderr, 'invalid value "many" for --discovery-tool-threshold');
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -291,10 +291,12 @@ Deno.test({
       try {
         await t.step("one session: a new registration is listed within 2 s, with list_changed", async () => {
           assertEquals((await names()).sort(), [
+            "discover_tools",
             "gh_create_issue",
             "gh_delete_issue",
             "gh_get_issue",
             "gh_search",
+            "select_tools",
             "weather_get_forecast",
             "weather_search",
           ]);

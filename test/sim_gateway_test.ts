@@ -94,7 +94,9 @@ Deno.test("federates tools, prompts, resources, templates and completions with p
 
   const status = await gw.status();
   assertEquals(status.healthyServers, 2);
-  assertEquals(status.toolCount, tools.length);
+  // The federated tools, and the gateway's own discovery meta-tools beside them.
+  assertEquals(status.metaTools, ["discover_tools", "select_tools"]);
+  assertEquals(status.toolCount + status.metaTools.length, tools.length);
   const base = gw.url.replace(/\/mcp$/, "");
   for (const path of ["/healthz", "/readyz"]) {
     const r = await fetch(base + path);
@@ -520,7 +522,8 @@ Deno.test("reload: servers come, go and change while client sessions survive", a
   );
   await gw.reload(config([{ name: "test/slow", url: fx.by("slow").url, prefix: "s_" }]));
   await waitFor(
-    async () => (await c.client.listTools()).tools.every((t) => t.name.startsWith("s_")),
+    async () =>
+      (await c.client.listTools()).tools.every((t) => t.name.startsWith("s_") || t.name.endsWith("_tools")),
     3000,
     "removal",
   );

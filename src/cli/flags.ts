@@ -146,9 +146,10 @@ export function parseFlags(
     if (spec.short) options[spec.name].short = spec.short;
   }
   let parsed;
+  const negated = new Set<string>();
   try {
     parsed = parseArgs({
-      args: normalizeArgs(argv, specs),
+      args: normalizeArgs(argv, specs, negated),
       options,
       strict: true,
       allowPositionals: true,
@@ -180,6 +181,7 @@ export function parseFlags(
       return typeof fallback === "string" ? fallback : undefined;
     },
     boolean(name) {
+      if (negated.has(name)) return false;
       const value = values[name];
       if (typeof value === "boolean") return value;
       return byName.get(name)?.default === true;
@@ -190,7 +192,7 @@ export function parseFlags(
       return (Array.isArray(value) ? value : [value]).map(String);
     },
     given(name) {
-      return values[name] !== undefined;
+      return values[name] !== undefined || negated.has(name);
     },
   };
   return { args: parsed.positionals, flags };
@@ -198,9 +200,10 @@ export function parseFlags(
 
 /**
  * kubectl (pflag) accepts `--flag=true|false` for boolean flags and `-n=value` for short flags;
- * `parseArgs` does not, so rewrite them into forms it reads the same way.
+ * `parseArgs` does not, so rewrite them into forms it reads the same way. A boolean set to false
+ * last goes into `negated` (so `--flag=false` turns off a flag that defaults to true).
  */
-function normalizeArgs(argv: readonly string[], specs: readonly FlagSpec[]): string[] {
+function normalizeArgs(argv: readonly string[], specs: readonly FlagSpec[], negated: Set<string>): string[] {
   const booleans = new Set(specs.filter((spec) => spec.type === "boolean").map((spec) => spec.name));
   const result: string[] = [];
   for (const [index, arg] of argv.entries()) {
@@ -215,9 +218,16 @@ function normalizeArgs(argv: readonly string[], specs: readonly FlagSpec[]): str
     }
     const match = /^--([^=]+)=(true|false)$/.exec(arg);
     if (match && booleans.has(match[1])) {
-      if (match[2] === "true") result.push(`--${match[1]}`);
+      if (match[2] === "true") {
+        result.push(`--${match[1]}`);
+        negated.delete(match[1]);
+      } else {
+        negated.add(match[1]);
+      }
       continue;
     }
+    const plain = /^--(.+)$/.exec(arg);
+    if (plain && booleans.has(plain[1])) negated.delete(plain[1]);
     result.push(arg);
   }
   return result;

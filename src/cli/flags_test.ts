@@ -11,6 +11,7 @@ const SPECS: FlagSpec[] = [
   { name: "output", short: "o", type: "string", values: ["json", "yaml"], description: "" },
   { name: "watch", short: "w", type: "boolean", description: "" },
   { name: "tool", type: "string", multiple: true, description: "" },
+  { name: "discovery", type: "boolean", default: true, description: "" },
 ];
 
 Deno.test("parseFlags reads kubectl's forms: -n x, -n=x, --namespace=x, --watch=false, repeats", () => {
@@ -19,6 +20,20 @@ Deno.test("parseFlags reads kubectl's forms: -n x, -n=x, --namespace=x, --watch=
   }
   assertEquals(parseFlags(["--watch=false"], SPECS, "t").flags.boolean("watch"), false);
   assertEquals(parseFlags(["--watch=true"], SPECS, "t").flags.boolean("watch"), true);
+  // A boolean that defaults to true is turned off by =false; the last form given wins.
+  const discovery = (argv: string[]) => parseFlags(argv, SPECS, "t").flags.boolean("discovery");
+  assertEquals([discovery([]), discovery(["--discovery=false"]), discovery(["--discovery"])], [
+    true,
+    false,
+    true,
+  ]);
+  assertEquals([
+    discovery(["--discovery=false", "--discovery"]),
+    discovery(["--discovery", "--discovery=false"]),
+  ], [
+    true,
+    false,
+  ]);
   assertEquals(parseFlags(["--tool", "a", "--tool=b"], SPECS, "t").flags.strings("tool"), ["a", "b"]);
   assertEquals(parseFlags(["pos", "--", "-not-a-flag"], SPECS, "t").args, ["pos", "-not-a-flag"]);
 });

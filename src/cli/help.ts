@@ -37,7 +37,7 @@ export function formatHelp(command: Command, path: readonly string[]): string {
 function formatFlag(flag: FlagSpec): string[] {
   const names = flag.short ? `-${flag.short}, --${flag.name}` : `    --${flag.name}`;
   let shownDefault = "";
-  if (flag.type === "boolean") shownDefault = "=false";
+  if (flag.type === "boolean") shownDefault = flag.default === true ? "=true" : "=false";
   else if (flag.multiple) shownDefault = "=[]";
   else shownDefault = `='${flag.default ?? ""}'`;
   return [`  ${names}${shownDefault}:`, `\t${flag.description}`, ""];

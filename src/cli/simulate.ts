@@ -58,6 +58,20 @@ export const REPLAY_FLAGS = [
     description:
       "Tools with invalid input schemas: drop the tool (FilterOut) or the whole server (RejectServer).",
   },
+  {
+    name: "discovery-tools",
+    type: "boolean",
+    default: true,
+    description: "Serve the discover_tools and select_tools meta-tools, as the broker does by default " +
+      "(its --discovery-tools-enabled); --discovery-tools=false turns them off.",
+  },
+  {
+    name: "discovery-tool-threshold",
+    type: "string",
+    default: "0",
+    description: "With more tools than this, a new session lists only the meta-tools until it calls " +
+      "select_tools (the broker's --discovery-tool-threshold); 0 never hides.",
+  },
   ALL_NAMESPACES_FLAG,
   ...KUBE_FLAGS,
 ] as const satisfies Command["flags"];
@@ -104,9 +118,17 @@ export async function replayOptionsFromFlags(flags: Flags, io: Io): Promise<Repl
   const files = flags.strings("filename");
   const upstreams = parseUpstreams(flags.strings("upstream"));
   if (flags.boolean("overlay") && files.length === 0) throw new UsageError("--overlay needs -f FILE|DIR");
+  const thresholdText = flags.string("discovery-tool-threshold") ?? "0";
+  if (!/^\d+$/.test(thresholdText)) {
+    throw new UsageError(
+      `invalid value "${thresholdText}" for --discovery-tool-threshold: expected a whole number of tools, 0 or more`,
+    );
+  }
   const settings = {
     enforceVirtualServers: flags.boolean("enforce-virtual-servers"),
     invalidToolPolicy: flags.string("invalid-tool-policy") as "FilterOut" | "RejectServer",
+    discoveryTools: flags.boolean("discovery-tools"),
+    discoveryToolThreshold: Number(thresholdText),
   };
   const common = { gatewayExtension: flags.string("gateway-extension"), settings };
   if (files.length > 0 && !flags.boolean("overlay")) {

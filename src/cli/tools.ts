@@ -15,7 +15,7 @@ import { GATEWAY_FLAGS, openToolSource, type ToolSource } from "./tool_source.ts
 import { UsageError } from "../errors.ts";
 import { connectGateway, listAllTools } from "../mcp/client.ts";
 import { explainTool } from "../tools/explain.ts";
-import { formatToolTable, type ToolRow, toolRows, totals } from "../tools/mod.ts";
+import { attributionServers, formatToolTable, type ToolRow, toolRows, totals } from "../tools/mod.ts";
 import { formatJson, formatYaml } from "../print/mod.ts";
 
 /** Flag for selecting a virtual server, shared with `call`. */
@@ -45,16 +45,7 @@ async function rowsFrom(
   flags: Flags,
 ): Promise<ToolRow[]> {
   const tools = await listAllTools(client);
-  const status = await source.status();
-  const servers = [
-    ...(status?.servers ?? []).map((server) => ({
-      name: server.name,
-      prefix: server.prefix,
-      tools: server.tools,
-    })),
-    ...(await source.absent()),
-  ];
-  const rows = toolRows(tools, servers);
+  const rows = toolRows(tools, attributionServers(await source.status(), await source.absent()));
   const only = flags.string("server");
   if (!only) return rows;
   return rows.filter((row) => row.server === only || row.server.split("/")[1] === only);

@@ -58,7 +58,8 @@ export function isBrokerConfig(object: unknown): boolean {
 }
 
 /**
- * Turns upstream's broker config (`servers: [{name, url, hostname, enabled, prefix, credential}]`,
+ * Turns upstream's broker config (`servers: [{name, url, hostname, enabled, prefix, credential,
+ * category, hint, tags}]`,
  * `virtualServers: [...]`) into the objects a cluster would hold, so the replay treats both alike.
  * Each registration carries its URL in {@link UPSTREAM_URL_ANNOTATION}.
  */
@@ -75,6 +76,9 @@ export function brokerConfigObjects(document: unknown): ReplayObject[] {
         prefix: server.prefix,
         path: server.path,
         state: server.enabled ? "Enabled" : "Disabled",
+        ...(server.category ? { category: server.category } : {}),
+        ...(server.hint ? { hint: server.hint } : {}),
+        ...(server.tags ? { tags: server.tags } : {}),
       };
       if (server.credential !== undefined) {
         spec.credentialRef = { name: `${name}-credential`, key: "token" };

@@ -71,6 +71,10 @@ export interface ReplayGatewaySettings {
   backendPingIntervalMs?: number;
   /** Origins accepted besides localhost. */
   allowedOrigins?: string[];
+  /** Serve the progressive-discovery meta-tools (default true, as the broker). */
+  discoveryTools?: boolean;
+  /** Tool count above which a new session lists only the meta-tools (0: never). */
+  discoveryToolThreshold?: number;
 }
 
 /** Options of {@link startReplay}. */

@@ -7,7 +7,7 @@
 // @ts-types="@modelcontextprotocol/sdk/types"
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { GatewayStatus } from "../../sim/mod.ts";
-import { serverOf } from "./mod.ts";
+import { attributionServers, GATEWAY_OWNER, serverOf } from "./mod.ts";
 
 /** Why a tool is or is not in a client's list. */
 export interface Explanation {
@@ -17,8 +17,9 @@ export interface Explanation {
   listed: boolean;
   /** `namespace/name` of the registration it belongs to, when known. */
   server?: string;
-  /** Stable reason codes: listed, virtual-server-filter, conflict, invalid-schema, server-disabled,
-   * server-unhealthy, server-unreachable, server-rejected, not-provided, no-server. */
+  /** Stable reason codes: listed, gateway-meta-tool, virtual-server-filter, discovery-threshold,
+   * conflict, invalid-schema, server-disabled, server-unhealthy, server-unreachable, server-rejected,
+   * not-provided, no-server. */
   reasons: { code: string; message: string }[];
 }
 
@@ -38,16 +39,20 @@ export interface ExplainInput {
 
 /** Explains why `name` is or is not listed. */
 export function explainTool(name: string, input: ExplainInput): Explanation {
-  const servers = [
-    ...(input.status?.servers ?? []).map((server) => ({
-      name: server.name,
-      prefix: server.prefix,
-      tools: server.tools,
-    })),
-    ...(input.absent ?? []).map((server) => ({ name: server.name, prefix: server.prefix })),
-  ];
+  const servers = attributionServers(
+    input.status,
+    (input.absent ?? []).map((server) => ({ name: server.name, prefix: server.prefix })),
+  );
   const owner = serverOf(name, servers) || undefined;
   const reasons: Explanation["reasons"] = [];
+  if (owner === GATEWAY_OWNER && input.listed.some((tool) => tool.name === name)) {
+    reasons.push({
+      code: "gateway-meta-tool",
+      message:
+        `${name} is listed: the gateway serves it itself (progressive discovery or tags), it belongs to no server.`,
+    });
+    return { name, listed: true, server: owner, reasons };
+  }
   if (input.listed.some((tool) => tool.name === name)) {
     const where = owner ? ` from ${owner}` : "";
     const via = input.virtualServer ? `, and virtual server ${input.virtualServer} includes it` : "";
@@ -63,6 +68,17 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
     return { name, listed: false, server: owner, reasons };
   }
   const status = input.status;
+  const meta = new Set(status?.metaTools ?? []);
+  const threshold = status?.discovery?.threshold ?? 0;
+  const federated = status?.servers.some((server) => server.tools.includes(name)) ?? false;
+  if (federated && threshold > 0 && input.listed.every((tool) => meta.has(tool.name))) {
+    reasons.push({
+      code: "discovery-threshold",
+      message: `${name} is served, but this client would see more than ${threshold} tools (the discovery ` +
+        `threshold), so a new session lists only ${[...meta].join(", ")}; select_tools brings ${name} back.`,
+    });
+    return { name, listed: false, server: owner, reasons };
+  }
   if (status) {
     // The gateway withholds every tool of a server that clashes with an earlier one, not only the
     // clashing names, so a tool can be withheld without its own name being in conflict.

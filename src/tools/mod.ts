@@ -8,6 +8,8 @@
 // @ts-types="@modelcontextprotocol/sdk/types"
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { type Column, formatTable, truncate } from "../print/mod.ts";
+import type { GatewayStatus } from "../../sim/mod.ts";
+import { META_TOOL_NAMES } from "../../sim/discovery.ts";
 
 /** A tool as listed, with the registration it comes from. */
 export interface ToolRow {
@@ -48,6 +50,28 @@ export function estimateTokens(tool: Tool): number {
   return Math.ceil(json.length / 4);
 }
 
+/** The owner `tools` shows for the gateway's own meta-tools (discover_tools, select_tools...). */
+export const GATEWAY_OWNER = "(gateway)";
+
+/**
+ * Servers to attribute tool names to: the gateway first (its meta-tools as `/status` reports them,
+ * or, for a gateway without `/status`, the names upstream's broker uses), then each server.
+ */
+export function attributionServers(
+  status: GatewayStatus | undefined,
+  absent: readonly ServerPrefix[] = [],
+): ServerPrefix[] {
+  return [
+    { name: GATEWAY_OWNER, prefix: "", tools: status?.metaTools ?? [...META_TOOL_NAMES] },
+    ...(status?.servers ?? []).map((server) => ({
+      name: server.name,
+      prefix: server.prefix,
+      tools: server.tools,
+    })),
+    ...absent,
+  ];
+}
+
 /** Finds the server a federated tool name belongs to: the reported list, else the longest prefix. */
 export function serverOf(name: string, servers: readonly ServerPrefix[]): string {
   const exact = servers.find((server) => server.tools?.includes(name));
@@ -55,7 +79,8 @@ export function serverOf(name: string, servers: readonly ServerPrefix[]): string
   const candidates = servers.filter((server) => server.prefix !== "" && name.startsWith(server.prefix));
   candidates.sort((a, b) => b.prefix.length - a.prefix.length);
   if (candidates[0]) return candidates[0].name;
-  const unprefixed = servers.filter((server) => server.prefix === "");
+  // The gateway owns only the meta-tools it names, never the names no prefix claims.
+  const unprefixed = servers.filter((server) => server.prefix === "" && server.name !== GATEWAY_OWNER);
   return unprefixed.length === 1 ? unprefixed[0].name : "";
 }
 
@@ -94,7 +119,7 @@ function firstLine(text: string): string {
 export interface ToolTotals {
   /** Number of tools. */
   tools: number;
-  /** Number of distinct servers they come from. */
+  /** Number of distinct servers they come from (the gateway, for its meta-tools, is not one). */
   servers: number;
   /** Sum of the token estimates. */
   tokens: number;
@@ -104,7 +129,9 @@ export interface ToolTotals {
 export function totals(rows: readonly ToolRow[]): ToolTotals {
   return {
     tools: rows.length,
-    servers: new Set(rows.map((row) => row.server).filter((server) => server !== "")).size,
+    servers:
+      new Set(rows.map((row) => row.server).filter((server) => server !== "" && server !== GATEWAY_OWNER))
+        .size,
     tokens: rows.reduce((sum, row) => sum + row.tokens, 0),
   };
 }
@@ -117,6 +144,7 @@ export function formatToolTable(
   const table = formatTable(COLUMNS, rows, options);
   const sum = totals(rows);
   const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
+  const gateway = rows.some((row) => row.server === GATEWAY_OWNER) ? " and the gateway" : "";
   return table +
-    `${plural(sum.tools, "tool")} from ${plural(sum.servers, "server")}, ~${sum.tokens} tokens\n`;
+    `${plural(sum.tools, "tool")} from ${plural(sum.servers, "server")}${gateway}, ~${sum.tokens} tokens\n`;
 }

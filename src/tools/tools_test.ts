@@ -1,5 +1,12 @@
 import { assertEquals } from "../../test/helpers/assert.ts";
-import { estimateTokens, formatToolTable, serverOf, toolRows } from "./mod.ts";
+import {
+  attributionServers,
+  estimateTokens,
+  formatToolTable,
+  GATEWAY_OWNER,
+  serverOf,
+  toolRows,
+} from "./mod.ts";
 import { explainTool } from "./explain.ts";
 import type { GatewayStatus } from "../../sim/mod.ts";
 
@@ -83,4 +90,39 @@ Deno.test("explain: listed, filtered by a virtual server, withheld by a conflict
   const unhealthy = explainTool("c_thing", { listed: all, unfiltered: all, status });
   assertEquals(unhealthy.reasons[0].code, "server-unhealthy");
   assertEquals(unhealthy.reasons[0].message.includes("connection refused"), true);
+});
+
+Deno.test("explain and rows: the gateway's meta-tools belong to it; the discovery threshold hides the rest", () => {
+  const status = {
+    servers: [{
+      name: "ns/a",
+      prefix: "",
+      enabled: true,
+      state: "ready",
+      tools: ["search", "fetch"],
+      conflicts: [],
+      invalidTools: [],
+    }],
+    conflicts: [],
+    toolCount: 2,
+    metaTools: ["discover_tools", "select_tools"],
+    discovery: { enabled: true, threshold: 1 },
+  } as unknown as GatewayStatus;
+  const meta = [tool("discover_tools"), tool("select_tools")];
+  const discover = explainTool("discover_tools", { listed: meta, unfiltered: meta, status });
+  assertEquals([discover.server, discover.reasons[0].code], [GATEWAY_OWNER, "gateway-meta-tool"]);
+  const hidden = explainTool("search", { listed: meta, unfiltered: meta, status });
+  assertEquals([hidden.listed, hidden.server, hidden.reasons[0].code], [
+    false,
+    "ns/a",
+    "discovery-threshold",
+  ]);
+  assertEquals(hidden.reasons[0].message.includes("select_tools brings search back"), true);
+  // Without /status (a cluster's gateway), upstream's meta-tool names still go to the gateway, not
+  // to the one prefix-less server.
+  const rows = toolRows(
+    [tool("select_tools"), tool("search")],
+    attributionServers(undefined, [{ name: "ns/a", prefix: "" }]),
+  );
+  assertEquals(rows.map((r) => [r.name, r.server]), [["search", "ns/a"], ["select_tools", GATEWAY_OWNER]]);
 });
