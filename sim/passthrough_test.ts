@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../test/helpers/assert.ts";
 import { startFixture } from "../test/fixtures/mod.ts";
-import { connectClient, firstText, MCP_HEADERS, post, sseMessages, waitFor } from "../test/sim_helpers.ts";
+import { connectClient, firstText, post, rawSession, sseMessages, waitFor } from "../test/sim_helpers.ts";
 import { normalizeConfig, startGateway } from "./mod.ts";
 import { SseLineRewriter } from "./passthrough.ts";
 
@@ -45,27 +45,14 @@ function recordingProxy(target: string) {
   };
 }
 
-async function session(url: string, capabilities: Record<string, unknown> = {}) {
-  const init = await post(url, {
-    jsonrpc: "2.0",
-    id: 0,
-    method: "initialize",
-    params: { protocolVersion: "2025-11-25", capabilities, clientInfo: { name: "raw", version: "1" } },
-  });
-  const id = init.headers.get("mcp-session-id")!;
-  const headers = { ...MCP_HEADERS, "mcp-session-id": id, "mcp-protocol-version": "2025-11-25" };
-  await post(url, { jsonrpc: "2.0", method: "notifications/initialized" }, headers);
-  return { id, headers };
-}
-
 Deno.test("pass-through: the backend sees a gateway id, the client gets its own back, even colliding ones", async () => {
   await using weather = await startFixture("weather");
   await using proxy = recordingProxy(weather.url);
   await using gw = await startGateway(normalizeConfig({
     servers: [{ name: "test/weather", url: proxy.url, prefix: "w_" }],
   }));
-  const a = await session(gw.url);
-  const b = await session(gw.url);
+  const a = await rawSession(gw.url);
+  const b = await rawSession(gw.url);
   // Id 0 is the one the gateway's own SDK client used for initialize on the backend session.
   const call = (headers: Record<string, string>, id: number | string, query: string) =>
     post(gw.url, {
@@ -108,7 +95,7 @@ Deno.test("pass-through: a backend's elicitation gets a gateway id and the answe
   await using gw = await startGateway(normalizeConfig({
     servers: [{ name: "test/elicit", url: elicit.url, prefix: "e_" }],
   }));
-  const s = await session(gw.url, { elicitation: { form: {} } });
+  const s = await rawSession(gw.url, undefined, { elicitation: { form: {} } });
   const res = await fetch(gw.url, {
     method: "POST",
     headers: s.headers,
@@ -151,7 +138,7 @@ Deno.test("pass-through: the client's cancellation reaches the backend under the
   await using gw = await startGateway(normalizeConfig({
     servers: [{ name: "test/slow", url: proxy.url, prefix: "s_" }],
   }));
-  const s = await session(gw.url);
+  const s = await rawSession(gw.url);
   const res = await fetch(gw.url, {
     method: "POST",
     headers: s.headers,
@@ -207,7 +194,7 @@ Deno.test("pass-through: a call cancelled before the backend said anything ends 
   await using gw = await startGateway(normalizeConfig({
     servers: [{ name: "test/slow", url: proxy.url, prefix: "s_" }],
   }));
-  const s = await session(gw.url);
+  const s = await rawSession(gw.url);
   // No progress token: nothing comes back before the answer, so the gateway is still reading ahead.
   const pending = fetch(gw.url, {
     method: "POST",
@@ -274,7 +261,7 @@ Deno.test("pass-through: the answer reaches the client at once though the backen
       prefix: "w_",
     }],
   }));
-  const s = await session(gw.url);
+  const s = await rawSession(gw.url);
   let guardFired = false;
   const guard = setTimeout(() => {
     guardFired = true;

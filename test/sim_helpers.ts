@@ -85,30 +85,36 @@ export async function post(
 }
 
 /** An initialize request body for protocol `version`. */
-export function initializeBody(version = "2025-11-25", id: number | string = 1): Record<string, unknown> {
+export function initializeBody(
+  version = "2025-11-25",
+  id: number | string = 1,
+  capabilities: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     jsonrpc: "2.0",
     id,
     method: "initialize",
-    params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+    params: { protocolVersion: version, capabilities, clientInfo: { name: "raw", version: "1" } },
   };
 }
 
-/** Initializes a raw session and returns its id and negotiated version. */
+/**
+ * Initializes a raw session; returns its id, the negotiated version and the headers every later
+ * request of the session carries.
+ */
 export async function rawSession(
   url: string,
   version = "2025-11-25",
-): Promise<{ id: string; version: string }> {
-  const r = await post(url, initializeBody(version));
+  capabilities: Record<string, unknown> = {},
+): Promise<{ id: string; version: string; headers: Record<string, string> }> {
+  const r = await post(url, initializeBody(version, 0, capabilities));
   const id = r.headers.get("mcp-session-id");
   if (r.status !== 200 || !id) throw new Error(`initialize failed: ${r.status} ${JSON.stringify(r.json)}`);
   const negotiated = (r.json?.result as { protocolVersion: string }).protocolVersion;
-  const n = await post(url, { jsonrpc: "2.0", method: "notifications/initialized" }, {
-    "mcp-session-id": id,
-    "mcp-protocol-version": negotiated,
-  });
+  const headers = { ...MCP_HEADERS, "mcp-session-id": id, "mcp-protocol-version": negotiated };
+  const n = await post(url, { jsonrpc: "2.0", method: "notifications/initialized" }, headers);
   if (n.status !== 202) throw new Error(`initialized notification got ${n.status}`);
-  return { id, version: negotiated };
+  return { id, version: negotiated, headers };
 }
 
 /** Ends a raw session. */

@@ -19,8 +19,8 @@ import {
   deleteSession,
   firstText,
   initializeBody,
-  MCP_HEADERS,
   post,
+  rawSession,
   sseMessages,
   waitFor,
 } from "./sim_helpers.ts";
@@ -106,19 +106,7 @@ async function replicaPair(fixture: "elicit" | "slow", prefix: string) {
   const config = normalizeConfig({ servers: [{ name: `test/${fixture}`, url: server.url, prefix }] });
   const a = await startGateway(config, { store: storeA, signingKey: KEY });
   const b = await startGateway(config, { store: storeB, signingKey: KEY });
-  const init = await post(a.url, {
-    jsonrpc: "2.0",
-    id: 0,
-    method: "initialize",
-    params: {
-      protocolVersion: "2025-11-25",
-      capabilities: { elicitation: { form: {} } },
-      clientInfo: { name: "raw", version: "1" },
-    },
-  });
-  const sessionId = init.headers.get("mcp-session-id")!;
-  const headers = { ...MCP_HEADERS, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" };
-  await post(a.url, { jsonrpc: "2.0", method: "notifications/initialized" }, headers);
+  const { headers } = await rawSession(a.url, undefined, { elicitation: { form: {} } });
   return {
     a,
     b,
