@@ -148,6 +148,8 @@ export interface GatewayStatus {
   metaTools: string[];
   /** Progressive discovery settings: meta-tools on or off, and the tool count above which only they are listed (0: never). */
   discovery: { enabled: boolean; threshold: number };
+  /** Sessions in this process with a `select_tools` scope (upstream's `scopedSessions`). */
+  scopedSessions: number;
   sessions: number;
   timestamp: string;
 }
@@ -465,6 +467,7 @@ export class Gateway {
         enabled: this.#config.extension.discoveryTools,
         threshold: this.#config.extension.discoveryToolThreshold,
       },
+      scopedSessions: this.#scopes.size,
       sessions: await this.#store.count(),
       timestamp: new Date().toISOString(),
     };

@@ -95,6 +95,7 @@ Deno.test("discovery meta-tools are served by default; select_tools scopes one s
   ]);
   assertEquals((await names(b.client)).sort(), all.sort(), "another session keeps every tool");
   assertEquals(gw.gateway.scopedSessions, 1);
+  assertEquals((await gw.status()).scopedSessions, 1);
   // As upstream, the scope filters the list only: a tool outside it still answers.
   const forecast = await a.client.callTool({ name: "weather_get_forecast", arguments: { city: "Oslo" } });
   assert(!forecast.isError, JSON.stringify(forecast));
