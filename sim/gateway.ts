@@ -389,7 +389,13 @@ export class Gateway {
       );
     }
     const fp = {
-      tools: JSON.stringify([...[...this.#catalog.tools.values()].map((t) => t.tool), ...this.#meta]),
+      // Discovery settings too: a new threshold changes what unscoped sessions list.
+      tools: JSON.stringify([
+        [...this.#catalog.tools.values()].map((t) => t.tool),
+        this.#meta,
+        this.#config.extension.discoveryTools,
+        this.#config.extension.discoveryToolThreshold,
+      ]),
       prompts: JSON.stringify([...this.#catalog.prompts.values()].map((p) => p.prompt)),
       resources: JSON.stringify([this.#catalog.resources, this.#catalog.resourceTemplates]),
     };

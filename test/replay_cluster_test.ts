@@ -421,6 +421,53 @@ Deno.test({
           assert(!result.isError, JSON.stringify(result));
         });
 
+        await t.step(
+          "the broker Deployment's flags apply: above the discovery threshold only meta-tools are listed",
+          async () => {
+            const broker = (flags: string[]) =>
+              stringify({
+                apiVersion: "apps/v1",
+                kind: "Deployment",
+                metadata: { name: "mcp-gateway", namespace: GATEWAY_NS },
+                spec: {
+                  replicas: 0,
+                  selector: { matchLabels: { "app.kubernetes.io/name": "mcp-gateway" } },
+                  template: {
+                    metadata: { labels: { "app.kubernetes.io/name": "mcp-gateway" } },
+                    spec: {
+                      containers: [{
+                        name: "mcp-gateway",
+                        image: "ghcr.io/kuadrant/mcp-gateway:latest",
+                        command: ["./mcp_gateway", "--mcp-gateway-config=/config/config.yaml", ...flags],
+                      }],
+                    },
+                  },
+                },
+              });
+            await change(
+              "broker threshold",
+              () => cluster.apply(broker(["--discovery-tool-threshold=2"])),
+              (tools) => tools.length === 2 && tools.every((name) => name.endsWith("_tools")),
+            );
+            await sim.waitFor(
+              /broker flags from Deployment gateway-system\/mcp-gateway: --discovery-tool-threshold=2/,
+              2000,
+            );
+            const selected = await client.callTool({
+              name: "select_tools",
+              arguments: { tools: ["gh_search"] },
+            });
+            assert(!selected.isError, JSON.stringify(selected));
+            assertEquals((await names()).sort(), ["discover_tools", "gh_search", "select_tools"]);
+            await client.callTool({ name: "select_tools", arguments: { tools: [] } });
+            await change(
+              "broker gone",
+              () => kubectl("delete", "deployment", "-n", GATEWAY_NS, "mcp-gateway", "--wait=true"),
+              (tools) => tools.includes("gh_get_issue"),
+            );
+          },
+        );
+
         await t.step("the session survived every reload", async () => {
           assert((await names()).includes("gh_get_issue"));
           assertEquals((await fetch(new URL("/status", url)).then((r) => r.json())).sessions, 1);

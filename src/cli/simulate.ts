@@ -55,22 +55,24 @@ export const REPLAY_FLAGS = [
     type: "string",
     values: ["FilterOut", "RejectServer"],
     default: "FilterOut",
-    description:
-      "Tools with invalid input schemas: drop the tool (FilterOut) or the whole server (RejectServer).",
+    description: "Tools with invalid input schemas: drop the tool (FilterOut) or the whole server " +
+      "(RejectServer). Unset, the cluster gateway's broker flag of that name applies, else FilterOut.",
   },
   {
     name: "discovery-tools",
     type: "boolean",
     default: true,
     description: "Serve the discover_tools and select_tools meta-tools, as the broker does by default " +
-      "(its --discovery-tools-enabled); --discovery-tools=false turns them off.",
+      "(its --discovery-tools-enabled, read from the cluster gateway's Deployment when unset); " +
+      "--discovery-tools=false turns them off.",
   },
   {
     name: "discovery-tool-threshold",
     type: "string",
     default: "0",
     description: "With more tools than this, a new session lists only the meta-tools until it calls " +
-      "select_tools (the broker's --discovery-tool-threshold); 0 never hides.",
+      "select_tools (the broker's --discovery-tool-threshold, read from the cluster gateway's " +
+      "Deployment when unset); 0 never hides.",
   },
   ALL_NAMESPACES_FLAG,
   ...KUBE_FLAGS,
@@ -124,11 +126,16 @@ export async function replayOptionsFromFlags(flags: Flags, io: Io): Promise<Repl
       `invalid value "${thresholdText}" for --discovery-tool-threshold: expected a whole number of tools, 0 or more`,
     );
   }
+  // Only what the command line says: the rest comes from the cluster gateway's broker flags, or defaults.
+  const given = <T>(name: string, value: T) => flags.given(name) ? value : undefined;
   const settings = {
     enforceVirtualServers: flags.boolean("enforce-virtual-servers"),
-    invalidToolPolicy: flags.string("invalid-tool-policy") as "FilterOut" | "RejectServer",
-    discoveryTools: flags.boolean("discovery-tools"),
-    discoveryToolThreshold: Number(thresholdText),
+    invalidToolPolicy: given(
+      "invalid-tool-policy",
+      flags.string("invalid-tool-policy") as "FilterOut" | "RejectServer",
+    ),
+    discoveryTools: given("discovery-tools", flags.boolean("discovery-tools")),
+    discoveryToolThreshold: given("discovery-tool-threshold", Number(thresholdText)),
   };
   const common = { gatewayExtension: flags.string("gateway-extension"), settings };
   if (files.length > 0 && !flags.boolean("overlay")) {
@@ -241,6 +248,17 @@ export const simulateCommand: Command = {
       io.out(formatServerSummary(rows));
       const store = replay.sessionStore;
       io.out(`\nsession store: ${store.description}${store.note ? ` (${store.note})` : ""}\n`);
+      const broker = replay.brokerFlags;
+      if (broker) {
+        io.out(
+          `broker flags from Deployment ${broker.deployment}: ${
+            broker.flags.join(" ") || "none that change behaviour"
+          }\n`,
+        );
+        for (const problem of broker.problems) {
+          io.err(`warning: Deployment ${broker.deployment}: ${problem}; not applied\n`);
+        }
+      }
       const status = await replay.status();
       io.out(
         `\nMCP gateway listening on ${replay.url} (${rows.length} servers, ${status.toolCount} tools). Ctrl-C to stop.\n`,

@@ -11,6 +11,7 @@ import type { Io } from "../cli/io.ts";
 import type { ClusterReplayFactory } from "../cli/simulate.ts";
 import { KubeApiError } from "../errors.ts";
 import {
+  BROKER_DEPLOYMENT,
   keyOf,
   overlay as overlayObjects,
   overrideFor,
@@ -52,6 +53,9 @@ const HTTP_ROUTE: ResourceInfo = {
   group: "gateway.networking.k8s.io",
   version: "v1",
 };
+const DEPLOYMENT: ResourceInfo = { ...core("Deployment", "deployments"), group: "apps", version: "v1" };
+/** The broker Deployments, whose flags set behaviour no CRD field does. */
+const BROKER_SELECTOR = `metadata.name=${BROKER_DEPLOYMENT}`;
 
 /** The label the gateway requires on credential Secrets; only those are watched. */
 const CREDENTIAL_SELECTOR = "mcp.kuadrant.io/secret=true";
@@ -92,13 +96,23 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
         items: [] as KubeObject[],
       }));
       objects.push(...withKind(routes.items, HTTP_ROUTE));
+      // The broker Deployment beside each extension (any namespace when allowed); none readable is fine.
+      const brokers = await client.list(DEPLOYMENT, { namespace: null, fieldSelector: BROKER_SELECTOR })
+        .catch(() => client.list(DEPLOYMENT, { namespace, fieldSelector: BROKER_SELECTOR }))
+        .catch(() => ({ items: [] as KubeObject[] }));
+      objects.push(...withKind(brokers.items, DEPLOYMENT));
       const layered = options.overlay ? overlayObjects(objects, await options.overlay.load()) : objects;
       return [...layered, ...await referencedSecrets(client, layered)];
     },
     watch(onChange) {
       const abort = new AbortController();
       const fingerprints = new Map<string, string>();
-      const follows: { info: ResourceInfo; scope: string | null; labelSelector?: string }[] = [
+      const follows: {
+        info: ResourceInfo;
+        scope: string | null;
+        labelSelector?: string;
+        fieldSelector?: string;
+      }[] = [
         ...MCP_TYPES.map((info) => ({
           info,
           scope: info.kind === "MCPGatewayExtension" ? null : namespace,
@@ -108,19 +122,26 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
         { info: ENDPOINT_SLICE, scope: namespace },
         { info: POD, scope: namespace },
         { info: SECRET, scope: namespace, labelSelector: CREDENTIAL_SELECTOR },
+        { info: DEPLOYMENT, scope: null, fieldSelector: BROKER_SELECTOR },
       ];
       let unsynced = follows.length;
       const synced = () => {
         // Whatever changed between load() and the watches' own lists arrives as no event: refresh once.
         if (--unsynced === 0 && !abort.signal.aborted) onChange();
       };
-      const follow = async (info: ResourceInfo, scope: string | null, labelSelector?: string) => {
+      const follow = async (
+        info: ResourceInfo,
+        scope: string | null,
+        labelSelector?: string,
+        fieldSelector?: string,
+      ) => {
         let live = false;
         try {
           for await (
             const event of listAndWatch(client, info, {
               namespace: scope,
               labelSelector,
+              fieldSelector,
               signal: abort.signal,
               onSynced: () => {
                 live = true;
@@ -145,14 +166,16 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
           if (
             scope === null && namespace !== null && error instanceof KubeApiError && error.status === 403
           ) {
-            // Not allowed across namespaces (MCPGatewayExtensions): follow the chosen namespace.
-            return follow(info, namespace, labelSelector);
+            // Not allowed across namespaces (extensions, broker Deployments): follow the chosen namespace.
+            return follow(info, namespace, labelSelector, fieldSelector);
           }
           // Missing types (no Gateway API, no EndpointSlices) or forbidden ones: nothing to follow.
           if (!live) synced();
         }
       };
-      for (const { info, scope, labelSelector } of follows) follow(info, scope, labelSelector);
+      for (const { info, scope, labelSelector, fieldSelector } of follows) {
+        follow(info, scope, labelSelector, fieldSelector);
+      }
       const stopOverlay = options.overlay?.watch?.(onChange);
       return () => {
         abort.abort();
@@ -179,6 +202,13 @@ function fingerprint(kind: string, object: KubeObject): string {
       return JSON.stringify([meta.labels, o.endpoints, o.ports]);
     case "Secret":
       return JSON.stringify([meta.labels, o.data, o.stringData]);
+    case "Deployment": {
+      // Only the broker's flags matter, not scaling or rollouts.
+      const containers =
+        ((o.spec as { template?: { spec?: { containers?: unknown[] } } } | undefined)?.template
+          ?.spec?.containers ?? []) as { command?: unknown; args?: unknown }[];
+      return JSON.stringify(containers.map((c) => [c.command, c.args]));
+    }
     default: {
       const annotations = { ...meta.annotations };
       delete annotations["kubectl.kubernetes.io/last-applied-configuration"];

@@ -10,3 +10,4 @@ export * from "./resolve.ts";
 export * from "./replay.ts";
 export * from "./files.ts";
 export * from "./summary.ts";
+export * from "./broker_flags.ts";

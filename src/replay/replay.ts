@@ -19,6 +19,7 @@ import {
   startGateway,
 } from "../../sim/mod.ts";
 import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../sim/store_redis.ts";
+import { type BrokerFlags, brokerFlags } from "./broker_flags.ts";
 import type { Resolution, UpstreamResolver } from "./resolve.ts";
 import {
   isKind,
@@ -61,7 +62,7 @@ export interface ServerRow {
   reason?: string;
 }
 
-/** Gateway settings the command line may override. */
+/** Gateway settings the broker's flags and the command line may set. */
 export interface ReplayGatewaySettings {
   /** Reject calls outside the selected virtual server. */
   enforceVirtualServers?: boolean;
@@ -126,6 +127,8 @@ export interface Replay {
   readonly gateway: RunningGateway;
   /** The session store it runs on. */
   readonly sessionStore: SessionStoreChoice;
+  /** The broker flags read from the cluster gateway's Deployment, as of the last reload. */
+  readonly brokerFlags: BrokerFlags | undefined;
   /** The registrations and their state now. */
   rows(): Promise<ServerRow[]>;
   /** Re-reads the objects and reloads the gateway now. */
@@ -141,6 +144,8 @@ export interface Replay {
 interface Plan {
   config: GatewayConfig;
   resolutions: Map<string, Resolution & { prefix: string; disabled: boolean; error?: string }>;
+  /** The cluster gateway's broker flags the config follows, when its Deployment was read. */
+  broker?: BrokerFlags;
 }
 
 /** Builds the gateway config from objects, resolving each registration. */
@@ -199,15 +204,18 @@ export async function planReplay(
   // The gateway resolves conflicts in config order, first registered first; keep a stable order.
   const order = registrations.map((registration) => keyOf(registration));
   servers.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  // The broker's own flags (its Deployment) over the extension's fields; the command line over both.
+  const broker = brokerFlags(defaulted, extension);
   const config = normalizeConfig({
     servers,
     virtualServers: base.virtualServers,
     extension: {
       ...base.extension,
+      ...definedOnly(broker?.settings ?? {}),
       ...definedOnly(options.settings ?? {}),
     },
   });
-  return { config, resolutions };
+  return { config, resolutions, ...(broker ? { broker } : {}) };
 }
 
 /** The `CACHE_CONNECTION_STRING` of the Secret the extension's `spec.sessionStore` names. */
@@ -352,7 +360,15 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
 
   const refreshNow = async () => {
     objects = await options.source.load();
+    const before = JSON.stringify(plan.broker ?? null);
     plan = await planReplay(objects, options.resolver, options);
+    if (!closed && JSON.stringify(plan.broker ?? null) !== before) {
+      options.onChange?.(
+        plan.broker
+          ? `broker flags from Deployment ${plan.broker.deployment}: ${plan.broker.flags.join(" ") || "none"}`
+          : "broker flags: no broker Deployment any more",
+      );
+    }
     const resolved = [...plan.resolutions].filter(([, resolution]) => resolution.url).map(([key]) => key);
     await options.resolver.retain?.(new Set(resolved));
     await gateway.reload(plan.config);
@@ -414,6 +430,9 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     url: gateway.url,
     gateway,
     sessionStore: choice,
+    get brokerFlags() {
+      return plan.broker;
+    },
     rows: async () => summaryRows(plan, await gateway.status()),
     refresh,
     status: () => gateway.status(),

@@ -1,6 +1,7 @@
 import { assertEquals, assertThrows } from "../../test/helpers/assert.ts";
 import { UsageError } from "../errors.ts";
 import {
+  brokerFlags,
   describeChanges,
   objectsForGateway,
   overlay,
@@ -137,4 +138,84 @@ Deno.test("the replay reads MCP objects with the model's defaults, as the API se
   assertEquals(defaulted.spec?.category, ["uncategorised"]);
   assertEquals(route.spec, undefined);
   assertEquals(registrationSpec(defaulted).targetRef.kind, "HTTPRoute");
+});
+
+const brokerDeployment = (namespace: string, command: string[], args: string[] = []): ReplayObject => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name: "mcp-gateway", namespace },
+  spec: { template: { spec: { containers: [{ name: "mcp-gateway", command, args }] } } },
+});
+
+Deno.test("brokerFlags reads Go flag forms from the Deployment beside the extension, and says what it refuses", () => {
+  const ext = extension("ext", "gw");
+  const flags = brokerFlags([
+    brokerDeployment("gateway-system", ["./mcp_gateway", "--mcp-gateway-config=/config/config.yaml"], [
+      "-discovery-tool-threshold",
+      "20",
+      "--discovery-tools-enabled=F",
+      "--invalid-tool-policy=RejectServer",
+    ]),
+    brokerDeployment("elsewhere", ["./mcp_gateway", "--discovery-tool-threshold=1"]),
+  ], ext);
+  assertEquals(flags?.deployment, "gateway-system/mcp-gateway");
+  assertEquals(flags?.settings, {
+    discoveryTools: false,
+    discoveryToolThreshold: 20,
+    invalidToolPolicy: "RejectServer",
+  });
+  assertEquals(flags?.flags, [
+    "--discovery-tools-enabled=F",
+    "-discovery-tool-threshold 20",
+    "--invalid-tool-policy=RejectServer",
+  ]);
+  assertEquals(brokerFlags([brokerDeployment("elsewhere", ["x"])], ext), undefined);
+  assertEquals(
+    brokerFlags([brokerDeployment("gateway-system", ["x", "--discovery-tools-enabled"])], ext)?.settings,
+    {
+      discoveryTools: true,
+    },
+  );
+  const bad = brokerFlags([
+    brokerDeployment("gateway-system", [
+      "x",
+      "--discovery-tool-threshold=lots",
+      "--invalid-tool-policy=Drop",
+    ]),
+  ], ext);
+  assertEquals(bad?.settings, {});
+  assertEquals(bad?.problems, [
+    "--discovery-tool-threshold=lots: not a whole number",
+    "--invalid-tool-policy=Drop: must be FilterOut or RejectServer",
+  ]);
+});
+
+Deno.test("planReplay: the broker's flags set what no CRD field does; the command line wins over them", async () => {
+  const objects = [
+    extension("ext", "gw", { maxBodyBytes: 4096 }),
+    brokerDeployment("gateway-system", [
+      "./mcp_gateway",
+      "--discovery-tool-threshold=5",
+      "--invalid-tool-policy=RejectServer",
+    ]),
+  ];
+  const resolver = staticResolver({});
+  const plan = await planReplay(objects, resolver);
+  assertEquals(plan.broker?.flags, ["--discovery-tool-threshold=5", "--invalid-tool-policy=RejectServer"]);
+  assertEquals(
+    [
+      plan.config.extension.discoveryToolThreshold,
+      plan.config.extension.invalidToolPolicy,
+      plan.config.extension.maxBodyBytes,
+    ],
+    [5, "RejectServer", 4096],
+  );
+  const overridden = await planReplay(objects, resolver, { settings: { discoveryToolThreshold: 0 } });
+  assertEquals([
+    overridden.config.extension.discoveryToolThreshold,
+    overridden.config.extension.invalidToolPolicy,
+  ], [
+    0,
+    "RejectServer",
+  ]);
 });
