@@ -115,6 +115,12 @@ export interface GatewayOptions {
    * credential rewritten) instead of through the SDK server and client; default true.
    */
   toolCallPassthrough?: boolean;
+  /**
+   * A session with no request and no open stream for this long is closed (its backend sessions too,
+   * unless the store is shared: then other replicas may still serve it and the store's TTL ends it);
+   * default 86400000 (24 h, the Redis store's TTL), 0 never.
+   */
+  sessionIdleTimeoutMs?: number;
 }
 
 /** One server as `/status` reports it. */
@@ -170,6 +176,10 @@ class ClientSession {
   closed = false;
   /** Protocol version negotiated at initialize (possibly by another replica). */
   protocolVersion?: string;
+  /** When the client last sent a request or a stream of its ended (ms since the epoch). */
+  lastUsed = Date.now();
+  /** Its GET streams open now: a client listening for notifications is not idle. */
+  openStreams = 0;
 
   constructor(readonly id: string, server: Server, transport: WebStandardStreamableHTTPServerTransport) {
     this.server = server;
@@ -179,6 +189,39 @@ class ClientSession {
   get capabilities(): ClientCapabilities {
     return this.server.getClientCapabilities() ?? {};
   }
+}
+
+/** Counts a GET stream as open on its session until it ends or the client goes away. */
+function trackStream(session: ClientSession, res: Response): Response {
+  if (!res.body) return res;
+  const reader = res.body.getReader();
+  let open = true;
+  session.openStreams++;
+  const end = () => {
+    if (!open) return;
+    open = false;
+    session.openStreams--;
+    session.lastUsed = Date.now();
+  };
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const r = await reader.read();
+        if (r.done) {
+          end();
+          controller.close();
+        } else controller.enqueue(r.value);
+      } catch (err) {
+        end();
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 const VS_HEADER = "x-mcp-virtualserver";
@@ -217,6 +260,8 @@ export class Gateway {
   #passthrough?: PassthroughRouter;
   /** Ends this replica's subscription to the store's relay channel. */
   #unsubscribe?: () => Promise<void>;
+  /** Closes idle sessions. */
+  #sweeper?: ReturnType<typeof setInterval>;
   /** The meta-tools served now (discovery, tags), and their names. */
   #meta: Tool[] = [];
   #metaNames: ReadonlySet<string> = new Set();
@@ -263,7 +308,26 @@ export class Gateway {
     if (this.#passthrough && this.#store.subscribe) {
       this.#unsubscribe = await this.#store.subscribe((m) => this.#relayed(m));
     }
+    const idleMs = this.#opts.sessionIdleTimeoutMs ?? 86_400_000;
+    if (idleMs > 0) {
+      this.#sweeper = setInterval(
+        () => this.#closeIdleSessions(idleMs),
+        Math.min(60_000, Math.max(50, idleMs / 4)),
+      );
+    }
     await this.#applyServers(this.#config.servers);
+  }
+
+  /** Closes sessions idle for longer than `idleMs` (no request, no open stream). */
+  #closeIdleSessions(idleMs: number): void {
+    const now = Date.now();
+    for (const s of this.#sessions.values()) {
+      if (s.closed || s.openStreams > 0 || now - s.lastUsed <= idleMs) continue;
+      this.#log("info", `Session idle for ${Math.round((now - s.lastUsed) / 1000)} s; closed.`, {
+        session: s.id,
+      });
+      void this.#closeSession(s.id);
+    }
   }
 
   /** A client's answer or cancel that reached another replica, for a call this one may hold. */
@@ -551,7 +615,8 @@ export class Gateway {
     if (req.method !== "POST") {
       const found = await this.#findSession(req);
       if (found instanceof Response) return done(found);
-      return done(await found.transport.handleRequest(req));
+      const res = await found.transport.handleRequest(req);
+      return done(req.method === "GET" ? trackStream(found, res) : res);
     }
     const read = await readPost(req, this.#config.extension.maxBodyBytes);
     if (!read.ok) return done(read.response);
@@ -753,7 +818,9 @@ export class Gateway {
       return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
     }
     if (s?.closed) return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
-    return s ?? await this.#resume(id, record);
+    const session = s ?? await this.#resume(id, record);
+    session.lastUsed = Date.now();
+    return session;
   }
 
   /** Serves a session this process does not hold but the store knows, under the same id. */
@@ -1206,6 +1273,7 @@ export class Gateway {
 
   /** Closes every session and upstream. */
   async close(): Promise<void> {
+    clearInterval(this.#sweeper);
     await this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     // On a shared store the sessions outlive this process: other replicas, or its restart, serve them.

@@ -611,3 +611,30 @@ Deno.test("JSON-RPC batches work for 2025-03-26 sessions, as that version had th
   const withInit = await post(gw.url, [initializeBody("2025-03-26")], { "mcp-session-id": old.id });
   assertEquals(withInit.status, 400);
 });
+
+Deno.test("idle sessions are closed with their backend sessions; one listening on a GET stream is not idle", async () => {
+  await using fx = await fixtures("weather");
+  const weather = fx.by("weather");
+  await using gw = await startGateway(
+    config([{ name: "test/weather", url: weather.url, prefix: "w_" }]),
+    { sessionIdleTimeoutMs: 300 },
+  );
+  // The SDK client keeps a standalone GET stream open for notifications.
+  await using listening = await connectClient(gw.url);
+  await listening.client.callTool({ name: "w_search", arguments: { query: "a" } });
+  const quiet = await rawSession(gw.url);
+  const call = () =>
+    post(gw.url, {
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/call",
+      params: { name: "w_search", arguments: { query: "b" } },
+    }, quiet.headers);
+  assertEquals((await call()).status, 200);
+  const deleted = weather.stats().sessionsDeleted;
+  await waitFor(async () => (await gw.status()).sessions === 1, 5000, "the quiet session to be closed");
+  assertEquals((await call()).status, 404);
+  await waitFor(() => weather.stats().sessionsDeleted === deleted + 1, 5000, "its backend session to end");
+  const still = await listening.client.callTool({ name: "w_search", arguments: { query: "c" } });
+  assertStringIncludes(firstText(still), "weather stations");
+});
