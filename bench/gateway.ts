@@ -579,6 +579,11 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
           ratio(floorP50(p)),
           met(floorP50(p) <= TARGET_P50_RATIO),
         ]),
+        ...floors.map((p) => [
+          `gateway p50 within ${TARGET_P50_RATIO}x of ${p.label}: the gateway's own cost on the same hop (for context)`,
+          ratio(lat.gateway.median / lat[p.label].median),
+          met(lat.gateway.median / lat[p.label].median <= TARGET_P50_RATIO),
+        ]),
         [
           `gateway p50 within ${TARGET_P50_RATIO}x of direct, for a tool doing 5 ms of work (for context)`,
           ratio(workP50Ratio),
@@ -593,6 +598,11 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
           `the same for ${p.label}, which does no MCP work (for context)`,
           ratio(floorTput(p)),
           met(floorTput(p) >= TARGET_THROUGHPUT_RATIO),
+        ]),
+        ...floors.map((p) => [
+          `gateway throughput at least ${TARGET_THROUGHPUT_RATIO}x of ${p.label}: the gateway's own cost on the same hop (for context)`,
+          ratio(tput.gateway.callsPerSecond / tput[p.label].callsPerSecond),
+          met(tput.gateway.callsPerSecond / tput[p.label].callsPerSecond >= TARGET_THROUGHPUT_RATIO),
         ]),
         [
           `gateway throughput at least ${TARGET_THROUGHPUT_RATIO}x of direct, for a tool doing 5 ms of work ` +
@@ -657,7 +667,12 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
         throughputMet: tputRatio >= TARGET_THROUGHPUT_RATIO,
         throughputRatioWith5msTool: workTput.gateway / workTput.direct,
         floors: Object.fromEntries(
-          floors.map((p) => [p.label, { p50Ratio: floorP50(p), throughputRatio: floorTput(p) }]),
+          floors.map((p) => [p.label, {
+            p50Ratio: floorP50(p),
+            throughputRatio: floorTput(p),
+            gatewayP50Ratio: lat.gateway.median / lat[p.label].median,
+            gatewayThroughputRatio: tput.gateway.callsPerSecond / tput[p.label].callsPerSecond,
+          }]),
         ),
       },
     };
