@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { type FixtureName, type RunningFixture, startFixture } from "../test/fixtures/mod.ts";
 import { fileSource, formatServerSummary, startReplay, staticResolver } from "../src/replay/mod.ts";
 import { connectGateway, listAllTools } from "../src/mcp/client.ts";
-import { formatToolTable, toolRows } from "../src/tools/mod.ts";
+import { attributionServers, formatToolTable, toolRows } from "../src/tools/mod.ts";
 import { formatError } from "../src/errors.ts";
 import { waitForAbort } from "../src/cli/io.ts";
 
@@ -53,8 +53,7 @@ export async function runDemo(
       const status = await replay.status();
       const client = await connectGateway(replay.url);
       try {
-        const servers = status.servers.map((s) => ({ name: s.name, prefix: s.prefix, tools: s.tools }));
-        console.log(formatToolTable(toolRows(await listAllTools(client), servers)));
+        console.log(formatToolTable(toolRows(await listAllTools(client), attributionServers(status))));
       } finally {
         await client.close();
       }
