@@ -139,10 +139,55 @@ export function crossObjectFindings(
 ): void {
   const index = new Index(entries, live, options.live?.listed);
   registrationRules(index, sink, options);
+  elicitationRules(index, sink);
   secretRules(index, sink);
   extensionRules(index, sink);
   policyRules(index, sink);
   virtualServerRules(index, sink, options);
+}
+
+/**
+ * A registration asking for URL elicitation on a gateway whose MCPGatewayExtension (among the files
+ * or in the cluster) does not enable it: the broker never elicits, and calls reach the server with
+ * the registration's own credential only.
+ */
+function elicitationRules(index: Index, sink: Sink) {
+  const extensions = [
+    ...index.liveOfKind(KIND_GATEWAY_EXTENSION, GROUP),
+    ...index.ofKind(KIND_GATEWAY_EXTENSION, GROUP),
+  ];
+  const gatewayOf = (extension: Entry) => {
+    const targetRef = valueAt(extension.defaulted, ["spec", "targetRef"]);
+    return isObject(targetRef)
+      ? `${str(targetRef.namespace) || extension.namespace}/${str(targetRef.name)}`
+      : "";
+  };
+  for (const registration of index.ofKind(KIND_SERVER_REGISTRATION, GROUP)) {
+    if (!isObject(valueAt(registration.defaulted, ["spec", "tokenURLElicitation"]))) continue;
+    for (const gateway of gatewaysOf(index, registration).gateways) {
+      const serving = extensions.filter((extension) => gatewayOf(extension) === gateway);
+      if (!serving.length) continue;
+      if (
+        serving.some((extension) => valueAt(extension.defaulted, ["spec", "urlElicitation"]) === "Enabled")
+      ) continue;
+      sink.add(
+        registration,
+        "warning",
+        "elicitation.disabled",
+        `Field "spec.tokenURLElicitation" has no effect: ${
+          serving.map(label).join(", ")
+        } for Gateway ${gateway} ` +
+          `does not set "spec.urlElicitation: Enabled"`,
+        ["spec", "tokenURLElicitation"],
+        {
+          atKey: true,
+          hint:
+            "Set spec.urlElicitation: Enabled on the extension, after an AuthPolicy protects the gateway: " +
+            "the token page relies on it to check who submits a token.",
+        },
+      );
+    }
+  }
 }
 
 /** The gateways (`ns/name`) a registration's route attaches to; `?` when the route is not known. */
