@@ -246,6 +246,7 @@ export const simulateCommand: Command = {
     try {
       const rows = await replay.rows();
       io.out(formatServerSummary(rows));
+      for (const note of replay.notes) io.out(`note: ${note}\n`);
       const store = replay.sessionStore;
       io.out(`\nsession store: ${store.description}${store.note ? ` (${store.note})` : ""}\n`);
       const broker = replay.brokerFlags;

@@ -129,6 +129,8 @@ export interface Replay {
   readonly sessionStore: SessionStoreChoice;
   /** The broker flags read from the cluster gateway's Deployment, as of the last reload. */
   readonly brokerFlags: BrokerFlags | undefined;
+  /** Where the simulator knowingly differs from the cluster's gateway, as of the last reload. */
+  readonly notes: readonly string[];
   /** The registrations and their state now. */
   rows(): Promise<ServerRow[]>;
   /** Re-reads the objects and reloads the gateway now. */
@@ -146,6 +148,8 @@ interface Plan {
   resolutions: Map<string, Resolution & { prefix: string; disabled: boolean; error?: string }>;
   /** The cluster gateway's broker flags the config follows, when its Deployment was read. */
   broker?: BrokerFlags;
+  /** Where the simulator knowingly differs from the cluster's gateway for these objects. */
+  notes: string[];
 }
 
 /** Builds the gateway config from objects, resolving each registration. */
@@ -215,7 +219,38 @@ export async function planReplay(
       ...definedOnly(options.settings ?? {}),
     },
   });
-  return { config, resolutions, ...(broker ? { broker } : {}) };
+  return {
+    config,
+    resolutions,
+    notes: simulationNotes(registrations, extension),
+    ...(broker ? { broker } : {}),
+  };
+}
+
+/**
+ * Registrations using broker features that need a user's identity (AuthPolicy), which the simulator
+ * does not have yet: said at start-up rather than silently served differently.
+ */
+function simulationNotes(registrations: readonly ReplayObject[], extension?: ReplayObject): string[] {
+  const notes: string[] = [];
+  const elicitation = extension?.spec?.urlElicitation === "Enabled";
+  for (const registration of registrations) {
+    const spec = registration.spec ?? {};
+    const name = keyOf(registration);
+    if (spec.userSpecificList === "Enabled") {
+      notes.push(
+        `${name}: userSpecificList is Enabled; the cluster's gateway lists its tools per user with the ` +
+          "caller's credentials, the simulator once with the registration's credential",
+      );
+    }
+    if (elicitation && spec.tokenURLElicitation !== undefined && spec.tokenURLElicitation !== null) {
+      notes.push(
+        `${name}: tokenURLElicitation; the cluster's gateway asks each user for a token (URL elicitation), ` +
+          "the simulator calls with the registration's credential",
+      );
+    }
+  }
+  return notes;
 }
 
 /** The `CACHE_CONNECTION_STRING` of the Secret the extension's `spec.sessionStore` names. */
@@ -432,6 +467,9 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     sessionStore: choice,
     get brokerFlags() {
       return plan.broker;
+    },
+    get notes() {
+      return plan.notes;
     },
     rows: async () => summaryRows(plan, await gateway.status()),
     refresh,

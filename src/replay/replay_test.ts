@@ -219,3 +219,20 @@ Deno.test("planReplay: the broker's flags set what no CRD field does; the comman
     "RejectServer",
   ]);
 });
+
+Deno.test("planReplay notes the registrations whose cluster behaviour needs a user's identity", async () => {
+  const plan = await planReplay([
+    extension("ext", "gw", { urlElicitation: "Enabled" }),
+    registration("mine", "mine", { prefix: "mine_", userSpecificList: "Enabled" }),
+    registration("tokens", "tokens", { prefix: "t_", tokenURLElicitation: {} }),
+    registration("plain", "plain", { prefix: "p_" }),
+  ], staticResolver({}));
+  assertEquals(plan.notes.length, 2);
+  assertEquals(plan.notes[0].startsWith("mcp/mine: userSpecificList is Enabled"), true, plan.notes[0]);
+  assertEquals(plan.notes[1].startsWith("mcp/tokens: tokenURLElicitation"), true, plan.notes[1]);
+  const withoutElicitation = await planReplay([
+    extension("ext", "gw"),
+    registration("tokens", "tokens", { prefix: "t_", tokenURLElicitation: {} }),
+  ], staticResolver({}));
+  assertEquals(withoutElicitation.notes, []);
+});
