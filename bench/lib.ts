@@ -88,9 +88,9 @@ export function ms(value: number): string {
   return `${value.toFixed(2)} ms`;
 }
 
-/** Formats a ratio such as `1.42x`. */
-export function ratio(value: number): string {
-  return Number.isFinite(value) ? `${value.toFixed(2)}x` : "n/a";
+/** Formats a ratio such as `1.42x`, with `digits` after the point. */
+export function ratio(value: number, digits = 2): string {
+  return Number.isFinite(value) ? `${value.toFixed(digits)}x` : "n/a";
 }
 
 /** Formats a count with thousands separators. */
