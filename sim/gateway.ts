@@ -338,6 +338,7 @@ export class Gateway {
       ? router.clientResponse(m.sessionId, m.message)
       : router.cancel(m.sessionId, m.message);
     if (handled) {
+      this.metrics.relayed(m.kind);
       this.#log(
         "info",
         `Relayed the client's ${m.kind === "response" ? "answer" : "cancel"} from replica ${m.from}.`,
@@ -564,6 +565,7 @@ export class Gateway {
           return Response.json(await this.status());
         case "/metrics":
           this.metrics.sessions(this.#sessions.size);
+          this.metrics.scopedSessions(this.#scopes.size);
           return new Response(this.metrics.render(), {
             headers: { "content-type": "text/plain; version=0.0.4" },
           });

@@ -23,14 +23,26 @@ export class Metrics {
   #latency = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
   #upstreamUp = new Map<string, number>();
   #sessions = 0;
+  #scopedSessions = 0;
+  #relayed = new Map<string, number>();
 
   /** Counts one `/mcp` request by JSON-RPC method (or HTTP method) and HTTP status. */
   request(method: string, status: number): void {
-    const labels = { method, status: String(status) };
-    const k = key(labels);
-    const e = this.#requests.get(k) ?? { labels, value: 0 };
-    e.value++;
-    this.#requests.set(k, e);
+    // On every request: a plain string key, not the sorted-labels one.
+    const k = `${method}\0${status}`;
+    const e = this.#requests.get(k);
+    if (e) e.value++;
+    else this.#requests.set(k, { labels: { method, status: String(status) }, value: 1 });
+  }
+
+  /** Counts a client's message relayed to the replica holding its call (`response` or `cancel`). */
+  relayed(kind: string): void {
+    this.#relayed.set(kind, (this.#relayed.get(kind) ?? 0) + 1);
+  }
+
+  /** Sets the number of sessions with a `select_tools` scope. */
+  scopedSessions(count: number): void {
+    this.#scopedSessions = count;
   }
 
   /** Records how long an upstream took to answer. */
@@ -90,6 +102,16 @@ export class Metrics {
     out.push("# HELP mcp_gateway_sessions Live client sessions.");
     out.push("# TYPE mcp_gateway_sessions gauge");
     out.push(`mcp_gateway_sessions ${this.#sessions}`);
+    out.push("# HELP mcp_gateway_scoped_sessions Sessions whose tool list select_tools scoped.");
+    out.push("# TYPE mcp_gateway_scoped_sessions gauge");
+    out.push(`mcp_gateway_scoped_sessions ${this.#scopedSessions}`);
+    out.push(
+      "# HELP mcp_gateway_relayed_messages_total Client answers and cancels relayed to the replica holding the call.",
+    );
+    out.push("# TYPE mcp_gateway_relayed_messages_total counter");
+    for (const [kind, v] of this.#relayed) {
+      out.push(`mcp_gateway_relayed_messages_total${render({ kind })} ${v}`);
+    }
     out.push("# HELP mcp_gateway_upstream_up Whether an upstream passes its health pings.");
     out.push("# TYPE mcp_gateway_upstream_up gauge");
     for (const [server, v] of this.#upstreamUp) out.push(`mcp_gateway_upstream_up${render({ server })} ${v}`);

@@ -52,6 +52,9 @@ Deno.test("metrics render in Prometheus text format", () => {
   m.upstreamLatency("ns/a", "tools/call", 0.02);
   m.upstreamHealth("ns/a", true);
   m.sessions(3);
+  m.scopedSessions(1);
+  m.relayed("cancel");
+  m.relayed("cancel");
   const text = m.render();
   assertEquals(text.includes('mcp_gateway_requests_total{method="tools/call",status="200"} 2'), true);
   assertEquals(
@@ -68,4 +71,6 @@ Deno.test("metrics render in Prometheus text format", () => {
   );
   assertEquals(text.includes("mcp_gateway_sessions 3"), true);
   assertEquals(text.includes('mcp_gateway_upstream_up{server="ns/a"} 1'), true);
+  assertEquals(text.includes("mcp_gateway_scoped_sessions 1"), true);
+  assertEquals(text.includes('mcp_gateway_relayed_messages_total{kind="cancel"} 2'), true);
 });

@@ -175,6 +175,8 @@ Deno.test("replicas: a cancel sent to another replica ends the call where it run
   // A's stream ends without a response, as for any cancelled request.
   for await (const m of messages) assertEquals(m.method, "notifications/progress", JSON.stringify(m));
   assertEquals(a.gateway.passthrough?.inflight, 0);
+  const metrics = await (await fetch(new URL("/metrics", a.url))).text();
+  assertStringIncludes(metrics, 'mcp_gateway_relayed_messages_total{kind="cancel"} 1');
   await using c = await connectClient(server.url);
   await waitFor(
     async () =>
