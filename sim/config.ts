@@ -31,6 +31,12 @@ export interface ServerConfig {
   hint?: string;
   /** Tags for `list_tags` and `filter_tools_by_tags` (`spec.tags`); any tag turns those tools on. */
   tags?: string[];
+  /**
+   * `spec.userSpecificList: Enabled`: the server's tools differ per user, so they are listed per client
+   * session with that client's own headers (its Authorization included) and called the same way; the
+   * registration's credential serves only the gateway's health checks.
+   */
+  userSpecificList?: boolean;
 }
 
 /** A named subset of the federated tools and prompts (an `MCPVirtualServer`). */
@@ -128,6 +134,7 @@ export function normalizeConfig(input: GatewayConfigInput): GatewayConfig {
       ...(s.category?.length ? { category: [...s.category] } : {}),
       ...(s.hint ? { hint: s.hint } : {}),
       ...(s.tags?.length ? { tags: [...s.tags] } : {}),
+      ...(s.userSpecificList ? { userSpecificList: true } : {}),
     };
   });
   const ext = { ...DEFAULT_EXTENSION, ...input.extension };
@@ -238,6 +245,7 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
         credential,
         path: str(spec.path) ?? "/mcp",
         ...discoveryFields(spec),
+        ...(spec.userSpecificList === "Enabled" ? { userSpecificList: true } : {}),
       });
     } else if (o.kind === "MCPVirtualServer") {
       const tools = Array.isArray(spec.tools) ? spec.tools.filter((t) => typeof t === "string") : [];
@@ -272,7 +280,8 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
 
 /**
  * Reads upstream's standalone broker config file (YAML or JSON):
- * `servers: [{name, url, hostname, enabled | state, prefix, credential, category, hint, tags}]` and
+ * `servers: [{name, url, hostname, enabled | state, prefix, credential, category, hint, tags,
+ * userSpecificList}]` and
  * `virtualServers: [{name, tools, prompts}]`. `url` there already includes the MCP path.
  */
 export function configFromBrokerFile(text: string): GatewayConfig {
@@ -302,6 +311,7 @@ export function configFromBrokerFile(text: string): GatewayConfig {
         credential: str(s.credential),
         path: url.pathname === "/" ? "/mcp" : url.pathname,
         ...discoveryFields(s),
+        ...(s.userSpecificList === true ? { userSpecificList: true } : {}),
       };
     }),
     virtualServers: Array.isArray(doc.virtualServers)

@@ -106,3 +106,32 @@ virtualServers:
   assertThrows(() => configFromBrokerFile("servers: [{name: x}]"), "needs a name and a url");
   assertThrows(() => configFromBrokerFile(": : :\n  - ["), "not valid YAML");
 });
+
+Deno.test("discovery fields and userSpecificList come from registrations and the broker file", () => {
+  const fromObjects = configFromObjects([
+    reg("notes", {
+      prefix: "u_",
+      userSpecificList: "Enabled",
+      category: ["docs"],
+      hint: "Notes",
+      tags: ["team"],
+    }),
+    reg("plain", { prefix: "p_", userSpecificList: "Disabled" }),
+  ], { notes: "http://127.0.0.1:1", plain: "http://127.0.0.1:2" });
+  const notes = fromObjects.servers.find((s) => s.name === "mcp-test/notes")!;
+  assertEquals([notes.userSpecificList, notes.category, notes.hint, notes.tags], [true, ["docs"], "Notes", [
+    "team",
+  ]]);
+  assertEquals(fromObjects.servers.find((s) => s.name === "mcp-test/plain")!.userSpecificList, undefined);
+  assertEquals(fromObjects.extension.discoveryTools, true);
+  assertEquals(fromObjects.extension.discoveryToolThreshold, 0);
+  const fromFile = configFromBrokerFile(
+    "servers:\n- name: notes\n  url: http://127.0.0.1:1/mcp\n  prefix: u_\n  userSpecificList: true\n  tags: [team]\n",
+  );
+  assertEquals([fromFile.servers[0].userSpecificList, fromFile.servers[0].tags], [true, ["team"]]);
+  assertThrows(
+    () => normalizeConfig({ extension: { discoveryToolThreshold: -1 } }),
+    GatewayConfigError,
+    "discoveryToolThreshold",
+  );
+});

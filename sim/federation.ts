@@ -82,6 +82,11 @@ export interface Catalog {
   plainResources: Map<string, string>;
   /** URI templates of prefix-less servers as patterns, in registration order. */
   plainTemplates: Array<{ pattern: RegExp; server: string }>;
+  /**
+   * Servers whose tools are listed per client (`userSpecificList`), longest prefix first: a
+   * `tools/call` no listed tool matches goes to the one whose prefix it starts with.
+   */
+  prefixRoutes?: Array<{ prefix: string; server: string }>;
 }
 
 /** A pattern matching the URIs a (level 1-3) RFC 6570 template expands to. */

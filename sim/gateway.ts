@@ -49,6 +49,7 @@ import {
   encodeResourceUri,
   serverKeys,
   type ServerListing,
+  validateTool,
 } from "./federation.ts";
 import { Metrics } from "./metrics.ts";
 import { type BackendTarget, PassthroughRouter } from "./passthrough.ts";
@@ -82,6 +83,7 @@ import {
   connectUpstream,
   GATEWAY_INFO,
   httpStatus,
+  listTools,
   message,
   Upstream,
   type UpstreamConnection,
@@ -180,6 +182,8 @@ class ClientSession {
   lastUsed = Date.now();
   /** Its GET streams open now: a client listening for notifications is not idle. */
   openStreams = 0;
+  /** Headers of its latest request that `userSpecificList` servers get (see `userHeaders`). */
+  userHeaders: Record<string, string> = {};
 
   constructor(readonly id: string, server: Server, transport: WebStandardStreamableHTTPServerTransport) {
     this.server = server;
@@ -189,6 +193,41 @@ class ClientSession {
   get capabilities(): ClientCapabilities {
     return this.server.getClientCapabilities() ?? {};
   }
+}
+
+/** Set by the MCP transport (or HTTP itself) on every request: never taken from the client. */
+const TRANSPORT_HEADERS = new Set([
+  "accept",
+  "content-type",
+  "content-length",
+  "mcp-protocol-version",
+  "mcp-session-id",
+  "mcp-method",
+  "mcp-name",
+  "host",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "origin",
+  "last-event-id",
+]);
+
+/**
+ * The headers of a client's request a `userSpecificList` server gets, as upstream's broker forwards
+ * them: the client's own Authorization (and other headers) stay, the transport's, the gateway's
+ * `x-mcp-*` ones and gateway-scoped credentials (cookies, proxy authorization) go.
+ */
+export function userHeaders(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of req.headers) {
+    if (TRANSPORT_HEADERS.has(name) || name.startsWith("x-mcp-")) continue;
+    if (name === "cookie" || name === "proxy-authorization") continue;
+    out[name] = value;
+  }
+  return out;
 }
 
 /** Counts a GET stream as open on its session until it ends or the client goes away. */
@@ -442,6 +481,11 @@ export class Gateway {
       this.#config.extension.invalidToolPolicy,
       new Map([...this.#metaNames].map((name) => [name, BROKER_SERVER])),
     );
+    // userSpecificList servers' tools are known per client only: their calls route by prefix.
+    this.#catalog.prefixRoutes = this.#config.servers
+      .filter((server) => server.enabled && server.userSpecificList && server.prefix)
+      .map((server) => ({ prefix: server.prefix, server: server.name }))
+      .sort((a, b) => b.prefix.length - a.prefix.length);
     for (const c of this.#catalog.conflicts) {
       this.#log(
         "error",
@@ -645,6 +689,7 @@ export class Gateway {
         );
       }
       const session = await this.#newSession(msg.params);
+      session.userHeaders = userHeaders(req);
       const res = await session.transport.handleRequest(req, { parsedBody: msg });
       // The SDK refused the initialize: the record written for it would only wait for its TTL.
       if (!this.#sessions.has(session.id)) await this.#store.delete(session.id).catch(() => {});
@@ -775,6 +820,14 @@ export class Gateway {
         if (fresh) await this.#forgetBackend(session, server);
         const conn = await this.#backend(session, server);
         const current = this.#upstreams.get(server) ?? up;
+        if (current.config.userSpecificList) {
+          return {
+            endpoint: serverEndpoint(current.config),
+            headers: session.userHeaders,
+            sessionId: conn.transport.sessionId,
+            protocolVersion: conn.transport.protocolVersion ?? current.protocolVersion,
+          };
+        }
         return {
           endpoint: serverEndpoint(current.config),
           credential: current.config.credential,
@@ -822,6 +875,7 @@ export class Gateway {
     if (s?.closed) return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
     const session = s ?? await this.#resume(id, record);
     session.lastUsed = Date.now();
+    session.userHeaders = userHeaders(req);
     return session;
   }
 
@@ -989,14 +1043,15 @@ export class Gateway {
 
   #installHandlers(session: ClientSession): void {
     const server = session.server;
-    server.setRequestHandler(ListToolsRequestSchema, (_req, extra) => {
+    server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
       const vs = this.#selectedVirtualServer(extra);
-      // As upstream's broker: the virtual server filters federated and meta-tools alike, then the
-      // session's discovery scope (or the threshold) applies.
-      const tools = [...this.#catalog.tools.entries()]
-        .filter(([name]) => !vs || vs.tools.includes(name))
-        .map(([, t]) => t.tool)
-        .concat(this.#meta.filter((t) => !vs || vs.tools.includes(t.name)));
+      // As upstream's broker: this client's own tools of userSpecificList servers join the federated
+      // ones, the virtual server filters them and the meta-tools alike, then the session's discovery
+      // scope (or the threshold) applies.
+      const tools = [...this.#catalog.tools.values()].map((t) => t.tool)
+        .concat(await this.#userSpecificTools(session))
+        .concat(this.#meta)
+        .filter((t) => !vs || vs.tools.includes(t.name));
       const ext = this.#config.extension;
       if (!ext.discoveryTools) return { tools };
       return {
@@ -1050,6 +1105,51 @@ export class Gateway {
         await c?.client.sendRootsListChanged().catch(() => {});
       }
     });
+  }
+
+  /** This client's tools of every ready userSpecificList server; a server that fails is left out. */
+  async #userSpecificTools(session: ClientSession): Promise<Tool[]> {
+    const servers = this.#config.servers.filter((s) =>
+      s.enabled && s.userSpecificList && this.#upstreams.get(s.name)?.state === "ready"
+    );
+    if (!servers.length) return [];
+    const lists = await Promise.all(servers.map(async (cfg) => {
+      try {
+        return await this.#listUserTools(session, cfg);
+      } catch (err) {
+        this.#log("warn", `Server ${cfg.name} could not list this client's tools: ${message(err)}`, {
+          session: session.id,
+          server: cfg.name,
+        });
+        return [];
+      }
+    }));
+    return lists.flat();
+  }
+
+  /**
+   * Lists a userSpecificList server's tools on the client's own backend session (reopened once if it
+   * fails), with the invalid-tool policy applied and the prefix added.
+   */
+  async #listUserTools(session: ClientSession, cfg: ServerConfig): Promise<Tool[]> {
+    const timeoutMs = this.#opts.upstreamTimeoutMs ?? 30_000;
+    const list = async () => listTools((await this.#backend(session, cfg.name)).client, timeoutMs);
+    let tools: Tool[];
+    try {
+      tools = await list();
+    } catch {
+      await this.#forgetBackend(session, cfg.name);
+      tools = await list();
+    }
+    const valid = tools.filter((t) => validateTool(t).length === 0);
+    const invalid = tools.length - valid.length;
+    if (invalid && this.#config.extension.invalidToolPolicy === "RejectServer") {
+      throw new UpstreamError(
+        cfg.name,
+        `Server ${cfg.name} listed ${invalid} tool(s) with an invalid schema for this client; rejected (RejectServer).`,
+      );
+    }
+    return valid.map((t) => ({ ...t, name: cfg.prefix + t.name }));
   }
 
   /** Answers a call to one of the gateway's own meta-tools (discovery, tags). */
@@ -1211,17 +1311,21 @@ export class Gateway {
     if (caps.sampling) capabilities.sampling = caps.sampling;
     if (caps.roots) capabilities.roots = caps.roots;
     const resume = await this.#store.getBackend(session.id, cfg.name);
+    // A userSpecificList server sees the client as the client is, on each request; others get the
+    // registration's credential only.
+    const headers = cfg.userSpecificList ? () => session.userHeaders : undefined;
     let conn: UpstreamConnection;
     try {
       conn = await connectUpstream(cfg, {
         capabilities,
         sessionId: resume,
         timeoutMs: this.#opts.upstreamTimeoutMs,
+        headers,
       });
     } catch (err) {
       if (!resume) throw err;
       await this.#store.deleteBackend(session.id, cfg.name);
-      conn = await connectUpstream(cfg, { capabilities, timeoutMs: this.#opts.upstreamTimeoutMs });
+      conn = await connectUpstream(cfg, { capabilities, timeoutMs: this.#opts.upstreamTimeoutMs, headers });
     }
     const { client } = conn;
     const toClient = async (req: { method: string; params?: Record<string, unknown> }) => {

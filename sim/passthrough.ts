@@ -22,6 +22,8 @@ export interface BackendTarget {
   endpoint: URL;
   /** The registration's credential, sent as `Authorization` (never the client's). */
   credential?: string;
+  /** The client's own headers, for a `userSpecificList` server (instead of `credential`). */
+  headers?: Record<string, string>;
   /** The backend's `Mcp-Session-Id`, when it has sessions. */
   sessionId?: string;
   /** Protocol version negotiated with the backend. */
@@ -95,6 +97,7 @@ const encoder = new TextEncoder();
 /** Headers of a POST to a backend session. */
 export function backendHeaders(target: BackendTarget): Record<string, string> {
   const h: Record<string, string> = {
+    ...target.headers,
     accept: "application/json, text/event-stream",
     "content-type": "application/json",
   };

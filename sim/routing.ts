@@ -91,13 +91,23 @@ export function computeAttributes(
   };
   switch (method) {
     case "tools/call": {
-      if (typeof p.name !== "string") break;
-      attrs.requestedName = p.name;
-      const entry = catalog.tools.get(p.name);
+      const name = p.name;
+      if (typeof name !== "string") break;
+      attrs.requestedName = name;
+      const entry = catalog.tools.get(name);
       if (entry) {
         attrs.serverName = entry.server;
         attrs.toolName = entry.backendName;
         attrs.annotationHints = renderAnnotationHints(entry.tool.annotations as Record<string, unknown>);
+        break;
+      }
+      const route = catalog.prefixRoutes?.find((r) =>
+        name.length > r.prefix.length && name.startsWith(r.prefix)
+      );
+      if (route) {
+        attrs.serverName = route.server;
+        attrs.toolName = name.slice(route.prefix.length);
+        attrs.annotationHints = renderAnnotationHints(undefined);
       }
       break;
     }

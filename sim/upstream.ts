@@ -33,6 +33,11 @@ export interface ConnectOptions {
   sessionId?: string;
   /** Timeout of the initialize exchange. */
   timeoutMs?: number;
+  /**
+   * Headers read again for every request instead of the registration's credential: a
+   * `userSpecificList` server gets the calling client's own, as they are on its latest request.
+   */
+  headers?: () => Record<string, string>;
 }
 
 /** A live SDK client to one backend. */
@@ -43,16 +48,28 @@ export interface UpstreamConnection {
 
 /**
  * Opens a client to `server`. The registration's credential is its `Authorization` header; nothing
- * from the calling client's request is forwarded.
+ * from the calling client's request is forwarded, unless `opts.headers` says what to send instead.
  */
 export async function connectUpstream(
   server: ServerConfig,
   opts: ConnectOptions = {},
 ): Promise<UpstreamConnection> {
   const headers: Record<string, string> = {};
-  if (server.credential) headers.Authorization = server.credential;
+  if (server.credential && !opts.headers) headers.Authorization = server.credential;
+  const dynamic = opts.headers;
   const transport = new StreamableHTTPClientTransport(serverEndpoint(server), {
     requestInit: { headers },
+    ...(dynamic
+      ? {
+        fetch: (url: string | URL, init?: RequestInit) => {
+          const merged = new Headers(init?.headers);
+          for (const [name, value] of Object.entries(dynamic())) {
+            if (!merged.has(name)) merged.set(name, value);
+          }
+          return fetch(url, { ...init, headers: merged });
+        },
+      }
+      : {}),
     sessionId: opts.sessionId,
     // Reconnecting the standalone GET stream forever would keep timers alive after a backend dies;
     // the health loop owns recovery instead.
@@ -93,6 +110,41 @@ export function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Every page of a paginated list (at most 1,000 pages; a repeated cursor ends it). */
+async function pages<T>(
+  fetchPage: (cursor?: string) => Promise<{ items: T[]; nextCursor?: string }>,
+): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < 1000; i++) {
+    const page = await fetchPage(cursor);
+    all.push(...page.items);
+    if (!page.nextCursor || page.nextCursor === cursor) break;
+    cursor = page.nextCursor;
+  }
+  return all;
+}
+
+const cursorParams = (cursor?: string) => (cursor ? { cursor } : {});
+
+/**
+ * Every tool a server lists, all pages read. Tools are read with a loose schema: the SDK's strict
+ * one rejects the whole list when one tool has an invalid schema, and the invalid-tool policy must
+ * see that tool to drop it (or the server).
+ */
+export function listTools(client: Client, timeoutMs: number): Promise<Tool[]> {
+  return pages(async (cur) => {
+    const r = await client.request({ method: "tools/list", params: cursorParams(cur) }, ResultSchema, {
+      timeout: timeoutMs,
+    });
+    if (!Array.isArray(r.tools)) throw new Error("The tools/list result has no tools array.");
+    const items = r.tools.filter((t): t is Tool =>
+      typeof t === "object" && t !== null && typeof (t as { name?: unknown }).name === "string"
+    );
+    return { items, nextCursor: typeof r.nextCursor === "string" ? r.nextCursor : undefined };
+  });
+}
+
 /** Everything a server offers, all pages read. */
 export async function listEverything(
   client: Client,
@@ -100,30 +152,8 @@ export async function listEverything(
 ): Promise<Omit<ServerListing, "name" | "prefix">> {
   const caps = client.getServerCapabilities() ?? {};
   const opts = { timeout: timeoutMs };
-  const pages = async <T>(fetchPage: (cursor?: string) => Promise<{ items: T[]; nextCursor?: string }>) => {
-    const all: T[] = [];
-    let cursor: string | undefined;
-    for (let i = 0; i < 1000; i++) {
-      const page = await fetchPage(cursor);
-      all.push(...page.items);
-      if (!page.nextCursor || page.nextCursor === cursor) break;
-      cursor = page.nextCursor;
-    }
-    return all;
-  };
-  const c = (cursor?: string) => (cursor ? { cursor } : {});
-  // Tools are read with a loose schema: the SDK's strict one rejects the whole list when one tool has
-  // an invalid schema, and the invalid-tool policy must see that tool to drop it (or the server).
-  const tools = caps.tools
-    ? await pages(async (cur) => {
-      const r = await client.request({ method: "tools/list", params: c(cur) }, ResultSchema, opts);
-      if (!Array.isArray(r.tools)) throw new Error("The tools/list result has no tools array.");
-      const items = r.tools.filter((t): t is Tool =>
-        typeof t === "object" && t !== null && typeof (t as { name?: unknown }).name === "string"
-      );
-      return { items, nextCursor: typeof r.nextCursor === "string" ? r.nextCursor : undefined };
-    })
-    : [];
+  const c = cursorParams;
+  const tools = caps.tools ? await listTools(client, timeoutMs) : [];
   const prompts = caps.prompts
     ? await pages(async (cur) => {
       const r = await client.listPrompts(c(cur), opts);
@@ -280,6 +310,18 @@ export class Upstream {
   }
 
   async #list(conn: UpstreamConnection): Promise<void> {
+    if (this.config.userSpecificList) {
+      // As upstream's broker: listed per user, with each client's headers; this session only checks health.
+      this.listing = {
+        name: this.config.name,
+        prefix: this.config.prefix,
+        tools: [],
+        prompts: [],
+        resources: [],
+        resourceTemplates: [],
+      };
+      return;
+    }
     const t0 = performance.now();
     const all = await listEverything(conn.client, this.#opts.timeoutMs);
     this.#opts.onLatency?.("list", (performance.now() - t0) / 1000);

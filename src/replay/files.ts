@@ -79,6 +79,7 @@ export function brokerConfigObjects(document: unknown): ReplayObject[] {
         ...(server.category ? { category: server.category } : {}),
         ...(server.hint ? { hint: server.hint } : {}),
         ...(server.tags ? { tags: server.tags } : {}),
+        ...(server.userSpecificList ? { userSpecificList: "Enabled" } : {}),
       };
       if (server.credential !== undefined) {
         spec.credentialRef = { name: `${name}-credential`, key: "token" };

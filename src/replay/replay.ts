@@ -228,8 +228,8 @@ export async function planReplay(
 }
 
 /**
- * Registrations using broker features that need a user's identity (AuthPolicy), which the simulator
- * does not have yet: said at start-up rather than silently served differently.
+ * Registrations using broker features that need a user's verified identity (AuthPolicy), which the
+ * simulator does not have yet: said at start-up rather than silently served differently.
  */
 function simulationNotes(registrations: readonly ReplayObject[], extension?: ReplayObject): string[] {
   const notes: string[] = [];
@@ -237,12 +237,6 @@ function simulationNotes(registrations: readonly ReplayObject[], extension?: Rep
   for (const registration of registrations) {
     const spec = registration.spec ?? {};
     const name = keyOf(registration);
-    if (spec.userSpecificList === "Enabled") {
-      notes.push(
-        `${name}: userSpecificList is Enabled; the cluster's gateway lists its tools per user with the ` +
-          "caller's credentials, the simulator once with the registration's credential",
-      );
-    }
     if (elicitation && spec.tokenURLElicitation !== undefined && spec.tokenURLElicitation !== null) {
       notes.push(
         `${name}: tokenURLElicitation; the cluster's gateway asks each user for a token (URL elicitation), ` +
