@@ -213,6 +213,8 @@ const TRANSPORT_HEADERS = new Set([
   "trailer",
   "origin",
   "last-event-id",
+  // The gateway's own HTTP client negotiates compression; a forwarded value would leave bodies encoded.
+  "accept-encoding",
 ]);
 
 /**
