@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { AUTH_FIXTURE_TOKEN, startFixture } from "./fixtures/mod.ts";
 import { normalizeConfig, startGateway } from "../sim/mod.ts";
+import { userHeaders } from "../sim/gateway.ts";
 import { connectClient, firstText } from "./sim_helpers.ts";
 
 type Client = Awaited<ReturnType<typeof connectClient>>["client"];
@@ -79,4 +80,28 @@ Deno.test("userSpecificList: a server failing for one client leaves out only its
   assertEquals(await names(alice.client), ["u_alice_notes", "u_whoami", "w_get_forecast", "w_search"]);
   // The server refuses mallory's token: her list has everything else.
   assertEquals(await names(mallory.client), ["w_get_forecast", "w_search"]);
+});
+
+Deno.test("userHeaders keeps the client's own headers and drops transport, gateway and cookie ones", () => {
+  const req = new Request("http://127.0.0.1/mcp", {
+    method: "POST",
+    headers: {
+      authorization: "Bearer alice",
+      "x-api-key": "k1",
+      "user-agent": "agent/1",
+      accept: "application/json, text/event-stream",
+      "content-type": "application/json",
+      "mcp-session-id": "s",
+      "mcp-protocol-version": "2025-11-25",
+      "x-mcp-virtualserver": "ns/vs",
+      cookie: "session=1",
+      "proxy-authorization": "Basic x",
+      "accept-encoding": "gzip",
+    },
+  });
+  assertEquals(userHeaders(req), {
+    authorization: "Bearer alice",
+    "user-agent": "agent/1",
+    "x-api-key": "k1",
+  });
 });
