@@ -172,6 +172,34 @@ export function encodeResourceUri(key: string, uri: string): string {
   return `mcp+${key}:${uri}`;
 }
 
+/**
+ * Rewrites, in place, the resource URIs a `tools/call` result of a prefixed server hands the client,
+ * so each can be read back through the gateway like the ones `resources/list` shows: resource links,
+ * embedded resources and the MCP Apps `_meta.ui.resourceUri`. True when anything changed.
+ */
+export function rewriteResultUris(result: unknown, key: string): boolean {
+  const obj = (v: unknown): Record<string, unknown> | undefined =>
+    typeof v === "object" && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
+  const r = obj(result);
+  if (!r) return false;
+  let changed = false;
+  const encode = (holder: Record<string, unknown> | undefined, field: string) => {
+    const uri = holder?.[field];
+    if (typeof uri !== "string" || uri.startsWith("mcp+")) return;
+    holder![field] = encodeResourceUri(key, uri);
+    changed = true;
+  };
+  if (Array.isArray(r.content)) {
+    for (const item of r.content) {
+      const c = obj(item);
+      if (c?.type === "resource_link") encode(c, "uri");
+      else if (c?.type === "resource") encode(obj(c.resource), "uri");
+    }
+  }
+  encode(obj(obj(r._meta)?.ui), "resourceUri");
+  return changed;
+}
+
 /** Splits a gateway resource URI into server key and the backend's URI; undefined when not ours. */
 export function decodeResourceUri(uri: string): { key: string; uri: string } | undefined {
   if (!uri.startsWith("mcp+")) return undefined;

@@ -3,6 +3,7 @@ import {
   buildCatalog,
   decodeResourceUri,
   encodeResourceUri,
+  rewriteResultUris,
   serverKeys,
   type ServerListing,
   templatePattern,
@@ -103,4 +104,31 @@ Deno.test("a server whose tool takes a meta-tool's name has its tools withheld, 
     server: "broker",
     conflictsWith: "a/plain",
   }]);
+});
+
+Deno.test("rewriteResultUris: resource links, embedded resources and MCP Apps UI URIs become gateway URIs", () => {
+  const result = {
+    content: [
+      { type: "text", text: "see the link" },
+      { type: "resource_link", uri: "file:///notes.md", name: "notes" },
+      { type: "resource", resource: { uri: "test://embedded", text: "inline" } },
+      { type: "resource_link", uri: "mcp+ns.other:file:///already.md", name: "already" },
+    ],
+    _meta: { ui: { resourceUri: "ui://app/view.html" }, other: "kept" },
+  };
+  assertEquals(rewriteResultUris(result, "ns.srv"), true);
+  assertEquals(result.content[1], {
+    type: "resource_link",
+    uri: "mcp+ns.srv:file:///notes.md",
+    name: "notes",
+  });
+  assertEquals(result.content[2].resource, { uri: "mcp+ns.srv:test://embedded", text: "inline" });
+  assertEquals(result.content[3].uri, "mcp+ns.other:file:///already.md");
+  assertEquals(result._meta, { ui: { resourceUri: "mcp+ns.srv:ui://app/view.html" }, other: "kept" });
+  assertEquals(decodeResourceUri(result.content[1].uri as string), {
+    key: "ns.srv",
+    uri: "file:///notes.md",
+  });
+  assertEquals(rewriteResultUris({ content: [{ type: "text", text: "x" }] }, "ns.srv"), false);
+  assertEquals(rewriteResultUris("not an object", "ns.srv"), false);
 });

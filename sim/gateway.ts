@@ -47,6 +47,7 @@ import {
   buildCatalog,
   type Catalog,
   encodeResourceUri,
+  rewriteResultUris,
   serverKeys,
   type ServerListing,
   validateTool,
@@ -817,6 +818,7 @@ export class Gateway {
       server,
       message: { ...msg, params: { ...msg.params, name: attrs.toolName } },
       timeoutMs: this.#opts.upstreamTimeoutMs ?? 60_000,
+      ...(up.config.prefix ? { resourceKey: this.#keys.get(server) } : {}),
     }, {
       backend: async (fresh): Promise<BackendTarget> => {
         if (fresh) await this.#forgetBackend(session, server);
@@ -1248,15 +1250,22 @@ export class Gateway {
         stack.splice(stack.lastIndexOf(extra), 1);
       }
     };
+    const key = method === "tools/call" && this.#upstreams.get(server)?.config.prefix
+      ? this.#keys.get(server)
+      : undefined;
+    const rewritten = <T>(result: T): T => {
+      if (key) rewriteResultUris(result, key);
+      return result;
+    };
     try {
       try {
-        return await call();
+        return rewritten(await call());
       } catch (err) {
         if (httpStatus(err) !== 404 || extra.signal.aborted) throw err;
         // The backend forgot our session: start a new one and retry once.
         this.#log("info", `Backend session on ${server} expired; re-initialising.`, { session: session.id });
         await this.#forgetBackend(session, server);
-        return await call();
+        return rewritten(await call());
       }
     } catch (err) {
       // Timeouts and closed connections are raised by our own client, not answered by the backend.

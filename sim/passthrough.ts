@@ -13,6 +13,8 @@
  * @module
  */
 
+import { rewriteResultUris } from "./federation.ts";
+
 /** JSON-RPC request id. */
 export type RpcId = string | number;
 
@@ -54,6 +56,8 @@ export interface CallRequest {
   message: { jsonrpc: "2.0"; id: RpcId; method: string; params?: Record<string, unknown> };
   /** Timeout of the backend's answer; reset by each progress notification. */
   timeoutMs: number;
+  /** The server's resource URI key when it has a prefix: resource URIs in the result are rewritten. */
+  resourceKey?: string;
 }
 
 /** JSON-RPC error codes of the pass-through (the SDK path's). */
@@ -339,6 +343,7 @@ export class PassthroughRouter {
         }
         hooks.latency?.((performance.now() - t0) / 1000);
         msg.id = call.clientId;
+        if (req.resourceKey) rewriteResultUris(msg.result, req.resourceKey);
         return json(JSON.stringify(msg));
       }
     } finally {
@@ -389,6 +394,7 @@ export class PassthroughRouter {
         disarm();
         hooks.latency?.((performance.now() - t0) / 1000);
         msg.id = call.clientId;
+        if (req.resourceKey) rewriteResultUris(msg.result, req.resourceKey);
         return JSON.stringify(msg);
       }
       return undefined;

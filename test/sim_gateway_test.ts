@@ -638,3 +638,23 @@ Deno.test("idle sessions are closed with their backend sessions; one listening o
   const still = await listening.client.callTool({ name: "w_search", arguments: { query: "c" } });
   assertStringIncludes(firstText(still), "weather stations");
 });
+
+for (const passthrough of [true, false]) {
+  Deno.test(`resources a prefixed server's tool result names are rewritten to be read back (pass-through ${passthrough ? "on" : "off"})`, async () => {
+    await using fx = await fixtures("conformance");
+    await using gw = await startGateway(
+      config([{ name: "test/conformance", url: fx.by("conformance").url, prefix: "c_" }]),
+      { toolCallPassthrough: passthrough },
+    );
+    await using c = await connectClient(gw.url);
+    const result = await c.client.callTool({ name: "c_test_embedded_resource", arguments: {} });
+    const embedded = (result.content as Array<{ type: string; resource?: { uri: string } }>)[0];
+    assertEquals(embedded.resource?.uri, "mcp+test.conformance:test://embedded-resource");
+    // The same form resources/list shows, so the client reads it back through the gateway.
+    const { resources } = await c.client.listResources();
+    const listed = resources.find((r) => r.uri.endsWith(":test://static-text"))!;
+    assertEquals(listed.uri, "mcp+test.conformance:test://static-text");
+    const read = await c.client.readResource({ uri: listed.uri });
+    assertEquals((read.contents[0] as { text?: string }).text?.length ? true : false, true);
+  });
+}
