@@ -183,8 +183,13 @@ class ClientSession {
   lastUsed = Date.now();
   /** Its GET streams open now: a client listening for notifications is not idle. */
   openStreams = 0;
-  /** Headers of its latest request that `userSpecificList` servers get (see `userHeaders`). */
-  userHeaders: Record<string, string> = {};
+  /** Headers of its latest request; kept as they came, filtered only when a server needs them. */
+  requestHeaders: Headers = new Headers();
+
+  /** What `userSpecificList` servers get of the latest request (see `userHeaders`). */
+  get userHeaders(): Record<string, string> {
+    return userHeaders(this.requestHeaders);
+  }
 
   constructor(readonly id: string, server: Server, transport: WebStandardStreamableHTTPServerTransport) {
     this.server = server;
@@ -223,9 +228,9 @@ const TRANSPORT_HEADERS = new Set([
  * them: the client's own Authorization (and other headers) stay, the transport's, the gateway's
  * `x-mcp-*` ones and gateway-scoped credentials (cookies, proxy authorization) go.
  */
-export function userHeaders(req: Request): Record<string, string> {
+export function userHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of req.headers) {
+  for (const [name, value] of headers) {
     if (TRANSPORT_HEADERS.has(name) || name.startsWith("x-mcp-")) continue;
     if (name === "cookie" || name === "proxy-authorization") continue;
     out[name] = value;
@@ -692,7 +697,7 @@ export class Gateway {
         );
       }
       const session = await this.#newSession(msg.params);
-      session.userHeaders = userHeaders(req);
+      session.requestHeaders = req.headers;
       const res = await session.transport.handleRequest(req, { parsedBody: msg });
       // The SDK refused the initialize: the record written for it would only wait for its TTL.
       if (!this.#sessions.has(session.id)) await this.#store.delete(session.id).catch(() => {});
@@ -824,17 +829,12 @@ export class Gateway {
         if (fresh) await this.#forgetBackend(session, server);
         const conn = await this.#backend(session, server);
         const current = this.#upstreams.get(server) ?? up;
-        if (current.config.userSpecificList) {
-          return {
-            endpoint: serverEndpoint(current.config),
-            headers: session.userHeaders,
-            sessionId: conn.transport.sessionId,
-            protocolVersion: conn.transport.protocolVersion ?? current.protocolVersion,
-          };
-        }
         return {
           endpoint: serverEndpoint(current.config),
-          credential: current.config.credential,
+          // A userSpecificList server sees the client's own headers instead of the registration's credential.
+          ...(current.config.userSpecificList
+            ? { headers: session.userHeaders }
+            : { credential: current.config.credential }),
           sessionId: conn.transport.sessionId,
           protocolVersion: conn.transport.protocolVersion ?? current.protocolVersion,
         };
@@ -879,7 +879,7 @@ export class Gateway {
     if (s?.closed) return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
     const session = s ?? await this.#resume(id, record);
     session.lastUsed = Date.now();
-    session.userHeaders = userHeaders(req);
+    session.requestHeaders = req.headers;
     return session;
   }
 

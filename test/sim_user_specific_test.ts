@@ -99,7 +99,7 @@ Deno.test("userHeaders keeps the client's own headers and drops transport, gatew
       "accept-encoding": "gzip",
     },
   });
-  assertEquals(userHeaders(req), {
+  assertEquals(userHeaders(req.headers), {
     authorization: "Bearer alice",
     "user-agent": "agent/1",
     "x-api-key": "k1",
