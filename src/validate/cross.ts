@@ -152,10 +152,7 @@ export function crossObjectFindings(
  * the registration's own credential only.
  */
 function elicitationRules(index: Index, sink: Sink) {
-  const extensions = [
-    ...index.liveOfKind(KIND_GATEWAY_EXTENSION, GROUP),
-    ...index.ofKind(KIND_GATEWAY_EXTENSION, GROUP),
-  ];
+  const extensions = index.allOfKind(KIND_GATEWAY_EXTENSION, GROUP);
   const gatewayOf = (extension: Entry) => {
     const targetRef = valueAt(extension.defaulted, ["spec", "targetRef"]);
     return isObject(targetRef)
