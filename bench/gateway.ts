@@ -344,6 +344,12 @@ async function buildGoProxy(dir: string): Promise<{ binary: string } | { reason:
   return { binary };
 }
 
+/** The two paths whose server processes are measured alone (memory, sessions at scale). */
+type Side = "direct" | "gateway";
+
+/** How the memory tables name the server process of a path. */
+const serverProcess = (p: Path) => (p.kind === "direct" ? "fixture (direct)" : "gateway");
+
 /** `list` rotated left by `n`: in block n every path takes its turn first. */
 const rotate = <T>(list: T[], n: number): T[] => list.map((_, i) => list[(i + n) % list.length]);
 
@@ -642,9 +648,9 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
         "open time",
       ],
       rows: pair.map((p) => {
-        const m = memory[p.label as "direct" | "gateway"];
+        const m = memory[p.kind as Side];
         return [
-          p.label === "direct" ? "fixture (direct)" : "gateway",
+          serverProcess(p),
           bytes(m.rssBefore),
           bytes(m.rssOpen),
           bytes(m.bytesPerSession),
@@ -670,9 +676,9 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
         "RSS",
       ],
       rows: pair.map((p) => {
-        const r = scale[p.label as "direct" | "gateway"];
+        const r = scale[p.kind as Side];
         return [
-          p.label === "direct" ? "fixture (direct)" : "gateway",
+          serverProcess(p),
           count(r.opened),
           count(r.openFailures),
           count(r.listed),
@@ -684,7 +690,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
       }),
     });
     for (const p of pair) {
-      const r = scale[p.label as "direct" | "gateway"];
+      const r = scale[p.kind as Side];
       if (r.firstError) notes.push(`Sessions at scale, ${p.label}: first failure: ${r.firstError}`);
     }
     const met = (ok: boolean) => (ok ? "met" : "NOT met");
