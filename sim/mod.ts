@@ -5,14 +5,9 @@
  * @module
  */
 export { createHandler, Gateway, startGateway } from "./gateway.ts";
-export type {
-  GatewayOptions,
-  GatewayStatus,
-  Logger,
-  RunningGateway,
-  ServerStatus,
-  StartOptions,
-} from "./gateway.ts";
+export type { RunningGateway, StartOptions } from "./gateway.ts";
+export type { GatewayOptions, Logger } from "./options.ts";
+export type { GatewayStatus, ServerStatus } from "./status.ts";
 export {
   configFromBrokerFile,
   configFromObjects,

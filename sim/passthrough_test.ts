@@ -207,6 +207,12 @@ Deno.test("pass-through: a call cancelled before the backend said anything ends 
     }),
   });
   await waitFor(() => gw.gateway.passthrough?.inflight === 1, 5000, "the call to be in flight");
+  // The backend must have the call before it can be told to cancel it.
+  await waitFor(
+    () => proxy.bodies.some((m) => m.method === "tools/call"),
+    5000,
+    "the backend to get the call",
+  );
   const cancel = await post(gw.url, {
     jsonrpc: "2.0",
     method: "notifications/cancelled",

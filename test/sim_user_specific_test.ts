@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { AUTH_FIXTURE_TOKEN, startFixture } from "./fixtures/mod.ts";
 import { normalizeConfig, startGateway } from "../sim/mod.ts";
-import { userHeaders } from "../sim/gateway.ts";
+import { userHeaders } from "../sim/client_session.ts";
 import { connectClient, firstText } from "./sim_helpers.ts";
 
 type Client = Awaited<ReturnType<typeof connectClient>>["client"];

@@ -1,0 +1,284 @@
+/**
+ * The `/mcp` endpoint, one HTTP request top to bottom: transport checks and parse (transport.ts) ->
+ * session -> attributes (routing.ts) -> policy (policy.ts) -> route: `tools/call` through the
+ * pass-through (passthrough.ts), everything else through the session's SDK server (handlers.ts) to
+ * the upstream.
+ *
+ * @module
+ */
+import type { BackendPool } from "./backends.ts";
+import type { ClientSession } from "./client_session.ts";
+import { serverEndpoint } from "./config.ts";
+import { UpstreamError } from "./errors.ts";
+import type { Metrics } from "./metrics.ts";
+import { type Logger, VIRTUAL_SERVER_HEADER } from "./options.ts";
+import type { BackendTarget, PassthroughRouter } from "./passthrough.ts";
+import type { RequestPolicy } from "./policy.ts";
+import { computeAttributes, type RequestAttributes } from "./routing.ts";
+import type { ServerSet } from "./server_set.ts";
+import { SessionCapError, type SessionRegistry } from "./sessions.ts";
+import { type SessionStore, SessionStoreError } from "./store.ts";
+import { originAllowed, type PostedMessage, readPost, RpcCode, rpcError } from "./transport.ts";
+import { message } from "./upstream.ts";
+
+/** A posted `tools/call` request. */
+type CallMessage = { jsonrpc: "2.0"; id: string | number; method: string; params?: Record<string, unknown> };
+
+/** What the endpoint works with. */
+export interface McpEndpointOptions {
+  /** The configured servers and their catalog. */
+  servers: ServerSet;
+  /** The client sessions of this process. */
+  sessions: SessionRegistry;
+  /** Each session's backend sessions. */
+  backends: BackendPool;
+  /** Decides whether each request may proceed. */
+  policy: RequestPolicy;
+  /** Session state, and the relay channel between replicas when shared. */
+  store: SessionStore;
+  /** The `tools/call` fast path, when enabled. */
+  passthrough?: PassthroughRouter;
+  /** Requests by method and status. */
+  metrics: Metrics;
+  /** Diagnostics. */
+  log: Logger;
+  /** Timeout of one upstream call (reset by progress). */
+  timeoutMs: number;
+}
+
+/** The JSON-RPC error response for a request the policy denied. */
+function denied(
+  decision: { status: number; message: string; headers?: Record<string, string> },
+  id: unknown,
+) {
+  return rpcError(decision.status, RpcCode.ServerError, decision.message, { id, headers: decision.headers });
+}
+
+/** Serves `/mcp`. */
+export class McpEndpoint {
+  #o: McpEndpointOptions;
+
+  /** An endpoint over `opts`. */
+  constructor(opts: McpEndpointOptions) {
+    this.#o = opts;
+  }
+
+  /** Handles one request to `/mcp`, counting it by JSON-RPC method (or HTTP method) and status. */
+  async handle(req: Request): Promise<Response> {
+    let label: string = req.method;
+    const res = await this.#handle(req, (l) => label = l);
+    this.#o.metrics.request(label, res.status);
+    return res;
+  }
+
+  async #handle(req: Request, labelAs: (label: string) => void): Promise<Response> {
+    const { servers, sessions } = this.#o;
+    const origin = req.headers.get("origin");
+    if (!originAllowed(origin, servers.config.extension.allowedOrigins)) {
+      return rpcError(403, RpcCode.ServerError, `Forbidden: origin ${origin} is not allowed.`);
+    }
+    if (req.method !== "POST" && req.method !== "GET" && req.method !== "DELETE") {
+      return new Response(null, { status: 405, headers: { allow: "GET, POST, DELETE" } });
+    }
+    const vsName = req.headers.get(VIRTUAL_SERVER_HEADER) ?? undefined;
+    if (vsName !== undefined && !servers.virtualServer(vsName)) {
+      return rpcError(400, RpcCode.InvalidParams, `Virtual server ${vsName} does not exist.`);
+    }
+    if (req.method !== "POST") {
+      const found = await sessions.find(req);
+      if (found instanceof Response) return found;
+      const res = await found.transport.handleRequest(req);
+      return req.method === "GET" ? found.trackStream(res) : res;
+    }
+
+    // Parse.
+    const read = await readPost(req, servers.config.extension.maxBodyBytes);
+    if (!read.ok) return read.response;
+    if (read.batch) {
+      labelAs("batch");
+      return await this.#batch(req, read.batch, vsName);
+    }
+    const msg = read.message;
+    labelAs(msg.method ?? "response");
+    if (msg.method === "initialize") return await this.#initialize(req, msg, vsName);
+
+    // Session.
+    const found = await sessions.find(req);
+    if (found instanceof Response) return found;
+    if (msg.method === undefined) {
+      const relayed = await this.#clientAnswer(found, msg);
+      if (relayed) return relayed;
+      return await found.transport.handleRequest(req, { parsedBody: msg });
+    }
+
+    // Attributes, then policy.
+    const attributes = this.#attributes(msg, vsName);
+    const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
+    if (!decision.allow) return denied(decision, msg.id);
+
+    // Route.
+    const passthrough = this.#o.passthrough;
+    if (passthrough && msg.method === "tools/call" && msg.id !== undefined) {
+      const through = this.#toolCallThrough(found, msg as CallMessage, attributes);
+      if (through) return await through;
+    } else if (passthrough && msg.method === "notifications/cancelled") {
+      const cancelled = passthrough.cancel(found.id, msg as unknown as Record<string, unknown>);
+      if (cancelled) return await cancelled;
+      // Not a call of this replica: the one holding it (if any) cancels it; the SDK path below
+      // still gets it for requests of its own.
+      await this.#o.store.publish?.({
+        kind: "cancel",
+        sessionId: found.id,
+        message: msg as unknown as Record<string, unknown>,
+        from: passthrough.replica,
+      });
+    }
+    if (msg.id !== undefined) found.handOver(msg.id, attributes);
+    return await found.transport.handleRequest(req, { parsedBody: msg });
+  }
+
+  /** The `x-mcp-*` attributes of one message, computed once and shared by policy and router. */
+  #attributes(msg: PostedMessage, vsName: string | undefined): RequestAttributes {
+    const { catalog, serverByKey } = this.#o.servers;
+    return computeAttributes(msg.method!, msg.params, catalog, serverByKey, vsName);
+  }
+
+  /** An initialize: policy first, then a new session whose SDK server answers it. */
+  async #initialize(req: Request, msg: PostedMessage, vsName: string | undefined): Promise<Response> {
+    const { sessions, store, log } = this.#o;
+    const decision = await this.#o.policy.evaluate({
+      attributes: this.#attributes(msg, vsName),
+      request: req,
+    });
+    if (!decision.allow) return denied(decision, msg.id);
+    if (req.headers.get("mcp-session-id")) {
+      return rpcError(
+        400,
+        RpcCode.InvalidRequest,
+        "Invalid Request: initialize must not carry a session id.",
+        {
+          id: msg.id,
+        },
+      );
+    }
+    let session: ClientSession;
+    try {
+      session = await sessions.create(msg.params);
+    } catch (err) {
+      if (!(err instanceof SessionCapError)) throw err;
+      log("warn", err.message);
+      return rpcError(503, RpcCode.ServerError, err.message, { id: msg.id, headers: { "retry-after": "1" } });
+    }
+    session.requestHeaders = req.headers;
+    const res = await session.transport.handleRequest(req, { parsedBody: msg });
+    // The SDK refused the initialize: the record written for it would only wait for its TTL.
+    if (!sessions.holds(session.id)) await store.delete(session.id).catch(() => {});
+    return res;
+  }
+
+  /**
+   * The client's answer to a backend request relayed by a pass-through stream: forwarded to the
+   * backend by this replica, or published for the replica holding the call; undefined when neither.
+   */
+  async #clientAnswer(session: ClientSession, msg: PostedMessage): Promise<Response | undefined> {
+    const { passthrough, store } = this.#o;
+    if (!passthrough) return undefined;
+    const forwarded = passthrough.clientResponse(session.id, msg as unknown as Record<string, unknown>);
+    if (forwarded) return await forwarded;
+    if (!store.publish || !passthrough.isForeignRequestId(msg.id)) return undefined;
+    // Another replica's call asked this: the replica holding its stream forwards the answer.
+    await store.publish({
+      kind: "response",
+      sessionId: session.id,
+      message: msg as unknown as Record<string, unknown>,
+      from: passthrough.replica,
+    });
+    return new Response(null, { status: 202, headers: { "mcp-session-id": session.id } });
+  }
+
+  /**
+   * A JSON-RPC batch, which only protocol 2025-03-26 had (2025-06-18 removed it): refused for
+   * sessions on a later version, otherwise checked message by message like single requests and
+   * handed to the session's SDK transport, which answers the batch as one.
+   */
+  async #batch(req: Request, batch: PostedMessage[], vsName: string | undefined): Promise<Response> {
+    if (batch.some((m) => m.method === "initialize")) {
+      return rpcError(
+        400,
+        RpcCode.InvalidRequest,
+        "Invalid Request: initialize must not be part of a JSON-RPC batch.",
+      );
+    }
+    const found = await this.#o.sessions.find(req);
+    if (found instanceof Response) return found;
+    const version = req.headers.get("mcp-protocol-version") ?? found.protocolVersion ?? "2025-03-26";
+    if (version > "2025-03-26") {
+      return rpcError(
+        400,
+        RpcCode.InvalidRequest,
+        `Invalid Request: JSON-RPC batches were removed in protocol version 2025-06-18; this session uses ${version}.`,
+      );
+    }
+    for (const msg of batch) {
+      if (msg.method === undefined) continue;
+      const attributes = this.#attributes(msg, vsName);
+      const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
+      if (!decision.allow) return denied(decision, msg.id);
+      if (msg.id !== undefined) found.handOver(msg.id, attributes);
+    }
+    return await found.transport.handleRequest(req, { parsedBody: batch });
+  }
+
+  /**
+   * Forwards a `tools/call` through the pass-through when its tool maps to a configured server and
+   * a virtual server does not forbid it; undefined leaves it to the SDK path (which answers unknown
+   * and forbidden tools as before).
+   */
+  #toolCallThrough(
+    session: ClientSession,
+    msg: CallMessage,
+    attrs: RequestAttributes,
+  ): Promise<Response> | undefined {
+    const { servers, backends, metrics, log } = this.#o;
+    const server = attrs.serverName;
+    if (!server || !attrs.toolName || !session.transport.sessionId) return undefined;
+    const up = servers.upstream(server);
+    if (!up) return undefined;
+    const vs = attrs.virtualServer ? servers.virtualServer(attrs.virtualServer) : undefined;
+    if (vs && servers.config.extension.enforceVirtualServers && !vs.tools.includes(attrs.requestedName!)) {
+      return undefined;
+    }
+    const key = up.config.prefix ? servers.key(server) : undefined;
+    return this.#o.passthrough!.call({
+      sessionId: session.id,
+      server,
+      message: { ...msg, params: { ...msg.params, name: attrs.toolName } },
+      timeoutMs: this.#o.timeoutMs,
+      ...(key ? { resourceKey: key } : {}),
+    }, {
+      backend: async (fresh): Promise<BackendTarget> => {
+        if (fresh) await backends.forget(session, server);
+        const conn = await backends.get(session, server);
+        const current = servers.upstream(server) ?? up;
+        return {
+          endpoint: serverEndpoint(current.config),
+          // A userSpecificList server sees the client's own headers instead of the registration's credential.
+          ...(current.config.userSpecificList
+            ? { headers: session.userHeaders }
+            : { credential: current.config.credential }),
+          sessionId: conn.transport.sessionId,
+          protocolVersion: conn.transport.protocolVersion ?? current.protocolVersion,
+        };
+      },
+      backendError: (err) => ({
+        code: RpcCode.InternalError,
+        message: err instanceof UpstreamError || err instanceof SessionStoreError
+          ? err.message
+          : `Server ${server} failed the tools/call request: ${message(err)}`,
+      }),
+      latency: (seconds) => metrics.upstreamLatency(server, "tools/call", seconds),
+      listChanged: () => void servers.upstream(server)?.refresh(),
+      log: (level, msg) => log(level, msg, { session: session.id, server }),
+    });
+  }
+}
