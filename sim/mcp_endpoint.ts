@@ -1,8 +1,8 @@
 /**
  * The `/mcp` endpoint, one HTTP request top to bottom: transport checks and parse (transport.ts) ->
- * session -> attributes (routing.ts) -> policy (policy.ts) -> route: `tools/call` through the
- * pass-through (passthrough.ts), everything else through the session's SDK server (handlers.ts) to
- * the upstream.
+ * session -> params check (params.ts) -> attributes (routing.ts) -> policy (policy.ts) -> route:
+ * `tools/call` through the pass-through (passthrough.ts), everything else through the session's SDK
+ * server (handlers.ts) to the upstream.
  *
  * @module
  */
@@ -12,6 +12,7 @@ import { serverEndpoint } from "./config.ts";
 import { UpstreamError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Logger, VIRTUAL_SERVER_HEADER } from "./options.ts";
+import { checkParams } from "./params.ts";
 import type { BackendTarget, PassthroughRouter } from "./passthrough.ts";
 import type { RequestPolicy } from "./policy.ts";
 import { computeAttributes, type RequestAttributes } from "./routing.ts";
@@ -110,6 +111,9 @@ export class McpEndpoint {
       if (relayed) return relayed;
       return await found.transport.handleRequest(req, { parsedBody: msg });
     }
+
+    const invalid = checkParams(msg);
+    if (invalid) return rpcError(200, RpcCode.InvalidParams, invalid, { id: msg.id });
 
     // Attributes, then policy.
     const attributes = this.#attributes(msg, vsName);
@@ -221,6 +225,8 @@ export class McpEndpoint {
     }
     for (const msg of batch) {
       if (msg.method === undefined) continue;
+      const invalid = checkParams(msg);
+      if (invalid) return rpcError(400, RpcCode.InvalidParams, invalid, { id: msg.id });
       const attributes = this.#attributes(msg, vsName);
       const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
       if (!decision.allow) return denied(decision, msg.id);
