@@ -60,15 +60,17 @@ export class Gateway {
     const store = this.#store = opts.store ?? new MemorySessionStore();
     const timeoutMs = opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
     if (opts.toolCallPassthrough ?? true) this.#passthrough = new PassthroughRouter();
+    const federateAll = opts.federateAll ?? false;
     const servers: ServerSet = this.#servers = new ServerSet(config, {
       timeoutMs,
+      federateAll,
       metrics,
       log,
       onListsChanged: (changed) => this.#sessions.notifyListsChanged(changed),
       onServerDropped: (name): Promise<void> => backends.dropServer(this.#sessions.values(), name),
     });
     const backends: BackendPool = new BackendPool({ servers, store, timeoutMs: opts.upstreamTimeoutMs, log });
-    const handlerContext = { servers, backends, scopes: this.#scopes, metrics, log, timeoutMs };
+    const handlerContext = { servers, backends, scopes: this.#scopes, metrics, log, timeoutMs, federateAll };
     this.#sessions = new SessionRegistry({
       store,
       backends,

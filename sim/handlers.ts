@@ -63,6 +63,8 @@ export interface HandlerContext {
   log: Logger;
   /** Timeout of one upstream call (reset by progress). */
   timeoutMs: number;
+  /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`). */
+  federateAll: boolean;
 }
 
 /** A JSON-RPC error the SDK sends as it is (code, message, data). */

@@ -49,6 +49,12 @@ export interface GatewayOptions {
    * A request whose `Host` is neither gets 403 (DNS rebinding). The extension's public host is added.
    */
   publicHosts?: string[];
+  /**
+   * Serve what the simulator can do beyond the cluster's broker v0.9.0: reversible `mcp+<server>:`
+   * URIs for every resource, resource templates, completions, logging and subscriptions. Default
+   * false: the cluster's behaviour (README, "Differences from the cluster").
+   */
+  federateAll?: boolean;
 }
 
 /** Default timeout of one upstream call, in milliseconds. */

@@ -25,6 +25,8 @@ export interface ListsChanged {
 export interface ServerSetOptions {
   /** Timeout of the discovery side's requests to a server. */
   timeoutMs: number;
+  /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`). */
+  federateAll: boolean;
   /** Per-server health and latency. */
   metrics: Metrics;
   /** Diagnostics. */
