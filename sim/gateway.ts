@@ -78,6 +78,7 @@ export class Gateway {
       log,
       maxSessions: opts.maxSessions ?? DEFAULT_MAX_SESSIONS,
       discoveryTools: () => servers.config.extension.discoveryTools,
+      federateAll,
       setup: (session) => installHandlers(handlerContext, session),
       onClose: (id) => {
         this.#passthrough?.closeSession(id);
@@ -94,6 +95,7 @@ export class Gateway {
       metrics,
       log,
       timeoutMs,
+      federateAll,
     });
   }
 
