@@ -64,8 +64,8 @@ async function importGraph(files: readonly string[]): Promise<Map<string, Import
         }[];
       }[];
     };
-    const project = `file://${REPO_ROOT}/`;
-    const display = (specifier: string) => specifier.slice(project.length);
+    const project = new URL(`file://${REPO_ROOT}/`).href;
+    const display = (specifier: string) => decodeURIComponent(specifier.slice(project.length));
     const graph = new Map<string, ImportEdge[]>();
     for (const module of info.modules) {
       if (!module.specifier.startsWith(project)) continue;
