@@ -9,6 +9,12 @@ import { mcpRequest, stages } from "../test/sim_stages.ts";
 import type { PolicyDecision, PolicyInput, RequestPolicy } from "./policy.ts";
 import { RpcCode } from "./transport.ts";
 
+const toolCall = (id: number, name: string, args: Record<string, unknown>) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name, arguments: args },
+});
 const errorOf = (json: Record<string, unknown> | undefined) =>
   json?.error as { code: number; message: string };
 
@@ -78,12 +84,7 @@ Deno.test("policy: sees each request's attributes and session; a denial is answe
 
   const session = await rawSession(s.url);
   seen.length = 0;
-  const call = await post(s.url, {
-    jsonrpc: "2.0",
-    id: 42,
-    method: "tools/call",
-    params: { name: "w_search", arguments: { query: "a" } },
-  }, session.headers);
+  const call = await post(s.url, toolCall(42, "w_search", { query: "a" }), session.headers);
   assertEquals(call.status, 429);
   assertEquals(call.headers.get("retry-after"), "7");
   assertEquals(call.json, {
@@ -101,12 +102,7 @@ Deno.test("policy: sees each request's attributes and session; a denial is answe
     annotationHints: "readOnly=true,destructive=unspecified,idempotent=unspecified,openWorld=unspecified",
   });
   assertEquals(weather.stats().rpcMethods["tools/call"], undefined, "the backend never saw it");
-  const allowed = await post(s.url, {
-    jsonrpc: "2.0",
-    id: 43,
-    method: "tools/call",
-    params: { name: "w_get_forecast", arguments: { city: "Berlin" } },
-  }, session.headers);
+  const allowed = await post(s.url, toolCall(43, "w_get_forecast", { city: "Berlin" }), session.headers);
   assertEquals(allowed.status, 200);
   assert(allowed.json?.result, JSON.stringify(allowed.json));
   assertStringIncludes(s.metrics.render(), 'mcp_gateway_requests_total{method="tools/call",status="429"} 1');

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "../test/helpers/assert.ts";
 import { startFixture } from "../test/fixtures/mod.ts";
-import { recordedServerSet } from "../test/sim_stages.ts";
+import { recordedServerSet, unreachableUrl } from "../test/sim_stages.ts";
 import { normalizeConfig } from "./config.ts";
 
 const ALL = { tools: true, prompts: true, resources: true };
@@ -52,9 +52,7 @@ Deno.test("start: every enabled server is listed into the catalog; lookups by na
 Deno.test("pending: enabled servers that have not answered yet, from before start; a failed first attempt counts as an answer", async () => {
   await using weather = await startFixture("weather");
   // A port nothing listens on: the first round fails at once.
-  const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const deadUrl = `http://127.0.0.1:${dead.addr.port}/mcp`;
-  dead.close();
+  const deadUrl = unreachableUrl();
   await using r = recordedServerSet({
     servers: [
       { name: "test/weather", url: weather.url, prefix: "w_" },

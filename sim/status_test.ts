@@ -1,15 +1,13 @@
 /** The `/status` document built from a server set of real fixtures: ready, disabled, conflicting, unreachable. */
 import { assert, assertEquals } from "../test/helpers/assert.ts";
 import { INVALID_SCHEMA_TOOLS, startFixture } from "../test/fixtures/mod.ts";
-import { recordedServerSet } from "../test/sim_stages.ts";
+import { recordedServerSet, unreachableUrl } from "../test/sim_stages.ts";
 import { gatewayStatus } from "./status.ts";
 
 Deno.test("gatewayStatus: a ready, a disabled, a conflicting and an unreachable server, and the totals", async () => {
   await using weather = await startFixture("weather");
   await using github = await startFixture("github");
-  const dead = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const deadUrl = `http://127.0.0.1:${dead.addr.port}/mcp`;
-  dead.close();
+  const deadUrl = unreachableUrl();
   await using r = recordedServerSet({
     servers: [
       { name: "test/weather", url: weather.url, tags: ["forecast"] },

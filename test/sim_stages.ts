@@ -182,6 +182,14 @@ export async function stages(config: GatewayConfigInput, opts: StageOptions = {}
   };
 }
 
+/** An MCP URL on loopback where nothing listens (a port just freed): connecting fails at once. */
+export function unreachableUrl(): string {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `http://127.0.0.1:${listener.addr.port}/mcp`;
+  listener.close();
+  return url;
+}
+
 /** A well-formed MCP POST of `body` for `handle`, with `headers` added. */
 export function mcpRequest(body: unknown, headers: Record<string, string> = {}): Request {
   return new Request("http://127.0.0.1/mcp", {
