@@ -142,7 +142,8 @@ export class SessionRegistry {
       return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
     }
     if (s?.closed) return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
-    const session = s ?? await this.#resume(id, record);
+    // Another request for the id may have resumed it while this one awaited the store.
+    const session = s ?? this.#sessions.get(id) ?? await this.#resume(id, record);
     session.lastUsed = Date.now();
     session.requestHeaders = req.headers;
     return session;

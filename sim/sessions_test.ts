@@ -183,3 +183,36 @@ Deno.test("resume: a second registry with the same key serves a session from the
   assertEquals(await refusal(await a.sessions.find(naming(s.id))), { status: 404, code: -32001 });
   assert(!a.sessions.holds(s.id));
 });
+
+/** A memory store whose `get` waits for `release` while `hold` is set (a slow store round trip). */
+class GatedStore extends MemorySessionStore {
+  hold = false;
+  #gate = Promise.withResolvers<void>();
+  release(): void {
+    this.#gate.resolve();
+  }
+  override async get(sessionId: string) {
+    if (this.hold) await this.#gate.promise;
+    return await super.get(sessionId);
+  }
+}
+
+// Fails before this change: the slow request resumed the session a second time, replacing the
+// first copy (left open, with whatever backend sessions it had) under the same id.
+Deno.test("resume: a request whose store lookup was slower gets the copy another request resumed meanwhile", async () => {
+  const store = new GatedStore();
+  await using a = registry(store, { key: KEY });
+  await using b = registry(store, { key: KEY });
+  const s = await open(a.sessions);
+  store.hold = true;
+  const slow = b.sessions.find(naming(s.id));
+  // Let the slow request reach the store before the fast one goes past it.
+  await new Promise((r) => setTimeout(r, 20));
+  store.hold = false;
+  const fast = await b.sessions.find(naming(s.id));
+  assert(!(fast instanceof Response));
+  store.release();
+  assert(await slow === fast, "one copy of the session");
+  assertEquals(b.setUp, [s.id]);
+  assertEquals(b.sessions.size, 1);
+});
