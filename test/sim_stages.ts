@@ -1,7 +1,8 @@
 /**
  * The simulator gateway's stages, built one by one for the tests beside them (`sim/*_test.ts`): a
  * `ServerSet` that records what it reports, a bare `ClientSession`, and the whole request path
- * composed as `sim/gateway.ts` composes it but with every stage in reach, served in-process.
+ * composed as `sim/gateway.ts` composes it (without the `tools/call` pass-through, so the SDK
+ * handlers answer every method) but with every stage in reach.
  *
  * @module
  */
@@ -17,7 +18,6 @@ import { installHandlers } from "../sim/handlers.ts";
 import { McpEndpoint } from "../sim/mcp_endpoint.ts";
 import { Metrics } from "../sim/metrics.ts";
 import type { Logger } from "../sim/options.ts";
-import { PassthroughRouter } from "../sim/passthrough.ts";
 import { allowAll, type RequestPolicy } from "../sim/policy.ts";
 import { type ListsChanged, ServerSet } from "../sim/server_set.ts";
 import { SessionRegistry } from "../sim/sessions.ts";
@@ -79,16 +79,10 @@ export function bareSession(id: string = crypto.randomUUID()): ClientSession {
 export interface StageOptions {
   /** Default allow-all. */
   policy?: RequestPolicy;
-  /** Default a fresh `MemorySessionStore`. */
-  store?: SessionStore;
   /** Default 100. */
   maxSessions?: number;
   /** Timeout of one upstream call; default 5000. */
   timeoutMs?: number;
-  /** Route `tools/call` through a `PassthroughRouter`; default false (the SDK handlers answer it). */
-  passthrough?: boolean;
-  /** Signing key of the session registry; random when omitted. */
-  signingKey?: string;
 }
 
 /** The request path's stages, composed as the gateway composes them. */
@@ -120,10 +114,9 @@ export async function stages(config: GatewayConfigInput, opts: StageOptions = {}
   const closed: string[] = [];
   const log: Logger = (level, msg, fields) => logs.push({ level, msg, fields });
   const metrics = new Metrics();
-  const store = opts.store ?? new MemorySessionStore();
+  const store = new MemorySessionStore();
   const timeoutMs = opts.timeoutMs ?? 5000;
   const scopes = new ToolScopes();
-  const passthrough = opts.passthrough ? new PassthroughRouter() : undefined;
   const servers: ServerSet = new ServerSet(normalizeConfig(config), {
     timeoutMs,
     metrics,
@@ -143,17 +136,15 @@ export async function stages(config: GatewayConfigInput, opts: StageOptions = {}
     setup: (session) => installHandlers(handlerContext, session),
     onClose: (id) => {
       closed.push(id);
-      passthrough?.closeSession(id);
       scopes.delete(id);
     },
-  }, opts.signingKey);
+  });
   const endpoint = new McpEndpoint({
     servers,
     sessions,
     backends,
     policy: opts.policy ?? allowAll,
     store,
-    passthrough,
     metrics,
     log,
     timeoutMs,
