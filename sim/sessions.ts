@@ -63,6 +63,8 @@ export class SessionRegistry {
   #sessions = new Map<string, ClientSession>();
   /** Sessions being brought back from the store, so concurrent requests for one id share one. */
   #resuming = new Map<string, Promise<ClientSession>>();
+  /** Sessions `create` is building: they count against the cap before the SDK holds them. */
+  #creating = 0;
   #sweeper?: ReturnType<typeof setInterval>;
 
   /** A registry signing ids with `signingKey` (random when omitted; see `useKey`). */
@@ -140,7 +142,8 @@ export class SessionRegistry {
       return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
     }
     if (s?.closed) return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
-    const session = s ?? await this.#resume(id, record);
+    // Another request for the id may have resumed it while this one awaited the store.
+    const session = s ?? this.#sessions.get(id) ?? await this.#resume(id, record);
     session.lastUsed = Date.now();
     session.requestHeaders = req.headers;
     return session;
@@ -151,9 +154,18 @@ export class SessionRegistry {
    * Throws `SessionCapError` when this process holds `maxSessions` already.
    */
   async create(params: unknown): Promise<ClientSession> {
-    if (this.#sessions.size + this.#resuming.size >= this.#opts.maxSessions) {
+    if (this.#sessions.size + this.#resuming.size + this.#creating >= this.#opts.maxSessions) {
       throw new SessionCapError(this.#opts.maxSessions);
     }
+    this.#creating++;
+    try {
+      return await this.#create(params);
+    } finally {
+      this.#creating--;
+    }
+  }
+
+  async #create(params: unknown): Promise<ClientSession> {
     const id = await this.#signer.issue();
     const p = (params ?? {}) as {
       protocolVersion?: unknown;
