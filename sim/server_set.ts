@@ -26,7 +26,7 @@ export interface ServerSetOptions {
   /** Timeout of the discovery side's requests to a server. */
   timeoutMs: number;
   /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`). */
-  federateAll: boolean;
+  federateAll?: boolean;
   /** Per-server health and latency. */
   metrics: Metrics;
   /** Diagnostics. */
