@@ -1,7 +1,8 @@
 /**
  * HTTP-level checks of the Streamable HTTP transport that the gateway makes before any MCP processing:
- * Origin, Accept, Content-Type, body size, JSON parse, batch rejection and protocol version. Each
- * failure is a `Response` carrying a JSON-RPC error body, so nothing malformed reaches the SDK.
+ * Origin, Accept, Content-Type, body size, body deadline, JSON parse, nesting depth, batch rejection
+ * and protocol version. Each failure is a `Response` carrying a JSON-RPC error body, so nothing
+ * malformed reaches the SDK.
  *
  * @module
  */
@@ -70,8 +71,46 @@ export type PostRead =
 /** JSON-RPC batches are limited like the SDK limits them. */
 export const MAX_BATCH_SIZE = 100;
 
-/** The message as a valid JSON-RPC 2.0 message, or the -32600 error for it. */
-function checkMessage(parsed: unknown): PostedMessage | Response {
+/**
+ * How deeply a posted message may nest objects and arrays, the message itself being level 1 (so
+ * `params` is level 2 and a tool's `arguments` level 3). The SDK's validators and `JSON.stringify`
+ * recurse once per level and overflow the stack somewhere past 10,000; 100 is far from that and
+ * far beyond any real MCP message.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/**
+ * How long a client has to send a request's whole body once its headers are in, in ms. A client
+ * that sends part of a body and stalls (or trickles it) is answered 408 instead of holding a
+ * handler and its buffers forever.
+ */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
+/** Options of {@link readPost}. */
+export interface ReadPostOptions {
+  /** Deepest nesting accepted; default {@link MAX_JSON_DEPTH}. */
+  maxDepth?: number;
+  /** Deadline for the whole body in ms; default {@link DEFAULT_BODY_TIMEOUT_MS}. */
+  bodyTimeoutMs?: number;
+}
+
+/** True when `value` nests objects and arrays more than `max` levels (a scalar is level 0). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  // An explicit stack: the value may be nested far deeper than the call stack allows.
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/** The message as a valid JSON-RPC 2.0 message, or the -32600 (-32602) error for it. */
+function checkMessage(parsed: unknown, maxDepth: number): PostedMessage | Response {
   const m = parsed as Record<string, unknown>;
   const validId = m?.id === undefined || typeof m.id === "string" ||
     (typeof m.id === "number" && Number.isFinite(m.id));
@@ -86,14 +125,31 @@ function checkMessage(parsed: unknown): PostedMessage | Response {
       id: validId ? m?.id : null,
     });
   }
+  if (nestsDeeperThan(parsed, maxDepth)) {
+    const inParams = nestsDeeperThan(m.params, maxDepth - 1);
+    return rpcError(
+      400,
+      inParams ? RpcCode.InvalidParams : RpcCode.InvalidRequest,
+      `${
+        inParams ? "Invalid params" : "Invalid Request"
+      }: the message nests objects and arrays deeper than ${maxDepth} levels, the gateway's limit.`,
+      { id: m.id },
+    );
+  }
   return parsed as PostedMessage;
 }
 
 /**
  * Checks and parses a POST to the MCP endpoint. The body is read with a hard cap so a huge body is
- * refused without buffering it whole.
+ * refused without buffering it whole, and within a deadline (`bodyTimeoutMs`).
  */
-export async function readPost(req: Request, maxBodyBytes: number): Promise<PostRead> {
+export async function readPost(
+  req: Request,
+  maxBodyBytes: number,
+  opts: ReadPostOptions = {},
+): Promise<PostRead> {
+  const maxDepth = opts.maxDepth ?? MAX_JSON_DEPTH;
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const fail = (response: Response): PostRead => ({ ok: false, response });
   const accept = req.headers.get("accept") ?? "";
   if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
@@ -132,15 +188,37 @@ export async function readPost(req: Request, maxBodyBytes: number): Promise<Post
   let size = 0;
   if (req.body) {
     const reader = req.body.getReader();
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBodyBytes) {
-        await reader.cancel().catch(() => {});
-        return tooLarge();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // One deadline for the whole body, not per read: a byte now and then must not keep it open.
+    const deadline = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), bodyTimeoutMs);
+    });
+    try {
+      while (true) {
+        const next = reader.read();
+        next.catch(() => {});
+        const read = await Promise.race([next, deadline]);
+        if (read === "timeout") {
+          reader.cancel().catch(() => {});
+          return fail(
+            rpcError(
+              408,
+              RpcCode.ServerError,
+              `Request Timeout: the request body did not arrive within ${bodyTimeoutMs} ms.`,
+              { headers: { connection: "close" } },
+            ),
+          );
+        }
+        if (read.done) break;
+        size += read.value.byteLength;
+        if (size > maxBodyBytes) {
+          await reader.cancel().catch(() => {});
+          return tooLarge();
+        }
+        chunks.push(read.value);
       }
-      chunks.push(value);
+    } finally {
+      clearTimeout(timer);
     }
   }
   const bytes = new Uint8Array(size);
@@ -167,12 +245,12 @@ export async function readPost(req: Request, maxBodyBytes: number): Promise<Post
     }
     const batch: PostedMessage[] = [];
     for (const item of parsed) {
-      const checked = checkMessage(item);
+      const checked = checkMessage(item, maxDepth);
       if (checked instanceof Response) return fail(checked);
       batch.push(checked);
     }
     return { ok: true, batch };
   }
-  const checked = checkMessage(parsed);
+  const checked = checkMessage(parsed, maxDepth);
   return checked instanceof Response ? fail(checked) : { ok: true, message: checked };
 }
