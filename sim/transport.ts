@@ -49,6 +49,54 @@ export function originAllowed(origin: string | null, allowed: string[]): boolean
   }
 }
 
+/** Host name and port of a `Host` header value (or a configured host), canonical; undefined when malformed. */
+function splitHost(value: string): { name: string; port?: string } | undefined {
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d{1,5}))?$/i.exec(value.trim());
+  if (!m) return undefined;
+  try {
+    // The URL parser's canonical form: 127.1 is 127.0.0.1, [0:0::1] is [::1], names lower case.
+    const url = new URL(`http://${m[1]}${m[2] ? `:${m[2]}` : ""}`);
+    return { name: url.hostname.replace(/\.$/, ""), ...(m[2] ? { port: m[2] } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+function isLoopback(name: string): boolean {
+  return name === "localhost" || name.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(name) ||
+    name === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(name);
+}
+
+/**
+ * True when a request's `Host` header names this gateway, the DNS rebinding guard the MCP transport
+ * spec asks of local servers: a loopback name (`localhost`, `*.localhost`, 127.0.0.0/8, `[::1]`) on
+ * any port, or one of `publicHosts` (`host` on any port, `host:port` on that port or, for 80 and
+ * 443, without one; a URL stands for its host; `*` accepts every host). A request without a `Host`
+ * header passes: browsers, which rebinding attacks need, always send one.
+ */
+export function hostAllowed(host: string | null, publicHosts: string[]): boolean {
+  if (host === null) return true;
+  const got = splitHost(host);
+  if (!got) return false;
+  if (isLoopback(got.name)) return true;
+  for (const entry of publicHosts) {
+    if (entry === "*") return true;
+    let text = entry;
+    if (entry.includes("://")) {
+      try {
+        text = new URL(entry).host;
+      } catch {
+        continue;
+      }
+    }
+    const want = splitHost(text);
+    if (!want || want.name !== got.name) continue;
+    if (want.port === undefined || want.port === got.port) return true;
+    if (got.port === undefined && (want.port === "80" || want.port === "443")) return true;
+  }
+  return false;
+}
+
 /** A JSON-RPC message as posted by a client, after the transport checks. */
 export interface PostedMessage {
   jsonrpc: "2.0";

@@ -1,5 +1,5 @@
 import { assertEquals } from "../test/helpers/assert.ts";
-import { MAX_JSON_DEPTH, originAllowed, readPost } from "./transport.ts";
+import { hostAllowed, MAX_JSON_DEPTH, originAllowed, readPost } from "./transport.ts";
 import { Metrics } from "./metrics.ts";
 
 const req = (body: string, headers: Record<string, string> = {}) =>
@@ -175,4 +175,56 @@ Deno.test("readPost times a half-sent body out: 408 with a JSON-RPC error, and t
   assertEquals(whole.text.startsWith("HTTP/1.1 200"), true, whole.text);
   assertEquals(results, [408, 408, 200]);
   assertEquals(inFlight, 0);
+});
+
+Deno.test("hostAllowed accepts loopback names on any port and the public hosts, nothing else", () => {
+  const pub = ["mcp.example.com", "other.example:8443"];
+  for (
+    const host of [
+      "localhost",
+      "localhost:8080",
+      "LOCALHOST:1",
+      "localhost.",
+      "app.localhost:3000",
+      "127.0.0.1",
+      "127.5.6.7:99",
+      "[::1]",
+      "[::1]:8080",
+      "[0:0:0:0:0:0:0:1]:80",
+      "mcp.example.com",
+      "MCP.Example.com:443",
+      "mcp.example.com:8080",
+      "other.example:8443",
+    ]
+  ) {
+    assertEquals(hostAllowed(host, pub), true, host);
+  }
+  for (
+    const host of [
+      "",
+      "evil.example",
+      "evil.example:8080",
+      "localhost.evil.example",
+      "127.0.0.1.evil.example",
+      "localhost@evil.example",
+      "evil.example@localhost",
+      "localhost/x",
+      "localhost:abc",
+      "localhost:99999",
+      "[::2]",
+      "[::1",
+      "0.0.0.0",
+      "128.0.0.1",
+      "mcp.example.com.evil.example",
+      "other.example",
+      "other.example:9443",
+      "localhost, evil.example",
+    ]
+  ) {
+    assertEquals(hostAllowed(host, pub), false, host);
+  }
+  assertEquals(hostAllowed("mcp.example.com", []), false);
+  assertEquals(hostAllowed("anything.example", ["*"]), true);
+  assertEquals(hostAllowed("mcp.example.com", ["https://mcp.example.com"]), true, "a URL names its host");
+  assertEquals(hostAllowed(null, []), true, "no Host header: not a browser, so not a rebinding attack");
 });
