@@ -350,7 +350,7 @@ export class Gateway {
   /** Connects to every enabled server (first attempt awaited) and builds the catalog. */
   async start(): Promise<void> {
     if (this.#opts.signingKey === undefined && this.#store.signingKey) {
-      this.#signer = new SessionSigner(await this.#store.signingKey());
+      this.#signer = await SessionSigner.shared(this.#store);
     }
     if (this.#passthrough && this.#store.subscribe) {
       this.#unsubscribe = await this.#store.subscribe((m) => this.#relayed(m));
