@@ -157,34 +157,106 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A JSON-RPC id as MCP allows it: a string or an integer (the SDK's `RequestIdSchema`). */
+export function isRequestId(v: unknown): v is string | number {
+  return typeof v === "string" || (typeof v === "number" && Number.isSafeInteger(v));
+}
+
+/** Members each kind of message may have; the SDK's schemas are strict and refuse any other. */
+const MEMBERS = {
+  request: new Set(["jsonrpc", "id", "method", "params"]),
+  notification: new Set(["jsonrpc", "method", "params"]),
+  result: new Set(["jsonrpc", "id", "result"]),
+  error: new Set(["jsonrpc", "id", "error"]),
+};
+
+/** Why `holder._meta` is not what the SDK accepts (`RequestMetaSchema`), or undefined when it is. */
+function metaProblem(holder: Record<string, unknown>, where: string): string | undefined {
+  const meta = holder._meta;
+  if (meta === undefined) return undefined;
+  if (!isRecord(meta)) return `${where}._meta must be an object`;
+  if (meta.progressToken !== undefined && !isRequestId(meta.progressToken)) {
+    return `${where}._meta.progressToken must be a string or an integer`;
+  }
+  const task = meta["io.modelcontextprotocol/related-task"];
+  if (task !== undefined && !(isRecord(task) && typeof task.taskId === "string")) {
+    return `${where}._meta["io.modelcontextprotocol/related-task"] must have a string taskId`;
+  }
+  return undefined;
+}
+
+/**
+ * Why `m` is not a JSON-RPC message the MCP SDK accepts, or undefined when it is one. The SDK
+ * would refuse the same messages, but with -32700 and no id; checked here, they get -32600 and the
+ * id when it has one.
+ */
+function messageProblem(m: Record<string, unknown>): string | undefined {
+  if (m.jsonrpc !== "2.0") return 'jsonrpc must be "2.0"';
+  const kind = "method" in m
+    ? ("id" in m ? "request" : "notification")
+    : "result" in m
+    ? "result"
+    : "error" in m
+    ? "error"
+    : undefined;
+  if (!kind) return "the message has no method, result or error";
+  for (const member of Object.keys(m)) {
+    if (!MEMBERS[kind].has(member)) return `a ${kind} has no member ${JSON.stringify(member.slice(0, 40))}`;
+  }
+  // An error answering a request whose id could not be read has none; everything else that has an
+  // id needs a usable one.
+  const idOptional = kind === "notification" || (kind === "error" && m.id === undefined);
+  if (!idOptional && !isRequestId(m.id)) return "id must be a string or an integer";
+  switch (kind) {
+    case "request":
+    case "notification":
+      if (typeof m.method !== "string") return "method must be a string";
+      if (m.params === undefined) return undefined;
+      if (!isRecord(m.params)) return "params must be an object";
+      return metaProblem(m.params, "params");
+    case "result":
+      if (!isRecord(m.result)) return "result must be an object";
+      return metaProblem(m.result, "result");
+    case "error": {
+      const e = m.error;
+      if (!isRecord(e) || !Number.isSafeInteger(e.code) || typeof e.message !== "string") {
+        return "error must have an integer code and a string message";
+      }
+      return undefined;
+    }
+  }
+}
+
 /** The message as a valid JSON-RPC 2.0 message, or the -32600 (-32602) error for it. */
 function checkMessage(parsed: unknown, maxDepth: number): PostedMessage | Response {
-  const m = parsed as Record<string, unknown>;
-  const validId = m?.id === undefined || typeof m.id === "string" ||
-    (typeof m.id === "number" && Number.isFinite(m.id));
-  if (
-    typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || m.jsonrpc !== "2.0" ||
-    !validId ||
-    (m.method !== undefined && typeof m.method !== "string") ||
-    (m.method === undefined && m.result === undefined && m.error === undefined) ||
-    (m.params !== undefined && (typeof m.params !== "object" || m.params === null || Array.isArray(m.params)))
-  ) {
-    return rpcError(400, RpcCode.InvalidRequest, "Invalid Request: the body is not a JSON-RPC 2.0 message.", {
-      id: validId ? m?.id : null,
-    });
+  if (!isRecord(parsed)) {
+    return rpcError(400, RpcCode.InvalidRequest, "Invalid Request: the body is not a JSON-RPC 2.0 message.");
+  }
+  const id = isRequestId(parsed.id) ? parsed.id : null;
+  const problem = messageProblem(parsed);
+  if (problem) {
+    return rpcError(
+      400,
+      RpcCode.InvalidRequest,
+      `Invalid Request: the body is not a JSON-RPC 2.0 message: ${problem}.`,
+      { id },
+    );
   }
   if (nestsDeeperThan(parsed, maxDepth)) {
-    const inParams = nestsDeeperThan(m.params, maxDepth - 1);
+    const inParams = nestsDeeperThan(parsed.params, maxDepth - 1);
     return rpcError(
       400,
       inParams ? RpcCode.InvalidParams : RpcCode.InvalidRequest,
       `${
         inParams ? "Invalid params" : "Invalid Request"
       }: the message nests objects and arrays deeper than ${maxDepth} levels, the gateway's limit.`,
-      { id: m.id },
+      { id },
     );
   }
-  return parsed as PostedMessage;
+  return parsed as unknown as PostedMessage;
 }
 
 /**

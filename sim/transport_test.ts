@@ -1,4 +1,6 @@
 import { assertEquals } from "../test/helpers/assert.ts";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import { hostAllowed, MAX_JSON_DEPTH, originAllowed, readPost } from "./transport.ts";
 import { Metrics } from "./metrics.ts";
 
@@ -227,4 +229,51 @@ Deno.test("hostAllowed accepts loopback names on any port and the public hosts, 
   assertEquals(hostAllowed("anything.example", ["*"]), true);
   assertEquals(hostAllowed("mcp.example.com", ["https://mcp.example.com"]), true, "a URL names its host");
   assertEquals(hostAllowed(null, []), true, "no Host header: not a browser, so not a rebinding attack");
+});
+
+Deno.test("readPost passes exactly the messages the MCP SDK accepts, and names the id of the others", async () => {
+  const messages: unknown[] = [
+    { jsonrpc: "2.0", id: 1, method: "ping" },
+    { jsonrpc: "2.0", id: "a", method: "tools/call", params: { name: "x", _meta: { progressToken: 3 } } },
+    { jsonrpc: "2.0", method: "notifications/initialized" },
+    { jsonrpc: "2.0", id: 2, result: {} },
+    { jsonrpc: "2.0", id: 2, error: { code: -1, message: "no", data: [1] } },
+    { jsonrpc: "2.0", error: { code: -32700, message: "parse" } },
+    { jsonrpc: "2.0", id: 1.5, method: "ping" },
+    { jsonrpc: "2.0", id: 2 ** 53, method: "ping" },
+    { jsonrpc: "2.0", id: null, method: "ping" },
+    { jsonrpc: "2.0", id: 3, method: "ping", extra: true },
+    { jsonrpc: "2.0", id: 3, method: "ping", result: {} },
+    { jsonrpc: "2.0", id: 4, result: false },
+    { jsonrpc: "2.0", id: 4, result: [] },
+    { jsonrpc: "2.0", id: 5, error: { code: 1.5, message: "x" } },
+    { jsonrpc: "2.0", id: 5, error: "x" },
+    { jsonrpc: "2.0", id: 6, method: "ping", params: { _meta: { progressToken: 1.5 } } },
+    { jsonrpc: "2.0", id: 6, method: "ping", params: { _meta: "x" } },
+    {
+      jsonrpc: "2.0",
+      id: 7,
+      method: "ping",
+      params: { _meta: { "io.modelcontextprotocol/related-task": {} } },
+    },
+    { jsonrpc: "2.0", id: 8, method: 8 },
+    { jsonrpc: "2.0", method: "x", params: [] },
+    { jsonrpc: "1.0", id: 9, method: "ping" },
+    { id: 9, method: "ping" },
+    { jsonrpc: "2.0", id: 10 },
+  ];
+  for (const m of messages) {
+    const sdk = JSONRPCMessageSchema.safeParse(m).success;
+    const r = await readPost(req(JSON.stringify(m)), 1 << 20);
+    assertEquals(r.ok, sdk, JSON.stringify(m));
+    if (r.ok) continue;
+    const body = await r.response.json();
+    const id = (m as { id?: unknown }).id;
+    const readable = typeof id === "string" || Number.isSafeInteger(id);
+    assertEquals(
+      [r.response.status, body.error.code, body.id],
+      [400, -32600, readable ? id : null],
+      JSON.stringify(m),
+    );
+  }
 });
