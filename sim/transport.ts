@@ -231,7 +231,7 @@ function messageProblem(m: Record<string, unknown>): string | undefined {
 }
 
 /** The message as a valid JSON-RPC 2.0 message, or the -32600 (-32602) error for it. */
-function checkMessage(parsed: unknown, maxDepth: number): PostedMessage | Response {
+function checkMessage(parsed: unknown, maxDepth: number, bodyBytes: number): PostedMessage | Response {
   if (!isRecord(parsed)) {
     return rpcError(400, RpcCode.InvalidRequest, "Invalid Request: the body is not a JSON-RPC 2.0 message.");
   }
@@ -245,7 +245,8 @@ function checkMessage(parsed: unknown, maxDepth: number): PostedMessage | Respon
       { id },
     );
   }
-  if (nestsDeeperThan(parsed, maxDepth)) {
+  // Each level takes two bytes of the body at least, so most bodies need no walk.
+  if (bodyBytes > 2 * maxDepth && nestsDeeperThan(parsed, maxDepth)) {
     const inParams = nestsDeeperThan(parsed.params, maxDepth - 1);
     return rpcError(
       400,
@@ -365,12 +366,12 @@ export async function readPost(
     }
     const batch: PostedMessage[] = [];
     for (const item of parsed) {
-      const checked = checkMessage(item, maxDepth);
+      const checked = checkMessage(item, maxDepth, size);
       if (checked instanceof Response) return fail(checked);
       batch.push(checked);
     }
     return { ok: true, batch };
   }
-  const checked = checkMessage(parsed, maxDepth);
+  const checked = checkMessage(parsed, maxDepth, size);
   return checked instanceof Response ? fail(checked) : { ok: true, message: checked };
 }
