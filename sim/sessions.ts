@@ -23,7 +23,7 @@ import type { ListsChanged } from "./server_set.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./options.ts";
 import { SessionSigner } from "./session.ts";
-import type { SessionRecord, SessionStore } from "./store.ts";
+import { type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
 import { RpcCode, rpcError } from "./transport.ts";
 import { GATEWAY_INFO, message } from "./upstream.ts";
 
@@ -67,15 +67,15 @@ export class SessionRegistry {
   #creating = 0;
   #sweeper?: ReturnType<typeof setInterval>;
 
-  /** A registry signing ids with `signingKey` (random when omitted; see `useKey`). */
+  /** A registry signing ids with `signingKey` (random when omitted; see `useSigner`). */
   constructor(opts: SessionRegistryOptions, signingKey?: string | Uint8Array) {
     this.#opts = opts;
     this.#signer = new SessionSigner(signingKey);
   }
 
-  /** Signs ids with `key` from now on (the store's shared key). */
-  useKey(key: string | Uint8Array): void {
-    this.#signer = new SessionSigner(key);
+  /** Signs and verifies ids with `signer` from now on (the store's shared one, see `SessionSigner.shared`). */
+  useSigner(signer: SessionSigner): void {
+    this.#signer = signer;
   }
 
   /** Sessions held now. */
@@ -130,7 +130,9 @@ export class SessionRegistry {
     if (!s) {
       try {
         await this.#signer.verify(id);
-      } catch {
+      } catch (err) {
+        // The store could not be asked for the current key: a 503 naming it, not a forgotten session.
+        if (err instanceof SessionStoreError) throw err;
         return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
       }
     }
