@@ -1,15 +1,17 @@
 /**
- * HTTP to untrusted backends: redirects and capped bodies, against
+ * HTTP to untrusted backends: redirects, capped bodies, and the SDK client's bounded fetch, against
  * real HTTP servers on loopback.
  */
-import { assert, assertEquals, assertRejects } from "../test/helpers/assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../test/helpers/assert.ts";
 import {
   BackendBodyLimitError,
   BackendRedirectError,
+  boundedFetch,
   fetchBackend,
   MAX_BACKEND_REDIRECTS,
   readBody,
 } from "./backend_fetch.ts";
+import { UpstreamError } from "./errors.ts";
 
 const enc = new TextEncoder();
 
@@ -108,4 +110,94 @@ Deno.test("readBody: reads up to the cap, fails past it or cuts it short", async
   });
   await assertRejects(() => readBody(endless, 1000, opts), BackendBodyLimitError);
   assert(pulls <= 12, `${pulls} pulls`);
+});
+
+Deno.test("boundedFetch: the answer to a request carries only its own responses, within the cap", async () => {
+  const sse = (text: string) => new Response(text, { headers: { "content-type": "text/event-stream" } });
+  const json = (body: unknown) => Response.json(body);
+  const flood = (head: string) =>
+    new Response(
+      new ReadableStream({
+        start: (c) => c.enqueue(enc.encode(head)),
+        pull: (c) => c.enqueue(enc.encode("x".repeat(4096))),
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  await using s = serve(async (req, url) => {
+    const id = req.method === "POST" ? (await req.json()).id : undefined;
+    const r = (rid: unknown, text: string) => ({ jsonrpc: "2.0", id: rid, result: { text } });
+    switch (url.pathname) {
+      case "/json-foreign":
+        return json(r(99, "spoof"));
+      case "/json-batch":
+        return json([r(99, "spoof"), { jsonrpc: "2.0", method: "notifications/x" }, r(id, "mine")]);
+      case "/json-big":
+        return json(r(id, "x".repeat(2000)));
+      case "/sse":
+        return sse(
+          `data: ${JSON.stringify(r(99, "spoof"))}\n\n` +
+            `data: {"jsonrpc":"2.0",\ndata: "id":"${id}","result":{}}\r\r` +
+            `id: e1\ndata: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/x" })}\n\n` +
+            `data: ${JSON.stringify(r(id, "mine"))}\n\n: trailing comment\n`,
+        );
+      case "/sse-flood":
+        return flood("data: ");
+      case "/error":
+        return new Response("e".repeat(5000), { status: 500 });
+      case "/redirect":
+        return to("/elsewhere");
+      default:
+        return new Response("unknown", { status: 404 });
+    }
+  });
+  const logs: string[] = [];
+  const f = boundedFetch({ server: "ns/backend", maxBytes: 1000, log: (_level, msg) => logs.push(msg) });
+  const call = (path: string, id: unknown = 5) =>
+    f(`${s.base}${path}`, {
+      method: "POST",
+      body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call" }),
+    });
+
+  assertEquals(await (await call("/json-foreign")).json(), {
+    jsonrpc: "2.0",
+    id: 5,
+    error: {
+      code: -32603,
+      message: "Server ns/backend answered tools/call with a response to another request.",
+    },
+  });
+  assertEquals(logs, [
+    "Server ns/backend sent a response to a request other than this tools/call; it was dropped.",
+  ]);
+  const batch = await (await call("/json-batch")).json();
+  assertEquals(batch.map((m: { id?: unknown; method?: string }) => m.method ?? m.id), ["notifications/x", 5]);
+  const big = await (await call("/json-big")).json();
+  assertEquals(
+    big.error.message,
+    "Server ns/backend answered tools/call with a body over the 1000-byte limit.",
+  );
+
+  // SSE: responses to other ids go (the string "5" is not 5), the rest is written again.
+  const text = await (await call("/sse")).text();
+  assertEquals(
+    text,
+    'event: message\nid: e1\ndata: {"jsonrpc":"2.0","method":"notifications/x"}\n\n' +
+      'event: message\ndata: {"jsonrpc":"2.0","id":5,"result":{"text":"mine"}}\n\n',
+  );
+  // A flood answers the request with an error naming the server and the cap.
+  const flooded = await (await call("/sse-flood")).text();
+  assertStringIncludes(
+    flooded,
+    '"id":5,"error":{"code":-32603,"message":"Server ns/backend sent an SSE line over the 1000-byte limit during tools/call."}',
+  );
+  // A stream with no request of its own fails instead.
+  const get = await f(`${s.base}/sse-flood`, { method: "GET" });
+  const err = await assertRejects(() => get.text());
+  assert(err instanceof UpstreamError || String(err).includes("1000-byte limit"), String(err));
+
+  const failed = await call("/error");
+  assertEquals([failed.status, (await failed.text()).length], [500, 300]);
+  const redirect = await f(`${s.base}/redirect`, { method: "POST", body: "{}", redirect: "manual" });
+  assertEquals([redirect.status, redirect.headers.get("location")], [307, "/elsewhere"]);
+  await redirect.body?.cancel();
 });

@@ -141,7 +141,7 @@ Deno.test("pass-through: a backend's responses to other requests never reach the
 });
 
 /** Both ways a `tools/call` can take through the gateway. */
-const PATHS = [["pass-through", true]] as const;
+const PATHS = [["pass-through", true], ["SDK path", false]] as const;
 
 for (const [path, passthrough] of PATHS) {
   Deno.test(`${path}: an SDK client's pending call is not answered by another server's spoofed responses`, async () => {
@@ -288,3 +288,36 @@ for (const [path, passthrough] of PATHS) {
     );
   });
 }
+
+Deno.test("discovery: a server whose tools/list floods fails alone, within the cap", async () => {
+  await using hostile = await startFixture("hostile", { mode: "flood-list" });
+  await using weather = await startFixture("weather");
+  const t0 = performance.now();
+  await using gw = await startGateway(
+    normalizeConfig({
+      servers: [
+        { name: "test/hostile", url: hostile.url, prefix: "h_" },
+        { name: "test/weather", url: weather.url, prefix: "w_" },
+      ],
+    }),
+    { upstreamTimeoutMs: 10_000 },
+  );
+  // The first round ended on the cap, not on the 10 s timeout.
+  assert(performance.now() - t0 < 8000, `the gateway took ${Math.round(performance.now() - t0)} ms to start`);
+  const status = (await gw.status()).servers.find((s) => s.name === "test/hostile");
+  assertMatch(
+    status?.lastError ?? "",
+    /Server test\/hostile sent an SSE line over the \d+-byte limit during tools\/list\./,
+  );
+  await using c = await connectClient(gw.url);
+  const names = (await c.client.listTools()).tools.map((tool) => tool.name);
+  assert(names.includes("w_search") && !names.some((n) => n.startsWith("h_")), names.join());
+  await waitFor(
+    async () => {
+      const s = await stats(hostile);
+      return s.floods >= 1 && s.floodsCancelled === s.floods;
+    },
+    5000,
+    "the flood to be cancelled",
+  );
+});
