@@ -188,7 +188,12 @@ Deno.test("pass-through: a call cancelled before the backend said anything ends 
       params: { name: "s_sleep", arguments: { ms: 20_000, steps: 1 } },
     }),
   });
-  await waitFor(() => gw.gateway.passthrough?.inflight === 1, 5000, "the call to be in flight");
+  // In flight is not enough: the call counts before it is sent, and a cancel before then never reaches the backend.
+  await waitFor(
+    () => proxy.bodies.some((m) => m.method === "tools/call"),
+    5000,
+    "the call to reach the backend",
+  );
   const cancel = await post(gw.url, {
     jsonrpc: "2.0",
     method: "notifications/cancelled",
