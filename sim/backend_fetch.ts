@@ -22,15 +22,18 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** A backend answered with a redirect the gateway does not follow. */
 export class BackendRedirectError extends UpstreamError {
+  /** Stable code of this error. */
   override readonly code: string = "ERR_UPSTREAM_REDIRECT";
 }
 
 /** A backend's response body was larger than the gateway accepts. */
 export class BackendBodyLimitError extends UpstreamError {
+  /** Stable code of this error. */
   override readonly code: string = "ERR_UPSTREAM_BODY_LIMIT";
   /** The cap, in bytes. */
   readonly limit: number;
 
+  /** `server` answered `what` (`tools/call`) with more than `limit` bytes. */
   constructor(server: string, limit: number, what: string) {
     super(server, `Server ${server} answered ${what} with a body over the ${limit}-byte limit.`);
     this.limit = limit;

@@ -46,12 +46,14 @@ export interface SseReaderOptions {
 
 /** A stream broke a cap of its {@linkcode SseReader}. */
 export class SseLimitError extends GatewayError {
+  /** Stable code of this error. */
   override readonly code: string = "ERR_SSE_LIMIT";
   /** Which cap: one line or one event. */
   readonly kind: "line" | "event";
   /** The cap, in bytes. */
   readonly limit: number;
 
+  /** A broken cap on one `kind` of thing, of `limit` bytes. */
   constructor(kind: "line" | "event", limit: number) {
     super(`An SSE ${kind} exceeds the ${limit}-byte limit.`);
     this.kind = kind;
@@ -90,6 +92,7 @@ export class SseReader {
   #lastId = "";
   #failed?: SseLimitError;
 
+  /** A reader of one stream, with the caps of `opts`. */
   constructor(opts: SseReaderOptions = {}) {
     this.#maxLine = opts.maxLineBytes ?? DEFAULT_SSE_LIMIT_BYTES;
     this.#maxEvent = opts.maxEventBytes ?? DEFAULT_SSE_LIMIT_BYTES;
