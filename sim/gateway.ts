@@ -26,6 +26,7 @@ import {
 import { PassthroughRouter } from "./passthrough.ts";
 import { allowAll } from "./policy.ts";
 import { ServerSet } from "./server_set.ts";
+import { SessionSigner } from "./session.ts";
 import { SessionRegistry } from "./sessions.ts";
 import { type GatewayStatus, gatewayStatus } from "./status.ts";
 import { MemorySessionStore, type RelayMessage, type SessionStore, SessionStoreError } from "./store.ts";
@@ -122,7 +123,7 @@ export class Gateway {
   /** Connects to every enabled server (first attempt awaited) and builds the catalog. */
   async start(): Promise<void> {
     if (this.#opts.signingKey === undefined && this.#store.signingKey) {
-      this.#sessions.useKey(await this.#store.signingKey());
+      this.#sessions.useSigner(await SessionSigner.shared(this.#store));
     }
     if (this.#passthrough && this.#store.subscribe) {
       this.#unsubscribe = await this.#store.subscribe((m) => this.#relayed(m));

@@ -71,7 +71,7 @@ export interface HandlerContext {
   /** Timeout of one upstream call (reset by progress). */
   timeoutMs: number;
   /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`). */
-  federateAll: boolean;
+  federateAll?: boolean;
 }
 
 /** Methods the cluster's broker v0.9.0 serves (http_compat.go `delegatedMethods`, and initialize). */
@@ -166,7 +166,7 @@ export function installHandlers(ctx: HandlerContext, session: ClientSession): vo
   server.fallbackRequestHandler = (req) => {
     throw rpcFailure(
       RpcCode.MethodNotFound,
-      unservedMethod(req.method, ctx.federateAll) ?? "Method not found",
+      unservedMethod(req.method, ctx.federateAll ?? false) ?? "Method not found",
     );
   };
   const routed = (method: string) => (req: { params?: Record<string, unknown> }, extra: Extra) =>

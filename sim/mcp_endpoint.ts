@@ -54,8 +54,8 @@ export interface McpEndpointOptions {
   log: Logger;
   /** Timeout of one upstream call (reset by progress). */
   timeoutMs: number;
-  /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`). */
-  federateAll: boolean;
+  /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`); false when unset. */
+  federateAll?: boolean;
 }
 
 /** The JSON-RPC error response for a request the policy denied. */
@@ -130,7 +130,9 @@ export class McpEndpoint {
     }
 
     // The broker answers what it does not serve before looking at the params (http_compat.go).
-    const unserved = msg.id !== undefined ? unservedMethod(msg.method, this.#o.federateAll) : undefined;
+    const unserved = msg.id !== undefined
+      ? unservedMethod(msg.method, this.#o.federateAll ?? false)
+      : undefined;
     if (unserved) return jsonRpcError(msg.id, RpcCode.MethodNotFound, unserved);
 
     const invalid = checkParams(msg);

@@ -26,7 +26,7 @@ export interface ServerSetOptions {
   /** Timeout of the discovery side's requests to a server. */
   timeoutMs: number;
   /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`). */
-  federateAll: boolean;
+  federateAll?: boolean;
   /** Per-server health and latency. */
   metrics: Metrics;
   /** Diagnostics. */
@@ -99,8 +99,9 @@ export class ServerSet {
 
   /** Enabled servers that have not yet answered their first discovery round. */
   pending(): string[] {
-    return [...this.#upstreams.values()].filter((u) => u.config.enabled && u.rounds === 0).map((u) =>
-      u.config.name
+    // From the config: before `start` (or a reload) creates a server's upstream, it has not answered either.
+    return this.#config.servers.filter((s) => s.enabled && !this.#upstreams.get(s.name)?.rounds).map((s) =>
+      s.name
     );
   }
 

@@ -34,7 +34,7 @@ import type { ListsChanged } from "./server_set.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./options.ts";
 import { SessionSigner } from "./session.ts";
-import type { SessionRecord, SessionStore } from "./store.ts";
+import { type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
 import { RpcCode, rpcError } from "./transport.ts";
 import { message } from "./upstream.ts";
 
@@ -94,8 +94,8 @@ export interface SessionRegistryOptions {
   maxSessions: number;
   /** The `instructions` a new session gets: with discovery meta-tools on, how to use them. */
   discoveryTools(): boolean;
-  /** Declare what is served beyond the broker (see `GatewayOptions.federateAll`). */
-  federateAll: boolean;
+  /** Declare what is served beyond the broker (see `GatewayOptions.federateAll`); false when unset. */
+  federateAll?: boolean;
   /** Installs the MCP request handlers on a new session's SDK server. */
   setup(session: ClientSession): void;
   /** The session closed in this process: forget what other parts keep for it. */
@@ -118,21 +118,23 @@ export class SessionRegistry {
   #sessions = new Map<string, ClientSession>();
   /** Sessions being brought back from the store, so concurrent requests for one id share one. */
   #resuming = new Map<string, Promise<ClientSession>>();
+  /** Sessions `create` is building: they count against the cap before the SDK holds them. */
+  #creating = 0;
   /** Ids that ended in this process (DELETE, idleness) and when: never brought back. */
   #ended = new Map<string, number>();
   /** How old an id may be and still be brought back (the idle timeout); 0 for any age. */
   #maxAgeMs = 0;
   #sweeper?: ReturnType<typeof setInterval>;
 
-  /** A registry signing ids with `signingKey` (random when omitted; see `useKey`). */
+  /** A registry signing ids with `signingKey` (random when omitted; see `useSigner`). */
   constructor(opts: SessionRegistryOptions, signingKey?: string | Uint8Array) {
     this.#opts = opts;
     this.#signer = new SessionSigner(signingKey);
   }
 
-  /** Signs ids with `key` from now on (the store's shared key). */
-  useKey(key: string | Uint8Array): void {
-    this.#signer = new SessionSigner(key);
+  /** Signs and verifies ids with `signer` from now on (the store's shared one, see `SessionSigner.shared`). */
+  useSigner(signer: SessionSigner): void {
+    this.#signer = signer;
   }
 
   /** Sessions held now. */
@@ -194,7 +196,9 @@ export class SessionRegistry {
     if (!s) {
       try {
         await this.#signer.verify(id);
-      } catch {
+      } catch (err) {
+        // The store could not be asked for the current key: a 503 naming it, not a forgotten session.
+        if (err instanceof SessionStoreError) throw err;
         return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
       }
     }
@@ -211,7 +215,8 @@ export class SessionRegistry {
       session = await this.#resume(id, rebuilt, true);
     }
     if (s?.closed) return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
-    session ??= await this.#resume(id, record!);
+    // Another request for the id may have resumed it while this one awaited the store.
+    session ??= this.#sessions.get(id) ?? await this.#resume(id, record!);
     session.lastUsed = Date.now();
     session.requestHeaders = req.headers;
     return session;
@@ -222,9 +227,18 @@ export class SessionRegistry {
    * Throws `SessionCapError` when this process holds `maxSessions` already.
    */
   async create(params: unknown): Promise<ClientSession> {
-    if (this.#sessions.size + this.#resuming.size >= this.#opts.maxSessions) {
+    if (this.#sessions.size + this.#resuming.size + this.#creating >= this.#opts.maxSessions) {
       throw new SessionCapError(this.#opts.maxSessions);
     }
+    this.#creating++;
+    try {
+      return await this.#create(params);
+    } finally {
+      this.#creating--;
+    }
+  }
+
+  async #create(params: unknown): Promise<ClientSession> {
     const id = await this.#signer.issue();
     const p = (params ?? {}) as {
       protocolVersion?: unknown;

@@ -17,12 +17,12 @@ import {
   parseUpstreams,
   type Replay,
   type ReplayOptions,
-  type ReplaySource,
   startReplay,
   staticResolver,
-  type UpstreamResolver,
 } from "../replay/mod.ts";
 import type { ManifestDocument } from "../manifest/mod.ts";
+// A type only: the cluster replay itself is imported when a verb needs the cluster.
+import type { ClusterReplayFactory } from "../kube/replay.ts";
 
 /** Flags shared by `simulate`, `tools` and `call`: where the replay's objects and servers come from. */
 export const REPLAY_FLAGS = [
@@ -100,17 +100,9 @@ function validationGate(io: Io): (documents: ManifestDocument[]) => void {
   };
 }
 
-/** How the cluster-backed parts are reached; `src/kube` provides it, tests may pass another. */
-export interface ClusterReplayFactory {
-  /** A source reading the cluster (and files laid over it with `overlay`). */
-  source(flags: Flags, io: Io, overlay?: ReplaySource): Promise<ReplaySource>;
-  /** A resolver that port-forwards to the registrations' Pods (overrides first). */
-  resolver(flags: Flags, io: Io, upstreams: Record<string, string>): Promise<UpstreamResolver>;
-}
-
 let clusterFactory: ClusterReplayFactory | undefined;
 
-/** Installs the cluster replay (done by `src/kube/replay.ts` when it is imported). */
+/** Installs another cluster replay; without one, `src/kube/replay.ts`'s is loaded when first needed. */
 export function setClusterReplayFactory(factory: ClusterReplayFactory): void {
   clusterFactory = factory;
 }

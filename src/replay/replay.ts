@@ -19,7 +19,7 @@ import {
   startGateway,
 } from "../../sim/mod.ts";
 import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../sim/store_redis.ts";
-import { type BrokerFlags, brokerFlags } from "./broker_flags.ts";
+import { type BrokerFlags, brokerFlags, type ReplayGatewaySettings } from "./broker_flags.ts";
 import type { Resolution, UpstreamResolver } from "./resolve.ts";
 import {
   isKind,
@@ -60,22 +60,6 @@ export interface ServerRow {
   state: string;
   /** Why it is not serving tools, when it is not. */
   reason?: string;
-}
-
-/** Gateway settings the broker's flags and the command line may set. */
-export interface ReplayGatewaySettings {
-  /** Reject calls outside the selected virtual server. */
-  enforceVirtualServers?: boolean;
-  /** What to do with tools whose input schema is invalid. */
-  invalidToolPolicy?: "FilterOut" | "RejectServer";
-  /** Health ping interval in milliseconds, overriding the extension's seconds (tests). */
-  backendPingIntervalMs?: number;
-  /** Origins accepted besides localhost. */
-  allowedOrigins?: string[];
-  /** Serve the progressive-discovery meta-tools (default true, as the broker). */
-  discoveryTools?: boolean;
-  /** Tool count above which a new session lists only the meta-tools (0: never). */
-  discoveryToolThreshold?: number;
 }
 
 /** Options of {@link startReplay}. */
