@@ -260,6 +260,7 @@ export class McpEndpoint {
       server,
       message: { ...msg, params: { ...msg.params, name: attrs.toolName } },
       timeoutMs: this.#o.timeoutMs,
+      maxBytes: servers.config.extension.maxBodyBytes,
       ...(key ? { resourceKey: key } : {}),
     }, {
       backend: async (fresh): Promise<BackendTarget> => {
