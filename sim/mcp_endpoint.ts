@@ -121,7 +121,7 @@ export class McpEndpoint {
     if (msg.method === "initialize") return await this.#initialize(req, msg, vsName);
 
     // Session.
-    const found = await sessions.find(req);
+    const found = await sessions.find(req, msg.id);
     if (found instanceof Response) return found;
     if (msg.method === undefined) {
       const relayed = await this.#clientAnswer(found, msg);
@@ -202,9 +202,7 @@ export class McpEndpoint {
         400,
         RpcCode.InvalidRequest,
         "Invalid Request: initialize must not carry a session id.",
-        {
-          id: msg.id,
-        },
+        { id: msg.id },
       );
     }
     // As the broker: an initialize naming no protocol version asks for 2025-03-26 (http_compat.go),
@@ -214,7 +212,7 @@ export class McpEndpoint {
       msg = { ...msg, params: { ...msg.params, protocolVersion: DEFAULT_NEGOTIATED_PROTOCOL_VERSION } };
     }
     const invalid = checkParams(msg);
-    if (invalid) return jsonRpcError(msg.id, RpcCode.InvalidParams, invalid);
+    if (invalid) return rpcError(400, RpcCode.InvalidParams, invalid, { id: msg.id });
     let session: ClientSession;
     try {
       session = await sessions.create(msg.params);
@@ -310,6 +308,7 @@ export class McpEndpoint {
       server,
       message: { ...msg, params: { ...msg.params, name: attrs.toolName } },
       timeoutMs: this.#o.timeoutMs,
+      maxBytes: servers.config.extension.maxBodyBytes,
       ...(key ? { resourceKey: key } : {}),
     }, {
       backend: async (fresh): Promise<BackendTarget> => {

@@ -38,7 +38,7 @@ Deno.test("refused before any session: 403 for a foreign origin, 405 for PUT; an
   await ok.body?.cancel();
   // Each counted by its HTTP method or JSON-RPC method, and status.
   const metrics = s.metrics.render();
-  assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="PUT",status="405"} 1');
+  assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="other",status="405"} 1');
   assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="POST",status="403"} 1');
   assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="initialize",status="200"} 2');
 });
@@ -123,7 +123,7 @@ Deno.test("initialize: refused with a session id, past the session cap, and forg
 
   // Params an initialize cannot have: -32602 naming the first problem, and no record.
   const bad = await post(s.url, { jsonrpc: "2.0", id: 6, method: "initialize", params: {} });
-  assertEquals([bad.status, errorOf(bad.json).code], [200, RpcCode.InvalidParams]);
+  assertEquals([bad.status, errorOf(bad.json).code], [400, RpcCode.InvalidParams]);
   assertStringIncludes(errorOf(bad.json).message, "Invalid params for initialize");
   assertEquals(await s.store.count(), 0);
   assertEquals(s.sessions.size, 0);

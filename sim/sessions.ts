@@ -183,12 +183,18 @@ export class SessionRegistry {
 
   /**
    * The session a request names in `Mcp-Session-Id`, or the error response: 400 without the header,
-   * 404 for an id this gateway did not issue or that ended. An id this gateway signed that the
-   * store does not know is brought back when the store is this process's own (see the module doc).
+   * 404 for an id this gateway did not issue or that ended. Error answers carry `requestId`, the id
+   * of the posted message, when given. An id this gateway signed that the store does not know is
+   * brought back when the store is this process's own (see the module doc).
    */
-  async find(req: Request): Promise<ClientSession | Response> {
+  async find(req: Request, requestId?: unknown): Promise<ClientSession | Response> {
     const id = req.headers.get("mcp-session-id");
-    if (!id) return rpcError(400, RpcCode.ServerError, "Bad Request: the Mcp-Session-Id header is required.");
+    const notFound = () => rpcError(404, RpcCode.SessionNotFound, "Session not found.", { id: requestId });
+    if (!id) {
+      return rpcError(400, RpcCode.ServerError, "Bad Request: the Mcp-Session-Id header is required.", {
+        id: requestId,
+      });
+    }
     // Only ids this gateway issued become keys of #sessions, so finding one authenticates it: the HMAC
     // verify (about a sixth of the gateway's CPU per tools/call in `deno task bench`) is left to ids
     // this process does not hold.
@@ -199,7 +205,7 @@ export class SessionRegistry {
       } catch (err) {
         // The store could not be asked for the current key: a 503 naming it, not a forgotten session.
         if (err instanceof SessionStoreError) throw err;
-        return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+        return notFound();
       }
     }
     // The store decides whether a session lives: another replica may have ended it (DELETE) or
@@ -210,11 +216,11 @@ export class SessionRegistry {
       const rebuilt = s ? undefined : this.#rebuilt(id, req);
       if (!rebuilt) {
         if (s) await this.close(id, false);
-        return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+        return notFound();
       }
       session = await this.#resume(id, rebuilt, true);
     }
-    if (s?.closed) return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+    if (s?.closed) return notFound();
     // Another request for the id may have resumed it while this one awaited the store.
     session ??= this.#sessions.get(id) ?? await this.#resume(id, record!);
     session.lastUsed = Date.now();

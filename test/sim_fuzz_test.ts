@@ -290,22 +290,6 @@ function messages(contentType: string, text: string): unknown[] {
   return [];
 }
 
-/**
- * Answers with id null to requests that had one, made in sim/gateway.ts (not in the transport
- * checks this test is about): reported for the gateway's owner, and allowed here only with their
- * exact status and message until it passes the request's id. Delete an entry once it is fixed.
- */
-const KNOWN_ID_LOSSES: ReadonlyArray<{ status: number; message: string }> = [
-  // Gateway#findSession answers without the message's id.
-  { status: 400, message: "Bad Request: the Mcp-Session-Id header is required." },
-  { status: 404, message: "Session not found." },
-  // Gateway#mcp, an initialize on a session.
-  { status: 400, message: "Invalid Request: initialize must not carry a session id." },
-  // Gateway#mcp hands an initialize whose params the SDK's InitializeRequestSchema refuses to the
-  // SDK transport, which then treats it as a request before initialization.
-  { status: 400, message: "Bad Request: Server not initialized" },
-];
-
 interface Finding {
   index: number;
   problem: string;
@@ -376,11 +360,7 @@ Deno.test("fuzz: random and mutated JSON-RPC posts get bounded, well-formed answ
         finding("not a JSON-RPC response", res.status, text);
       } else if (error && (!Number.isInteger(error.code) || typeof error.message !== "string")) {
         finding("a malformed JSON-RPC error", res.status, text);
-      } else if (
-        !ids.includes(m.id as string | number | null) &&
-        !(m.id === null &&
-          KNOWN_ID_LOSSES.some((k) => k.status === res.status && k.message === error?.message))
-      ) {
+      } else if (!ids.includes(m.id as string | number | null)) {
         finding(`a wrong id: ${JSON.stringify(m.id)} for ${JSON.stringify(ids[0])}`, res.status, text);
       }
     }
