@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { type SseEvent, SseReader } from "./sse.ts";
 
 /** Headers of the SDK's event stream that do not belong on a JSON body. */
 const STREAM_ONLY_HEADERS = ["content-type", "cache-control", "connection", "x-accel-buffering"];
@@ -37,13 +38,6 @@ function asResponse(data: string): string | undefined {
   return response ? JSON.stringify({ jsonrpc: m.jsonrpc, id: m.id, ...m }) : undefined;
 }
 
-/** The data of one complete SSE event (`event` text without its final blank line), if it has any. */
-function eventData(event: string): string | undefined {
-  const data = event.split(/\r\n|\r|\n/).filter((l) => l.startsWith("data:"))
-    .map((l) => l.slice(l.startsWith("data: ") ? 6 : 5));
-  return data.length ? data.join("\n") : undefined;
-}
-
 /**
  * The SDK transport's answer `res` to one JSON-RPC request, as the broker would send it: when the
  * first event of its stream is the response, that response as an `application/json` body; else
@@ -58,15 +52,13 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
   const ct = res.headers.get("content-type") ?? "";
   if (res.status !== 200 || !res.body || !ct.includes("text/event-stream")) return res;
   const reader = res.body.getReader();
-  const decoder = new TextDecoder();
+  // The SDK's own stream, not a backend's: no cap beyond what the SDK wrote.
+  const events = new SseReader({ maxLineBytes: Infinity, maxEventBytes: Infinity });
   const read: Uint8Array[] = [];
-  let text = "";
   const gone = new Promise<"gone">((resolve) => {
     if (signal?.aborted) resolve("gone");
     signal?.addEventListener("abort", () => resolve("gone"), { once: true });
   });
-  // The events seen so far were comments (keep-alives): none decided anything yet.
-  let scanned = 0;
   for (;;) {
     const r = await Promise.race([reader.read(), gone]);
     if (r === "gone") {
@@ -75,21 +67,17 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
     }
     if (r.done) return new Response(concat(read), { status: res.status, headers: res.headers });
     read.push(r.value);
-    text += decoder.decode(r.value, { stream: true });
-    for (;;) {
-      const end = text.indexOf("\n\n", scanned);
-      if (end < 0) break;
-      const data = eventData(text.slice(scanned, end));
-      scanned = end + 2;
-      if (data === undefined) continue;
-      const response = asResponse(data);
-      if (response === undefined) return stream(res, read, reader);
-      await reader.cancel().catch(() => {});
-      const headers = new Headers(res.headers);
-      for (const h of STREAM_ONLY_HEADERS) headers.delete(h);
-      headers.set("content-type", "application/json");
-      return new Response(`${response}\n`, { status: 200, headers });
-    }
+    // The first event decides; comments (keep-alives) are none.
+    let first: SseEvent | undefined;
+    events.push(r.value, (e) => first ??= e);
+    if (!first) continue;
+    const response = asResponse(first.data);
+    if (response === undefined) return stream(res, read, reader);
+    await reader.cancel().catch(() => {});
+    const headers = new Headers(res.headers);
+    for (const h of STREAM_ONLY_HEADERS) headers.delete(h);
+    headers.set("content-type", "application/json");
+    return new Response(`${response}\n`, { status: 200, headers });
   }
 }
 
