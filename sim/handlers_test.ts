@@ -126,6 +126,8 @@ Deno.test("meta-tools: discover_tools sees the virtual server's tools; select_to
   await using c = await connectClient(e.s.url);
   let changed = 0;
   c.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+  // The change is announced on the session's GET stream, as the broker does: wait for it to be open.
+  await waitFor(() => [...e.s.sessions.values()].some((s) => s.openStreams === 1), 3000, "the GET stream");
   const result = await c.client.callTool({ name: "select_tools", arguments: { tools: ["s_echo"] } });
   assert(!result.isError, JSON.stringify(result));
   await waitFor(() => changed > 0, 3000, "tools/list_changed");

@@ -82,6 +82,8 @@ Deno.test("discovery meta-tools are served by default; select_tools scopes one s
 
   let changed = 0;
   a.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+  // The change is announced on the session's GET stream (as the broker does): give it time to open.
+  await new Promise((r) => setTimeout(r, 100));
   const set = await json(a.client, "select_tools", { tools: ["weather_search", "gh_search"] });
   assertEquals(set, { status: "scope set to 2 tools", tools: ["weather_search", "gh_search"] });
   await waitFor(() => changed === 1, 3000, "list_changed for the scoped session");
