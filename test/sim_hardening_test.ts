@@ -6,6 +6,7 @@ import { normalizeConfig } from "../sim/config.ts";
 import { startGateway } from "../sim/gateway.ts";
 import { startFixture } from "./fixtures/mod.ts";
 import { assert, assertEquals } from "./helpers/assert.ts";
+import { runCli } from "./helpers/cli.ts";
 import { initializeBody, post, rawSession } from "./sim_helpers.ts";
 
 Deno.test("hardening: invalid params get -32602 with one short sentence, on every method", async () => {
@@ -118,4 +119,12 @@ Deno.test("hardening: /mcp, /status and /metrics refuse a Host that is neither l
   }
   // Liveness probes stay open to any Host: they reveal nothing.
   assertEquals(await statusForHost(gw.url, "/healthz", "attacker.example"), 200);
+});
+
+Deno.test("hardening: simulate refuses a --max-sessions that is not a positive whole number", async () => {
+  for (const value of ["0", "1.5", "many"]) {
+    const r = await runCli(["simulate", "--max-sessions", value, "--port", "0"]);
+    assertEquals(r.code, 2, `--max-sessions ${value}: ${r.stderr}`);
+    assert(r.stderr.includes(`invalid value "${value}" for --max-sessions`), r.stderr);
+  }
 });

@@ -93,6 +93,10 @@ export interface ReplayOptions {
   sessionStoreFromExtension?: boolean;
   /** Session signing key the replicas share; with a Redis store and none given, the one kept in Redis. */
   signingKey?: string;
+  /** Sessions the gateway holds at most (see `GatewayOptions.maxSessions`). */
+  maxSessions?: number;
+  /** Host names clients may use besides loopback ones (see `GatewayOptions.publicHosts`). */
+  publicHosts?: string[];
 }
 
 /** The session store a replay runs on, as the start-up output shows it. */
@@ -362,6 +366,8 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       logger: options.logger,
       store,
       signingKey: options.signingKey,
+      maxSessions: options.maxSessions,
+      publicHosts: options.publicHosts,
     });
   } catch (error) {
     await (store as { close?(): Promise<void> }).close?.();
