@@ -91,7 +91,7 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
       });
     }
     for (const server of status.servers) {
-      for (const invalid of server.invalidTools ?? []) {
+      for (const invalid of server.invalidToolList ?? []) {
         if (invalid.name === name || `${server.prefix}${invalid.name}` === name) {
           reasons.push({
             code: "invalid-schema",

@@ -57,7 +57,6 @@ Deno.test("explain: listed, filtered by a virtual server, withheld by a conflict
         state: "ready",
         tools: ["a_search"],
         conflicts: [],
-        invalidTools: [],
       },
       {
         name: "ns/b",
@@ -66,7 +65,6 @@ Deno.test("explain: listed, filtered by a virtual server, withheld by a conflict
         state: "ready",
         tools: [],
         conflicts: [],
-        invalidTools: [],
       },
       {
         name: "ns/c",
@@ -76,7 +74,6 @@ Deno.test("explain: listed, filtered by a virtual server, withheld by a conflict
         lastError: "connection refused",
         tools: [],
         conflicts: [],
-        invalidTools: [],
       },
     ],
     conflicts: [{ kind: "tool", name: "a_search", server: "ns/a", conflictsWith: "ns/b" }],
@@ -101,7 +98,6 @@ Deno.test("explain and rows: the gateway's meta-tools belong to it; the discover
       state: "ready",
       tools: ["search", "fetch"],
       conflicts: [],
-      invalidTools: [],
     }],
     conflicts: [],
     toolCount: 2,
