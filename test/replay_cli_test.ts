@@ -11,6 +11,11 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./helpe
 import { runCli, spawnCli } from "./helpers/cli.ts";
 import { type RunningFixture, startFixture } from "./fixtures/mod.ts";
 import { connectGateway, listAllTools } from "../src/mcp/client.ts";
+import { callCommand } from "../src/cli/call.ts";
+import { parseFlags } from "../src/cli/flags.ts";
+import { captureIo } from "../src/cli/io.ts";
+import { openToolSource } from "../src/cli/tool_source.ts";
+import { toolsCommand } from "../src/cli/tools.ts";
 
 const NS = "mcp-test";
 
@@ -308,4 +313,30 @@ Deno.test("tools --watch prints the list again when the files change", async () 
   assert(reprinted.includes("gh_search"), reprinted);
   assert(!reprinted.includes("weather_"), reprinted);
   assertEquals(await watch.interrupt(), 0);
+});
+
+Deno.test("--federate-all reaches the simulator from simulate, tools and call; without it the cluster's behaviour", async () => {
+  await using w = await world();
+  for (const [extra, expected] of [[[], false], [["--federate-all"], true]] as const) {
+    await using sim = spawnCli(["simulate", ...w.flags, "--port", "0", ...extra]);
+    const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/);
+    const status = await (await fetch(new URL("/status", url))).json();
+    assertEquals(status.federateAll, expected, `simulate ${extra.join(" ")}`);
+    assertEquals(await sim.interrupt(), 0);
+  }
+  // `tools` and `call` replay in-process: the same flags open the same simulator.
+  for (const command of [toolsCommand, callCommand]) {
+    for (const [extra, expected] of [[[], false], [["--federate-all"], true]] as const) {
+      const { flags } = parseFlags([...w.flags, ...extra], command.flags ?? [], command.name);
+      const source = await openToolSource(flags, captureIo());
+      try {
+        assertEquals((await source.status())?.federateAll, expected, `${command.name} ${extra.join(" ")}`);
+      } finally {
+        await source.close();
+      }
+    }
+  }
+  const help = await runCli(["simulate", "--help"]);
+  assertStringIncludes(help.stdout, "--federate-all");
+  assertStringIncludes(help.stdout, "the default is the cluster's behaviour");
 });

@@ -74,6 +74,13 @@ export const REPLAY_FLAGS = [
       "select_tools (the broker's --discovery-tool-threshold, read from the cluster gateway's " +
       "Deployment when unset); 0 never hides.",
   },
+  {
+    name: "federate-all",
+    type: "boolean",
+    description: "Serve what the cluster's broker v0.9.0 does not: every server's resources under " +
+      "reversible mcp+<server>: URIs (and resources/read of them), resource templates, completions, " +
+      "logging and resource subscriptions; the default is the cluster's behaviour.",
+  },
   ALL_NAMESPACES_FLAG,
   ...KUBE_FLAGS,
 ] as const satisfies Command["flags"];
@@ -129,7 +136,11 @@ export async function replayOptionsFromFlags(flags: Flags, io: Io): Promise<Repl
     discoveryTools: given("discovery-tools", flags.boolean("discovery-tools")),
     discoveryToolThreshold: given("discovery-tool-threshold", Number(thresholdText)),
   };
-  const common = { gatewayExtension: flags.string("gateway-extension"), settings };
+  const common = {
+    gatewayExtension: flags.string("gateway-extension"),
+    settings,
+    federateAll: flags.boolean("federate-all"),
+  };
   if (files.length > 0 && !flags.boolean("overlay")) {
     const source = fileSource(files, { recursive: flags.boolean("recursive"), check: validationGate(io) });
     return { ...common, source, resolver: staticResolver(upstreams) };

@@ -93,6 +93,8 @@ export interface ReplayOptions {
   sessionStoreFromExtension?: boolean;
   /** Session signing key the replicas share; with a Redis store and none given, the one kept in Redis. */
   signingKey?: string;
+  /** Serve what the cluster's broker does not (`GatewayOptions.federateAll`); default false. */
+  federateAll?: boolean;
 }
 
 /** The session store a replay runs on, as the start-up output shows it. */
@@ -362,6 +364,7 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       logger: options.logger,
       store,
       signingKey: options.signingKey,
+      federateAll: options.federateAll,
     });
   } catch (error) {
     await (store as { close?(): Promise<void> }).close?.();
