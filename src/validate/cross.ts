@@ -22,6 +22,7 @@ import {
   TOOL_NAME_CLIENT_LIMIT,
   TOOL_NAME_MAX,
 } from "../model/mod.ts";
+import { hasTags, TAGS_HANG, TAGS_HANG_HINT, tagsHangMessage } from "./broker_defects.ts";
 import { isObject, valueAt } from "./path.ts";
 import type { LiveScope, Severity, ValidateOptions } from "./types.ts";
 
@@ -144,6 +145,26 @@ export function crossObjectFindings(
   extensionRules(index, sink);
   policyRules(index, sink);
   virtualServerRules(index, sink, options);
+  brokerDefectRules(index, sink);
+}
+
+/**
+ * Manifests that trigger a defect of the cluster's broker v0.9.0. The simulator serves them anyway,
+ * so only `validate` (and the replay's start-up warnings) can say what the cluster will do.
+ */
+function brokerDefectRules(index: Index, sink: Sink) {
+  for (const registration of index.ofKind(KIND_SERVER_REGISTRATION, GROUP)) {
+    // Objects the API server rejects never reach the broker.
+    if (!registration.valid || !hasTags(valueAt(registration.defaulted, ["spec"]))) continue;
+    sink.add(
+      registration,
+      "warning",
+      TAGS_HANG,
+      tagsHangMessage(`${registration.namespace}/${registration.name}`),
+      ["spec", "tags"],
+      { atKey: true, hint: TAGS_HANG_HINT },
+    );
+  }
 }
 
 /**

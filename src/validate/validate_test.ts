@@ -72,3 +72,24 @@ Deno.test("findings name the object, field and position", () => {
     },
   );
 });
+
+Deno.test("tags warn that broker v0.9.0 hangs, naming the registration and what hangs", () => {
+  // Broker v0.9.0 observed (issue #11 observation file, section 2 row 24): with any registration
+  // carrying tags, tools/list, resources/list, every tools/call, /status and /readyz hang.
+  const [finding] = validateManifests(parseManifests(REG + "  tags: [forecast]\n", "t.yaml")).findings
+    .filter((f) => f.code === "broker.tags-hang");
+  assertEquals([finding.severity, finding.field, finding.line, finding.apiserver], [
+    "warning",
+    "spec.tags",
+    6,
+    undefined,
+  ]);
+  assertEquals(
+    finding.message,
+    'MCPServerRegistration mcp/a sets "spec.tags", which makes the cluster\'s broker v0.9.0 hang: ' +
+      "tools/list, resources/list, every tools/call, /status and /readyz never answer, and it ignores " +
+      "SIGTERM (any registration with tags does this to the whole gateway)",
+  );
+  assert(finding.hint?.includes("spec.tags"));
+  assert(!codes(REG + "  tags: []\n").includes("broker.tags-hang"), "no tags, no hang");
+});
