@@ -340,3 +340,68 @@ Deno.test("--federate-all reaches the simulator from simulate, tools and call; w
   assertStringIncludes(help.stdout, "--federate-all");
   assertStringIncludes(help.stdout, "the default is the cluster's behaviour");
 });
+
+/** Waits (bounded) until `read()` matches `pattern`. */
+async function eventually(read: () => string, pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  while (!pattern.test(read())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`Timed out waiting for ${pattern} in:\n${read()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test("simulate warns that tags hang the cluster's broker v0.9.0, at start and when a reload adds them, and keeps serving", async () => {
+  await using weather = await startFixture("weather");
+  await using github = await startFixture("github");
+  const dir = await Deno.makeTempDir();
+  try {
+    const objects = (githubTags: boolean) => [
+      registration("weather", { prefix: "weather_", tags: ["forecast"] }),
+      registration("github", { prefix: "gh_", ...(githubTags ? { tags: ["issues"] } : {}) }),
+    ];
+    await writeManifests(dir, "servers.yaml", objects(false));
+    await using sim = spawnCli([
+      "simulate",
+      "-f",
+      dir,
+      "--upstream",
+      `weather=${weather.url}`,
+      "--upstream",
+      `github=${github.url}`,
+      "--port",
+      "0",
+    ]);
+    const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/);
+    // The same words as `validate` (broker v0.9.0 observed: section 2 row 24), once.
+    const startup =
+      `warning: MCPServerRegistration ${NS}/weather sets "spec.tags", which makes the cluster's ` +
+      "broker v0.9.0 hang: tools/list, resources/list, every tools/call, /status and /readyz never answer, " +
+      "and it ignores SIGTERM (any registration with tags does this to the whole gateway) [broker.tags-hang]\n" +
+      "  hint: ";
+    assertStringIncludes(sim.stderr, startup);
+    assertEquals(sim.stderr.split("[broker.tags-hang]").length - 1, 1, sim.stderr);
+    assert(!sim.stderr.includes(`${NS}/github sets`), sim.stderr);
+    // The simulator does not copy the hang: lists, calls, /status and /readyz answer.
+    const client = await connectGateway(url);
+    try {
+      const names = (await listAllTools(client)).map((tool) => tool.name);
+      assert(names.includes("weather_search") && names.includes("list_tags"), names.join(" "));
+      const result = await client.callTool({ name: "weather_get_forecast", arguments: { city: "Oslo" } });
+      assert(!result.isError, JSON.stringify(result));
+    } finally {
+      await client.close();
+    }
+    for (const path of ["/status", "/readyz"]) {
+      const response = await fetch(new URL(path, url), { signal: AbortSignal.timeout(5000) });
+      await response.body?.cancel();
+      assertEquals(response.status, 200, path);
+    }
+    // A reload that adds tags to another registration warns about that one only.
+    await writeManifests(dir, "servers.yaml", objects(true));
+    await eventually(() => sim.stderr, /\d\d:\d\d:\d\d warning: MCPServerRegistration mcp-test\/github sets/);
+    assertEquals(sim.stderr.split(`${NS}/weather sets`).length - 1, 1, sim.stderr);
+    assertEquals(await sim.interrupt(), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

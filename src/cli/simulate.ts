@@ -13,6 +13,7 @@ import { UsageError, ValidationFailedError } from "../errors.ts";
 import { validateManifests } from "../validate/mod.ts";
 import {
   fileSource,
+  formatReplayWarning,
   formatServerSummary,
   parseUpstreams,
   type Replay,
@@ -94,6 +95,8 @@ function validationGate(io: Io): (documents: ManifestDocument[]) => void {
   return (documents) => {
     const report = validateManifests(documents);
     for (const finding of report.findings) {
+      // The replay itself warns about the broker's defects, once, for files and the cluster alike.
+      if (finding.code.startsWith("broker.")) continue;
       if (finding.severity === "error" || !finding.code.startsWith("ref.")) {
         io.err(formatFinding(finding) + "\n");
       }
@@ -233,6 +236,7 @@ export const simulateCommand: Command = {
         port,
         hostname: flags.string("address"),
         onChange: (line) => io.out(`${timestamp()} ${line}\n`),
+        onWarning: (warning) => io.err(`${timestamp()} ${formatReplayWarning(warning)}`),
         logger: (level, message) => {
           if (level === "warn" || level === "error") io.err(`${timestamp()} ${level}: ${message}\n`);
         },
@@ -250,6 +254,7 @@ export const simulateCommand: Command = {
       const rows = await replay.rows();
       io.out(formatServerSummary(rows));
       for (const note of replay.notes) io.out(`note: ${note}\n`);
+      for (const warning of replay.warnings) io.err(formatReplayWarning(warning));
       const store = replay.sessionStore;
       io.out(`\nsession store: ${store.description}${store.note ? ` (${store.note})` : ""}\n`);
       const broker = replay.brokerFlags;

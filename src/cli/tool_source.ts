@@ -8,7 +8,7 @@
 import type { Flags } from "./command.ts";
 import type { Io } from "./io.ts";
 import { replayOptionsFromFlags } from "./simulate.ts";
-import { startReplay } from "../replay/mod.ts";
+import { formatReplayWarning, startReplay } from "../replay/mod.ts";
 import type { GatewayStatus } from "../../sim/mod.ts";
 
 /** A gateway to talk to, and what is known about its servers. */
@@ -50,7 +50,9 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
     port: 0,
     // Only `tools --watch` outlives one answer; the others need no watches on the cluster.
     follow: flags.boolean("watch"),
+    onWarning: (warning) => io.err(formatReplayWarning(warning)),
   });
+  for (const warning of replay.warnings) io.err(formatReplayWarning(warning));
   return {
     url: replay.url,
     status: () => replay.status(),
