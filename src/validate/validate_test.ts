@@ -93,3 +93,52 @@ Deno.test("tags warn that broker v0.9.0 hangs, naming the registration and what 
   assert(finding.hint?.includes("spec.tags"));
   assert(!codes(REG + "  tags: []\n").includes("broker.tags-hang"), "no tags, no hang");
 });
+
+Deno.test("a route's virtual-server header naming no MCPVirtualServer warns with --live facts", () => {
+  // Broker v0.9.0 observed (issue #11 observation file, section 2 row 17): such a header gets the
+  // unfiltered list, and the client is told nothing.
+  const route = (value: string) =>
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: triage, namespace: mcp}
+spec:
+  hostnames: [triage.mcp.local]
+  rules:
+    - filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier:
+            set:
+              - name: X-Mcp-Virtualserver
+                value: ${value}
+      backendRefs: [{name: mcp-gateway, port: 8080}]
+`;
+  const vs = {
+    apiVersion: "mcp.kuadrant.io/v1",
+    kind: "MCPVirtualServer",
+    metadata: { name: "triage", namespace: "mcp" },
+    spec: { tools: ["a"] },
+  };
+  const listed = [{ group: "mcp.kuadrant.io", kind: "MCPVirtualServer" }];
+  const findings = (value: string, live?: { objects: unknown[]; listed?: typeof listed }) =>
+    validateManifests(parseManifests(route(value), "t.yaml"), { live }).findings
+      .filter((f) => f.code === "ref.virtualserver-missing");
+  // Offline the cluster may hold it.
+  assertEquals(findings("mcp/trige"), []);
+  // Read completely: present, or missing.
+  assertEquals(findings("mcp/triage", { objects: [vs], listed }), []);
+  const [missing] = findings("mcp/trige", { objects: [vs], listed });
+  assertEquals([missing.severity, missing.line, missing.field], [
+    "warning",
+    12,
+    "spec.rules[0].filters[0].requestHeaderModifier.set[0].value",
+  ]);
+  assertEquals(
+    missing.message,
+    "Header X-Mcp-Virtualserver: mcp/trige names no MCPVirtualServer (neither among the files nor in the " +
+      "cluster); the gateway then serves the unfiltered list, every tool, to these requests",
+  );
+  // Not namespace/name: no virtual server can have it, offline too.
+  assertEquals(findings("triage").map((f) => f.message.split(";")[0]), [
+    "Header X-Mcp-Virtualserver: triage is not NAMESPACE/NAME, so it names no MCPVirtualServer",
+  ]);
+});
