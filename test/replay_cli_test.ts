@@ -109,9 +109,26 @@ Deno.test("tools --virtual-server shows only the virtual server's tools; -o wide
   assertEquals(lines[0].split(/\s{2,}/), ["NAME", "SERVER", "PARAMETERS", "TOKENS", "DESCRIPTION"]);
   assertEquals(lines.slice(1, -1).map((line) => line.split(/\s+/)[0]), ["gh_get_issue", "gh_search"]);
   assertStringIncludes(lines.at(-1)!, "2 tools from 1 server");
+  // A name no MCPVirtualServer has: broker v0.9.0 serves the unfiltered list (issue #11 observation
+  // file, section 2 row 17), so the CLI warns, for files and the cluster alike.
   const unknown = await runCli(["tools", ...w.flags, "--virtual-server", `${NS}/nope`]);
-  assertEquals(unknown.code, 1);
-  assertStringIncludes(unknown.stderr, "nope");
+  assertStringIncludes(
+    unknown.stderr,
+    `warning: virtual server ${NS}/nope matches no MCPVirtualServer; the cluster's gateway answers a client ` +
+      `sending X-Mcp-Virtualserver: ${NS}/nope with the unfiltered list (every tool)\n` +
+      `  hint: the virtual servers are ${NS}/triage\n`,
+  );
+  const call = await runCli([
+    "call",
+    "weather_search",
+    "--arg",
+    "query=x",
+    ...w.flags,
+    "--virtual-server",
+    "triage",
+  ]);
+  assertStringIncludes(call.stderr, "warning: virtual server triage matches no MCPVirtualServer");
+  assert(!result.stderr.includes("warning:"), result.stderr);
 });
 
 Deno.test("tools --explain gives the reason for each way a tool is hidden", async () => {

@@ -19,6 +19,8 @@ export interface ToolSource {
   status(): Promise<GatewayStatus | undefined>;
   /** Registrations the gateway does not serve (disabled, unresolved), from a replay. */
   absent(): Promise<{ name: string; prefix: string; state: string; reason?: string }[]>;
+  /** `namespace/name` of every MCPVirtualServer, from a replay; undefined for a running gateway. */
+  virtualServers(): string[] | undefined;
   /** Stops what was started. */
   close(): Promise<void>;
 }
@@ -42,6 +44,7 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
       url,
       status: () => fetchStatus(url),
       absent: () => Promise.resolve([]),
+      virtualServers: () => undefined,
       close: () => Promise.resolve(),
     };
   }
@@ -65,8 +68,26 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
         state: row.state,
         reason: row.reason,
       })),
+    virtualServers: () => replay.gateway.gateway.config.virtualServers.map((server) => server.name),
     close: () => replay.close(),
   };
+}
+
+/**
+ * Warns when `--virtual-server NAME` matches no MCPVirtualServer of the replayed objects: the
+ * cluster's gateway answers such a header with the unfiltered list, every tool, and says nothing.
+ * A running gateway (`--gateway`) does not say which exist, so nothing is checked there.
+ */
+export function warnUnknownVirtualServer(io: Io, source: ToolSource, name: string | undefined): void {
+  const known = source.virtualServers();
+  if (name === undefined || known === undefined || known.includes(name)) return;
+  io.err(
+    `warning: virtual server ${name} matches no MCPVirtualServer; the cluster's gateway answers a client ` +
+      `sending X-Mcp-Virtualserver: ${name} with the unfiltered list (every tool)\n` +
+      `  hint: ${
+        known.length ? `the virtual servers are ${known.sort().join(", ")}` : "there are no virtual servers"
+      }\n`,
+  );
 }
 
 /** The simulator's `/status` beside an MCP endpoint; undefined for gateways without one. */
