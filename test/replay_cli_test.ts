@@ -158,6 +158,13 @@ Deno.test("tools --explain names a prefix conflict", async () => {
   const result = await runCli(["tools", ...w.flags, "--explain", "gh_search", "--server", "clash"]);
   assertEquals(result.code, 0, result.stderr);
   assertStringIncludes(result.stdout, "LISTED:   yes");
+  // Broker v0.9.0 observed (issue #11 observation file, section 2 row 20): the winner is a race.
+  assertStringIncludes(
+    result.stdout,
+    `REASON:   ${NS}/github won a tool conflict with ${NS}/clash (gh_search) here. In the cluster the ` +
+      "winner depends on which server answers first: broker v0.9.0 keeps the tools of the server whose list " +
+      "arrives first and withholds all tools of the other (its prompts stay). [conflict]",
+  );
 });
 
 Deno.test("call runs a tool through the replay: typed --arg, -o json, errors and unknown tools", async () => {

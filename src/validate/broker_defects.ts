@@ -5,6 +5,15 @@
  * @module
  */
 
+/**
+ * What the cluster does when two servers on one gateway serve the same tool name (broker v0.9.0,
+ * upstream/manager.go): a race, not the registration order.
+ */
+export const CONFLICT_RACE =
+  "in the cluster the winner depends on which server answers first: broker v0.9.0 " +
+  "keeps the tools of the server whose list arrives first and withholds all tools of the other (its prompts " +
+  "stay)";
+
 /** Finding code of a registration with `spec.tags`, which makes broker v0.9.0 hang. */
 export const TAGS_HANG = "broker.tags-hang";
 

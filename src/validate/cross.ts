@@ -22,7 +22,7 @@ import {
   TOOL_NAME_CLIENT_LIMIT,
   TOOL_NAME_MAX,
 } from "../model/mod.ts";
-import { hasTags, TAGS_HANG, TAGS_HANG_HINT, tagsHangMessage } from "./broker_defects.ts";
+import { CONFLICT_RACE, hasTags, TAGS_HANG, TAGS_HANG_HINT, tagsHangMessage } from "./broker_defects.ts";
 import { isObject, valueAt } from "./path.ts";
 import type { LiveScope, Severity, ValidateOptions } from "./types.ts";
 
@@ -419,7 +419,7 @@ function registrationRules(index: Index, sink: Sink, options: ValidateOptions) {
             "prefix.duplicate",
             `Field "spec.prefix" value "${prefix}" is already used by ${label(first)}${
               isLive(first) ? " in the cluster" : ""
-            } ${where}`,
+            } ${where}; where their tool names meet, ${CONFLICT_RACE}`,
             ["spec", "prefix"],
           );
         } else {
@@ -436,7 +436,7 @@ function registrationRules(index: Index, sink: Sink, options: ValidateOptions) {
             "tool.duplicate",
             `Tool "${name}" is also exposed by ${label(first)}${
               isLive(first) ? " in the cluster" : ""
-            } ${where}; give one of them a different prefix`,
+            } ${where}; ${CONFLICT_RACE}; give one of them a different prefix`,
             "prefix" in (entry.defaulted.spec as Record<string, unknown>) ? ["spec", "prefix"] : ["spec"],
           );
         } else {

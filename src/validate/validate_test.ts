@@ -142,3 +142,33 @@ spec:
     "Header X-Mcp-Virtualserver: triage is not NAMESPACE/NAME, so it names no MCPVirtualServer",
   ]);
 });
+
+Deno.test("conflict findings say the cluster's winner is whichever server answers first", () => {
+  // Broker v0.9.0 observed (issue #11 observation file, section 2 row 20): the server whose list
+  // arrives first keeps its tools, the other loses all of them, its prompts stay; the winner varied.
+  const two = ["a", "b"].map((name) =>
+    `apiVersion: mcp.kuadrant.io/v1
+kind: MCPServerRegistration
+metadata: {name: ${name}, namespace: mcp}
+spec:
+  prefix: same_
+  targetRef: {name: r}
+`
+  ).join("---\n");
+  const race = "in the cluster the winner depends on which server answers first: broker v0.9.0 keeps the " +
+    "tools of the server whose list arrives first and withholds all tools of the other (its prompts stay)";
+  const report = validateManifests(parseManifests(two, "t.yaml"), {
+    toolNames: { "mcp/a": ["search"], "mcp/b": ["search"] },
+  });
+  const message = (code: string) => report.findings.find((f) => f.code === code)?.message;
+  assertEquals(
+    message("prefix.duplicate"),
+    `Field "spec.prefix" value "same_" is already used by MCPServerRegistration mcp/a on the same gateway; ` +
+      `where their tool names meet, ${race}`,
+  );
+  assertEquals(
+    message("tool.duplicate"),
+    `Tool "same_search" is also exposed by MCPServerRegistration mcp/a on the same gateway; ${race}; give ` +
+      "one of them a different prefix",
+  );
+});
