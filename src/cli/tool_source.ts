@@ -90,8 +90,12 @@ export function warnUnknownVirtualServer(io: Io, source: ToolSource, name: strin
   );
 }
 
-/** The simulator's `/status` beside an MCP endpoint; undefined for gateways without one. */
-async function fetchStatus(mcpUrl: string): Promise<GatewayStatus | undefined> {
+/**
+ * The simulator's `/status` beside an MCP endpoint; undefined for gateways without one. The cluster's
+ * broker serves `/status` too, in the same shape, but without the simulator's fields (each server's
+ * prefix and tools, the meta-tools) that attribution and `--explain` read, so it counts as none.
+ */
+export async function fetchStatus(mcpUrl: string): Promise<GatewayStatus | undefined> {
   try {
     const response = await fetch(new URL("/status", mcpUrl), { signal: AbortSignal.timeout(5000) });
     if (!response.ok || !response.headers.get("content-type")?.includes("json")) {
@@ -99,7 +103,9 @@ async function fetchStatus(mcpUrl: string): Promise<GatewayStatus | undefined> {
       return undefined;
     }
     const status = await response.json();
-    return Array.isArray(status?.servers) ? status as GatewayStatus : undefined;
+    return Array.isArray(status?.servers) && Array.isArray(status.metaTools)
+      ? status as GatewayStatus
+      : undefined;
   } catch {
     return undefined;
   }
