@@ -39,7 +39,7 @@ Deno.test("refused before any session: 403 for a foreign origin, 405 for PUT, 40
   await ok.body?.cancel();
   // Each counted by its HTTP method or JSON-RPC method, and status.
   const metrics = s.metrics.render();
-  assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="PUT",status="405"} 1');
+  assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="other",status="405"} 1');
   assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="POST",status="403"} 1');
   assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="initialize",status="200"} 1');
 });

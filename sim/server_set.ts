@@ -149,6 +149,7 @@ export class ServerSet {
     const up = new Upstream(s, {
       pingIntervalMs: this.#pingIntervalMs(),
       timeoutMs: this.#opts.timeoutMs,
+      maxBytes: this.#config.extension.maxBodyBytes,
       onChange: () => {
         metrics.upstreamHealth(s.name, up.state === "ready");
         this.#rebuild();

@@ -23,7 +23,7 @@ import type { ListsChanged } from "./server_set.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./options.ts";
 import { SessionSigner } from "./session.ts";
-import type { SessionRecord, SessionStore } from "./store.ts";
+import { type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
 import { RpcCode, rpcError } from "./transport.ts";
 import { GATEWAY_INFO, message } from "./upstream.ts";
 
@@ -67,15 +67,15 @@ export class SessionRegistry {
   #creating = 0;
   #sweeper?: ReturnType<typeof setInterval>;
 
-  /** A registry signing ids with `signingKey` (random when omitted; see `useKey`). */
+  /** A registry signing ids with `signingKey` (random when omitted; see `useSigner`). */
   constructor(opts: SessionRegistryOptions, signingKey?: string | Uint8Array) {
     this.#opts = opts;
     this.#signer = new SessionSigner(signingKey);
   }
 
-  /** Signs ids with `key` from now on (the store's shared key). */
-  useKey(key: string | Uint8Array): void {
-    this.#signer = new SessionSigner(key);
+  /** Signs and verifies ids with `signer` from now on (the store's shared one, see `SessionSigner.shared`). */
+  useSigner(signer: SessionSigner): void {
+    this.#signer = signer;
   }
 
   /** Sessions held now. */
@@ -118,11 +118,17 @@ export class SessionRegistry {
 
   /**
    * The session a request names in `Mcp-Session-Id`, or the error response: 400 without the header,
-   * 404 for an id this gateway did not issue or that ended.
+   * 404 for an id this gateway did not issue or that ended. Error answers carry `requestId`, the id
+   * of the posted message, when given.
    */
-  async find(req: Request): Promise<ClientSession | Response> {
+  async find(req: Request, requestId?: unknown): Promise<ClientSession | Response> {
     const id = req.headers.get("mcp-session-id");
-    if (!id) return rpcError(400, RpcCode.ServerError, "Bad Request: the Mcp-Session-Id header is required.");
+    const notFound = () => rpcError(404, RpcCode.SessionNotFound, "Session not found.", { id: requestId });
+    if (!id) {
+      return rpcError(400, RpcCode.ServerError, "Bad Request: the Mcp-Session-Id header is required.", {
+        id: requestId,
+      });
+    }
     // Only ids this gateway issued become keys of #sessions, so finding one authenticates it: the HMAC
     // verify (about a sixth of the gateway's CPU per tools/call in `deno task bench`) is left to ids
     // this process does not hold.
@@ -130,8 +136,10 @@ export class SessionRegistry {
     if (!s) {
       try {
         await this.#signer.verify(id);
-      } catch {
-        return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+      } catch (err) {
+        // The store could not be asked for the current key: a 503 naming it, not a forgotten session.
+        if (err instanceof SessionStoreError) throw err;
+        return notFound();
       }
     }
     // The store decides whether a session lives: another replica may have ended it (DELETE) or
@@ -139,9 +147,9 @@ export class SessionRegistry {
     const record = await this.#opts.store.get(id);
     if (!record) {
       if (s) await this.close(id, false);
-      return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+      return notFound();
     }
-    if (s?.closed) return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+    if (s?.closed) return notFound();
     // Another request for the id may have resumed it while this one awaited the store.
     const session = s ?? this.#sessions.get(id) ?? await this.#resume(id, record);
     session.lastUsed = Date.now();

@@ -22,6 +22,7 @@ import {
   staticResolver,
 } from "../replay/mod.ts";
 import type { ManifestDocument } from "../manifest/mod.ts";
+import { DEFAULT_MAX_SESSIONS } from "../../sim/options.ts";
 // A type only: the cluster replay itself is imported when a verb needs the cluster.
 import type { ClusterReplayFactory } from "../kube/replay.ts";
 
@@ -206,6 +207,19 @@ export const simulateCommand: Command = {
       description: "Key (16+ bytes) signing session ids; give every replica the same one. With a Redis " +
         "session store and no key, the replicas share one kept in Redis.",
     },
+    {
+      name: "public-host",
+      type: "string",
+      multiple: true,
+      description: "A host name clients reach the gateway by besides loopback ones and the extension's " +
+        "publicHost (HOST or HOST:PORT, repeatable); other Host headers get 403 (DNS rebinding guard).",
+    },
+    {
+      name: "max-sessions",
+      type: "string",
+      default: String(DEFAULT_MAX_SESSIONS),
+      description: "Client sessions the gateway holds at most; an initialize past it gets 503.",
+    },
     ...REPLAY_FLAGS,
   ],
   async run({ io, args, flags }) {
@@ -225,6 +239,11 @@ export const simulateCommand: Command = {
     if (signingKey !== undefined && new TextEncoder().encode(signingKey).length < 16) {
       throw new UsageError("--session-signing-key must be at least 16 bytes long");
     }
+    const maxText = flags.string("max-sessions") ?? String(DEFAULT_MAX_SESSIONS);
+    const maxSessions = Number(maxText);
+    if (!Number.isInteger(maxSessions) || maxSessions < 1) {
+      throw new UsageError(`invalid value "${maxText}" for --max-sessions: expected a positive whole number`);
+    }
     const options = await replayOptionsFromFlags(flags, io);
     let replay: Replay;
     try {
@@ -233,6 +252,8 @@ export const simulateCommand: Command = {
         sessionStore,
         sessionStoreFromExtension: true,
         signingKey,
+        maxSessions,
+        publicHosts: flags.strings("public-host"),
         port,
         hostname: flags.string("address"),
         onChange: (line) => io.out(`${timestamp()} ${line}\n`),

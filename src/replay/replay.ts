@@ -108,6 +108,10 @@ export interface ReplayOptions {
   signingKey?: string;
   /** Serve what the cluster's broker does not (`GatewayOptions.federateAll`); default false. */
   federateAll?: boolean;
+  /** Sessions the gateway holds at most (see `GatewayOptions.maxSessions`). */
+  maxSessions?: number;
+  /** Host names clients may use besides loopback ones (see `GatewayOptions.publicHosts`). */
+  publicHosts?: string[];
 }
 
 /** The session store a replay runs on, as the start-up output shows it. */
@@ -386,6 +390,8 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       store,
       signingKey: options.signingKey,
       federateAll: options.federateAll,
+      maxSessions: options.maxSessions,
+      publicHosts: options.publicHosts,
     });
   } catch (error) {
     await (store as { close?(): Promise<void> }).close?.();
