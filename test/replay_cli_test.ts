@@ -118,6 +118,8 @@ Deno.test("tools --virtual-server shows only the virtual server's tools; -o wide
       `sending X-Mcp-Virtualserver: ${NS}/nope with the unfiltered list (every tool)\n` +
       `  hint: the virtual servers are ${NS}/triage\n`,
   );
+  assertEquals(unknown.code, 0, unknown.stderr);
+  assertStringIncludes(unknown.stdout, "weather_get_forecast");
   const call = await runCli([
     "call",
     "weather_search",
