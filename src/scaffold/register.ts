@@ -7,6 +7,7 @@
 
 import { UsageError } from "../errors.ts";
 import { PREFIX_PATTERN, prefixFromName } from "./names.ts";
+import { invalidHeaderValue } from "../../sim/redact.ts";
 import type { MCPServerRegistrationSpec } from "../model/mod.ts";
 
 /** A Kubernetes object as the scaffolding produces it. */
@@ -88,6 +89,11 @@ export function scaffoldRegistration(options: RegisterOptions): KubeObject[] {
   if (options.credentialLiteral !== undefined && options.credential === undefined) {
     throw new UsageError("--credential-from-literal needs --credential SECRET[:KEY] to name the Secret");
   }
+  // The gateway sends it as the Authorization header: one fetch would refuse (and quote) is refused here.
+  const invalid = options.credentialLiteral === undefined
+    ? undefined
+    : invalidHeaderValue(options.credentialLiteral);
+  if (invalid) throw new UsageError(`invalid value for --credential-from-literal: ${invalid}`);
   const objects: KubeObject[] = [];
   const metadata = { name: options.name, namespace: options.namespace };
   let routeRef: { name: string; namespace?: string };
