@@ -1,7 +1,8 @@
 /**
  * Credentials are never printed: a credential that cannot be an HTTP header value is refused where
  * it is loaded, naming its Secret and key; the user's own `--token` likewise; and no error that
- * quotes a header value reaches the terminal, `/status` or `/metrics`.
+ * quotes a header value reaches the terminal, `/status` or `/metrics`. Also the names the API
+ * server would refuse for a credential Secret and its key are refused by `register`.
  * Everything runs the real binary against real fixture MCP servers.
  */
 
@@ -210,4 +211,29 @@ Deno.test("register refuses a literal credential that is not a header value, nam
   assertStringIncludes(result.stderr, "--credential-from-literal");
   assertStringIncludes(result.stderr, "carriage return");
   assertNoLeak(result.stdout + result.stderr, "register");
+});
+
+Deno.test("register refuses a Secret name or key the API server would refuse, naming the flag and the rule", async () => {
+  const register = (credential: string) =>
+    runCli([
+      "register",
+      "search",
+      "--route",
+      "search-route",
+      "--credential",
+      credential,
+      "--dry-run=client",
+      "-n",
+      NS,
+    ]);
+  const name = await register("Bad_Name");
+  assertEquals(name.code, 2, name.stderr);
+  assertStringIncludes(name.stderr, "--credential");
+  assertStringIncludes(name.stderr, "DNS-1123 subdomain");
+  const key = await register("search-token:BAD KEY!");
+  assertEquals(key.code, 2, key.stderr);
+  assertStringIncludes(key.stderr, "--credential");
+  assertStringIncludes(key.stderr, "[-._a-zA-Z0-9]+");
+  const ok = await register("search-token:api.key_1");
+  assertEquals(ok.code, 0, ok.stderr);
 });

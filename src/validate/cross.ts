@@ -23,6 +23,7 @@ import {
   TOOL_NAME_MAX,
 } from "../model/mod.ts";
 import { isObject, valueAt } from "./path.ts";
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain, secretKeyError } from "./metadata.ts";
 import { invalidHeaderValue } from "../../sim/redact.ts";
 import type { LiveScope, Severity, ValidateOptions } from "./types.ts";
 
@@ -548,6 +549,30 @@ function secretRules(index: Index, sink: Sink) {
   for (const entry of index.entries) {
     for (const ref of secretRefs(entry)) {
       const field = ref.path.slice(0, -1).join(".");
+      if (!isDnsSubdomain(ref.name)) {
+        sink.add(
+          entry,
+          "error",
+          "ref.secret-invalid",
+          `Secret name ${
+            JSON.stringify(ref.name)
+          } in "${field}" can name no Secret: a Secret name must be a ` +
+            DNS_SUBDOMAIN_RULE,
+          ref.path,
+        );
+        continue;
+      }
+      const keyError = secretKeyError(ref.key);
+      if (keyError) {
+        sink.add(
+          entry,
+          "error",
+          "ref.secret-invalid",
+          `Key ${JSON.stringify(ref.key)} in "${field}" can be in no Secret: ${keyError}`,
+          [...ref.path.slice(0, -1), "key"],
+        );
+        continue;
+      }
       const secret = index.find("Secret", entry.namespace, ref.name, "");
       if (!secret) {
         const known = index.known("Secret", "", entry.namespace, ref.name);
