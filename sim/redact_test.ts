@@ -62,6 +62,26 @@ Deno.test("redactHeaderValues removes the value undici's Headers error quotes", 
   );
 });
 
+Deno.test("redactHeaderValues cuts to the end when the quote is not closed, and takes linear time", () => {
+  assertEquals(
+    redactHeaderValues('x (Invalid header value: "Bearer abc\nX-Evil'),
+    "x (Invalid header value (not shown)",
+  );
+  // A backend's error text may be large and full of quotes.
+  const started = performance.now();
+  for (
+    const text of [
+      '"'.repeat(200_000),
+      `Invalid header value: ${'"'.repeat(200_000)}`,
+      `a"b${" is an invalid header value".repeat(20_000)}`,
+    ]
+  ) {
+    redactHeaderValues(text);
+  }
+  const elapsed = performance.now() - started;
+  assert(elapsed < 500, `redacting 600 kB of quotes took ${elapsed.toFixed(0)} ms`);
+});
+
 Deno.test("redactHeaderValues leaves other text alone", () => {
   const text = 'Server mcp/a could not be initialised (HTTP 401): Unauthorized "token"';
   assertEquals(redactHeaderValues(text), text);
