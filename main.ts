@@ -8,6 +8,7 @@
 import { runCommandLine } from "./src/cli/mod.ts";
 import { processIo } from "./src/cli/io.ts";
 import { exitCodeOf, formatError } from "./src/errors.ts";
+import { redactHeaderValues } from "./sim/redact.ts";
 
 /** Runs the plugin with the process's arguments and exits with the verb's code. */
 export async function main(argv: readonly string[] = Deno.args): Promise<number> {
@@ -24,7 +25,9 @@ export async function main(argv: readonly string[] = Deno.args): Promise<number>
     return await runCommandLine(argv, io);
   } catch (error) {
     io.err(formatError(error) + "\n");
-    if (Deno.env.get("KUBECTL_MCP_DEBUG") && error instanceof Error) io.err(`${error.stack}\n`);
+    if (Deno.env.get("KUBECTL_MCP_DEBUG") && error instanceof Error) {
+      io.err(`${redactHeaderValues(error.stack ?? "")}\n`);
+    }
     return exitCodeOf(error);
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);

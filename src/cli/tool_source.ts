@@ -10,6 +10,8 @@ import type { Io } from "./io.ts";
 import { replayOptionsFromFlags } from "./simulate.ts";
 import { formatReplayWarning, startReplay } from "../replay/mod.ts";
 import type { GatewayStatus } from "../../sim/mod.ts";
+import { invalidHeaderValue } from "../../sim/redact.ts";
+import { UsageError } from "../errors.ts";
 
 /** A gateway to talk to, and what is known about its servers. */
 export interface ToolSource {
@@ -38,6 +40,7 @@ export const GATEWAY_FLAGS = [
 
 /** Opens the tool source the flags select. */
 export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> {
+  checkToken(flags.string("token"));
   const url = flags.string("gateway");
   if (url) {
     return {
@@ -88,6 +91,15 @@ export function warnUnknownVirtualServer(io: Io, source: ToolSource, name: strin
         known.length ? `the virtual servers are ${known.sort().join(", ")}` : "there are no virtual servers"
       }\n`,
   );
+}
+
+/**
+ * A `--token` fetch would refuse as a header value is a usage error before anything starts, never
+ * an error from fetch, which would quote it.
+ */
+function checkToken(token: string | undefined): void {
+  const invalid = token === undefined ? undefined : invalidHeaderValue(`Bearer ${token}`);
+  if (invalid) throw new UsageError(`invalid value for --token: ${invalid}`);
 }
 
 /**

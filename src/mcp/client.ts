@@ -13,6 +13,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { VERSION } from "../cli/version.ts";
 import { McpError } from "../errors.ts";
+import { redactedMessage } from "../../sim/redact.ts";
 
 /** The header that selects a virtual server on the Kuadrant gateway. */
 export const VIRTUAL_SERVER_HEADER = "X-Mcp-Virtualserver";
@@ -64,8 +65,7 @@ export async function listAllTools(client: Client): Promise<Tool[]> {
   return tools;
 }
 
-/** A readable one-line reason for a failed MCP request. */
+/** A readable one-line reason for a failed MCP request; a header value fetch quotes is not shown. */
 export function describe(error: unknown): string {
-  if (error instanceof Error) return error.message.replace(/^Error: /, "");
-  return String(error);
+  return redactedMessage(error).replace(/^Error: /, "");
 }

@@ -122,6 +122,13 @@ export const FINDING_CODES: Readonly<Record<string, string>> = {
   "route.shape": "The target HTTPRoute does not have exactly one rule, one backendRef and a hostname.",
   "secret.label": "A referenced Secret lacks the label mcp.kuadrant.io/secret=true.",
   "secret.key-missing": "A referenced Secret lacks the referenced key.",
+  "secret.key-invalid":
+    "A Secret data or stringData key is not [-._a-zA-Z0-9]+ (or is '.', or starts with '..').",
+  "secret.data-invalid": "A Secret data value is not base64.",
+  "ref.secret-invalid":
+    "A reference names a Secret or key that no Secret can have (not a DNS-1123 subdomain, or an invalid key).",
+  "credential.invalid":
+    "A registration's credential (its credentialRef Secret's value) cannot be an HTTP header value (CR, LF, NUL, control characters, beyond Latin-1).",
   "prefix.duplicate": "Two registrations on one gateway use the same prefix.",
   "tool.duplicate": "Two registrations on one gateway expose the same prefixed tool name.",
   "tool-name.budget": "A prefix or prefixed tool name is too long for maxToolName or the 128 limit.",

@@ -39,8 +39,8 @@ import {
 import { cloneJson, defaultInPlace, pruneNullsInPlace } from "../model/defaults.ts";
 import { GATEWAY_API_GROUP } from "../model/mod.ts";
 import { evaluateRules } from "./cel.ts";
-import { CLUSTER_SOURCE, crossObjectFindings, type Entry } from "./cross.ts";
-import { checkMetadata } from "./metadata.ts";
+import { CLUSTER_SOURCE, crossObjectFindings, type Entry, isBase64 } from "./cross.ts";
+import { checkMetadata, secretKeyError } from "./metadata.ts";
 import { formatPath, isObject, valueAt } from "./path.ts";
 import { checkSchema, type SchemaIssue } from "./schema_check.ts";
 import type { Finding, Severity, ValidateOptions, ValidationReport } from "./types.ts";
@@ -204,6 +204,7 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
     sink.add(entry, "error", "schema.required", 'Missing required field "kind"', [], apiserver);
   }
   if (entry.group === GATEWAY_API_GROUP && entry.kind === "HTTPRoute") httpRouteRules(entry, sink);
+  if (entry.group === "" && entry.version === "v1" && entry.kind === "Secret") secretObjectRules(entry, sink);
   if (entry.group !== GROUP || !entry.kind) return;
 
   const crd = crdForKind(entry.kind);
@@ -302,6 +303,49 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
       entry.valid = false;
     }
   }
+}
+
+/**
+ * What the API server checks of a Secret that credentials go in: its metadata like every object's
+ * (a name such as `Bad_Name` is refused), its `data` and `stringData` keys, and that `data` values
+ * are base64.
+ */
+function secretObjectRules(entry: Entry, sink: FindingSink) {
+  const apiserver = { apiserver: true };
+  const issues = checkMetadata(entry.object.metadata);
+  for (const issue of issues) {
+    sink.add(entry, "error", issue.code, issue.message, issue.path, { ...apiserver, atKey: issue.atKey });
+  }
+  for (const field of ["data", "stringData"]) {
+    const values = entry.object[field];
+    if (!isObject(values)) continue;
+    for (const [key, value] of Object.entries(values)) {
+      const keyError = secretKeyError(key);
+      if (keyError) {
+        sink.add(
+          entry,
+          "error",
+          "secret.key-invalid",
+          `Key ${JSON.stringify(key)} in "${field}" is invalid: ${keyError}`,
+          [field, key],
+          { ...apiserver, atKey: true },
+        );
+        entry.valid = false;
+      }
+      if (field === "data" && typeof value === "string" && !isBase64(value)) {
+        sink.add(
+          entry,
+          "error",
+          "secret.data-invalid",
+          `Field "${formatPath([field, key])}" must be base64 (the value is not shown)`,
+          [field, key],
+          apiserver,
+        );
+        entry.valid = false;
+      }
+    }
+  }
+  if (issues.length > 0) entry.valid = false;
 }
 
 /**
