@@ -301,7 +301,8 @@ echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","s
 });
 
 Deno.test("--request-timeout parses like kubectl's", () => {
-  assertEquals(parseTimeout(undefined), 0);
+  // Unlike kubectl, no flag is not forever: a bound a user can raise, or lift with 0.
+  assertEquals(parseTimeout(undefined), 30_000);
   assertEquals(parseTimeout("0"), 0);
   assertEquals(parseTimeout("5"), 5000);
   assertEquals(parseTimeout("1m30s"), 90_000);

@@ -40,7 +40,7 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
   if (url) {
     return {
       url,
-      status: () => fetchStatus(url),
+      status: () => fetchStatus(url, io.signal),
       absent: () => Promise.resolve([]),
       close: () => Promise.resolve(),
     };
@@ -68,9 +68,11 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
 }
 
 /** The simulator's `/status` beside an MCP endpoint; undefined for gateways without one. */
-async function fetchStatus(mcpUrl: string): Promise<GatewayStatus | undefined> {
+async function fetchStatus(mcpUrl: string, signal: AbortSignal): Promise<GatewayStatus | undefined> {
   try {
-    const response = await fetch(new URL("/status", mcpUrl), { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(new URL("/status", mcpUrl), {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]),
+    });
     if (!response.ok || !response.headers.get("content-type")?.includes("json")) {
       await response.body?.cancel();
       return undefined;
