@@ -385,6 +385,10 @@ Deno.test("printer-column JSONPaths evaluate as the API server's table printer d
   };
   assertEquals(evaluateJsonPath(".status.conditions[?(@.type=='Ready')].status", object), ["True"]);
   assertEquals(evaluateJsonPath('.status.conditions[?(@.type=="Ready")].status', object), ["True"]);
+  // A list longer than a spread into push() takes.
+  const many = { items: Array.from({ length: 200_000 }, (_, i) => ({ ready: i % 2 === 0 })) };
+  assertEquals(evaluateJsonPath(".items[*]", many).length, 200_000);
+  assertEquals(evaluateJsonPath(".items[?(@.ready=='true')]", many).length, 100_000);
   assertEquals(evaluateJsonPath(".spec.tools[*]", object), ["a", "b", "c"]);
   assertEquals(evaluateJsonPath(".spec.tools[-1]", object), ["c"]);
   assertEquals(evaluateJsonPath(".spec.missing.deeper", object), []);

@@ -514,7 +514,8 @@ export class KubeClient {
         signal: options.signal,
         context: { verb: "list", resource: info, namespace },
       });
-      items.push(...(last.items ?? []));
+      // Item by item: a server may send more than a spread into push() can take.
+      for (const item of last.items ?? []) items.push(item);
       token = last.metadata?.continue || undefined;
     } while (token);
     // Lists omit kind and apiVersion on items; fill them in as kubectl does for printing.

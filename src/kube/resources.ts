@@ -152,10 +152,11 @@ export function evaluateJsonPath(path: string, object: unknown): unknown[] {
         if (token.type === "index") {
           const item = value.at(token.index);
           if (item !== undefined) next.push(item);
-        } else if (token.type === "all") {
-          next.push(...value);
         } else {
-          next.push(...value.filter((item) => matchesFilter(item, token.field, token.value)));
+          // Item by item: spreading a long list into push() overflows the stack.
+          for (const item of value) {
+            if (token.type === "all" || matchesFilter(item, token.field, token.value)) next.push(item);
+          }
         }
       }
     }

@@ -69,7 +69,7 @@ export async function listAllTools(client: Client): Promise<Tool[]> {
   let cursor: string | undefined;
   do {
     const page = await client.listTools(cursor ? { cursor } : undefined);
-    tools.push(...page.tools);
+    for (const tool of page.tools) tools.push(tool);
     cursor = page.nextCursor;
   } while (cursor);
   return tools;

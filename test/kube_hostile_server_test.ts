@@ -1,11 +1,11 @@
 /**
- * Watches against a hostile API server on loopback: one that answers the list, then opens each
- * watch (status and headers) and never sends a byte, as a connection that died without closing
- * looks. The watch must notice and reconnect rather than wait forever; and Ctrl-C (the client's
- * signal) ends it at once.
+ * The API client against hostile API servers on loopback: one that answers the list, then opens
+ * each watch (status and headers) and never sends a byte, as a connection that died without closing
+ * looks (the watch must notice and reconnect rather than wait forever, and Ctrl-C, the client's
+ * signal, ends it at once); one that answers a list with more items in one page than asked for.
  */
 
-import { assert } from "./helpers/assert.ts";
+import { assert, assertEquals } from "./helpers/assert.ts";
 import { KubeClient, type ResourceInfo } from "../src/kube/client.ts";
 import { listAndWatch } from "../src/kube/watch.ts";
 import type { RestConfig } from "../src/kube/config.ts";
@@ -86,4 +86,17 @@ Deno.test("a watch that goes silent reconnects after idleMs, and the client's si
       }
     }
   }
+});
+
+Deno.test("a list of 200,000 items in one page is read (no spread into push)", async () => {
+  const items = Array.from({ length: 200_000 }, (_, i) => ({ metadata: { name: `c${i}` } }));
+  const body = JSON.stringify({ kind: "ConfigMapList", metadata: { resourceVersion: "5" }, items });
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(body, { headers: { "content-type": "application/json" } }),
+  );
+  using client = new KubeClient(restConfig(`http://127.0.0.1:${server.addr.port}`));
+  const list = await client.list(CONFIG_MAPS);
+  assertEquals(list.items.length, 200_000);
+  assertEquals(list.items[199_999].kind, "ConfigMap");
 });
