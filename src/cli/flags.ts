@@ -52,7 +52,7 @@ export const KUBE_FLAGS: readonly FlagSpec[] = [
     type: "string",
     default: `${DEFAULT_REQUEST_TIMEOUT_MS / 1000}s`,
     description: "How long to wait for a single server request or an exec credential plugin, e.g. 5s, " +
-      "1m; 0 waits forever. Watches are not bounded by it (they reconnect when the server goes quiet).",
+      "1m; 0 waits forever. An open watch is not bounded by it (it reconnects when the server goes quiet).",
   },
 ];
 
