@@ -45,7 +45,7 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
   if (url) {
     return {
       url,
-      status: () => fetchStatus(url),
+      status: () => fetchStatus(url, io.signal),
       absent: () => Promise.resolve([]),
       virtualServers: () => undefined,
       close: () => Promise.resolve(),
@@ -107,9 +107,14 @@ function checkToken(token: string | undefined): void {
  * broker serves `/status` too, in the same shape, but without the simulator's fields (each server's
  * prefix and tools, the meta-tools) that attribution and `--explain` read, so it counts as none.
  */
-export async function fetchStatus(mcpUrl: string): Promise<GatewayStatus | undefined> {
+export async function fetchStatus(
+  mcpUrl: string,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<GatewayStatus | undefined> {
   try {
-    const response = await fetch(new URL("/status", mcpUrl), { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(new URL("/status", mcpUrl), {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]),
+    });
     if (!response.ok || !response.headers.get("content-type")?.includes("json")) {
       await response.body?.cancel();
       return undefined;

@@ -131,6 +131,11 @@ class Gatherer {
 
   constructor(readonly client: KubeClient, readonly signal?: AbortSignal) {}
 
+  /** Adds listed objects one by one: a list can be longer than a spread into push() can take. */
+  #add(items: KubeObject[]): void {
+    for (const item of items) this.objects.push(item);
+  }
+
   forbidden(error: KubeApiError, what: string, consequence: string): void {
     this.findings.push({
       severity: "warning",
@@ -167,7 +172,7 @@ class Gatherer {
     }
     try {
       const list = await this.client.list(info, { namespace: null, signal: this.signal });
-      this.objects.push(...list.items);
+      this.#add(list.items);
       this.listed.push({ group: want.group, kind: want.kind });
       return;
     } catch (error) {
@@ -176,7 +181,7 @@ class Gatherer {
     for (const namespace of new Set(namespaces)) {
       try {
         const list = await this.client.list(info, { namespace, signal: this.signal });
-        this.objects.push(...list.items);
+        this.#add(list.items);
         this.listed.push({ group: want.group, kind: want.kind, namespace });
       } catch (error) {
         if (!(error instanceof KubeApiError && error.status === 403)) throw error;

@@ -93,6 +93,8 @@ export interface ValidateOptions {
 /** Every finding code the validator emits, with what it means. */
 export const FINDING_CODES: Readonly<Record<string, string>> = {
   "yaml.syntax": "The document is not valid YAML or JSON.",
+  "yaml.limit":
+    "The document was not read: it resolves too many aliases (an alias bomb) or nests too deeply.",
   "object.invalid": "The document is not a Kubernetes object (not a mapping).",
   "schema.required": "A required field is missing.",
   "schema.type": "A field has the wrong JSON type.",
