@@ -24,6 +24,7 @@ import { backendHeaders, type BackendTarget, fetchBackend, readBody } from "./ba
 import { UpstreamError } from "./errors.ts";
 import { rewriteResultUris } from "./federation.ts";
 import { DEFAULT_SSE_LIMIT_BYTES, formatSseEvent, type SseEvent, SseLimitError, SseReader } from "./sse.ts";
+import { redactedMessage } from "./redact.ts";
 
 export type { BackendTarget } from "./backend_fetch.ts";
 
@@ -127,8 +128,6 @@ function parseObject(text: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
-
-const errorMessage = (err: unknown) => err instanceof Error ? err.message : String(err);
 
 /** The log line of a dropped response: never its contents, which may carry another request's secrets. */
 const foreignResponse = (req: CallRequest) =>
@@ -267,7 +266,7 @@ export class PassthroughRouter {
         } catch (err) {
           if (call.ac.signal.aborted) return abortedError();
           if (err instanceof UpstreamError) return refused(err);
-          return failed(errorMessage(err));
+          return failed(redactedMessage(err));
         }
         if (res.status === 404 && attempt === 0) {
           // The backend forgot our session: start a new one and retry once.
@@ -291,7 +290,7 @@ export class PassthroughRouter {
         } catch (err) {
           if (call.ac.signal.aborted) return abortedError();
           if (err instanceof UpstreamError) return refused(err);
-          return failed(errorMessage(err));
+          return failed(redactedMessage(err));
         }
         const msg = ct.includes("application/json") ? parseObject(text) : undefined;
         if (!msg || msg.method !== undefined || msg.id !== call.backendId) {
@@ -419,7 +418,7 @@ export class PassthroughRouter {
       if (call.timedOut) return timeoutEvent();
       return event(
         PassthroughCode.ConnectionClosed,
-        `Server ${req.server} closed the connection during ${req.message.method}: ${errorMessage(err)}`,
+        `Server ${req.server} closed the connection during ${req.message.method}: ${redactedMessage(err)}`,
       );
     };
 
