@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertThrows } from "../test/helpers/assert.ts";
 import { formatSseEvent, type SseEvent, SseLimitError, SseReader, type SseReaderOptions } from "./sse.ts";
+import { prng } from "../test/helpers/prng.ts";
 
 const enc = new TextEncoder();
 
@@ -112,18 +113,6 @@ Deno.test("formatSseEvent: what it writes reads back as the same event", () => {
 });
 
 // --- fuzz ---
-
-/** Mulberry32: a small seeded PRNG, so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The reference: the standard's steps on a whole stream, with no chunks and no cleverness. Caps

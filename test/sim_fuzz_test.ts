@@ -11,24 +11,13 @@ import { normalizeConfig, startGateway } from "../sim/mod.ts";
 import { MCP_METHODS } from "../sim/metrics.ts";
 import { MAX_JSON_DEPTH } from "../sim/transport.ts";
 import { MCP_HEADERS, rawSession } from "./sim_helpers.ts";
+import { prng } from "./helpers/prng.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261202);
 const REQUESTS = 3000;
 const PARALLEL = 8;
 /** Longest any one request may take; the gateway answers each in milliseconds. */
 const REQUEST_TIMEOUT_MS = 10_000;
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Marks where `Fuzzer#json` writes deep nesting. */
 const DEEP = "\u0001deep:";
