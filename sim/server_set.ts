@@ -148,6 +148,7 @@ export class ServerSet {
     const up = new Upstream(s, {
       pingIntervalMs: this.#pingIntervalMs(),
       timeoutMs: this.#opts.timeoutMs,
+      listTemplates: this.#opts.federateAll,
       onChange: () => {
         metrics.upstreamHealth(s.name, up.state === "ready");
         this.#rebuild();
