@@ -3,7 +3,9 @@ import {
   buildCatalog,
   decodeResourceUri,
   encodeResourceUri,
+  prefixUiUri,
   rewriteResultUris,
+  servedTool,
   serverKeys,
   type ServerListing,
   templatePattern,
@@ -52,9 +54,16 @@ Deno.test("invalid tools: FilterOut drops the tool, RejectServer the server", ()
   const filtered = buildCatalog([l], keys, "FilterOut");
   assertEquals([...filtered.tools.keys()], ["p_ok"]);
   assertEquals(filtered.invalidTools.map((t) => t.name), ["bad"]);
-  const rejected = buildCatalog([l], keys, "RejectServer");
+  const rejected = buildCatalog(
+    [{ ...l, prompts: [{ name: "p" }], resources: [{ uri: "ui://x", name: "x" }] }],
+    keys,
+    "RejectServer",
+  );
   assertEquals(rejected.tools.size, 0);
   assertEquals(rejected.rejectedServers, ["s"]);
+  // As the broker: RejectServer withdraws the tools; prompts and resources are judged apart.
+  assertEquals([...rejected.prompts.keys()], ["p_p"]);
+  assertEquals(rejected.resources.map((r) => r.uri), ["ui://p_x"]);
   assert(validateTool(tool("n", { type: "object", properties: { q: { type: "strnig" } } })).length === 1);
   assert(validateTool(tool("n", null)).length === 1);
   assertEquals(
@@ -63,7 +72,7 @@ Deno.test("invalid tools: FilterOut drops the tool, RejectServer the server", ()
   );
 });
 
-Deno.test("prefix-less servers keep their resource URIs; prefixed ones are rewritten", () => {
+Deno.test("federateAll: prefix-less servers keep their resource URIs; prefixed ones are rewritten", () => {
   const keys = serverKeys(["a/plain", "a/pre"]);
   const cat = buildCatalog(
     [
@@ -75,6 +84,8 @@ Deno.test("prefix-less servers keep their resource URIs; prefixed ones are rewri
     ],
     keys,
     "FilterOut",
+    new Map(),
+    { federateAll: true },
   );
   assertEquals(cat.resources.map((r) => r.uri), ["test://x", "mcp+a.pre:test://x"]);
   assertEquals(cat.plainResources.get("test://x"), "a/plain");
@@ -131,4 +142,94 @@ Deno.test("rewriteResultUris: resource links, embedded resources and MCP Apps UI
   });
   assertEquals(rewriteResultUris({ content: [{ type: "text", text: "x" }] }, "ns.srv"), false);
   assertEquals(rewriteResultUris("not an object", "ns.srv"), false);
+});
+
+Deno.test("default resources: prefixed servers' lists concatenated, ui:// URIs prefixed, no templates", () => {
+  const keys = serverKeys(["a/w", "a/g", "a/plain", "a/bad"]);
+  const stations = { uri: "weather://stations/list", name: "stations" };
+  const cat = buildCatalog(
+    [
+      listing("a/w", "weather_", {
+        resources: [stations, { uri: "ui://forecast.html", name: "ui" }],
+        resourceTemplates: [{ uriTemplate: "weather://stations/{id}", name: "t" }],
+      }),
+      listing("a/g", "g", { resources: [stations] }),
+      // Broker v0.9.0 lists no resources of a server without a prefix, or with one it will not put
+      // into a URI (broker.go:884-891).
+      listing("a/plain", "", { resources: [{ uri: "ui://plain.html", name: "plain" }] }),
+      listing("a/bad", "Bad-", { resources: [{ uri: "ui://bad.html", name: "bad" }] }),
+    ],
+    keys,
+    "FilterOut",
+  );
+  assertEquals(cat.resources.map((r) => r.uri), [
+    "weather://stations/list",
+    "ui://weather_forecast.html",
+    "weather://stations/list",
+  ]);
+  assertEquals(cat.resourceTemplates, []);
+  assertEquals([cat.plainResources.size, cat.plainTemplates.length], [0, 0], "no resource is routed");
+});
+
+Deno.test("prefixUiUri: the prefix goes into a ui:// authority, as broker v0.9.0 rewrites it", () => {
+  // Observation 3.6 (broker.go:958-980): the separator is added when missing, userinfo dropped,
+  // path and query kept; anything not ui:// is unchanged. Every case was also run through the
+  // broker's function with Go's net/url (go1.26).
+  const cases: Array<[string, string, string]> = [
+    ["ui://forecast.html", "apps_", "ui://apps_forecast.html"],
+    ["ui://forecast.html", "apps", "ui://apps_forecast.html"],
+    ["ui://widgets/chart.html?v=1", "apps", "ui://apps_widgets/chart.html?v=1"],
+    ["ui://user:secret@panel/index.html", "apps", "ui://apps_panel/index.html"],
+    ["ui://a@b@panel#top", "p_", "ui://p_panel#top"],
+    ["UI://Upper.html", "p_", "ui://p_Upper.html"],
+    ["ui://host:8080/x", "p_", "ui://p_host:8080/x"],
+    ["ui:///only/path", "p_", "ui://p_/only/path"],
+    ["ui:/path", "p_", "ui://p_/path"],
+    ["ui:", "p_", "ui://p_"],
+    ["ui://", "p_", "ui://p_"],
+    ["ui://[::1]:80/x", "p_", "ui://p_[::1]:80/x"],
+    ["ui://h/%41?q=a b&r=%zz", "p_", "ui://p_h/%41?q=a b&r=%zz"],
+    ["ui://h%25/x", "p_", "ui://p_h%25/x"],
+    // Go's parser refuses these, and the broker then lists the URI as it is.
+    ["ui://host:port/x", "p_", "ui://host:port/x"],
+    ["ui://bad\nline", "p_", "ui://bad\nline"],
+    ["ui://a b/c", "p_", "ui://a b/c"],
+    ["ui://h%zz/x", "p_", "ui://h%zz/x"],
+    ["ui://h%41/x", "p_", "ui://h%41/x"],
+    ["ui://h/%zz", "p_", "ui://h/%zz"],
+    ["ui://h/x#%zz", "p_", "ui://h/x#%zz"],
+    // Opaque, or not ui://: unchanged.
+    ["ui:opaque", "p_", "ui:opaque"],
+    ["weather://stations/list", "p_", "weather://stations/list"],
+    ["uix://a", "p_", "uix://a"],
+    ["docs://readme", "notpl_", "docs://readme"],
+  ];
+  for (const [uri, prefix, expected] of cases) assertEquals(prefixUiUri(uri, prefix), expected, uri);
+});
+
+Deno.test("servedTool: annotations always, {} when none; by default only the broker's fields", () => {
+  const upstream = {
+    name: "show",
+    title: "Show",
+    description: "",
+    inputSchema: { type: "object" as const },
+    outputSchema: { type: "object" as const },
+    _meta: { ui: { resourceUri: "ui://forecast.html" } },
+    execution: { taskSupport: "forbidden" as const },
+    icons: [],
+  };
+  assertEquals(servedTool(upstream, "p_show", false), {
+    name: "p_show",
+    annotations: {},
+    title: "Show",
+    inputSchema: { type: "object" },
+    outputSchema: { type: "object" },
+  });
+  assertEquals(servedTool(upstream, "p_show", true), { ...upstream, name: "p_show", annotations: {} });
+  const annotated = {
+    name: "a",
+    inputSchema: { type: "object" as const },
+    annotations: { readOnlyHint: true },
+  };
+  assertEquals(servedTool(annotated, "a", false).annotations, { readOnlyHint: true });
 });

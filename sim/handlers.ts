@@ -104,7 +104,7 @@ export function installHandlers(ctx: HandlerContext, session: ClientSession): vo
       .map(([, p]) => p.prompt);
     return { prompts };
   });
-  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: ctx.servers.catalog.resources }));
+  server.setRequestHandler(ListResourcesRequestSchema, () => ctx.servers.resourcesList());
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
     resourceTemplates: ctx.servers.catalog.resourceTemplates,
   }));

@@ -6,7 +6,7 @@
  * @module
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
-import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { ListResourcesResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { GatewayConfig, ServerConfig, VirtualServerConfig } from "./config.ts";
 import { BROKER_SERVER, metaTools } from "./discovery.ts";
 import { buildCatalog, type Catalog, serverKeys, type ServerListing } from "./federation.ts";
@@ -67,6 +67,20 @@ export class ServerSet {
     return this.#catalog;
   }
 
+  /** Whether the set serves what the cluster's broker does not (`GatewayOptions.federateAll`). */
+  get federateAll(): boolean {
+    return this.#opts.federateAll;
+  }
+
+  /**
+   * The `resources/list` result: the catalog's resources and, by default, the two cache fields the
+   * broker v0.9.0 adds before them (`ttlMs: 0`, `cacheScope: "public"`), which SDK clients ignore.
+   */
+  resourcesList(): ListResourcesResult {
+    const resources = this.#catalog.resources;
+    return this.#opts.federateAll ? { resources } : { ttlMs: 0, cacheScope: "public", resources };
+  }
+
   /** Resource URI key -> server name. */
   get serverByKey(): Map<string, string> {
     return this.#serverByKey;
@@ -87,9 +101,12 @@ export class ServerSet {
     return this.#upstreams.get(name);
   }
 
-  /** The resource URI key of server `name`. */
+  /**
+   * The resource URI key of server `name` with `federateAll`; undefined by default, where the gateway
+   * rewrites no URI in results and notifications (the cluster's broker does not).
+   */
   key(name: string): string | undefined {
-    return this.#keys.get(name);
+    return this.#opts.federateAll ? this.#keys.get(name) : undefined;
   }
 
   /** The virtual server `name` (`ns/name`), when it exists. */
@@ -203,6 +220,7 @@ export class ServerSet {
       this.#keys,
       this.#config.extension.invalidToolPolicy,
       new Map([...this.#metaNames].map((name) => [name, BROKER_SERVER])),
+      { federateAll: this.#opts.federateAll },
     );
     // userSpecificList servers' tools are known per client only: their calls route by prefix.
     this.#catalog.prefixRoutes = this.#config.servers

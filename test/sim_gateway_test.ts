@@ -42,12 +42,15 @@ async function fixtures<N extends FixtureName>(...names: N[]) {
   };
 }
 
-Deno.test("federates tools, prompts, resources, templates and completions with prefixes", async () => {
+Deno.test("federates tools, prompts, resources, templates and completions with prefixes (federateAll)", async () => {
   await using fx = await fixtures("weather", "github");
-  await using gw = await startGateway(config([
-    { name: "test/weather", url: fx.by("weather").url, prefix: "weather_" },
-    { name: "test/github", url: fx.by("github").url, prefix: "github_" },
-  ]));
+  await using gw = await startGateway(
+    config([
+      { name: "test/weather", url: fx.by("weather").url, prefix: "weather_" },
+      { name: "test/github", url: fx.by("github").url, prefix: "github_" },
+    ]),
+    { federateAll: true },
+  );
   await using c = await connectClient(gw.url);
   const { tools } = await c.client.listTools();
   const names = tools.map((t) => t.name);
@@ -644,7 +647,7 @@ for (const passthrough of [true, false]) {
     await using fx = await fixtures("conformance");
     await using gw = await startGateway(
       config([{ name: "test/conformance", url: fx.by("conformance").url, prefix: "c_" }]),
-      { toolCallPassthrough: passthrough },
+      { toolCallPassthrough: passthrough, federateAll: true },
     );
     await using c = await connectClient(gw.url);
     const result = await c.client.callTool({ name: "c_test_embedded_resource", arguments: {} });
