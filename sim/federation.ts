@@ -1,8 +1,8 @@
 /**
  * The federated catalog: the union of every healthy upstream's tools, prompts, resources and resource
  * templates, with prefixes applied, conflicts found and invalid tools filtered. The catalog is a pure
- * function of the config order and what each server last listed, so rebuilding it after any change
- * gives the same answer every time.
+ * function of the listings in the order given (the order their lists first arrived, see
+ * `ServerSet`), so rebuilding it after any change gives the same answer every time.
  *
  * By default the catalog is what broker v0.9.0 serves (README, "Differences from the cluster"):
  * - Tools carry the fields of the broker's Go SDK `Tool` and nothing else (an upstream's `_meta` and
@@ -24,10 +24,10 @@
  * its URI templates, first registered server first (so the gateway stays transparent to clients, and
  * the conformance suite passes through it).
  *
- * Conflicts follow upstream's broker: servers are taken in config order and a server whose tools (or
- * prompts) would reuse a name already served by an earlier server has all its tools (or prompts)
- * withheld; the conflict is reported, never silently shadowed. Tools and prompts are judged apart: a
- * server whose tools are withheld still serves its prompts.
+ * Conflicts follow upstream's broker: servers are taken in the order their lists arrived and a server
+ * whose tools (or prompts) would reuse a name already served by an earlier server has all its tools
+ * (or prompts) withheld; the conflict is reported, never silently shadowed. Tools and prompts are
+ * judged apart: a server whose tools are withheld still serves its prompts.
  *
  * @module
  */
@@ -66,10 +66,12 @@ export interface Conflict {
   kind: "tool" | "prompt";
   /** The name as served (prefix included). */
   name: string;
-  /** Server that keeps serving the name (registered first). */
+  /** Server that keeps serving the name: its list arrived first (`broker` for a meta-tool's name). */
   server: string;
-  /** Server whose tools or prompts are withheld because of the clash. */
+  /** Server whose tools (or prompts) are all withheld because of the clash. */
   conflictsWith: string;
+  /** One sentence for people: who keeps what, what is withheld, and how the cluster decides. */
+  message: string;
 }
 
 /** A tool dropped for an invalid schema. */
@@ -227,6 +229,23 @@ export interface CatalogOptions {
   federateAll?: boolean;
 }
 
+/** What the cluster tells about a clash between two servers, for people reading a conflict. */
+export const CLUSTER_CONFLICT_NOTE =
+  "In the cluster the winner depends on which server answers first, so it can change when the broker restarts.";
+
+/** The sentence a conflict carries (see `Conflict.message`). */
+export function conflictMessage(c: Omit<Conflict, "message">, reservedOwner = false): string {
+  if (reservedOwner) {
+    return `Tool ${c.name} of server ${c.conflictsWith} has the name of a gateway meta-tool; ` +
+      `every tool of ${c.conflictsWith} is withheld (its prompts are still served).`;
+  }
+  const what = c.kind === "tool" ? "tool" : "prompt";
+  const other = c.kind === "tool" ? "its prompts are still served" : "its tools are still served";
+  return `${c.kind === "tool" ? "Tool" : "Prompt"} ${c.name} of server ${c.conflictsWith} conflicts with ` +
+    `server ${c.server}, whose ${what} list arrived first; every ${what} of ${c.conflictsWith} is withheld ` +
+    `(${other}). ${CLUSTER_CONFLICT_NOTE}`;
+}
+
 /**
  * Tool fields broker v0.9.0 serves: those of its Go SDK's `Tool`. It replaces an upstream's `_meta`
  * with its own (then strips it) and its SDK drops what it does not know, such as `execution`.
@@ -310,10 +329,11 @@ function validHost(host: string): boolean {
 }
 
 /**
- * Builds the catalog from listings given in config order. `keys` comes from `serverKeys` over all
- * configured servers so a resource URI stays stable while other servers come and go. `reserved`
- * maps tool names the gateway serves itself (its meta-tools) to the owner conflicts name; a server
- * whose tool would take one of them has its tools withheld, as for any other clash.
+ * Builds the catalog from listings given in the order their lists first arrived (that order decides
+ * conflicts). `keys` comes from `serverKeys` over all configured servers so a resource URI stays
+ * stable while other servers come and go. `reserved` maps tool names the gateway serves itself (its
+ * meta-tools) to the owner conflicts name; a server whose tool would take one of them has its tools
+ * withheld, as for any other clash.
  */
 export function buildCatalog(
   listings: ServerListing[],
@@ -350,12 +370,16 @@ export function buildCatalog(
     const toolClashes = (rejected ? [] : valid)
       .map((t) => l.prefix + t.name)
       .filter((n) => cat.tools.has(n) || reserved.has(n))
-      .map((n): Conflict => ({
-        kind: "tool",
-        name: n,
-        server: reserved.get(n) ?? cat.tools.get(n)!.server,
-        conflictsWith: l.name,
-      }));
+      .map((n): Conflict => {
+        const owner = reserved.get(n);
+        const c = {
+          kind: "tool" as const,
+          name: n,
+          server: owner ?? cat.tools.get(n)!.server,
+          conflictsWith: l.name,
+        };
+        return { ...c, message: conflictMessage(c, owner !== undefined) };
+      });
     if (toolClashes.length) cat.conflicts.push(...toolClashes);
     else if (!rejected) {
       for (const t of valid) {
@@ -368,12 +392,15 @@ export function buildCatalog(
       .filter((p) => p.name)
       .map((p) => l.prefix + p.name)
       .filter((n) => cat.prompts.has(n))
-      .map((n): Conflict => ({
-        kind: "prompt",
-        name: n,
-        server: cat.prompts.get(n)!.server,
-        conflictsWith: l.name,
-      }));
+      .map((n): Conflict => {
+        const c = {
+          kind: "prompt" as const,
+          name: n,
+          server: cat.prompts.get(n)!.server,
+          conflictsWith: l.name,
+        };
+        return { ...c, message: conflictMessage(c) };
+      });
     if (promptClashes.length) cat.conflicts.push(...promptClashes);
     else {
       for (const p of l.prompts) {

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../test/helpers/assert.ts";
 import {
   buildCatalog,
+  CLUSTER_CONFLICT_NOTE,
   decodeResourceUri,
   encodeResourceUri,
   prefixUiUri,
@@ -33,19 +34,25 @@ Deno.test("resource URIs round-trip through the per-server rewrite", () => {
   assertEquals(decodeResourceUri("file:///x"), undefined);
 });
 
-Deno.test("conflicts: first registered wins, the later server's tools are withheld and reported", () => {
+Deno.test("conflicts: the first listing wins, the later server's tools are all withheld and reported", () => {
   const keys = serverKeys(["a/one", "a/two"]);
-  const cat = buildCatalog(
-    [
-      listing("a/one", "", { tools: [tool("search"), tool("x")] }),
-      listing("a/two", "", { tools: [tool("search"), tool("y")], prompts: [{ name: "p" }] }),
-    ],
-    keys,
-    "FilterOut",
-  );
+  const one = listing("a/one", "", { tools: [tool("search"), tool("x")] });
+  const two = listing("a/two", "", { tools: [tool("search"), tool("y")], prompts: [{ name: "p" }] });
+  const cat = buildCatalog([one, two], keys, "FilterOut");
   assertEquals([...cat.tools.keys()], ["search", "x"]);
-  assertEquals(cat.conflicts, [{ kind: "tool", name: "search", server: "a/one", conflictsWith: "a/two" }]);
+  assertEquals(cat.conflicts, [{
+    kind: "tool",
+    name: "search",
+    server: "a/one",
+    conflictsWith: "a/two",
+    message: "Tool search of server a/two conflicts with server a/one, whose tool list arrived first; " +
+      `every tool of a/two is withheld (its prompts are still served). ${CLUSTER_CONFLICT_NOTE}`,
+  }]);
   assertEquals([...cat.prompts.keys()], ["p"], "prompts are judged separately");
+  // The order given is the order the lists arrived, whatever the config says.
+  const swapped = buildCatalog([two, one], keys, "FilterOut");
+  assertEquals([...swapped.tools.keys()], ["search", "y"]);
+  assertEquals(swapped.conflicts.map((c) => [c.server, c.conflictsWith]), [["a/two", "a/one"]]);
 });
 
 Deno.test("invalid tools: FilterOut drops the tool, RejectServer the server", () => {
@@ -114,6 +121,8 @@ Deno.test("a server whose tool takes a meta-tool's name has its tools withheld, 
     name: "discover_tools",
     server: "broker",
     conflictsWith: "a/plain",
+    message: "Tool discover_tools of server a/plain has the name of a gateway meta-tool; " +
+      "every tool of a/plain is withheld (its prompts are still served).",
   }]);
 });
 

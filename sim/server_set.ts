@@ -3,6 +3,13 @@
  * catalog built from their listings, the gateway's meta-tools, and the config they came from. It
  * decides what every client lists; sessions hear of changes through `onListsChanged`.
  *
+ * Name conflicts are decided as the cluster's broker decides them: the server whose list arrived
+ * first keeps its names. Each upstream's arrival is when it first became ready with a listing; it
+ * is kept while the upstream stays ready, so re-listing or another server's change never flips the
+ * winner, and is forgotten when the upstream goes unhealthy or is replaced (as the broker, which
+ * registers the other server's tools meanwhile). The cluster's order is a race; ours is the order
+ * the servers answered this process.
+ *
  * @module
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
@@ -48,6 +55,9 @@ export class ServerSet {
   #fingerprints = { tools: "", prompts: "", resources: "" };
   #meta: Tool[] = [];
   #metaNames: ReadonlySet<string> = new Set();
+  /** Server name -> its arrival number while ready (see the module doc). */
+  #arrivals = new Map<string, number>();
+  #arrived = 0;
 
   /** A set for `config`; nothing connects until `start`. */
   constructor(config: GatewayConfig, opts: ServerSetOptions) {
@@ -79,6 +89,14 @@ export class ServerSet {
   resourcesList(): ListResourcesResult {
     const resources = this.#catalog.resources;
     return this.#opts.federateAll ? { resources } : { ttlMs: 0, cacheScope: "public", resources };
+  }
+
+  /**
+   * Servers in the order their lists arrived (see the module doc): the first keeps a clashing name.
+   * Servers not ready are left out.
+   */
+  arrivalOrder(): string[] {
+    return [...this.#arrivals].sort((a, b) => a[1] - b[1]).map(([name]) => name);
   }
 
   /** Resource URI key -> server name. */
@@ -168,6 +186,10 @@ export class ServerSet {
       listTemplates: this.#opts.federateAll,
       onChange: () => {
         metrics.upstreamHealth(s.name, up.state === "ready");
+        if (this.#upstreams.get(s.name) === up) {
+          if (up.state !== "ready" || !up.listing) this.#arrivals.delete(s.name);
+          else if (!this.#arrivals.has(s.name)) this.#arrivals.set(s.name, ++this.#arrived);
+        }
         this.#rebuild();
       },
       onLatency: (method, seconds) => metrics.upstreamLatency(s.name, method, seconds),
@@ -184,6 +206,7 @@ export class ServerSet {
       const next = wanted.get(name);
       if (!next || restartAll || JSON.stringify(next) !== JSON.stringify(up.config)) {
         this.#upstreams.delete(name);
+        this.#arrivals.delete(name);
         this.#opts.metrics.removeUpstream(name);
         stopping.push(up.close());
         stopping.push(this.#opts.onServerDropped(name));
@@ -191,7 +214,7 @@ export class ServerSet {
     }
     await Promise.all(stopping);
     const starting: Promise<void>[] = [];
-    // Keep config order in the map: conflicts are decided by registration order.
+    // Config order in the map, for everything but conflicts (decided by arrival, see `#rebuild`).
     const ordered = new Map<string, Upstream>();
     for (const s of servers) {
       let up = this.#upstreams.get(s.name);
@@ -212,8 +235,9 @@ export class ServerSet {
   /** Recomputes the catalog and tells every client what changed. */
   #rebuild(): void {
     const listings: ServerListing[] = [];
-    for (const up of this.#upstreams.values()) {
-      if (up.state === "ready" && up.listing) listings.push(up.listing);
+    for (const name of this.arrivalOrder()) {
+      const up = this.#upstreams.get(name);
+      if (up?.state === "ready" && up.listing) listings.push(up.listing);
     }
     this.#catalog = buildCatalog(
       listings,
@@ -228,15 +252,8 @@ export class ServerSet {
       .map((server) => ({ prefix: server.prefix, server: server.name }))
       .sort((a, b) => b.prefix.length - a.prefix.length);
     for (const c of this.#catalog.conflicts) {
-      this.#opts.log(
-        "error",
-        c.server === BROKER_SERVER
-          ? `Tool ${c.name} of server ${c.conflictsWith} has the name of a gateway meta-tool; the tools of ${c.conflictsWith} are withheld.`
-          : `${
-            c.kind === "tool" ? "Tool" : "Prompt"
-          } ${c.name} of server ${c.conflictsWith} conflicts with server ${c.server}; the tools of ${c.conflictsWith} are withheld.`,
-        { ...c },
-      );
+      const { message, ...fields } = c;
+      this.#opts.log("error", message, fields);
     }
     const fp = {
       // Discovery settings too: a new threshold changes what unscoped sessions list.

@@ -2,15 +2,17 @@
  * The catalog as broker v0.9.0 serves it, each answer checked against the broker's own, recorded in
  * /work/helpers/broker_v0.9.0_observed.md (issue #11; "observation" below, sections named): tools
  * with their annotations and without upstream `_meta`, the meta-tools' schemas and `discover_tools`,
- * `resources/list` with `ui://` URIs prefixed, a server without `resources/templates/list`; and what
- * `federateAll` serves instead.
+ * `resources/list` with `ui://` URIs prefixed, name conflicts decided by which list arrived first, a
+ * server without `resources/templates/list`; and what `federateAll` serves instead.
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
-import { assert, assertEquals } from "./helpers/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
 import { type FixtureName, startFixture } from "./fixtures/mod.ts";
 import { type GatewayConfigInput, normalizeConfig, startGateway } from "../sim/mod.ts";
-import { post, rawSession } from "./sim_helpers.ts";
+import { Metrics } from "../sim/metrics.ts";
+import { ServerSet } from "../sim/server_set.ts";
+import { post, rawSession, switchableProxy, waitFor } from "./sim_helpers.ts";
 
 /** broker v0.9.0 observed (3.3, tools/list (full, main config)). */
 const TOOLS_LIST_MAIN = String
@@ -47,6 +49,22 @@ const RESOURCES_LIST_UI = String
 /** broker v0.9.0 observed (3.6, tools/list (ui config)). */
 const TOOLS_LIST_UI = String
   .raw`{"jsonrpc":"2.0","id":2,"result":{"tools":[{"annotations":{},"description":"Browse available servers and tools. Returns server names, categories, hints, and tool names without full schemas. Use the optional category parameter to filter by category.","inputSchema":{"properties":{"category":{"description":"Filter servers by category (case-insensitive match against any element in the server's category list)","type":"string"}},"type":"object"},"name":"discover_tools"},{"annotations":{},"description":"Scope your session to a specific set of tools. After calling this, subsequent tools/list calls will return only the selected tools with full schemas. Pass an empty list to reset to the full tool set.","inputSchema":{"properties":{"tools":{"description":"List of tool names to include in your session scope. Pass an empty array to reset to the full tool set.","items":{"type":"string"},"type":"array"}},"required":["tools"],"type":"object"},"name":"select_tools"},{"annotations":{},"description":"Show a forecast widget","inputSchema":{"$schema":"http://json-schema.org/draft-07/schema#","properties":{"city":{"type":"string"}},"required":["city"],"type":"object"},"name":"show_forecast"},{"annotations":{},"description":"Show a forecast widget","inputSchema":{"$schema":"http://json-schema.org/draft-07/schema#","properties":{"city":{"type":"string"}},"required":["city"],"type":"object"},"name":"appsshow_forecast"}]}}`;
+
+/** broker v0.9.0 observed (3.6, resources/list, servers without prefix). */
+const RESOURCES_LIST_NO_PREFIX = String
+  .raw`{"jsonrpc":"2.0","id":2,"result":{"ttlMs":0,"cacheScope":"public","resources":[]}}`;
+
+/** broker v0.9.0 observed (3.12, tools/list, the run where weather lost). */
+const TOOLS_LIST_CONFLICT_GITHUB_FIRST = String
+  .raw`{"jsonrpc":"2.0","id":2,"result":{"tools":[{"annotations":{"readOnlyHint":false,"destructiveHint":false,"idempotentHint":false,"openWorldHint":true},"description":"Create an issue","inputSchema":{"$schema":"http://json-schema.org/draft-07/schema#","properties":{"body":{"type":"string"},"title":{"minLength":1,"type":"string"}},"required":["title"],"type":"object"},"name":"create_issue"},{"annotations":{},"description":"Browse available servers and tools. Returns server names, categories, hints, and tool names without full schemas. Use the optional category parameter to filter by category.","inputSchema":{"properties":{"category":{"description":"Filter servers by category (case-insensitive match against any element in the server's category list)","type":"string"}},"type":"object"},"name":"discover_tools"},{"annotations":{},"description":"Scope your session to a specific set of tools. After calling this, subsequent tools/list calls will return only the selected tools with full schemas. Pass an empty list to reset to the full tool set.","inputSchema":{"properties":{"tools":{"description":"List of tool names to include in your session scope. Pass an empty array to reset to the full tool set.","items":{"type":"string"},"type":"array"}},"required":["tools"],"type":"object"},"name":"select_tools"},{"annotations":{"readOnlyHint":false,"destructiveHint":true,"idempotentHint":true},"description":"Delete an issue for good","inputSchema":{"$schema":"http://json-schema.org/draft-07/schema#","properties":{"number":{"maximum":9007199254740991,"minimum":-9007199254740991,"type":"integer"}},"required":["number"],"type":"object"},"name":"delete_issue"},{"annotations":{"readOnlyHint":true},"description":"Search issues by text","inputSchema":{"$schema":"http://json-schema.org/draft-07/schema#","properties":{"query":{"type":"string"}},"required":["query"],"type":"object"},"name":"search"},{"annotations":{"readOnlyHint":true,"idempotentHint":true},"description":"Get one issue by number","inputSchema":{"$schema":"http://json-schema.org/draft-07/schema#","properties":{"number":{"maximum":9007199254740991,"minimum":-9007199254740991,"type":"integer"}},"required":["number"],"type":"object"},"name":"get_issue"}]}}`;
+
+/** broker v0.9.0 observed (3.12, tools/list, the run where github lost). */
+const TOOLS_LIST_CONFLICT_WEATHER_FIRST = String
+  .raw`{"jsonrpc":"2.0","id":2,"result":{"tools":[{"annotations":{},"description":"Scope your session to a specific set of tools. After calling this, subsequent tools/list calls will return only the selected tools with full schemas. Pass an empty list to reset to the full tool set.","inputSchema":{"properties":{"tools":{"description":"List of tool names to include in your session scope. Pass an empty array to reset to the full tool set.","items":{"type":"string"},"type":"array"}},"required":["tools"],"type":"object"},"name":"select_tools"},{"annotations":{"readOnlyHint":true,"openWorldHint":false},"description":"Weather forecast for a city","inputSchema":{"$schema":"http://json-schema.org/draft-07/schema#","properties":{"city":{"description":"City name","type":"string"},"days":{"maximum":7,"minimum":1,"type":"integer"}},"required":["city"],"type":"object"},"name":"get_forecast","title":"Get forecast"},{"annotations":{"readOnlyHint":true},"description":"Search weather stations by city name","inputSchema":{"$schema":"http://json-schema.org/draft-07/schema#","properties":{"query":{"type":"string"}},"required":["query"],"type":"object"},"name":"search"},{"annotations":{},"description":"Browse available servers and tools. Returns server names, categories, hints, and tool names without full schemas. Use the optional category parameter to filter by category.","inputSchema":{"properties":{"category":{"description":"Filter servers by category (case-insensitive match against any element in the server's category list)","type":"string"}},"type":"object"},"name":"discover_tools"}]}}`;
+
+/** broker v0.9.0 observed (3.12, prompts/list (conflict config)). */
+const PROMPTS_LIST_CONFLICT = String
+  .raw`{"jsonrpc":"2.0","id":2,"result":{"prompts":[{"arguments":[{"name":"city","description":"City","required":true}],"description":"Ask for a short summary of a city's forecast","name":"forecast_summary"},{"arguments":[{"name":"pr","description":"Pull request number","required":true}],"description":"Review a pull request","name":"review_pr"}]}}`;
 
 type ServerIn = NonNullable<GatewayConfigInput["servers"]>[number];
 
@@ -217,4 +235,88 @@ Deno.test("a server with resources but no resources/templates/list keeps its too
       assertEquals(asked, 0, "the broker never calls resources/templates/list");
     }
   }
+});
+
+Deno.test("name conflicts: the server whose list arrived first keeps its tools, the other loses all but its prompts", async () => {
+  await using fx = await fixtures("weather", "github");
+  await using slow = switchableProxy(fx.by("weather").url);
+  // weather is registered first but answers tools/list last: github's list arrives first.
+  slow.delays["tools/list"] = 800;
+  await using gw = await startGateway(normalizeConfig({
+    servers: [
+      { name: "mcp-test/weather", url: slow.url, prefix: "" },
+      { name: "mcp-test/github", url: fx.by("github").url, prefix: "" },
+    ],
+  }));
+  const call = await session(gw.url);
+  const { tools } = await call("tools/list") as { tools: Tool[] };
+  // As observed, but for one upstream defect not copied: the broker looks annotations up by served
+  // name in every upstream's last tools/list (http_compat.go:541-548, upstream/mcp.go:164-169), so the
+  // winner's `search` came out with the loser's annotations. It keeps its own here, as with prefixes.
+  const own = observed(TOOLS_LIST_MAIN).tools.find((t: Tool) => t.name === "github_search").annotations;
+  const expected = observed(TOOLS_LIST_CONFLICT_GITHUB_FIRST).tools.map((t: Tool) =>
+    t.name === "search" ? { ...t, annotations: own } : t
+  );
+  assertEquals(byName(tools), byName(expected));
+  // The loser's prompts are still served (observation 3.12, prompts/list).
+  const { prompts } = await call("prompts/list") as { prompts: Array<{ name: string }> };
+  assertEquals(byName(prompts), byName(observed(PROMPTS_LIST_CONFLICT).prompts));
+  // Servers without a prefix list no resources (observation 3.6).
+  assertEquals(await call("resources/list"), observed(RESOURCES_LIST_NO_PREFIX));
+  const status = await gw.status();
+  assertEquals(status.conflicts.map(({ message: _, ...c }) => c), [
+    { kind: "tool", name: "search", server: "mcp-test/github", conflictsWith: "mcp-test/weather" },
+  ]);
+  const message = status.conflicts[0].message;
+  assertStringIncludes(message, "whose tool list arrived first; every tool of mcp-test/weather is withheld");
+  assertStringIncludes(message, "In the cluster the winner depends on which server answers first");
+});
+
+Deno.test("name conflicts: the winner stays through re-lists, and changes only when it goes away and comes back", async () => {
+  await using fx = await fixtures("weather", "github");
+  await using weather = switchableProxy(fx.by("weather").url);
+  await using github = switchableProxy(fx.by("github").url);
+  github.delays["tools/list"] = 600;
+  const config = normalizeConfig({
+    servers: [
+      { name: "mcp-test/github", url: github.url, prefix: "" },
+      { name: "mcp-test/weather", url: weather.url, prefix: "" },
+    ],
+    extension: { backendPingIntervalMs: 100 },
+  });
+  const set = new ServerSet(config, {
+    timeoutMs: 5000,
+    federateAll: false,
+    metrics: new Metrics(),
+    log: () => {},
+    onListsChanged: () => {},
+    onServerDropped: () => Promise.resolve(),
+  });
+  await using _ = { [Symbol.asyncDispose]: () => set.close() };
+  const owner = () => set.catalog.tools.get("search")?.server;
+  await set.start();
+  assertEquals(set.arrivalOrder(), ["mcp-test/weather", "mcp-test/github"]);
+  const served = () => [...set.catalog.tools.values()].map((t) => t.tool).concat(set.metaTools);
+  assertEquals(byName(served()), byName(observed(TOOLS_LIST_CONFLICT_WEATHER_FIRST).tools));
+  assertEquals(set.catalog.conflicts.map((c) => c.conflictsWith), ["mcp-test/github"]);
+
+  // Both re-list, weather last now: a winner by latest list would flip; the broker's does not.
+  github.delays["tools/list"] = 0;
+  weather.delays["tools/list"] = 300;
+  await Promise.all([
+    set.upstream("mcp-test/github")!.refresh(),
+    set.upstream("mcp-test/weather")!.refresh(),
+  ]);
+  assertEquals(owner(), "mcp-test/weather");
+  assertEquals(set.arrivalOrder(), ["mcp-test/weather", "mcp-test/github"]);
+
+  // The winner goes unhealthy: the other server's tools are served; when it is back it has lost.
+  weather.down = true;
+  await waitFor(() => owner() === "mcp-test/github", 10_000, "github to serve search");
+  assertEquals(set.catalog.tools.has("get_forecast"), false);
+  weather.down = false;
+  await waitFor(() => set.upstream("mcp-test/weather")!.state === "ready", 10_000, "weather to be back");
+  assertEquals(owner(), "mcp-test/github");
+  assertEquals(set.arrivalOrder(), ["mcp-test/github", "mcp-test/weather"]);
+  assertEquals(set.catalog.conflicts.map((c) => c.conflictsWith), ["mcp-test/weather"]);
 });

@@ -80,13 +80,14 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
     return { name, listed: false, server: owner, reasons };
   }
   if (status) {
-    // The gateway withholds every tool of a server that clashes with an earlier one, not only the
-    // clashing names, so a tool can be withheld without its own name being in conflict.
+    // The gateway withholds every tool of a server that clashes with one whose list arrived first,
+    // not only the clashing names, so a tool can be withheld without its own name being in conflict.
+    // The conflict's message says which server keeps the name and how the cluster picks it.
     for (const conflict of status.conflicts ?? []) {
       if (conflict.kind !== "tool" || conflict.conflictsWith !== owner) continue;
       reasons.push({
         code: "conflict",
-        message:
+        message: conflict.message ??
           `${owner}'s tools are withheld: its tool ${conflict.name} conflicts with ${conflict.server}.`,
       });
     }

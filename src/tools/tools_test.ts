@@ -8,6 +8,7 @@ import {
   toolRows,
 } from "./mod.ts";
 import { explainTool } from "./explain.ts";
+import { conflictMessage } from "../../sim/federation.ts";
 import type { GatewayStatus } from "../../sim/mod.ts";
 
 const tool = (name: string, required: string[] = []) => ({
@@ -87,6 +88,24 @@ Deno.test("explain: listed, filtered by a virtual server, withheld by a conflict
     explainTool("a_search", { listed: [], unfiltered: all, status, virtualServer: "ns/vs" }).reasons[0].code,
     "virtual-server-filter",
   );
+  // A withheld server's tool is explained by the conflict's own sentence, the cluster's race included.
+  const late = {
+    servers: [{ name: "ns/late", prefix: "l_", enabled: true, state: "ready", tools: [], invalidTools: [] }],
+    conflicts: [{
+      kind: "tool",
+      name: "l_search",
+      server: "ns/a",
+      conflictsWith: "ns/late",
+      message: conflictMessage({ kind: "tool", name: "l_search", server: "ns/a", conflictsWith: "ns/late" }),
+    }],
+  } as unknown as GatewayStatus;
+  const withheld = explainTool("l_other", { listed: all, unfiltered: all, status: late });
+  assertEquals(withheld.reasons.map((r) => [r.code, r.message]), [[
+    "conflict",
+    "Tool l_search of server ns/late conflicts with server ns/a, whose tool list arrived first; every " +
+    "tool of ns/late is withheld (its prompts are still served). In the cluster the winner depends on " +
+    "which server answers first, so it can change when the broker restarts.",
+  ]]);
   const unhealthy = explainTool("c_thing", { listed: all, unfiltered: all, status });
   assertEquals(unhealthy.reasons[0].code, "server-unhealthy");
   assertEquals(unhealthy.reasons[0].message.includes("connection refused"), true);
