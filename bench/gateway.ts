@@ -25,10 +25,10 @@ import {
   sleep,
   type Stats,
   stats,
+  type SuiteContext,
   type SuiteResult,
   withTimeout,
 } from "./lib.ts";
-import type { SuiteContext } from "./main.ts";
 
 /** Targets from the issue. */
 const TARGET_P50_RATIO = 1.3;

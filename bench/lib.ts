@@ -1,6 +1,7 @@
 /**
- * Shared parts of the benchmark harness: statistics, timed subprocesses that are always cleaned up,
- * long-running server subprocesses, machine information and result tables.
+ * Shared parts of the benchmark harness: what a suite gets and hands back, statistics, timed
+ * subprocesses that are always cleaned up, long-running server subprocesses, machine information and
+ * result tables. Suites import this, never `main.ts`, which imports them.
  *
  * @module
  */
@@ -22,6 +23,16 @@ export interface Table {
   columns: string[];
   /** Cells, already formatted. */
   rows: string[][];
+}
+
+/** What every suite gets. */
+export interface SuiteContext {
+  /** Short smoke run: few repetitions. */
+  quick: boolean;
+  /** A temporary directory of this run, removed at the end. */
+  tmp: string;
+  /** `--sim PATH/mod.ts`: the simulator copy the gateway suite runs instead of `sim/mod.ts`. */
+  sim?: string;
 }
 
 /** What a suite hands back: tables for people, data for machines, notes on how it ran. */

@@ -16,22 +16,13 @@ import {
   markdownTable,
   ROOT,
   stopAll,
+  type SuiteContext,
   type SuiteResult,
   textTable,
   withTimeout,
 } from "./lib.ts";
 import { startupSuite } from "./startup.ts";
 import { validateSuite } from "./validate.ts";
-
-/** What every suite gets. */
-export interface SuiteContext {
-  /** Short smoke run: few repetitions. */
-  quick: boolean;
-  /** A temporary directory of this run, removed at the end. */
-  tmp: string;
-  /** `--sim PATH/mod.ts`: the simulator copy the gateway suite runs instead of `sim/mod.ts`. */
-  sim?: string;
-}
 
 type Suite = (ctx: SuiteContext, result: SuiteResult) => Promise<void>;
 

@@ -6,8 +6,18 @@
  * @module
  */
 
-import { DENO, KUBECTL, ms, ratio, ROOT, runCommand, type Stats, stats, type SuiteResult } from "./lib.ts";
-import type { SuiteContext } from "./main.ts";
+import {
+  DENO,
+  KUBECTL,
+  ms,
+  ratio,
+  ROOT,
+  runCommand,
+  type Stats,
+  stats,
+  type SuiteContext,
+  type SuiteResult,
+} from "./lib.ts";
 
 interface Subject {
   label: string;

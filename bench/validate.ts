@@ -9,8 +9,17 @@
 import { parseManifests } from "../src/manifest/mod.ts";
 import { validateManifests } from "../src/validate/mod.ts";
 import { startOfflineKubectl } from "./kubectl_offline.ts";
-import { count, DENO, KUBECTL, ms, ratio, runCommand, stats, type SuiteResult } from "./lib.ts";
-import type { SuiteContext } from "./main.ts";
+import {
+  count,
+  DENO,
+  KUBECTL,
+  ms,
+  ratio,
+  runCommand,
+  stats,
+  type SuiteContext,
+  type SuiteResult,
+} from "./lib.ts";
 import { generateManifests } from "./manifests.ts";
 
 const DOCUMENTS = 1000;

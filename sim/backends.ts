@@ -177,13 +177,21 @@ export class BackendPool {
     // A userSpecificList server sees the client as the client is, on each request; others get the
     // registration's credential only.
     const headers = cfg.userSpecificList ? () => session.userHeaders : undefined;
+    const connect = {
+      capabilities,
+      timeoutMs,
+      headers,
+      maxBytes: this.#opts.servers.config.extension.maxBodyBytes,
+      log: (level: "warn", msg: string) =>
+        this.#opts.log(level, msg, { session: session.id, server: cfg.name }),
+    };
     let conn: UpstreamConnection;
     try {
-      conn = await connectUpstream(cfg, { capabilities, sessionId: resume, timeoutMs, headers });
+      conn = await connectUpstream(cfg, { ...connect, sessionId: resume });
     } catch (err) {
       if (!resume) throw err;
       await store.deleteBackend(session.id, cfg.name);
-      conn = await connectUpstream(cfg, { capabilities, timeoutMs, headers });
+      conn = await connectUpstream(cfg, connect);
     }
     this.#relay(session, cfg, conn, capabilities);
     if (session.logLevel && conn.client.getServerCapabilities()?.logging) {

@@ -65,6 +65,11 @@ export interface ExtensionConfig {
     bearerMethodsSupported?: string[];
     scopesSupported?: string[];
   };
+  /**
+   * The broker's public host (the extension's `publicHost`): requests naming it in `Host` are
+   * accepted besides loopback ones (DNS rebinding guard).
+   */
+  publicHost?: string;
   /** Origins accepted besides localhost ones; requests without `Origin` are always accepted. */
   allowedOrigins: string[];
   /** Default `FilterOut`. */
@@ -259,6 +264,7 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
         ext.backendPingIntervalSeconds = spec.backendPingIntervalSeconds;
       }
       if (typeof spec.maxBodyBytes === "number") ext.maxBodyBytes = spec.maxBodyBytes;
+      if (typeof spec.publicHost === "string" && spec.publicHost) ext.publicHost = spec.publicHost;
       if (isObj(spec.oauthProtectedResource)) {
         const p = spec.oauthProtectedResource;
         ext.oauthProtectedResource = {

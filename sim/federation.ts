@@ -34,6 +34,7 @@
 // @ts-types="@modelcontextprotocol/sdk/types"
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { InvalidToolPolicy } from "./config.ts";
+import { UriTemplate } from "./uri_template.ts";
 
 /** What one upstream last listed. */
 export interface ServerListing {
@@ -95,30 +96,13 @@ export interface Catalog {
   rejectedServers: string[];
   /** Unrewritten resource URIs of prefix-less servers, to their server (first registered wins). */
   plainResources: Map<string, string>;
-  /** URI templates of prefix-less servers as patterns, in registration order. */
-  plainTemplates: Array<{ pattern: RegExp; server: string }>;
+  /** URI templates of prefix-less servers, compiled, in registration order (see `firstMatch`). */
+  plainTemplates: Array<{ template: UriTemplate; server: string }>;
   /**
    * Servers whose tools are listed per client (`userSpecificList`), longest prefix first: a
    * `tools/call` no listed tool matches goes to the one whose prefix it starts with.
    */
   prefixRoutes?: Array<{ prefix: string; server: string }>;
-}
-
-/** A pattern matching the URIs a (level 1-3) RFC 6570 template expands to. */
-export function templatePattern(template: string): RegExp {
-  let re = "";
-  let last = 0;
-  for (const m of template.matchAll(/\{([^}]*)\}/g)) {
-    re += template.slice(last, m.index).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    re += m[1].startsWith("+") || m[1].startsWith("#")
-      ? ".*"
-      : m[1].startsWith("?") || m[1].startsWith("&")
-      ? "(?:[?&].*)?"
-      : "[^/?#]*";
-    last = m.index! + m[0].length;
-  }
-  re += template.slice(last).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return new RegExp(`^${re}$`);
 }
 
 const SCHEMA_TYPES = new Set(["string", "number", "integer", "boolean", "array", "object", "null"]);
@@ -422,7 +406,7 @@ export function buildCatalog(
         cat.resources.push(r);
       }
       for (const r of l.resourceTemplates) {
-        cat.plainTemplates.push({ pattern: templatePattern(r.uriTemplate), server: l.name });
+        cat.plainTemplates.push({ template: new UriTemplate(r.uriTemplate), server: l.name });
         cat.resourceTemplates.push(r);
       }
       continue;

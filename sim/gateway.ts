@@ -26,14 +26,18 @@ import {
 import { PassthroughRouter } from "./passthrough.ts";
 import { allowAll } from "./policy.ts";
 import { ServerSet } from "./server_set.ts";
+import { SessionSigner } from "./session.ts";
 import { SessionRegistry } from "./sessions.ts";
 import { type GatewayStatus, gatewayStatus } from "./status.ts";
 import { MemorySessionStore, type RelayMessage, type SessionStore, SessionStoreError } from "./store.ts";
-import { RpcCode, rpcError } from "./transport.ts";
+import { hostAllowed, RpcCode, rpcError } from "./transport.ts";
 import { message } from "./upstream.ts";
 
 export type { GatewayOptions, Logger } from "./options.ts";
 export type { GatewayStatus, ServerStatus } from "./status.ts";
+
+/** Paths that answer with the gateway's sessions or state: they check `Host` (DNS rebinding). */
+const GUARDED_PATHS: ReadonlySet<string> = new Set(["/mcp", "/status", "/metrics"]);
 
 /** A running federation of upstream MCP servers behind one MCP endpoint. */
 export class Gateway {
@@ -120,7 +124,7 @@ export class Gateway {
   /** Connects to every enabled server (first attempt awaited) and builds the catalog. */
   async start(): Promise<void> {
     if (this.#opts.signingKey === undefined && this.#store.signingKey) {
-      this.#sessions.useKey(await this.#store.signingKey());
+      this.#sessions.useSigner(await SessionSigner.shared(this.#store));
     }
     if (this.#passthrough && this.#store.subscribe) {
       this.#unsubscribe = await this.#store.subscribe((m) => this.#relayed(m));
@@ -165,6 +169,14 @@ export class Gateway {
   readonly handler = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
     try {
+      if (GUARDED_PATHS.has(url.pathname) || url.pathname.startsWith("/status/")) {
+        const host = req.headers.get("host");
+        if (!hostAllowed(host, this.#publicHosts())) {
+          if (url.pathname === "/mcp") this.metrics.request(req.method, 403);
+          this.#log("warn", `Refused a request to ${url.pathname} for host ${JSON.stringify(host)}.`);
+          return rpcError(403, RpcCode.ServerError, `Forbidden: host ${host} is not allowed.`);
+        }
+      }
       switch (url.pathname) {
         case "/mcp":
           return await this.#endpoint.handle(req);
@@ -201,6 +213,18 @@ export class Gateway {
       return rpcError(500, RpcCode.InternalError, "Internal error.");
     }
   };
+
+  /**
+   * Hosts besides loopback names a request may name (DNS rebinding guard): `publicHosts`, the
+   * extension's public host and the host of its protected resource.
+   */
+  #publicHosts(): string[] {
+    const ext = this.#servers.config.extension;
+    const hosts = [...(this.#opts.publicHosts ?? [])];
+    if (ext.publicHost) hosts.push(ext.publicHost);
+    if (ext.oauthProtectedResource?.resource) hosts.push(ext.oauthProtectedResource.resource);
+    return hosts;
+  }
 
   /** The OAuth protected-resource metadata (RFC 9728) the extension configures, else 404. */
   #protectedResource(url: URL): Response {
@@ -251,8 +275,12 @@ export interface RunningGateway {
 
 /** Starts a gateway on `Deno.serve` and waits for the first connection attempt to every server. */
 export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<RunningGateway> {
-  const gateway = new Gateway(config, opts);
   const hostname = opts.hostname ?? "127.0.0.1";
+  // Clients of a gateway bound to one address name that address; a wildcard bind has no such name.
+  const bound = hostname === "0.0.0.0" || hostname === "::"
+    ? []
+    : [hostname.includes(":") ? `[${hostname}]` : hostname];
+  const gateway = new Gateway(config, { ...opts, publicHosts: [...(opts.publicHosts ?? []), ...bound] });
   const ac = new AbortController();
   const httpServer = Deno.serve(
     { port: opts.port ?? 0, hostname, signal: ac.signal, onListen: () => {} },

@@ -64,7 +64,7 @@ export interface HandlerContext {
   /** Timeout of one upstream call (reset by progress). */
   timeoutMs: number;
   /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`). */
-  federateAll: boolean;
+  federateAll?: boolean;
 }
 
 /** A JSON-RPC error the SDK sends as it is (code, message, data). */

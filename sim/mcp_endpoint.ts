@@ -104,7 +104,7 @@ export class McpEndpoint {
     if (msg.method === "initialize") return await this.#initialize(req, msg, vsName);
 
     // Session.
-    const found = await sessions.find(req);
+    const found = await sessions.find(req, msg.id);
     if (found instanceof Response) return found;
     if (msg.method === undefined) {
       const relayed = await this.#clientAnswer(found, msg);
@@ -160,11 +160,11 @@ export class McpEndpoint {
         400,
         RpcCode.InvalidRequest,
         "Invalid Request: initialize must not carry a session id.",
-        {
-          id: msg.id,
-        },
+        { id: msg.id },
       );
     }
+    const invalid = checkParams(msg);
+    if (invalid) return rpcError(400, RpcCode.InvalidParams, invalid, { id: msg.id });
     let session: ClientSession;
     try {
       session = await sessions.create(msg.params);
@@ -260,6 +260,7 @@ export class McpEndpoint {
       server,
       message: { ...msg, params: { ...msg.params, name: attrs.toolName } },
       timeoutMs: this.#o.timeoutMs,
+      maxBytes: servers.config.extension.maxBodyBytes,
       ...(key ? { resourceKey: key } : {}),
     }, {
       backend: async (fresh): Promise<BackendTarget> => {

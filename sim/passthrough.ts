@@ -1,7 +1,7 @@
 /**
  * The `tools/call` fast path, as upstream's router does it: the client's request goes to the owning
  * backend with only its id, tool name, session and credential rewritten, and the backend's answer
- * (JSON or an SSE stream) comes back line by line with ids mapped back. No SDK server or client sits
+ * (JSON or an SSE stream) comes back event by event with ids mapped back. No SDK server or client sits
  * on this path; the gateway only opens (or resumes) the backend session through its SDK client.
  *
  * Ids: the forwarded call gets a gateway-unique string id, which cannot collide with the numeric ids
@@ -10,27 +10,25 @@
  * until the stream ends, so the client's answer (its own POST) is forwarded to the right backend
  * session with the backend's id.
  *
+ * Backends are not trusted. A message in the answer that is a response to any id but the call's
+ * own (its gateway id) is dropped, so a backend cannot answer another of the client's requests;
+ * so is anything that is not a JSON-RPC message. The SSE answer is read event by event (`sse.ts`)
+ * within a cap on a line and an event, and re-written event by event: what the client reads is
+ * exactly what the gateway checked. A JSON answer is read within the same cap. A redirect is
+ * followed only within the backend's origin (`backend_fetch.ts`).
+ *
  * @module
  */
 
+import { backendHeaders, type BackendTarget, fetchBackend, readBody } from "./backend_fetch.ts";
+import { UpstreamError } from "./errors.ts";
 import { rewriteResultUris } from "./federation.ts";
+import { DEFAULT_SSE_LIMIT_BYTES, formatSseEvent, type SseEvent, SseLimitError, SseReader } from "./sse.ts";
+
+export type { BackendTarget } from "./backend_fetch.ts";
 
 /** JSON-RPC request id. */
 export type RpcId = string | number;
-
-/** Where and how to reach one backend session. */
-export interface BackendTarget {
-  /** The registration's MCP endpoint. */
-  endpoint: URL;
-  /** The registration's credential, sent as `Authorization` (never the client's). */
-  credential?: string;
-  /** The client's own headers, for a `userSpecificList` server (instead of `credential`). */
-  headers?: Record<string, string>;
-  /** The backend's `Mcp-Session-Id`, when it has sessions. */
-  sessionId?: string;
-  /** Protocol version negotiated with the backend. */
-  protocolVersion?: string;
-}
 
 /** What the router needs from the gateway for one call. */
 export interface CallHooks {
@@ -58,6 +56,11 @@ export interface CallRequest {
   timeoutMs: number;
   /** The server's resource URI key when it has a prefix: resource URIs in the result are rewritten. */
   resourceKey?: string;
+  /**
+   * Cap on the backend's answer: a JSON body, one SSE line, one SSE event (the extension's
+   * `maxBodyBytes`); default {@linkcode DEFAULT_SSE_LIMIT_BYTES}.
+   */
+  maxBytes?: number;
 }
 
 /** JSON-RPC error codes of the pass-through (the SDK path's). */
@@ -91,75 +94,25 @@ interface MappedRequest {
   backendId: RpcId;
 }
 
+/** What `#stream` shares with the call it relays. */
+interface StreamContext {
+  /** (Re)starts and stops the call's timeout. */
+  arm(): void;
+  disarm(): void;
+  /** Forgets the call. */
+  cleanup(): void;
+  /** When the call was sent. */
+  t0: number;
+  sessionHeaders: Record<string, string>;
+  maxBytes: number;
+}
+
 interface SessionState {
   calls: Map<string, InflightCall>;
   requests: Map<string, MappedRequest>;
 }
 
 const encoder = new TextEncoder();
-
-/** Headers of a POST to a backend session. */
-export function backendHeaders(target: BackendTarget): Record<string, string> {
-  const h: Record<string, string> = {
-    ...target.headers,
-    accept: "application/json, text/event-stream",
-    "content-type": "application/json",
-  };
-  if (target.sessionId) h["mcp-session-id"] = target.sessionId;
-  if (target.protocolVersion) h["mcp-protocol-version"] = target.protocolVersion;
-  if (target.credential) h.authorization = target.credential;
-  return h;
-}
-
-/**
- * Splits an SSE byte stream into lines (partial lines are kept for the next chunk) and lets `data`
- * rewrite the payload of each `data:` line; every other line passes as it came.
- */
-export class SseLineRewriter {
-  #buf = "";
-  #decoder = new TextDecoder();
-  constructor(readonly data: (payload: string) => string | undefined) {}
-
-  /** The rewritten complete lines of `chunk` (with what was held back). */
-  push(chunk: Uint8Array): string {
-    this.#buf += this.#decoder.decode(chunk, { stream: true });
-    const last = this.#buf.lastIndexOf("\n");
-    if (last < 0) return "";
-    const complete = this.#buf.slice(0, last + 1);
-    this.#buf = this.#buf.slice(last + 1);
-    return this.#rewrite(complete);
-  }
-
-  /** What is left at the end of the stream. */
-  flush(): string {
-    const rest = this.#buf + this.#decoder.decode();
-    this.#buf = "";
-    return rest ? this.#rewrite(rest) : "";
-  }
-
-  #rewrite(text: string): string {
-    // Fast path: most chunks are one event, one data line.
-    let out = "";
-    let start = 0;
-    while (start < text.length) {
-      let end = text.indexOf("\n", start);
-      if (end < 0) end = text.length;
-      else end++;
-      const line = text.slice(start, end);
-      start = end;
-      if (line.startsWith("data:")) {
-        const eol = line.endsWith("\r\n") ? "\r\n" : line.endsWith("\n") ? "\n" : "";
-        let payload = line.slice(5, line.length - eol.length);
-        if (payload.startsWith(" ")) payload = payload.slice(1);
-        const replaced = this.data(payload);
-        out += replaced === undefined ? line : `data: ${replaced}${eol}`;
-      } else {
-        out += line;
-      }
-    }
-    return out;
-  }
-}
 
 /** A JSON-RPC error response for `id`. */
 function errorBody(id: RpcId, code: number, message: string): string {
@@ -176,6 +129,10 @@ function parseObject(text: string): Record<string, unknown> | undefined {
 }
 
 const errorMessage = (err: unknown) => err instanceof Error ? err.message : String(err);
+
+/** The log line of a dropped response: never its contents, which may carry another request's secrets. */
+const foreignResponse = (req: CallRequest) =>
+  `Server ${req.server} sent a response to a request other than this ${req.message.method}; it was dropped.`;
 
 /** Resolves after the I/O already waiting has been handled: a read that is not ready by then is not imminent. */
 const nextTurn = () => new Promise<false>((resolve) => setTimeout(resolve, 0, false));
@@ -278,7 +235,14 @@ export class PassthroughRouter {
         PassthroughCode.InternalError,
         `Server ${req.server} failed the ${req.message.method} request: ${detail}`,
       );
+    /** A backend the gateway refuses to follow (a redirect away, a body over the cap). */
+    const refused = (err: UpstreamError) => {
+      hooks.log?.("warn", err.message);
+      return fail(PassthroughCode.InternalError, err.message);
+    };
     const t0 = performance.now();
+    const maxBytes = req.maxBytes ?? DEFAULT_SSE_LIMIT_BYTES;
+    const backendOf = { server: req.server, what: req.message.method };
     try {
       for (let attempt = 0;; attempt++) {
         let target: BackendTarget;
@@ -294,14 +258,15 @@ export class PassthroughRouter {
         arm();
         let res: Response;
         try {
-          res = await fetch(target.endpoint, {
+          res = await fetchBackend(target.endpoint, {
             method: "POST",
             headers: backendHeaders(target),
             body,
             signal: call.ac.signal,
-          });
+          }, backendOf);
         } catch (err) {
           if (call.ac.signal.aborted) return abortedError();
+          if (err instanceof UpstreamError) return refused(err);
           return failed(errorMessage(err));
         }
         if (res.status === 404 && attempt === 0) {
@@ -311,34 +276,28 @@ export class PassthroughRouter {
           continue;
         }
         if (!res.ok) {
-          const text = await res.text().catch(() => "");
-          return failed(`HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ""}`);
+          const head = await readBody(res.body, 300, { ...backendOf, truncate: true }).catch(() => undefined);
+          return failed(`HTTP ${res.status}${head?.length ? `: ${new TextDecoder().decode(head)}` : ""}`);
         }
         const ct = (res.headers.get("content-type") ?? "").toLowerCase();
         if (ct.includes("text/event-stream") && res.body) {
           streaming = true;
-          return await this.#stream(
-            req,
-            hooks,
-            state,
-            call,
-            res.body,
-            arm,
-            disarm,
-            cleanup,
-            t0,
-            sessionHeaders,
-          );
+          const ctx = { arm, disarm, cleanup, t0, sessionHeaders, maxBytes };
+          return await this.#stream(req, hooks, state, call, res.body, ctx);
         }
         let text: string;
         try {
-          text = await res.text();
+          text = new TextDecoder().decode(await readBody(res.body, maxBytes, backendOf));
         } catch (err) {
           if (call.ac.signal.aborted) return abortedError();
+          if (err instanceof UpstreamError) return refused(err);
           return failed(errorMessage(err));
         }
         const msg = ct.includes("application/json") ? parseObject(text) : undefined;
         if (!msg || msg.method !== undefined || msg.id !== call.backendId) {
+          if (msg?.method === undefined && msg?.id !== undefined) {
+            hooks.log?.("warn", foreignResponse(req));
+          }
           return failed(`the backend answered with something that is not a JSON-RPC response to the call.`);
         }
         hooks.latency?.((performance.now() - t0) / 1000);
@@ -364,45 +323,85 @@ export class PassthroughRouter {
     state: SessionState,
     call: InflightCall,
     body: ReadableStream<Uint8Array>,
-    arm: () => void,
-    disarm: () => void,
-    cleanup: () => void,
-    t0: number,
-    sessionHeaders: Record<string, string>,
+    ctx: StreamContext,
   ): Promise<Response> {
+    const { arm, disarm, cleanup, t0, sessionHeaders, maxBytes } = ctx;
     const target = call.target!;
+    const method = req.message.method;
     let answered = false;
-    const rewriter = new SseLineRewriter((payload) => {
-      const msg = parseObject(payload);
-      if (!msg) return undefined;
-      const method = msg.method;
-      if (typeof method === "string") {
+    const logged = new Set<string>();
+    const drop = (line: string) => {
+      // Once per call and kind: a backend must not be able to flood the log either.
+      if (!logged.has(line)) hooks.log?.("warn", line);
+      logged.add(line);
+    };
+    let sentEventId = "";
+    /** One event of the backend's, as the client gets it ("" drops it). */
+    const relay = (ev: SseEvent): string => {
+      // SDK clients read only `message` events; other types carry nothing a client acts on.
+      if (ev.type !== "message") return "";
+      const msg = parseObject(ev.data);
+      if (!msg) {
+        drop(
+          `Server ${req.server} sent an event that is not a JSON-RPC message during ${method}; it was dropped.`,
+        );
+        return "";
+      }
+      let data: string;
+      if (typeof msg.method === "string") {
         if (msg.id !== undefined && msg.id !== null) {
+          if (typeof msg.id !== "string" && typeof msg.id !== "number") {
+            drop(`Server ${req.server} sent a request with an invalid id during ${method}; it was dropped.`);
+            return "";
+          }
           // The backend asks the client something: give it an id the gateway can map back.
           const gid = this.#newId("req");
-          state.requests.set(gid, { server: req.server, target, backendId: msg.id as RpcId });
+          state.requests.set(gid, { server: req.server, target, backendId: msg.id });
           call.requests.push(gid);
           msg.id = gid;
-          return JSON.stringify(msg);
+          data = JSON.stringify(msg);
+        } else {
+          if (msg.method === "notifications/progress") arm();
+          else if (msg.method.endsWith("/list_changed")) hooks.listChanged?.();
+          // Data split over lines is joined by the reader; the client gets it on one.
+          data = ev.data.includes("\n") ? JSON.stringify(msg) : ev.data;
         }
-        if (method === "notifications/progress") arm();
-        else if (method.endsWith("/list_changed")) hooks.listChanged?.();
-        return undefined;
-      }
-      if (msg.id === call.backendId) {
+      } else if (!answered && msg.id === call.backendId) {
         answered = true;
         disarm();
         hooks.latency?.((performance.now() - t0) / 1000);
         msg.id = call.clientId;
         if (req.resourceKey) rewriteResultUris(msg.result, req.resourceKey);
-        return JSON.stringify(msg);
+        data = JSON.stringify(msg);
+      } else {
+        // Another id, or a second answer: it could resolve another pending request of the client's.
+        drop(foreignResponse(req));
+        return "";
       }
-      return undefined;
-    });
+      const id = ev.lastEventId === sentEventId ? undefined : (sentEventId = ev.lastEventId);
+      return formatSseEvent(data, { type: "message", id });
+    };
+    const sse = new SseReader({ maxLineBytes: maxBytes, maxEventBytes: maxBytes });
+    /** Why the stream can no longer be read, once it cannot. */
+    let broken: string | undefined;
+    const feed = (chunk: Uint8Array): string => {
+      let out = "";
+      try {
+        sse.push(chunk, (ev) => out += relay(ev));
+      } catch (err) {
+        broken = err instanceof SseLimitError
+          ? `Server ${req.server} sent an SSE ${err.kind} over the ${err.limit}-byte limit during ${method}.`
+          : `Server ${req.server} sent a stream the gateway could not read during ${method}.`;
+        hooks.log?.("warn", broken);
+      }
+      return out;
+    };
     const headers = { "content-type": "text/event-stream", "cache-control": "no-cache", ...sessionHeaders };
     const reader = body.getReader();
     const event = (code: number, message: string) =>
-      `\nevent: message\ndata: ${errorBody(call.clientId, code, message)}\n\n`;
+      formatSseEvent(errorBody(call.clientId, code, message), { type: "message" });
+    /** What ends the client's stream when the backend's broke a limit. */
+    const brokenTail = () => answered || call.cancelled ? "" : event(PassthroughCode.InternalError, broken!);
     const timeoutEvent = () =>
       event(
         PassthroughCode.RequestTimeout,
@@ -411,8 +410,7 @@ export class PassthroughRouter {
     /** What ends the client's stream once the backend's ended (`err`: it broke off). */
     const ending = (err?: unknown): string => {
       if (err === undefined) {
-        const tail = rewriter.flush();
-        return answered || call.cancelled ? tail : tail + (call.timedOut ? timeoutEvent() : event(
+        return answered || call.cancelled ? "" : (call.timedOut ? timeoutEvent() : event(
           PassthroughCode.ConnectionClosed,
           `Server ${req.server} closed the connection during ${req.message.method}.`,
         ));
@@ -444,7 +442,12 @@ export class PassthroughRouter {
         cleanup();
         return new Response(head + ending(), { headers });
       }
-      head += rewriter.push(r.value);
+      head += feed(r.value);
+      if (broken) {
+        cleanup();
+        interrupt();
+        return new Response(head + brokenTail(), { headers });
+      }
       if (!answered) {
         if (head) break;
         continue;
@@ -490,7 +493,8 @@ export class PassthroughRouter {
           }
           if (finished) return;
           if (r.done) return finish(ending());
-          const out = rewriter.push(r.value);
+          const out = feed(r.value);
+          if (broken) return finish(out + brokenTail());
           if (out) {
             controller.enqueue(encoder.encode(out));
             return;
@@ -520,12 +524,12 @@ export class PassthroughRouter {
     state.requests.delete(message.id);
     return (async () => {
       try {
-        const res = await fetch(mapped.target.endpoint, {
+        const res = await fetchBackend(mapped.target.endpoint, {
           method: "POST",
           headers: backendHeaders(mapped.target),
           body: JSON.stringify({ ...message, id: mapped.backendId }),
           signal: AbortSignal.timeout(10_000),
-        });
+        }, { server: mapped.server, what: "the client's answer" });
         await res.body?.cancel().catch(() => {});
       } catch {
         // The backend's stream carries the outcome (or its timeout) to the client.
@@ -548,16 +552,21 @@ export class PassthroughRouter {
     call.cancelled = true;
     const target = call.target;
     return (async () => {
-      if (target) await this.#notifyCancelled(target, call.backendId, params?.reason);
+      if (target) await this.#notifyCancelled(call.server, target, call.backendId, params?.reason);
       call.ac.abort();
       call.end?.();
       return new Response(null, { status: 202, headers: { "mcp-session-id": sessionId } });
     })();
   }
 
-  async #notifyCancelled(target: BackendTarget, backendId: RpcId, reason: unknown): Promise<void> {
+  async #notifyCancelled(
+    server: string,
+    target: BackendTarget,
+    backendId: RpcId,
+    reason: unknown,
+  ): Promise<void> {
     try {
-      const res = await fetch(target.endpoint, {
+      const res = await fetchBackend(target.endpoint, {
         method: "POST",
         headers: backendHeaders(target),
         body: JSON.stringify({
@@ -566,7 +575,7 @@ export class PassthroughRouter {
           params: { requestId: backendId, ...(typeof reason === "string" ? { reason } : {}) },
         }),
         signal: AbortSignal.timeout(5000),
-      });
+      }, { server, what: "notifications/cancelled" });
       await res.body?.cancel().catch(() => {});
     } catch {
       // Best effort, as the SDK's own cancellation.

@@ -6,6 +6,7 @@
  */
 import { decodeResourceUri } from "./federation.ts";
 import type { Catalog } from "./federation.ts";
+import { firstMatch } from "./uri_template.ts";
 
 /** Attributes of one request, the same ones upstream's router sets as headers for AuthPolicy. */
 export interface RequestAttributes {
@@ -74,7 +75,7 @@ export function computeAttributes(
     }
     // Prefix-less servers keep their URIs: exact match first, then their templates.
     const plain = catalog.plainResources.get(uri) ??
-      catalog.plainTemplates.find((t) => t.pattern.test(uri))?.server;
+      firstMatch(catalog.plainTemplates, uri)?.server;
     if (plain) {
       attrs.serverName = plain;
       attrs.resourceUri = uri;

@@ -1,4 +1,4 @@
-import { assertEquals } from "../test/helpers/assert.ts";
+import { assert, assertEquals } from "../test/helpers/assert.ts";
 import { buildCatalog, serverKeys } from "./federation.ts";
 import { attributeHeaders, backendParams, computeAttributes, renderAnnotationHints } from "./routing.ts";
 
@@ -57,4 +57,29 @@ Deno.test("attributes of prompts, resources, completions and unknown names", () 
     renderAnnotationHints(undefined),
     "readOnly=unspecified,destructive=unspecified,idempotent=unspecified,openWorld=unspecified",
   );
+});
+
+Deno.test("hostile URI templates cannot pin the CPU: routing a long URI that matches none is bounded", () => {
+  const vars = (n: number, op = "") => Array.from({ length: n }, (_, i) => `{${op}v${i}*}a`).join("");
+  const templates = [`h://${vars(26)}{z}/end`, `h://x${vars(26, "/")}{/z}/end`];
+  const hostile = buildCatalog(
+    [{
+      name: "ns/hostile",
+      prefix: "",
+      tools: [],
+      prompts: [],
+      resources: [],
+      resourceTemplates: templates.map((uriTemplate, i) => ({ uriTemplate, name: `t${i}` })),
+    }],
+    serverKeys(["ns/hostile"]),
+    "FilterOut",
+  );
+  for (const uri of ["h://" + "a".repeat(10_000) + "?/end", "h://x" + "/a".repeat(5_000) + "?/end"]) {
+    const t0 = performance.now();
+    const a = computeAttributes("resources/read", { uri }, hostile, new Map());
+    const ms = performance.now() - t0;
+    assertEquals(a.serverName, undefined);
+    // The backtracking regular expression this replaced did not finish in an hour.
+    assert(ms < 500, `routing took ${Math.round(ms)} ms`);
+  }
 });

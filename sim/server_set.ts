@@ -33,7 +33,7 @@ export interface ServerSetOptions {
   /** Timeout of the discovery side's requests to a server. */
   timeoutMs: number;
   /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`). */
-  federateAll: boolean;
+  federateAll?: boolean;
   /** Per-server health and latency. */
   metrics: Metrics;
   /** Diagnostics. */
@@ -79,7 +79,7 @@ export class ServerSet {
 
   /** Whether the set serves what the cluster's broker does not (`GatewayOptions.federateAll`). */
   get federateAll(): boolean {
-    return this.#opts.federateAll;
+    return this.#opts.federateAll ?? false;
   }
 
   /**
@@ -99,7 +99,7 @@ export class ServerSet {
     return [...this.#arrivals].sort((a, b) => a[1] - b[1]).map(([name]) => name);
   }
 
-  /** Resource URI key -> server name. */
+  /** Resource URI key -> server name; empty by default, where no URI carries a key (see `key`). */
   get serverByKey(): Map<string, string> {
     return this.#serverByKey;
   }
@@ -134,8 +134,9 @@ export class ServerSet {
 
   /** Enabled servers that have not yet answered their first discovery round. */
   pending(): string[] {
-    return [...this.#upstreams.values()].filter((u) => u.config.enabled && u.rounds === 0).map((u) =>
-      u.config.name
+    // From the config: before `start` (or a reload) creates a server's upstream, it has not answered either.
+    return this.#config.servers.filter((s) => s.enabled && !this.#upstreams.get(s.name)?.rounds).map((s) =>
+      s.name
     );
   }
 
@@ -184,6 +185,7 @@ export class ServerSet {
       pingIntervalMs: this.#pingIntervalMs(),
       timeoutMs: this.#opts.timeoutMs,
       listTemplates: this.#opts.federateAll,
+      maxBytes: this.#config.extension.maxBodyBytes,
       onChange: () => {
         metrics.upstreamHealth(s.name, up.state === "ready");
         if (this.#upstreams.get(s.name) === up) {
@@ -227,7 +229,7 @@ export class ServerSet {
     }
     this.#upstreams = ordered;
     this.#keys = serverKeys(servers.map((s) => s.name));
-    this.#serverByKey = new Map([...this.#keys].map(([n, k]) => [k, n]));
+    this.#serverByKey = this.#opts.federateAll ? new Map([...this.#keys].map(([n, k]) => [k, n])) : new Map();
     this.#rebuild();
     await Promise.all(starting);
   }

@@ -23,7 +23,7 @@ import type { ListsChanged } from "./server_set.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./options.ts";
 import { SessionSigner } from "./session.ts";
-import type { SessionRecord, SessionStore } from "./store.ts";
+import { type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
 import { RpcCode, rpcError } from "./transport.ts";
 import { GATEWAY_INFO, message } from "./upstream.ts";
 
@@ -63,17 +63,19 @@ export class SessionRegistry {
   #sessions = new Map<string, ClientSession>();
   /** Sessions being brought back from the store, so concurrent requests for one id share one. */
   #resuming = new Map<string, Promise<ClientSession>>();
+  /** Sessions `create` is building: they count against the cap before the SDK holds them. */
+  #creating = 0;
   #sweeper?: ReturnType<typeof setInterval>;
 
-  /** A registry signing ids with `signingKey` (random when omitted; see `useKey`). */
+  /** A registry signing ids with `signingKey` (random when omitted; see `useSigner`). */
   constructor(opts: SessionRegistryOptions, signingKey?: string | Uint8Array) {
     this.#opts = opts;
     this.#signer = new SessionSigner(signingKey);
   }
 
-  /** Signs ids with `key` from now on (the store's shared key). */
-  useKey(key: string | Uint8Array): void {
-    this.#signer = new SessionSigner(key);
+  /** Signs and verifies ids with `signer` from now on (the store's shared one, see `SessionSigner.shared`). */
+  useSigner(signer: SessionSigner): void {
+    this.#signer = signer;
   }
 
   /** Sessions held now. */
@@ -116,11 +118,17 @@ export class SessionRegistry {
 
   /**
    * The session a request names in `Mcp-Session-Id`, or the error response: 400 without the header,
-   * 404 for an id this gateway did not issue or that ended.
+   * 404 for an id this gateway did not issue or that ended. Error answers carry `requestId`, the id
+   * of the posted message, when given.
    */
-  async find(req: Request): Promise<ClientSession | Response> {
+  async find(req: Request, requestId?: unknown): Promise<ClientSession | Response> {
     const id = req.headers.get("mcp-session-id");
-    if (!id) return rpcError(400, RpcCode.ServerError, "Bad Request: the Mcp-Session-Id header is required.");
+    const notFound = () => rpcError(404, RpcCode.SessionNotFound, "Session not found.", { id: requestId });
+    if (!id) {
+      return rpcError(400, RpcCode.ServerError, "Bad Request: the Mcp-Session-Id header is required.", {
+        id: requestId,
+      });
+    }
     // Only ids this gateway issued become keys of #sessions, so finding one authenticates it: the HMAC
     // verify (about a sixth of the gateway's CPU per tools/call in `deno task bench`) is left to ids
     // this process does not hold.
@@ -128,8 +136,10 @@ export class SessionRegistry {
     if (!s) {
       try {
         await this.#signer.verify(id);
-      } catch {
-        return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+      } catch (err) {
+        // The store could not be asked for the current key: a 503 naming it, not a forgotten session.
+        if (err instanceof SessionStoreError) throw err;
+        return notFound();
       }
     }
     // The store decides whether a session lives: another replica may have ended it (DELETE) or
@@ -137,10 +147,11 @@ export class SessionRegistry {
     const record = await this.#opts.store.get(id);
     if (!record) {
       if (s) await this.close(id, false);
-      return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
+      return notFound();
     }
-    if (s?.closed) return rpcError(404, RpcCode.SessionNotFound, "Session not found.");
-    const session = s ?? await this.#resume(id, record);
+    if (s?.closed) return notFound();
+    // Another request for the id may have resumed it while this one awaited the store.
+    const session = s ?? this.#sessions.get(id) ?? await this.#resume(id, record);
     session.lastUsed = Date.now();
     session.requestHeaders = req.headers;
     return session;
@@ -151,9 +162,18 @@ export class SessionRegistry {
    * Throws `SessionCapError` when this process holds `maxSessions` already.
    */
   async create(params: unknown): Promise<ClientSession> {
-    if (this.#sessions.size + this.#resuming.size >= this.#opts.maxSessions) {
+    if (this.#sessions.size + this.#resuming.size + this.#creating >= this.#opts.maxSessions) {
       throw new SessionCapError(this.#opts.maxSessions);
     }
+    this.#creating++;
+    try {
+      return await this.#create(params);
+    } finally {
+      this.#creating--;
+    }
+  }
+
+  async #create(params: unknown): Promise<ClientSession> {
     const id = await this.#signer.issue();
     const p = (params ?? {}) as {
       protocolVersion?: unknown;

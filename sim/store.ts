@@ -51,10 +51,12 @@ export interface SessionStore {
   /** The store for humans: `memory`, or its URL with the password masked. */
   readonly description?: string;
   /**
-   * A session signing key every replica on this store agrees on (the first one to ask creates it).
-   * The gateway uses it when it is given no `signingKey`.
+   * A session signing key every replica on this store agrees on. When the store holds none (the
+   * first replica, or the store lost it) it first stores `prefer`, or a fresh random key without
+   * one, atomically. The gateway uses it (through `SessionSigner.shared`) when it is given no
+   * `signingKey`.
    */
-  signingKey?(): Promise<string>;
+  signingKey?(prefer?: string): Promise<string>;
   /** Records a new gateway session. */
   create(sessionId: string, record: SessionRecord): Promise<void>;
   /** The record of a session, or undefined when it never existed or was deleted. */

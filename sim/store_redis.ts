@@ -33,6 +33,12 @@ const SET_BACKEND_SCRIPT = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
 end
 return 0`;
 
+/** The signing key, after storing ARGV[1] as it when there is none: one atomic step for racing replicas. */
+const SIGNING_KEY_SCRIPT = `local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]`;
+
 /** Options of {@link RedisSessionStore.connect}. */
 export interface RedisSessionStoreOptions {
   /** Idle lifetime of a session in seconds, refreshed whenever the session is used; default 86400 (24 h). */
@@ -311,19 +317,21 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
-   * The signing key the replicas share: created at random by the first replica (`SET NX`), read by
-   * the others. It has no TTL: sessions signed with it must stay valid while they live.
+   * The signing key the replicas share: written by the first replica to find none, read by the
+   * others. When Redis has lost it (a restart without persistence, FLUSHALL), the first replica to
+   * ask puts back `prefer` (its own key; a fresh random one without it), so the replicas converge on
+   * one key again (see `SessionSigner.shared`). It has no TTL: sessions signed with it must stay
+   * valid while they live.
    */
-  async signingKey(): Promise<string> {
+  async signingKey(prefer?: string): Promise<string> {
     const key = `${this.#prefix}signing-key`;
-    const fresh = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
+    const candidate = prefer ?? btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
       .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-    const value = await this.#run(async (c) => {
-      await c.set(key, fresh, { condition: "NX" });
-      return await c.get(key);
-    });
-    if (!value) throw new SessionStoreError(`Session store ${this.description} lost the signing key.`);
-    return String(value);
+    const value = await this.#run((c) => c.eval(SIGNING_KEY_SCRIPT, { keys: [key], arguments: [candidate] }));
+    if (typeof value !== "string" || !value) {
+      throw new SessionStoreError(`Session store ${this.description} returned no signing key.`);
+    }
+    return value;
   }
 
   /** Publishes `message` on the relay channel to every replica on this Redis (same key prefix). */

@@ -1,7 +1,8 @@
 /**
  * HTTP-level checks of the Streamable HTTP transport that the gateway makes before any MCP processing:
- * Origin, Accept, Content-Type, body size, JSON parse, batch rejection and protocol version. Each
- * failure is a `Response` carrying a JSON-RPC error body, so nothing malformed reaches the SDK.
+ * Origin, Accept, Content-Type, body size, body deadline, JSON parse, nesting depth, batch rejection
+ * and protocol version. Each failure is a `Response` carrying a JSON-RPC error body, so nothing
+ * malformed reaches the SDK.
  *
  * @module
  */
@@ -48,6 +49,54 @@ export function originAllowed(origin: string | null, allowed: string[]): boolean
   }
 }
 
+/** Host name and port of a `Host` header value (or a configured host), canonical; undefined when malformed. */
+function splitHost(value: string): { name: string; port?: string } | undefined {
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d{1,5}))?$/i.exec(value.trim());
+  if (!m) return undefined;
+  try {
+    // The URL parser's canonical form: 127.1 is 127.0.0.1, [0:0::1] is [::1], names lower case.
+    const url = new URL(`http://${m[1]}${m[2] ? `:${m[2]}` : ""}`);
+    return { name: url.hostname.replace(/\.$/, ""), ...(m[2] ? { port: m[2] } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+function isLoopback(name: string): boolean {
+  return name === "localhost" || name.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(name) ||
+    name === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(name);
+}
+
+/**
+ * True when a request's `Host` header names this gateway, the DNS rebinding guard the MCP transport
+ * spec asks of local servers: a loopback name (`localhost`, `*.localhost`, 127.0.0.0/8, `[::1]`) on
+ * any port, or one of `publicHosts` (`host` on any port, `host:port` on that port or, for 80 and
+ * 443, without one; a URL stands for its host; `*` accepts every host). A request without a `Host`
+ * header passes: browsers, which rebinding attacks need, always send one.
+ */
+export function hostAllowed(host: string | null, publicHosts: string[]): boolean {
+  if (host === null) return true;
+  const got = splitHost(host);
+  if (!got) return false;
+  if (isLoopback(got.name)) return true;
+  for (const entry of publicHosts) {
+    if (entry === "*") return true;
+    let text = entry;
+    if (entry.includes("://")) {
+      try {
+        text = new URL(entry).host;
+      } catch {
+        continue;
+      }
+    }
+    const want = splitHost(text);
+    if (!want || want.name !== got.name) continue;
+    if (want.port === undefined || want.port === got.port) return true;
+    if (got.port === undefined && (want.port === "80" || want.port === "443")) return true;
+  }
+  return false;
+}
+
 /** A JSON-RPC message as posted by a client, after the transport checks. */
 export interface PostedMessage {
   jsonrpc: "2.0";
@@ -70,30 +119,158 @@ export type PostRead =
 /** JSON-RPC batches are limited like the SDK limits them. */
 export const MAX_BATCH_SIZE = 100;
 
-/** The message as a valid JSON-RPC 2.0 message, or the -32600 error for it. */
-function checkMessage(parsed: unknown): PostedMessage | Response {
-  const m = parsed as Record<string, unknown>;
-  const validId = m?.id === undefined || typeof m.id === "string" ||
-    (typeof m.id === "number" && Number.isFinite(m.id));
-  if (
-    typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || m.jsonrpc !== "2.0" ||
-    !validId ||
-    (m.method !== undefined && typeof m.method !== "string") ||
-    (m.method === undefined && m.result === undefined && m.error === undefined) ||
-    (m.params !== undefined && (typeof m.params !== "object" || m.params === null || Array.isArray(m.params)))
-  ) {
-    return rpcError(400, RpcCode.InvalidRequest, "Invalid Request: the body is not a JSON-RPC 2.0 message.", {
-      id: validId ? m?.id : null,
-    });
+/**
+ * How deeply a posted message may nest objects and arrays, the message itself being level 1 (so
+ * `params` is level 2 and a tool's `arguments` level 3). The SDK's validators and `JSON.stringify`
+ * recurse once per level and overflow the stack somewhere past 10,000; 100 is far from that and
+ * far beyond any real MCP message.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/**
+ * How long a client has to send a request's whole body once its headers are in, in ms. A client
+ * that sends part of a body and stalls (or trickles it) is answered 408 instead of holding a
+ * handler and its buffers forever.
+ */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
+/** Options of {@link readPost}. */
+export interface ReadPostOptions {
+  /** Deepest nesting accepted; default {@link MAX_JSON_DEPTH}. */
+  maxDepth?: number;
+  /** Deadline for the whole body in ms; default {@link DEFAULT_BODY_TIMEOUT_MS}. */
+  bodyTimeoutMs?: number;
+}
+
+/** True when `value` nests objects and arrays more than `max` levels (a scalar is level 0). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  // An explicit stack: the value may be nested far deeper than the call stack allows.
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
   }
-  return parsed as PostedMessage;
+  return false;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A JSON-RPC id as MCP allows it: a string or an integer (the SDK's `RequestIdSchema`). */
+export function isRequestId(v: unknown): v is string | number {
+  return typeof v === "string" || (typeof v === "number" && Number.isSafeInteger(v));
+}
+
+/** Members each kind of message may have; the SDK's schemas are strict and refuse any other. */
+const MEMBERS = {
+  request: new Set(["jsonrpc", "id", "method", "params"]),
+  notification: new Set(["jsonrpc", "method", "params"]),
+  result: new Set(["jsonrpc", "id", "result"]),
+  error: new Set(["jsonrpc", "id", "error"]),
+};
+
+/** Why `holder._meta` is not what the SDK accepts (`RequestMetaSchema`), or undefined when it is. */
+function metaProblem(holder: Record<string, unknown>, where: string): string | undefined {
+  const meta = holder._meta;
+  if (meta === undefined) return undefined;
+  if (!isRecord(meta)) return `${where}._meta must be an object`;
+  if (meta.progressToken !== undefined && !isRequestId(meta.progressToken)) {
+    return `${where}._meta.progressToken must be a string or an integer`;
+  }
+  const task = meta["io.modelcontextprotocol/related-task"];
+  if (task !== undefined && !(isRecord(task) && typeof task.taskId === "string")) {
+    return `${where}._meta["io.modelcontextprotocol/related-task"] must have a string taskId`;
+  }
+  return undefined;
+}
+
+/**
+ * Why `m` is not a JSON-RPC message the MCP SDK accepts, or undefined when it is one. The SDK
+ * would refuse the same messages, but with -32700 and no id; checked here, they get -32600 and the
+ * id when it has one.
+ */
+function messageProblem(m: Record<string, unknown>): string | undefined {
+  if (m.jsonrpc !== "2.0") return 'jsonrpc must be "2.0"';
+  const kind = "method" in m
+    ? ("id" in m ? "request" : "notification")
+    : "result" in m
+    ? "result"
+    : "error" in m
+    ? "error"
+    : undefined;
+  if (!kind) return "the message has no method, result or error";
+  for (const member of Object.keys(m)) {
+    if (!MEMBERS[kind].has(member)) return `a ${kind} has no member ${JSON.stringify(member.slice(0, 40))}`;
+  }
+  // An error answering a request whose id could not be read has none; everything else that has an
+  // id needs a usable one.
+  const idOptional = kind === "notification" || (kind === "error" && m.id === undefined);
+  if (!idOptional && !isRequestId(m.id)) return "id must be a string or an integer";
+  switch (kind) {
+    case "request":
+    case "notification":
+      if (typeof m.method !== "string") return "method must be a string";
+      if (m.params === undefined) return undefined;
+      if (!isRecord(m.params)) return "params must be an object";
+      return metaProblem(m.params, "params");
+    case "result":
+      if (!isRecord(m.result)) return "result must be an object";
+      return metaProblem(m.result, "result");
+    case "error": {
+      const e = m.error;
+      if (!isRecord(e) || !Number.isSafeInteger(e.code) || typeof e.message !== "string") {
+        return "error must have an integer code and a string message";
+      }
+      return undefined;
+    }
+  }
+}
+
+/** The message as a valid JSON-RPC 2.0 message, or the -32600 (-32602) error for it. */
+function checkMessage(parsed: unknown, maxDepth: number, bodyBytes: number): PostedMessage | Response {
+  if (!isRecord(parsed)) {
+    return rpcError(400, RpcCode.InvalidRequest, "Invalid Request: the body is not a JSON-RPC 2.0 message.");
+  }
+  const id = isRequestId(parsed.id) ? parsed.id : null;
+  const problem = messageProblem(parsed);
+  if (problem) {
+    return rpcError(
+      400,
+      RpcCode.InvalidRequest,
+      `Invalid Request: the body is not a JSON-RPC 2.0 message: ${problem}.`,
+      { id },
+    );
+  }
+  // Each level takes two bytes of the body at least, so most bodies need no walk.
+  if (bodyBytes > 2 * maxDepth && nestsDeeperThan(parsed, maxDepth)) {
+    const inParams = nestsDeeperThan(parsed.params, maxDepth - 1);
+    return rpcError(
+      400,
+      inParams ? RpcCode.InvalidParams : RpcCode.InvalidRequest,
+      `${
+        inParams ? "Invalid params" : "Invalid Request"
+      }: the message nests objects and arrays deeper than ${maxDepth} levels, the gateway's limit.`,
+      { id },
+    );
+  }
+  return parsed as unknown as PostedMessage;
 }
 
 /**
  * Checks and parses a POST to the MCP endpoint. The body is read with a hard cap so a huge body is
- * refused without buffering it whole.
+ * refused without buffering it whole, and within a deadline (`bodyTimeoutMs`).
  */
-export async function readPost(req: Request, maxBodyBytes: number): Promise<PostRead> {
+export async function readPost(
+  req: Request,
+  maxBodyBytes: number,
+  opts: ReadPostOptions = {},
+): Promise<PostRead> {
+  const maxDepth = opts.maxDepth ?? MAX_JSON_DEPTH;
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const fail = (response: Response): PostRead => ({ ok: false, response });
   const accept = req.headers.get("accept") ?? "";
   if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
@@ -132,15 +309,37 @@ export async function readPost(req: Request, maxBodyBytes: number): Promise<Post
   let size = 0;
   if (req.body) {
     const reader = req.body.getReader();
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBodyBytes) {
-        await reader.cancel().catch(() => {});
-        return tooLarge();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // One deadline for the whole body, not per read: a byte now and then must not keep it open.
+    const deadline = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), bodyTimeoutMs);
+    });
+    try {
+      while (true) {
+        const next = reader.read();
+        next.catch(() => {});
+        const read = await Promise.race([next, deadline]);
+        if (read === "timeout") {
+          reader.cancel().catch(() => {});
+          return fail(
+            rpcError(
+              408,
+              RpcCode.ServerError,
+              `Request Timeout: the request body did not arrive within ${bodyTimeoutMs} ms.`,
+              { headers: { connection: "close" } },
+            ),
+          );
+        }
+        if (read.done) break;
+        size += read.value.byteLength;
+        if (size > maxBodyBytes) {
+          await reader.cancel().catch(() => {});
+          return tooLarge();
+        }
+        chunks.push(read.value);
       }
-      chunks.push(value);
+    } finally {
+      clearTimeout(timer);
     }
   }
   const bytes = new Uint8Array(size);
@@ -167,12 +366,12 @@ export async function readPost(req: Request, maxBodyBytes: number): Promise<Post
     }
     const batch: PostedMessage[] = [];
     for (const item of parsed) {
-      const checked = checkMessage(item);
+      const checked = checkMessage(item, maxDepth, size);
       if (checked instanceof Response) return fail(checked);
       batch.push(checked);
     }
     return { ok: true, batch };
   }
-  const checked = checkMessage(parsed);
+  const checked = checkMessage(parsed, maxDepth, size);
   return checked instanceof Response ? fail(checked) : { ok: true, message: checked };
 }

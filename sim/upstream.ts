@@ -3,6 +3,11 @@
  * the SDK speaks, so 2025-03-26 servers keep working); `Upstream` is the gateway-owned discovery side
  * of one server: it lists what the server offers, re-lists on `list_changed`, and pings it for health.
  *
+ * Backends are not trusted: the client's fetch reads their answers within a cap and follows a
+ * redirect only within the server's origin (`backend_fetch.ts`). A response can only settle a
+ * request of the same SDK client, which speaks to that one server for one client session (or for
+ * discovery): a backend can answer only requests that were sent to it.
+ *
  * @module
  */
 // @ts-types="@modelcontextprotocol/sdk/client/index"
@@ -20,9 +25,11 @@ import {
   type Tool,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
+import { boundedFetch, type FetchLike } from "./backend_fetch.ts";
 import { type ServerConfig, serverEndpoint } from "./config.ts";
 import { UpstreamError } from "./errors.ts";
 import type { ServerListing } from "./federation.ts";
+import { DEFAULT_SSE_LIMIT_BYTES } from "./sse.ts";
 
 /** Name and version the gateway presents to upstreams. */
 export const GATEWAY_INFO = { name: "kubectl-mcp-sim", version: "0.1.0" };
@@ -40,6 +47,13 @@ export interface ConnectOptions {
    * `userSpecificList` server gets the calling client's own, as they are on its latest request.
    */
   headers?: () => Record<string, string>;
+  /**
+   * Cap on a backend's answer: a JSON body, one SSE line, one SSE event (the extension's
+   * `maxBodyBytes`); default {@linkcode DEFAULT_SSE_LIMIT_BYTES}.
+   */
+  maxBytes?: number;
+  /** Where a backend's dropped messages are reported (never with their contents). */
+  log?: (level: "warn", msg: string) => void;
 }
 
 /** A live SDK client to one backend. */
@@ -59,19 +73,25 @@ export async function connectUpstream(
   const headers: Record<string, string> = {};
   if (server.credential && !opts.headers) headers.Authorization = server.credential;
   const dynamic = opts.headers;
+  const base: FetchLike = dynamic
+    ? (url, init) => {
+      const merged = new Headers(init?.headers);
+      for (const [name, value] of Object.entries(dynamic())) {
+        if (!merged.has(name)) merged.set(name, value);
+      }
+      return fetch(url, { ...init, headers: merged });
+    }
+    : fetch;
   const transport = new StreamableHTTPClientTransport(serverEndpoint(server), {
     requestInit: { headers },
-    ...(dynamic
-      ? {
-        fetch: (url: string | URL, init?: RequestInit) => {
-          const merged = new Headers(init?.headers);
-          for (const [name, value] of Object.entries(dynamic())) {
-            if (!merged.has(name)) merged.set(name, value);
-          }
-          return fetch(url, { ...init, headers: merged });
-        },
-      }
-      : {}),
+    fetch: boundedFetch({
+      server: server.name,
+      maxBytes: opts.maxBytes ?? DEFAULT_SSE_LIMIT_BYTES,
+      fetch: base,
+      log: opts.log,
+    }),
+    // The SDK's default, stated: a redirect to another origin fails the request, as in the cluster.
+    redirectPolicy: "same-origin",
     sessionId: opts.sessionId,
     // Reconnecting the standalone GET stream forever would keep timers alive after a backend dies;
     // the health loop owns recovery instead.
@@ -211,6 +231,8 @@ export interface UpstreamOptions {
   onLatency?: (method: string, seconds: number) => void;
   /** Where diagnostics go. */
   log: (level: "info" | "warn" | "error", msg: string) => void;
+  /** Cap on the server's answers (see `ConnectOptions.maxBytes`). */
+  maxBytes?: number;
 }
 
 /** The gateway's own discovery session and health loop for one server. */
@@ -306,7 +328,11 @@ export class Upstream {
 
   async #connectAndList(): Promise<void> {
     const t0 = performance.now();
-    const conn = await connectUpstream(this.config, { timeoutMs: this.#opts.timeoutMs });
+    const conn = await connectUpstream(this.config, {
+      timeoutMs: this.#opts.timeoutMs,
+      maxBytes: this.#opts.maxBytes,
+      log: this.#opts.log,
+    });
     this.#opts.onLatency?.("initialize", (performance.now() - t0) / 1000);
     if (this.#closed) {
       await conn.client.close().catch(() => {});

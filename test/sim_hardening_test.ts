@@ -6,6 +6,7 @@ import { normalizeConfig } from "../sim/config.ts";
 import { startGateway } from "../sim/gateway.ts";
 import { startFixture } from "./fixtures/mod.ts";
 import { assert, assertEquals } from "./helpers/assert.ts";
+import { runCli } from "./helpers/cli.ts";
 import { initializeBody, post, rawSession } from "./sim_helpers.ts";
 
 Deno.test("hardening: invalid params get -32602 with one short sentence, on every method", async () => {
@@ -64,4 +65,63 @@ Deno.test("hardening: past --max-sessions an initialize gets 503 and existing se
   await del.body?.cancel();
   assertEquals(del.status, 200);
   await rawSession(gw.url);
+});
+
+/** Status of a request to `path` of the gateway at `url` naming `host` in its Host header (raw HTTP/1.1). */
+async function statusForHost(url: string, path: string, host: string, body?: string): Promise<number> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    const head = body === undefined
+      ? `GET ${path} HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`
+      : `POST ${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\n` +
+        `accept: application/json, text/event-stream\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;
+    await conn.write(new TextEncoder().encode(head));
+    const buf = new Uint8Array(64);
+    const n = await conn.read(buf);
+    return Number(new TextDecoder().decode(buf.subarray(0, n ?? 0)).split(" ")[1]);
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("hardening: /mcp, /status and /metrics refuse a Host that is neither loopback nor the public host", async () => {
+  await using weather = await startFixture("weather");
+  await using gw = await startGateway(
+    normalizeConfig({
+      servers: [{ name: "test/weather", url: weather.url, prefix: "w_" }],
+      extension: { publicHost: "mcp.example.com" },
+    }),
+    { publicHosts: ["gw.internal:8443"] },
+  );
+  const init = JSON.stringify(initializeBody("2025-11-25", 1));
+  const port = new URL(gw.url).port;
+  for (const path of ["/mcp", "/status", "/metrics", "/status/test/weather"]) {
+    const body = path === "/mcp" ? init : undefined;
+    assertEquals(
+      await statusForHost(gw.url, path, "attacker.example", body),
+      403,
+      `${path} attacker.example`,
+    );
+    assertEquals(
+      await statusForHost(gw.url, path, `attacker.example:${port}`, body),
+      403,
+      `${path} with port`,
+    );
+    assertEquals(await statusForHost(gw.url, path, "gw.internal:9999", body), 403, `${path} other port`);
+  }
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, "mcp.example.com", "gw.internal:8443"]) {
+    assertEquals(await statusForHost(gw.url, "/mcp", host, init), 200, `/mcp ${host}`);
+    assertEquals(await statusForHost(gw.url, "/status", host), 200, `/status ${host}`);
+  }
+  // Liveness probes stay open to any Host: they reveal nothing.
+  assertEquals(await statusForHost(gw.url, "/healthz", "attacker.example"), 200);
+});
+
+Deno.test("hardening: simulate refuses a --max-sessions that is not a positive whole number", async () => {
+  for (const value of ["0", "1.5", "many"]) {
+    const r = await runCli(["simulate", "--max-sessions", value, "--port", "0"]);
+    assertEquals(r.code, 2, `--max-sessions ${value}: ${r.stderr}`);
+    assert(r.stderr.includes(`invalid value "${value}" for --max-sessions`), r.stderr);
+  }
 });

@@ -24,6 +24,20 @@ export type CompletionSource =
   | "tool"
   | "resource-type";
 
+/** One completion candidate. */
+export interface Candidate {
+  /** The word offered. */
+  value: string;
+  /** Shown beside it by shells that support descriptions. */
+  description?: string;
+}
+
+/** Looks up dynamic values (namespaces, servers, contexts) for a completion source. */
+export type CompletionProvider = (
+  source: CompletionSource,
+  context: { flags: Flags; io: Io },
+) => Promise<Candidate[]>;
+
 /** A flag a command accepts. */
 export interface FlagSpec {
   /** Long name without dashes, e.g. `namespace`. */

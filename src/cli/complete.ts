@@ -8,6 +8,7 @@
 
 import {
   type ArgSpec,
+  type Candidate,
   type Command,
   type CompletionSource,
   type Flags,
@@ -32,36 +33,12 @@ export const Directive = {
   FilterDirs: 16,
 } as const;
 
-/** One completion candidate. */
-export interface Candidate {
-  /** The word offered. */
-  value: string;
-  /** Shown beside it by shells that support descriptions. */
-  description?: string;
-}
-
 /** What completion answers: candidates and the directive. */
 export interface Completion {
   /** Candidates, already filtered by the partial word. */
   candidates: Candidate[];
   /** Cobra directive bits. */
   directive: number;
-}
-
-/** Looks up dynamic values (namespaces, servers, contexts) for a completion source. */
-export type CompletionProvider = (
-  source: CompletionSource,
-  context: { flags: Flags; io: Io },
-) => Promise<Candidate[]>;
-
-const providers: CompletionProvider[] = [];
-
-/**
- * Registers a provider of dynamic values. Modules that know where values come from (kubeconfig,
- * manifests given with `-f`, the cluster) register one; every provider is asked, answers are merged.
- */
-export function registerCompletionProvider(provider: CompletionProvider): void {
-  providers.push(provider);
 }
 
 /** Computes completions for `words`, whose last element is the partial word being completed. */
@@ -144,8 +121,13 @@ async function fromSource(
 ): Promise<Completion> {
   if (source === "file") return { candidates: [], directive: Directive.Default };
   if (source === "dir") return { candidates: [], directive: Directive.FilterDirs };
-  // Providers register themselves when loaded; load them only when a value is to be looked up.
-  await Promise.all([import("./completion_sources.ts"), import("../kube/completion.ts")]);
+  // Providers are loaded only when a value is to be looked up. Every one is asked, in this order; the
+  // first answer for a value wins.
+  const [local, cluster] = await Promise.all([
+    import("./completion_sources.ts"),
+    import("../kube/completion.ts"),
+  ]);
+  const providers = [local.kubeconfigNames, local.manifestNames, cluster.clusterNames];
   const seen = new Map<string, Candidate>();
   for (const provider of providers) {
     try {

@@ -1,13 +1,12 @@
 /**
  * Completion values that need no cluster: kubeconfig contexts, clusters and users, and the names of
- * objects in the manifests given with `-f`. Cluster lookups are registered by `src/kube`.
+ * objects in the manifests given with `-f`. Cluster lookups are in `src/kube/completion.ts`.
  *
  * @module
  */
 
 import { parse as parseYaml, parseAllDocuments } from "yaml";
-import type { Candidate } from "./complete.ts";
-import { registerCompletionProvider } from "./complete.ts";
+import type { Candidate, CompletionProvider } from "./command.ts";
 
 const KIND_BY_SOURCE: Record<string, string> = {
   "server": "MCPServerRegistration",
@@ -30,7 +29,8 @@ export function kubeconfigPaths(
   return home ? [`${home}/.kube/config`] : [];
 }
 
-registerCompletionProvider((source, { flags, io }) => {
+/** Contexts, clusters and users of the kubeconfig files kubectl would read. */
+export const kubeconfigNames: CompletionProvider = (source, { flags, io }) => {
   const section =
     ({ context: "contexts", cluster: "clusters", user: "users" } as Record<string, string>)[source];
   if (!section) return Promise.resolve([]);
@@ -47,9 +47,10 @@ registerCompletionProvider((source, { flags, io }) => {
     }
   }
   return Promise.resolve(names);
-});
+};
 
-registerCompletionProvider(async (source, { flags }) => {
+/** Names of the objects of the source's kind in the manifests given with `-f`. */
+export const manifestNames: CompletionProvider = async (source, { flags }) => {
   const kind = KIND_BY_SOURCE[source];
   if (!kind) return [];
   const candidates: Candidate[] = [];
@@ -66,7 +67,7 @@ registerCompletionProvider(async (source, { flags }) => {
     }
   }
   return candidates;
-});
+};
 
 async function manifestFiles(path: string): Promise<string[]> {
   const info = await Deno.stat(path);

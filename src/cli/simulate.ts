@@ -17,12 +17,13 @@ import {
   parseUpstreams,
   type Replay,
   type ReplayOptions,
-  type ReplaySource,
   startReplay,
   staticResolver,
-  type UpstreamResolver,
 } from "../replay/mod.ts";
 import type { ManifestDocument } from "../manifest/mod.ts";
+import { DEFAULT_MAX_SESSIONS } from "../../sim/options.ts";
+// A type only: the cluster replay itself is imported when a verb needs the cluster.
+import type { ClusterReplayFactory } from "../kube/replay.ts";
 
 /** Flags shared by `simulate`, `tools` and `call`: where the replay's objects and servers come from. */
 export const REPLAY_FLAGS = [
@@ -100,17 +101,9 @@ function validationGate(io: Io): (documents: ManifestDocument[]) => void {
   };
 }
 
-/** How the cluster-backed parts are reached; `src/kube` provides it, tests may pass another. */
-export interface ClusterReplayFactory {
-  /** A source reading the cluster (and files laid over it with `overlay`). */
-  source(flags: Flags, io: Io, overlay?: ReplaySource): Promise<ReplaySource>;
-  /** A resolver that port-forwards to the registrations' Pods (overrides first). */
-  resolver(flags: Flags, io: Io, upstreams: Record<string, string>): Promise<UpstreamResolver>;
-}
-
 let clusterFactory: ClusterReplayFactory | undefined;
 
-/** Installs the cluster replay (done by `src/kube/replay.ts` when it is imported). */
+/** Installs another cluster replay; without one, `src/kube/replay.ts`'s is loaded when first needed. */
 export function setClusterReplayFactory(factory: ClusterReplayFactory): void {
   clusterFactory = factory;
 }
@@ -200,6 +193,19 @@ export const simulateCommand: Command = {
       description: "Key (16+ bytes) signing session ids; give every replica the same one. With a Redis " +
         "session store and no key, the replicas share one kept in Redis.",
     },
+    {
+      name: "public-host",
+      type: "string",
+      multiple: true,
+      description: "A host name clients reach the gateway by besides loopback ones and the extension's " +
+        "publicHost (HOST or HOST:PORT, repeatable); other Host headers get 403 (DNS rebinding guard).",
+    },
+    {
+      name: "max-sessions",
+      type: "string",
+      default: String(DEFAULT_MAX_SESSIONS),
+      description: "Client sessions the gateway holds at most; an initialize past it gets 503.",
+    },
     ...REPLAY_FLAGS,
   ],
   async run({ io, args, flags }) {
@@ -219,6 +225,11 @@ export const simulateCommand: Command = {
     if (signingKey !== undefined && new TextEncoder().encode(signingKey).length < 16) {
       throw new UsageError("--session-signing-key must be at least 16 bytes long");
     }
+    const maxText = flags.string("max-sessions") ?? String(DEFAULT_MAX_SESSIONS);
+    const maxSessions = Number(maxText);
+    if (!Number.isInteger(maxSessions) || maxSessions < 1) {
+      throw new UsageError(`invalid value "${maxText}" for --max-sessions: expected a positive whole number`);
+    }
     const options = await replayOptionsFromFlags(flags, io);
     let replay: Replay;
     try {
@@ -227,6 +238,8 @@ export const simulateCommand: Command = {
         sessionStore,
         sessionStoreFromExtension: true,
         signingKey,
+        maxSessions,
+        publicHosts: flags.strings("public-host"),
         port,
         hostname: flags.string("address"),
         onChange: (line) => io.out(`${timestamp()} ${line}\n`),

@@ -6,9 +6,7 @@
  * @module
  */
 
-import { registerCompletionProvider } from "../cli/complete.ts";
-import type { Candidate } from "../cli/complete.ts";
-import type { CompletionSource } from "../cli/command.ts";
+import type { Candidate, CompletionProvider, CompletionSource } from "../cli/command.ts";
 import { gatewayExtensionCrd, serverRegistrationCrd, VERSION, virtualServerCrd } from "../model/mod.ts";
 import type { CrdDefinition } from "../model/mod.ts";
 import { KubeClient } from "./client.ts";
@@ -23,7 +21,8 @@ const CRD_BY_SOURCE: Partial<Record<CompletionSource, CrdDefinition>> = {
   "gateway-extension": gatewayExtensionCrd,
 };
 
-registerCompletionProvider(async (source, { flags, io }) => {
+/** Namespaces, and the MCP objects in the namespace the command line selects, read from the cluster. */
+export const clusterNames: CompletionProvider = async (source, { flags, io }) => {
   if (source !== "namespace" && !CRD_BY_SOURCE[source]) return [];
   // An explicit --request-timeout wins; otherwise keep the shell responsive.
   const options = configOptionsFromFlags(flags, io);
@@ -43,4 +42,4 @@ registerCompletionProvider(async (source, { flags, io }) => {
     // Virtual servers are selected as namespace/name, the form the gateway header takes.
     return { value: source === "virtual-server" ? `${namespace}/${name}` : name, description: namespace };
   }).filter((c) => c.value);
-});
+};

@@ -8,7 +8,6 @@
 
 import type { Flags } from "../cli/command.ts";
 import type { Io } from "../cli/io.ts";
-import type { ClusterReplayFactory } from "../cli/simulate.ts";
 import { KubeApiError } from "../errors.ts";
 import {
   BROKER_DEPLOYMENT,
@@ -413,6 +412,14 @@ function clientFor(flags: Flags, io: Io): KubeClient {
     clients.set(flags, client);
   }
   return client;
+}
+
+/** How the cluster-backed parts of a replay are reached: {@link clusterReplayFactory}, or another in tests. */
+export interface ClusterReplayFactory {
+  /** A source reading the cluster (and files laid over it with `overlay`). */
+  source(flags: Flags, io: Io, overlay?: ReplaySource): Promise<ReplaySource>;
+  /** A resolver that port-forwards to the registrations' Pods (overrides first). */
+  resolver(flags: Flags, io: Io, upstreams: Record<string, string>): Promise<UpstreamResolver>;
 }
 
 /** The cluster replay `simulate`, `tools` and `call` use without `-f`. */

@@ -7,11 +7,26 @@
  * @module
  */
 
-import type { ReplayGatewaySettings } from "./replay.ts";
 import { isKind, type ReplayObject } from "./state.ts";
 
 /** The broker Deployment's name, in the MCPGatewayExtension's namespace (upstream's controller). */
 export const BROKER_DEPLOYMENT = "mcp-gateway";
+
+/** Gateway settings the broker's flags and the command line may set. */
+export interface ReplayGatewaySettings {
+  /** Reject calls outside the selected virtual server. */
+  enforceVirtualServers?: boolean;
+  /** What to do with tools whose input schema is invalid. */
+  invalidToolPolicy?: "FilterOut" | "RejectServer";
+  /** Health ping interval in milliseconds, overriding the extension's seconds (tests). */
+  backendPingIntervalMs?: number;
+  /** Origins accepted besides localhost. */
+  allowedOrigins?: string[];
+  /** Serve the progressive-discovery meta-tools (default true, as the broker). */
+  discoveryTools?: boolean;
+  /** Tool count above which a new session lists only the meta-tools (0: never). */
+  discoveryToolThreshold?: number;
+}
 
 /** What the replay took from a broker Deployment. */
 export interface BrokerFlags {

@@ -19,7 +19,7 @@ import {
   startGateway,
 } from "../../sim/mod.ts";
 import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../sim/store_redis.ts";
-import { type BrokerFlags, brokerFlags } from "./broker_flags.ts";
+import { type BrokerFlags, brokerFlags, type ReplayGatewaySettings } from "./broker_flags.ts";
 import type { Resolution, UpstreamResolver } from "./resolve.ts";
 import {
   isKind,
@@ -62,22 +62,6 @@ export interface ServerRow {
   reason?: string;
 }
 
-/** Gateway settings the broker's flags and the command line may set. */
-export interface ReplayGatewaySettings {
-  /** Reject calls outside the selected virtual server. */
-  enforceVirtualServers?: boolean;
-  /** What to do with tools whose input schema is invalid. */
-  invalidToolPolicy?: "FilterOut" | "RejectServer";
-  /** Health ping interval in milliseconds, overriding the extension's seconds (tests). */
-  backendPingIntervalMs?: number;
-  /** Origins accepted besides localhost. */
-  allowedOrigins?: string[];
-  /** Serve the progressive-discovery meta-tools (default true, as the broker). */
-  discoveryTools?: boolean;
-  /** Tool count above which a new session lists only the meta-tools (0: never). */
-  discoveryToolThreshold?: number;
-}
-
 /** Options of {@link startReplay}. */
 export interface ReplayOptions {
   /** Where objects come from. */
@@ -109,6 +93,10 @@ export interface ReplayOptions {
   sessionStoreFromExtension?: boolean;
   /** Session signing key the replicas share; with a Redis store and none given, the one kept in Redis. */
   signingKey?: string;
+  /** Sessions the gateway holds at most (see `GatewayOptions.maxSessions`). */
+  maxSessions?: number;
+  /** Host names clients may use besides loopback ones (see `GatewayOptions.publicHosts`). */
+  publicHosts?: string[];
 }
 
 /** The session store a replay runs on, as the start-up output shows it. */
@@ -378,6 +366,8 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       logger: options.logger,
       store,
       signingKey: options.signingKey,
+      maxSessions: options.maxSessions,
+      publicHosts: options.publicHosts,
     });
   } catch (error) {
     await (store as { close?(): Promise<void> }).close?.();

@@ -1,0 +1,175 @@
+/**
+ * The handlers a session's SDK server answers with, driven by a real SDK client through the stages
+ * (pass-through off, so `tools/call` reaches them too) to real fixture servers.
+ */
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { ErrorCode, McpError, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../test/helpers/assert.ts";
+import { startFixture } from "../test/fixtures/mod.ts";
+import { connectClient, firstText, waitFor } from "../test/sim_helpers.ts";
+import { stages } from "../test/sim_stages.ts";
+import type { GatewayConfigInput } from "./config.ts";
+import { RpcCode } from "./transport.ts";
+
+/** The weather and slow fixtures behind the stages, with `rest` of the config. */
+async function env(rest: Omit<GatewayConfigInput, "servers"> = {}, timeoutMs?: number) {
+  const weather = await startFixture("weather");
+  const slow = await startFixture("slow");
+  const s = await stages({
+    servers: [
+      { name: "test/weather", url: weather.url, prefix: "w_" },
+      { name: "test/slow", url: slow.url, prefix: "s_" },
+    ],
+    ...rest,
+  }, { timeoutMs });
+  return {
+    s,
+    weather,
+    slow,
+    [Symbol.asyncDispose]: async () => {
+      await s[Symbol.asyncDispose]();
+      await Promise.all([weather.close(), slow.close()]);
+    },
+  };
+}
+
+const names = (tools: Array<{ name: string }>) => tools.map((t) => t.name).sort();
+
+/** The JSON-RPC error a rejected client call carries. */
+async function rpcError(fn: () => Promise<unknown>): Promise<{ code: number; message: string }> {
+  const err = await assertRejects(fn, McpError);
+  return { code: err.code, message: err.message };
+}
+
+Deno.test("tools/list and prompts/list: everything, or what the selected virtual server names", async () => {
+  await using e = await env({
+    virtualServers: [
+      { name: "ns/some", tools: ["w_search", "s_echo", "discover_tools"], prompts: [] },
+      { name: "ns/tools-only", tools: ["w_get_forecast"] },
+    ],
+  });
+  {
+    await using c = await connectClient(e.s.url);
+    assertEquals(names((await c.client.listTools()).tools), [
+      "discover_tools",
+      "s_echo",
+      "s_sleep",
+      "s_sleep_stats",
+      "select_tools",
+      "w_get_forecast",
+      "w_search",
+    ]);
+    assertEquals(names((await c.client.listPrompts()).prompts), ["w_forecast_summary"]);
+  }
+  {
+    await using c = await connectClient(e.s.url, { headers: { "x-mcp-virtualserver": "ns/some" } });
+    assertEquals(names((await c.client.listTools()).tools), ["discover_tools", "s_echo", "w_search"]);
+    assertEquals((await c.client.listPrompts()).prompts, []);
+  }
+  {
+    // A virtual server without a prompt list leaves prompts unfiltered.
+    await using c = await connectClient(e.s.url, { headers: { "x-mcp-virtualserver": "ns/tools-only" } });
+    assertEquals(names((await c.client.listTools()).tools), ["w_get_forecast"]);
+    assertEquals(names((await c.client.listPrompts()).prompts), ["w_forecast_summary"]);
+  }
+});
+
+Deno.test("routed requests no server owns get the spec's codes, naming what was asked for", async () => {
+  await using e = await env();
+  await using c = await connectClient(e.s.url);
+  assertEquals(await rpcError(() => c.client.callTool({ name: "w_nope", arguments: {} })), {
+    code: RpcCode.InvalidParams,
+    message: "MCP error -32602: Unknown tool: w_nope",
+  });
+  assertEquals(await rpcError(() => c.client.getPrompt({ name: "nope" })), {
+    code: RpcCode.InvalidParams,
+    message: "MCP error -32602: Unknown prompt: nope",
+  });
+  assertEquals(await rpcError(() => c.client.readResource({ uri: "mcp+nope:weather://x" })), {
+    code: RpcCode.ResourceNotFound,
+    message: "MCP error -32002: Unknown resource: mcp+nope:weather://x",
+  });
+  assertEquals(
+    await rpcError(() =>
+      c.client.complete({ ref: { type: "ref/prompt", name: "nope" }, argument: { name: "a", value: "" } })
+    ),
+    { code: RpcCode.InvalidParams, message: "MCP error -32602: Unknown completion reference: nope" },
+  );
+  // A backend's own error passes as the backend sent it, code and message.
+  await using direct = await connectClient(e.weather.url);
+  const own = await rpcError(() => direct.client.getPrompt({ name: "forecast_summary", arguments: {} }));
+  assertEquals(own.code, RpcCode.InvalidParams);
+  assertEquals(await rpcError(() => c.client.getPrompt({ name: "w_forecast_summary", arguments: {} })), own);
+});
+
+Deno.test("meta-tools: discover_tools sees the virtual server's tools; select_tools scopes the session and says so", async () => {
+  await using e = await env({
+    virtualServers: [{ name: "ns/weather", tools: ["w_search", "discover_tools"] }],
+    extension: { enforceVirtualServers: true },
+  });
+  {
+    await using c = await connectClient(e.s.url, { headers: { "x-mcp-virtualserver": "ns/weather" } });
+    const found = JSON.parse(firstText(await c.client.callTool({ name: "discover_tools", arguments: {} })));
+    assertEquals(found.servers.map((s: { name: string; tools: string[] }) => [s.name, s.tools]), [
+      ["test/weather", ["w_search"]],
+    ]);
+    // Enforced: a meta-tool outside the virtual server is refused like any tool.
+    assertEquals(
+      await rpcError(() => c.client.callTool({ name: "select_tools", arguments: { tools: [] } })),
+      {
+        code: RpcCode.InvalidParams,
+        message: "MCP error -32602: Tool select_tools is not in virtual server ns/weather.",
+      },
+    );
+  }
+  await using c = await connectClient(e.s.url);
+  let changed = 0;
+  c.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+  const result = await c.client.callTool({ name: "select_tools", arguments: { tools: ["s_echo"] } });
+  assert(!result.isError, JSON.stringify(result));
+  await waitFor(() => changed > 0, 3000, "tools/list_changed");
+  const [session] = [...e.s.sessions.values()];
+  assertEquals([...e.s.scopes.get(session.id) ?? []], ["s_echo"]);
+  assertEquals(names((await c.client.listTools()).tools), ["discover_tools", "s_echo", "select_tools"]);
+  // Scoped tools are a view: the others still answer.
+  assertStringIncludes(
+    firstText(await c.client.callTool({ name: "s_echo", arguments: { message: "hi" } })),
+    "hi",
+  );
+});
+
+Deno.test("an upstream that does not answer in time: the call fails naming the server, the backend hears the cancel", async () => {
+  await using e = await env({}, 1000);
+  await using c = await connectClient(e.s.url);
+  const t0 = Date.now();
+  assertEquals(await rpcError(() => c.client.callTool({ name: "s_sleep", arguments: { ms: 10_000 } })), {
+    code: ErrorCode.RequestTimeout,
+    message: "MCP error -32001: Server test/slow did not answer tools/call in time.",
+  });
+  assert(Date.now() - t0 < 8000, "the gateway's timeout, not the backend's 10 s");
+  await waitFor(
+    async () =>
+      JSON.parse(firstText(await c.client.callTool({ name: "s_sleep_stats", arguments: {} }))).cancelled ===
+        1,
+    3000,
+    "the backend to cancel the sleep",
+  );
+  // The session lives on.
+  assertEquals(
+    firstText(await c.client.callTool({ name: "s_echo", arguments: { message: "still" } })),
+    "still",
+  );
+});
+
+Deno.test("logging/setLevel is kept on the session and set on backend sessions opened later", async () => {
+  await using dynamic = await startFixture("dynamic");
+  await using s = await stages({ servers: [{ name: "test/dynamic", url: dynamic.url, prefix: "d_" }] });
+  await using c = await connectClient(s.url);
+  await c.client.setLoggingLevel("warning");
+  const [session] = [...s.sessions.values()];
+  assertEquals(session.logLevel, "warning");
+  assertEquals(dynamic.stats().rpcMethods["logging/setLevel"], undefined, "no backend session yet");
+  const quiet = await c.client.callTool({ name: "d_log", arguments: { level: "info", message: "quiet" } });
+  assertStringIncludes(firstText(quiet), "filtered");
+  assertEquals(dynamic.stats().rpcMethods["logging/setLevel"], 1);
+});
