@@ -20,9 +20,9 @@
  * `ns/name` stays unique) and any other character outside `[a-z0-9.-]` turned into `-`; a clash gets
  * `-2`, `-3`... The key has no `:`, so decoding splits at the first `:` after `mcp+` and looks the key
  * up: every resource of every such server can be read back. A server with an empty prefix is served
- * as-is, like its tools: its URIs stay unchanged and reads are routed by exact URI, then by matching
- * its URI templates, first registered server first (so the gateway stays transparent to clients, and
- * the conformance suite passes through it).
+ * as-is, like its tools: its URIs stay unchanged (so the gateway stays transparent to clients, and
+ * the conformance suite passes through it). A URI without `mcp+` (such a server's, or one a client
+ * has from elsewhere) goes to the one server that can own it (`ResourceRoutes`, `routing.ts`).
  *
  * Conflicts follow upstream's broker: servers are taken in the order their lists arrived and a server
  * whose tools (or prompts) would reuse a name already served by an earlier server has all its tools
@@ -75,6 +75,19 @@ export interface Conflict {
   message: string;
 }
 
+/** The servers' own resource URIs and templates, for routing a URI that is not `mcp+` (`routing.ts`). */
+export interface ResourceRoutes {
+  /**
+   * Servers that list resources or templates (every served server when none does), in the order
+   * their lists arrived: a URI nothing else places goes to the only one.
+   */
+  servers: string[];
+  /** Each URI and URI template as a server lists it, to the servers listing it. */
+  exact: Map<string, string[]>;
+  /** Every server's URI templates, compiled, in the order their lists arrived (see `firstMatch`). */
+  templates: Array<{ template: UriTemplate; server: string }>;
+}
+
 /** A tool dropped for an invalid schema. */
 export interface InvalidTool {
   server: string;
@@ -94,10 +107,11 @@ export interface Catalog {
   invalidTools: InvalidTool[];
   /** Servers whose tools `RejectServer` withdrew (their prompts and resources stay, as upstream). */
   rejectedServers: string[];
-  /** Unrewritten resource URIs of prefix-less servers, to their server (first registered wins). */
-  plainResources: Map<string, string>;
-  /** URI templates of prefix-less servers, compiled, in registration order (see `firstMatch`). */
-  plainTemplates: Array<{ template: UriTemplate; server: string }>;
+  /**
+   * With `federateAll`, where a resource URI the gateway did not issue (no `mcp+`) may go; undefined
+   * by default, where no resource is routed.
+   */
+  resourceRoutes?: ResourceRoutes;
   /**
    * Servers whose tools are listed per client (`userSpecificList`), longest prefix first: a
    * `tools/call` no listed tool matches goes to the one whose prefix it starts with.
@@ -335,9 +349,15 @@ export function buildCatalog(
     conflicts: [],
     invalidTools: [],
     rejectedServers: [],
-    plainResources: new Map(),
-    plainTemplates: [],
   };
+  const routes: ResourceRoutes = { servers: [], exact: new Map(), templates: [] };
+  const own = (uri: string, server: string) => {
+    const servers = routes.exact.get(uri) ?? [];
+    if (!servers.includes(server)) servers.push(server);
+    routes.exact.set(uri, servers);
+  };
+  // Prefix-less servers' URIs are listed once: the first server listing one is the one shown.
+  const listedAsIs = new Set<string>();
   for (const l of listings) {
     const invalid: InvalidTool[] = [];
     const valid: Tool[] = [];
@@ -399,16 +419,19 @@ export function buildCatalog(
       for (const r of l.resources) cat.resources.push({ ...r, uri: prefixUiUri(r.uri, l.prefix) });
       continue;
     }
+    if (l.resources.length || l.resourceTemplates.length) routes.servers.push(l.name);
+    for (const r of l.resources) own(r.uri, l.name);
+    for (const r of l.resourceTemplates) {
+      own(r.uriTemplate, l.name);
+      routes.templates.push({ template: new UriTemplate(r.uriTemplate), server: l.name });
+    }
     if (l.prefix === "") {
       for (const r of l.resources) {
-        if (cat.plainResources.has(r.uri)) continue;
-        cat.plainResources.set(r.uri, l.name);
+        if (listedAsIs.has(r.uri)) continue;
+        listedAsIs.add(r.uri);
         cat.resources.push(r);
       }
-      for (const r of l.resourceTemplates) {
-        cat.plainTemplates.push({ template: new UriTemplate(r.uriTemplate), server: l.name });
-        cat.resourceTemplates.push(r);
-      }
+      cat.resourceTemplates.push(...l.resourceTemplates);
       continue;
     }
     const key = keys.get(l.name)!;
@@ -416,6 +439,10 @@ export function buildCatalog(
     for (const r of l.resourceTemplates) {
       cat.resourceTemplates.push({ ...r, uriTemplate: encodeResourceUri(key, r.uriTemplate) });
     }
+  }
+  if (federateAll) {
+    if (!routes.servers.length) routes.servers = listings.map((l) => l.name);
+    cat.resourceRoutes = routes;
   }
   return cat;
 }

@@ -79,7 +79,7 @@ Deno.test("invalid tools: FilterOut drops the tool, RejectServer the server", ()
 });
 
 Deno.test("federateAll: prefix-less servers keep their resource URIs; prefixed ones are rewritten", () => {
-  const keys = serverKeys(["a/plain", "a/pre"]);
+  const keys = serverKeys(["a/plain", "a/pre", "a/again", "a/tools"]);
   const cat = buildCatalog(
     [
       listing("a/plain", "", {
@@ -87,15 +87,24 @@ Deno.test("federateAll: prefix-less servers keep their resource URIs; prefixed o
         resourceTemplates: [{ uriTemplate: "test://t/{id}", name: "t" }],
       }),
       listing("a/pre", "p_", { resources: [{ uri: "test://x", name: "x" }] }),
+      listing("a/again", "", { resources: [{ uri: "test://x", name: "x" }] }),
+      listing("a/tools", "", { tools: [tool("t")] }),
     ],
     keys,
     "FilterOut",
     new Map(),
     { federateAll: true },
   );
+  // A URI two prefix-less servers list is shown once.
   assertEquals(cat.resources.map((r) => r.uri), ["test://x", "mcp+a.pre:test://x"]);
-  assertEquals(cat.plainResources.get("test://x"), "a/plain");
-  assert(cat.plainTemplates[0].template.match("test://t/42"));
+  assertEquals(cat.resourceTemplates.map((t) => t.uriTemplate), ["test://t/{id}"]);
+  // Every server's own URIs and templates, for URIs the gateway did not issue.
+  const routes = cat.resourceRoutes!;
+  assertEquals(routes.servers, ["a/plain", "a/pre", "a/again"], "servers with resources");
+  assertEquals(routes.exact.get("test://x"), ["a/plain", "a/pre", "a/again"]);
+  assertEquals(routes.exact.get("test://t/{id}"), ["a/plain"]);
+  assert(routes.templates[0].template.match("test://t/42"));
+  assertEquals(routes.templates.map((t) => t.server), ["a/plain"]);
 });
 
 Deno.test("a server whose tool takes a meta-tool's name has its tools withheld, reported against the broker", () => {
@@ -175,7 +184,7 @@ Deno.test("default resources: prefixed servers' lists concatenated, ui:// URIs p
     "weather://stations/list",
   ]);
   assertEquals(cat.resourceTemplates, []);
-  assertEquals([cat.plainResources.size, cat.plainTemplates.length], [0, 0], "no resource is routed");
+  assertEquals(cat.resourceRoutes, undefined, "no resource is routed");
 });
 
 Deno.test("prefixUiUri: the prefix goes into a ui:// authority, as broker v0.9.0 rewrites it", () => {

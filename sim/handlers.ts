@@ -203,7 +203,7 @@ function unknownTarget(method: string, attrs: RequestAttributes): Error {
     ? RpcCode.ResourceNotFound
     : RpcCode.InvalidParams;
   const label = method === "completion/complete" ? "completion reference" : what;
-  return rpcFailure(code, `Unknown ${label}: ${attrs.requestedName ?? "(none)"}`);
+  return rpcFailure(code, attrs.unroutable ?? `Unknown ${label}: ${attrs.requestedName ?? "(none)"}`);
 }
 
 /** Sends a routed method to the owning server on the client's backend session and returns its answer. */

@@ -320,3 +320,45 @@ Deno.test("name conflicts: the winner stays through re-lists, and changes only w
   assertEquals(set.arrivalOrder(), ["mcp-test/github", "mcp-test/weather"]);
   assertEquals(set.catalog.conflicts.map((c) => c.conflictsWith), ["mcp-test/weather"]);
 });
+
+Deno.test("federateAll: a URI the gateway did not issue is read from the one server that can own it, else an error names them", async () => {
+  await using fx = await fixtures("weather", "apps");
+  await using gw = await startGateway(
+    normalizeConfig({
+      servers: [
+        { name: "mcp-test/weather", url: fx.by("weather").url, prefix: "weather_" },
+        { name: "mcp-test/apps", url: fx.by("apps").url, prefix: "apps_" },
+      ],
+    }),
+    { federateAll: true },
+  );
+  const s = await rawSession(gw.url, "2025-06-18");
+  const read = async (uri: string) =>
+    (await post(gw.url, { jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri } }, s.headers))
+      .json!;
+  // The MCP Apps case: a tool's _meta.ui.resourceUri is the server's own URI, and only apps lists it.
+  assertEquals(await read("ui://forecast.html"), {
+    jsonrpc: "2.0",
+    id: 2,
+    result: {
+      contents: [{
+        uri: "ui://forecast.html",
+        mimeType: "text/html;profile=mcp-app",
+        text: "<p>forecast</p>",
+      }],
+    },
+  });
+  // Only weather has a template for it: weather answers (here, that it has no such station).
+  assertStringIncludes(JSON.stringify(await read("weather://stations/xyz")), "Unknown weather station xyz");
+  assertEquals((await read("weather://stations/list")).error, {
+    code: -32002,
+    message: "Resource weather://stations/list is listed by more than one server (mcp-test/apps, " +
+      "mcp-test/weather): read it by the mcp+ URI resources/list gives for the one you mean (servers without " +
+      "a prefix have none).",
+  });
+  const unknown = (await read("nothing://x")).error as { code: number; message: string };
+  assertEquals(unknown.code, -32002);
+  assertStringIncludes(unknown.message, "no server lists it or has a URI template for it");
+  assertStringIncludes(unknown.message, "mcp-test/weather");
+  assertStringIncludes(unknown.message, "mcp-test/apps");
+});
