@@ -10,9 +10,8 @@ import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
 import { type FixtureName, startFixture } from "./fixtures/mod.ts";
 import { type GatewayConfigInput, normalizeConfig, startGateway } from "../sim/mod.ts";
-import { Metrics } from "../sim/metrics.ts";
-import { ServerSet } from "../sim/server_set.ts";
 import { post, rawSession, switchableProxy, waitFor } from "./sim_helpers.ts";
+import { recordedServerSet } from "./sim_stages.ts";
 
 /** broker v0.9.0 observed (3.3, tools/list (full, main config)). */
 const TOOLS_LIST_MAIN = String
@@ -277,28 +276,22 @@ Deno.test("name conflicts: the winner stays through re-lists, and changes only w
   await using weather = switchableProxy(fx.by("weather").url);
   await using github = switchableProxy(fx.by("github").url);
   github.delays["tools/list"] = 600;
-  const config = normalizeConfig({
+  await using r = recordedServerSet({
     servers: [
       { name: "mcp-test/github", url: github.url, prefix: "" },
       { name: "mcp-test/weather", url: weather.url, prefix: "" },
     ],
     extension: { backendPingIntervalMs: 100 },
   });
-  const set = new ServerSet(config, {
-    timeoutMs: 5000,
-    federateAll: false,
-    metrics: new Metrics(),
-    log: () => {},
-    onListsChanged: () => {},
-    onServerDropped: () => Promise.resolve(),
-  });
-  await using _ = { [Symbol.asyncDispose]: () => set.close() };
+  const { set } = r;
   const owner = () => set.catalog.tools.get("search")?.server;
   await set.start();
   assertEquals(set.arrivalOrder(), ["mcp-test/weather", "mcp-test/github"]);
   const served = () => [...set.catalog.tools.values()].map((t) => t.tool).concat(set.metaTools);
   assertEquals(byName(served()), byName(observed(TOOLS_LIST_CONFLICT_WEATHER_FIRST).tools));
   assertEquals(set.catalog.conflicts.map((c) => c.conflictsWith), ["mcp-test/github"]);
+  const logged = r.logs.find((l) => l.level === "error" && l.msg.includes("mcp-test/github conflicts"));
+  assertStringIncludes(logged?.msg ?? "", "In the cluster the winner depends on which server answers first");
 
   // Both re-list, weather last now: a winner by latest list would flip; the broker's does not.
   github.delays["tools/list"] = 0;
@@ -362,3 +355,17 @@ Deno.test("federateAll: a URI the gateway did not issue is read from the one ser
   assertStringIncludes(unknown.message, "mcp-test/weather");
   assertStringIncludes(unknown.message, "mcp-test/apps");
 });
+
+for (const passthrough of [true, false]) {
+  Deno.test(`tools/call results keep the server's resource URIs by default, as the cluster (pass-through ${passthrough ? "on" : "off"})`, async () => {
+    await using conformance = await startFixture("conformance");
+    await using gw = await startGateway(
+      normalizeConfig({ servers: [{ name: "test/conformance", url: conformance.url, prefix: "c_" }] }),
+      { toolCallPassthrough: passthrough },
+    );
+    const call = await session(gw.url);
+    const result = await call("tools/call", { name: "c_test_embedded_resource", arguments: {} });
+    const [embedded] = result.content as Array<{ resource?: { uri: string } }>;
+    assertEquals(embedded.resource?.uri, "test://embedded-resource");
+  });
+}
