@@ -117,6 +117,27 @@ function mainConfig(fx: { by(n: "weather" | "github" | "apps" | "no-templates"):
   return normalizeConfig({ servers });
 }
 
+/** weather and apps, both with a prefix, behind a gateway with federateAll. */
+async function federatedWeatherAndApps() {
+  const fx = await fixtures("weather", "apps");
+  const gw = await startGateway(
+    normalizeConfig({
+      servers: [
+        { name: "mcp-test/weather", url: fx.by("weather").url, prefix: "weather_" },
+        { name: "mcp-test/apps", url: fx.by("apps").url, prefix: "apps_" },
+      ],
+    }),
+    { federateAll: true },
+  );
+  return {
+    gw,
+    async [Symbol.asyncDispose]() {
+      await gw.close();
+      await fx[Symbol.asyncDispose]();
+    },
+  };
+}
+
 Deno.test("tools/list: every tool as broker v0.9.0 lists it, annotations {} when none, no upstream _meta", async () => {
   await using fx = await fixtures("weather", "github", "apps", "no-templates");
   await using gw = await startGateway(mainConfig(fx));
@@ -177,16 +198,8 @@ Deno.test("resources/list: a prefix without _ gets one, userinfo goes, a server 
 });
 
 Deno.test("federateAll: every resource and template read back through mcp+ URIs; tools keep _meta", async () => {
-  await using fx = await fixtures("weather", "apps");
-  await using gw = await startGateway(
-    normalizeConfig({
-      servers: [
-        { name: "mcp-test/weather", url: fx.by("weather").url, prefix: "weather_" },
-        { name: "mcp-test/apps", url: fx.by("apps").url, prefix: "apps_" },
-      ],
-    }),
-    { federateAll: true },
-  );
+  await using env = await federatedWeatherAndApps();
+  const { gw } = env;
   const call = await session(gw.url);
   const result = await call("resources/list");
   assertEquals(Object.keys(result), ["resources"], "no cache fields beyond the cluster");
@@ -315,16 +328,8 @@ Deno.test("name conflicts: the winner stays through re-lists, and changes only w
 });
 
 Deno.test("federateAll: a URI the gateway did not issue is read from the one server that can own it, else an error names them", async () => {
-  await using fx = await fixtures("weather", "apps");
-  await using gw = await startGateway(
-    normalizeConfig({
-      servers: [
-        { name: "mcp-test/weather", url: fx.by("weather").url, prefix: "weather_" },
-        { name: "mcp-test/apps", url: fx.by("apps").url, prefix: "apps_" },
-      ],
-    }),
-    { federateAll: true },
-  );
+  await using env = await federatedWeatherAndApps();
+  const { gw } = env;
   const s = await rawSession(gw.url, "2025-06-18");
   const read = async (uri: string) =>
     (await post(gw.url, { jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri } }, s.headers))
