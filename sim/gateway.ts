@@ -82,6 +82,7 @@ export class Gateway {
       log,
       maxSessions: opts.maxSessions ?? DEFAULT_MAX_SESSIONS,
       discoveryTools: () => servers.config.extension.discoveryTools,
+      federateAll,
       setup: (session) => installHandlers(handlerContext, session),
       onClose: (id) => {
         this.#passthrough?.closeSession(id);
@@ -98,6 +99,7 @@ export class Gateway {
       metrics,
       log,
       timeoutMs,
+      federateAll,
     });
   }
 

@@ -3,6 +3,11 @@
  * the virtual server and the session's discovery scope), meta-tools are the gateway's own, and every
  * routed method goes to the owning server on the client's backend session.
  *
+ * By default a session serves what the cluster's broker v0.9.0 serves: `ping`, `tools/*`,
+ * `prompts/*` and `resources/list`; the methods the broker knows but does not serve are answered
+ * with its `-32601 "<domain> not supported"`. With `federateAll` resource templates, reads,
+ * subscriptions, completions and logging are served too.
+ *
  * @module
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
@@ -36,9 +41,11 @@ import {
   filterToolsByTags,
   LIST_TAGS,
   listTags,
+  META_TOOL_NAMES,
   selectTools,
   type ToolScopes,
 } from "./discovery.ts";
+import { TOOL_NOT_FOUND } from "./answers.ts";
 import { UpstreamError } from "./errors.ts";
 import { rewriteResultUris } from "./federation.ts";
 import type { Metrics } from "./metrics.ts";
@@ -65,6 +72,55 @@ export interface HandlerContext {
   timeoutMs: number;
   /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`). */
   federateAll?: boolean;
+}
+
+/** Methods the cluster's broker v0.9.0 serves (http_compat.go `delegatedMethods`, and initialize). */
+const BROKER_METHODS: ReadonlySet<string> = new Set([
+  "initialize",
+  "ping",
+  "tools/list",
+  "tools/call",
+  "prompts/list",
+  "prompts/get",
+  "resources/list",
+]);
+
+/** Methods served beyond the broker with `federateAll`. */
+const FEDERATE_ALL_METHODS: ReadonlySet<string> = new Set([
+  "resources/templates/list",
+  "resources/read",
+  "resources/subscribe",
+  "resources/unsubscribe",
+  "completion/complete",
+  "logging/setLevel",
+]);
+
+/**
+ * Methods the broker knows but does not serve, by the domain its error names (broker v0.9.0
+ * observed, section 3.6 and 3.7: http_compat.go `unsupportedDomain`).
+ */
+const NOT_SUPPORTED: ReadonlyMap<string, string> = new Map([
+  ["logging/setLevel", "logging"],
+  ["resources/templates/list", "resources"],
+  ["resources/read", "resources"],
+  ["resources/subscribe", "resources"],
+  ["resources/unsubscribe", "resources"],
+  ["completion/complete", "completions"],
+  ["tasks/get", "tasks"],
+  ["tasks/list", "tasks"],
+  ["tasks/result", "tasks"],
+  ["tasks/cancel", "tasks"],
+]);
+
+/**
+ * The message of the `-32601` error for a request to `method` when the gateway does not serve it
+ * (`resources not supported`, ..., `Method foo/bar not found`, as the broker words them), else
+ * undefined. Tasks are served in neither mode.
+ */
+export function unservedMethod(method: string, federateAll: boolean): string | undefined {
+  if (BROKER_METHODS.has(method) || (federateAll && FEDERATE_ALL_METHODS.has(method))) return undefined;
+  const domain = NOT_SUPPORTED.get(method);
+  return domain ? `${domain} not supported` : `Method ${method} not found`;
 }
 
 /** A JSON-RPC error the SDK sends as it is (code, message, data). */
@@ -99,15 +155,20 @@ export function installHandlers(ctx: HandlerContext, session: ClientSession): vo
   });
   server.setRequestHandler(ListPromptsRequestSchema, (_req, extra) => {
     const vs = selectedVirtualServer(ctx, extra);
+    // As the broker: a virtual server that lists no prompts leaves them all (filtered_prompts_handler.go).
     const prompts = [...ctx.servers.catalog.prompts.entries()]
-      .filter(([name]) => !vs?.prompts || vs.prompts.includes(name))
+      .filter(([name]) => !vs?.prompts?.length || vs.prompts.includes(name))
       .map(([, p]) => p.prompt);
     return { prompts };
   });
   server.setRequestHandler(ListResourcesRequestSchema, () => ctx.servers.resourcesList());
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
-    resourceTemplates: ctx.servers.catalog.resourceTemplates,
-  }));
+  // What the session does not serve (a batch's message, which the HTTP layer does not answer one by one).
+  server.fallbackRequestHandler = (req) => {
+    throw rpcFailure(
+      RpcCode.MethodNotFound,
+      unservedMethod(req.method, ctx.federateAll ?? false) ?? "Method not found",
+    );
+  };
   const routed = (method: string) => (req: { params?: Record<string, unknown> }, extra: Extra) =>
     route(ctx, session, method, req.params ?? {}, extra);
   const routedCall = routed("tools/call");
@@ -119,6 +180,16 @@ export function installHandlers(ctx: HandlerContext, session: ClientSession): vo
         : routedCall(req, extra),
   );
   server.setRequestHandler(GetPromptRequestSchema, routed("prompts/get"));
+  server.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
+    for (const p of session.upstreams.values()) {
+      const c = await p.catch(() => undefined);
+      await c?.client.sendRootsListChanged().catch(() => {});
+    }
+  });
+  if (!ctx.federateAll) return;
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
+    resourceTemplates: ctx.servers.catalog.resourceTemplates,
+  }));
   server.setRequestHandler(ReadResourceRequestSchema, routed("resources/read"));
   server.setRequestHandler(SubscribeRequestSchema, routed("resources/subscribe"));
   server.setRequestHandler(UnsubscribeRequestSchema, routed("resources/unsubscribe"));
@@ -132,12 +203,6 @@ export function installHandlers(ctx: HandlerContext, session: ClientSession): vo
       }
     }));
     return {};
-  });
-  server.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
-    for (const p of session.upstreams.values()) {
-      const c = await p.catch(() => undefined);
-      await c?.client.sendRootsListChanged().catch(() => {});
-    }
   });
 }
 
@@ -169,8 +234,9 @@ async function callMeta(
       const outcome = selectTools(args, view, set.metaNames);
       if (outcome.scope) {
         ctx.scopes.set(session.id, outcome.scope);
-        // On the call's own stream, so the client hears of it even without a standalone GET stream.
-        await extra.sendNotification({ method: "notifications/tools/list_changed" }).catch(() => {});
+        // As the broker: on the session's own GET stream, not in the call's answer; lost when the
+        // session has none open (broker v0.9.0 observed, section 3.5).
+        await session.server.sendToolListChanged().catch(() => {});
       }
       return outcome.result;
     }
@@ -196,14 +262,31 @@ function attributesFor(
     );
 }
 
-/** The error for a routed request whose name or URI no server owns. */
-function unknownTarget(method: string, attrs: RequestAttributes): Error {
+/**
+ * The answer to a routed request whose name or URI no server owns. A `tools/call` gets the
+ * cluster's answers: the router's tool result with `isError`, or for a meta-tool name the gateway
+ * does not serve now the broker's `unknown tool` error (the router passes those names to the broker).
+ */
+function unknownTarget(method: string, attrs: RequestAttributes): Error | CallToolResult {
+  if (method === "tools/call") {
+    const name = attrs.requestedName ?? "";
+    if (META_TOOL_NAMES.includes(name)) return unknownMetaTool(name);
+    return { content: [{ type: "text", text: TOOL_NOT_FOUND }], isError: true };
+  }
   const what = method === "tools/call" ? "tool" : method === "prompts/get" ? "prompt" : "resource";
   const code = what === "resource" && method !== "completion/complete"
     ? RpcCode.ResourceNotFound
     : RpcCode.InvalidParams;
   const label = method === "completion/complete" ? "completion reference" : what;
   return rpcFailure(code, attrs.unroutable ?? `Unknown ${label}: ${attrs.requestedName ?? "(none)"}`);
+}
+
+/**
+ * The broker's error for a `tools/call` of a meta-tool it does not serve (discovery off, or no
+ * server with tags): the SDK's own unknown-tool error (broker v0.9.0 observed, section 3.8).
+ */
+export function unknownMetaTool(name: string): Error {
+  return rpcFailure(RpcCode.InvalidParams, `unknown tool ${JSON.stringify(name)}`);
 }
 
 /** Sends a routed method to the owning server on the client's backend session and returns its answer. */
@@ -217,11 +300,15 @@ async function route(
 ): Promise<any> {
   const set = ctx.servers;
   const attrs = attributesFor(ctx, session, method, params, extra);
-  if (!attrs.serverName) throw unknownTarget(method, attrs);
+  if (!attrs.serverName) {
+    const unknown = unknownTarget(method, attrs);
+    if (unknown instanceof Error) throw unknown;
+    return unknown;
+  }
   const vs = attrs.virtualServer ? set.virtualServer(attrs.virtualServer) : undefined;
   if (vs && set.config.extension.enforceVirtualServers) {
     const outside = (method === "tools/call" && !vs.tools.includes(attrs.requestedName!)) ||
-      (method === "prompts/get" && vs.prompts && !vs.prompts.includes(attrs.requestedName!));
+      (method === "prompts/get" && vs.prompts?.length && !vs.prompts.includes(attrs.requestedName!));
     if (outside) {
       const kind = method === "tools/call" ? "Tool" : "Prompt";
       throw rpcFailure(

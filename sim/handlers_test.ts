@@ -12,7 +12,7 @@ import type { GatewayConfigInput } from "./config.ts";
 import { RpcCode } from "./transport.ts";
 
 /** The weather and slow fixtures behind the stages, with `rest` of the config. */
-async function env(rest: Omit<GatewayConfigInput, "servers"> = {}, timeoutMs?: number) {
+async function env(rest: Omit<GatewayConfigInput, "servers"> = {}, timeoutMs?: number, federateAll = false) {
   const weather = await startFixture("weather");
   const slow = await startFixture("slow");
   const s = await stages({
@@ -21,7 +21,7 @@ async function env(rest: Omit<GatewayConfigInput, "servers"> = {}, timeoutMs?: n
       { name: "test/slow", url: slow.url, prefix: "s_" },
     ],
     ...rest,
-  }, { timeoutMs });
+  }, { timeoutMs, federateAll });
   return {
     s,
     weather,
@@ -64,7 +64,8 @@ Deno.test("tools/list and prompts/list: everything, or what the selected virtual
   {
     await using c = await connectClient(e.s.url, { headers: { "x-mcp-virtualserver": "ns/some" } });
     assertEquals(names((await c.client.listTools()).tools), ["discover_tools", "s_echo", "w_search"]);
-    assertEquals((await c.client.listPrompts()).prompts, []);
+    // As the broker: an empty prompt list filters nothing (filtered_prompts_handler.go).
+    assertEquals(names((await c.client.listPrompts()).prompts), ["w_forecast_summary"]);
   }
   {
     // A virtual server without a prompt list leaves prompts unfiltered.
@@ -74,12 +75,12 @@ Deno.test("tools/list and prompts/list: everything, or what the selected virtual
   }
 });
 
-Deno.test("routed requests no server owns get the spec's codes, naming what was asked for", async () => {
-  await using e = await env();
+Deno.test("routed requests no server owns get the cluster's answer for a tool, else the spec's codes naming what was asked for", async () => {
+  await using e = await env({}, undefined, true);
   await using c = await connectClient(e.s.url);
-  assertEquals(await rpcError(() => c.client.callTool({ name: "w_nope", arguments: {} })), {
-    code: RpcCode.InvalidParams,
-    message: "MCP error -32602: Unknown tool: w_nope",
+  assertEquals(await c.client.callTool({ name: "w_nope", arguments: {} }), {
+    content: [{ type: "text", text: "MCP error -32602: Tool not found" }],
+    isError: true,
   });
   assertEquals(await rpcError(() => c.client.getPrompt({ name: "nope" })), {
     code: RpcCode.InvalidParams,
@@ -125,6 +126,8 @@ Deno.test("meta-tools: discover_tools sees the virtual server's tools; select_to
   await using c = await connectClient(e.s.url);
   let changed = 0;
   c.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+  // The change is announced on the session's GET stream, as the broker does: wait for it to be open.
+  await waitFor(() => [...e.s.sessions.values()].some((s) => s.openStreams === 1), 3000, "the GET stream");
   const result = await c.client.callTool({ name: "select_tools", arguments: { tools: ["s_echo"] } });
   assert(!result.isError, JSON.stringify(result));
   await waitFor(() => changed > 0, 3000, "tools/list_changed");
@@ -163,7 +166,9 @@ Deno.test("an upstream that does not answer in time: the call fails naming the s
 
 Deno.test("logging/setLevel is kept on the session and set on backend sessions opened later", async () => {
   await using dynamic = await startFixture("dynamic");
-  await using s = await stages({ servers: [{ name: "test/dynamic", url: dynamic.url, prefix: "d_" }] });
+  await using s = await stages({ servers: [{ name: "test/dynamic", url: dynamic.url, prefix: "d_" }] }, {
+    federateAll: true,
+  });
   await using c = await connectClient(s.url);
   await c.client.setLoggingLevel("warning");
   const [session] = [...s.sessions.values()];

@@ -1,15 +1,24 @@
 /**
  * The `/mcp` endpoint, one HTTP request top to bottom: transport checks and parse (transport.ts) ->
- * session -> params check (params.ts) -> attributes (routing.ts) -> policy (policy.ts) -> route:
- * `tools/call` through the pass-through (passthrough.ts), everything else through the session's SDK
- * server (handlers.ts) to the upstream.
+ * session -> methods the gateway does not serve (handlers.ts) -> params check (params.ts) ->
+ * attributes (routing.ts) -> policy (policy.ts) -> route: `tools/call` through the pass-through
+ * (passthrough.ts), everything else through the session's SDK server (handlers.ts) to the upstream.
+ *
+ * Answers are the cluster's where it has one (broker v0.9.0 observed): a method the broker does not
+ * serve gets its `-32601`, a `tools/call` of a tool no server has the router's tool result, and an
+ * answer that is one JSON-RPC message comes as `application/json` (answers.ts).
  *
  * @module
  */
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { DEFAULT_NEGOTIATED_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
+import { jsonRpcError, singleAnswer, toolNotFound } from "./answers.ts";
 import type { BackendPool } from "./backends.ts";
 import type { ClientSession } from "./client_session.ts";
 import { serverEndpoint } from "./config.ts";
+import { META_TOOL_NAMES } from "./discovery.ts";
 import { UpstreamError } from "./errors.ts";
+import { unknownMetaTool, unservedMethod } from "./handlers.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Logger, VIRTUAL_SERVER_HEADER } from "./options.ts";
 import { checkParams } from "./params.ts";
@@ -45,6 +54,8 @@ export interface McpEndpointOptions {
   log: Logger;
   /** Timeout of one upstream call (reset by progress). */
   timeoutMs: number;
+  /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`); false when unset. */
+  federateAll?: boolean;
 }
 
 /** The JSON-RPC error response for a request the policy denied. */
@@ -83,7 +94,13 @@ export class McpEndpoint {
     }
     const vsName = req.headers.get(VIRTUAL_SERVER_HEADER) ?? undefined;
     if (vsName !== undefined && !servers.virtualServer(vsName)) {
-      return rpcError(400, RpcCode.InvalidParams, `Virtual server ${vsName} does not exist.`);
+      // As the broker: the lists go out unfiltered and only its log says why (broker v0.9.0
+      // observed, section 3.9). A misspelt header exposes every tool, so say it each time.
+      this.#o.log(
+        "warn",
+        `No virtual server ${vsName} (header ${VIRTUAL_SERVER_HEADER}); serving every tool and prompt unfiltered, as the cluster does.`,
+        { virtualServer: vsName },
+      );
     }
     if (req.method !== "POST") {
       const found = await sessions.find(req);
@@ -112,6 +129,12 @@ export class McpEndpoint {
       return await found.transport.handleRequest(req, { parsedBody: msg });
     }
 
+    // The broker answers what it does not serve before looking at the params (http_compat.go).
+    const unserved = msg.id !== undefined
+      ? unservedMethod(msg.method, this.#o.federateAll ?? false)
+      : undefined;
+    if (unserved) return jsonRpcError(msg.id, RpcCode.MethodNotFound, unserved);
+
     const invalid = checkParams(msg);
     if (invalid) return rpcError(200, RpcCode.InvalidParams, invalid, { id: msg.id });
 
@@ -122,6 +145,10 @@ export class McpEndpoint {
 
     // Route.
     const passthrough = this.#o.passthrough;
+    if (msg.method === "tools/call" && msg.id !== undefined && !attributes.serverName) {
+      const unknown = this.#unknownTool(found, msg, attributes);
+      if (unknown) return unknown;
+    }
     if (passthrough && msg.method === "tools/call" && msg.id !== undefined) {
       const through = this.#toolCallThrough(found, msg as CallMessage, attributes);
       if (through) return await through;
@@ -137,8 +164,23 @@ export class McpEndpoint {
         from: passthrough.replica,
       });
     }
-    if (msg.id !== undefined) found.handOver(msg.id, attributes);
-    return await found.transport.handleRequest(req, { parsedBody: msg });
+    if (msg.id === undefined) return await found.transport.handleRequest(req, { parsedBody: msg });
+    found.handOver(msg.id, attributes);
+    return await singleAnswer(await found.transport.handleRequest(req, { parsedBody: msg }), req.signal);
+  }
+
+  /**
+   * The cluster's answer to a `tools/call` of a name no server owns, as its router gives it before
+   * the broker sees the call; undefined for the meta-tools the gateway serves now. A meta-tool name
+   * it does not serve goes to the broker in the cluster, which does not know it either.
+   */
+  #unknownTool(session: ClientSession, msg: PostedMessage, attrs: RequestAttributes): Response | undefined {
+    const name = attrs.requestedName ?? "";
+    if (this.#o.servers.metaNames.has(name)) return undefined;
+    if (META_TOOL_NAMES.includes(name)) {
+      return jsonRpcError(msg.id, RpcCode.InvalidParams, unknownMetaTool(name).message);
+    }
+    return toolNotFound(msg.id, session.id);
   }
 
   /** The `x-mcp-*` attributes of one message, computed once and shared by policy and router. */
@@ -163,6 +205,12 @@ export class McpEndpoint {
         { id: msg.id },
       );
     }
+    // As the broker: an initialize naming no protocol version asks for 2025-03-26 (http_compat.go),
+    // which the SDK would otherwise not take for an initialize at all.
+    const requested = msg.params?.protocolVersion;
+    if (typeof requested !== "string" || requested === "") {
+      msg = { ...msg, params: { ...msg.params, protocolVersion: DEFAULT_NEGOTIATED_PROTOCOL_VERSION } };
+    }
     const invalid = checkParams(msg);
     if (invalid) return rpcError(400, RpcCode.InvalidParams, invalid, { id: msg.id });
     let session: ClientSession;
@@ -177,7 +225,7 @@ export class McpEndpoint {
     const res = await session.transport.handleRequest(req, { parsedBody: msg });
     // The SDK refused the initialize: the record written for it would only wait for its TTL.
     if (!sessions.holds(session.id)) await store.delete(session.id).catch(() => {});
-    return res;
+    return await singleAnswer(res, req.signal);
   }
 
   /**

@@ -18,7 +18,7 @@ const toolCall = (id: number, name: string, args: Record<string, unknown>) => ({
 const errorOf = (json: Record<string, unknown> | undefined) =>
   json?.error as { code: number; message: string };
 
-Deno.test("refused before any session: 403 for a foreign origin, 405 for PUT, 400 for an unknown virtual server", async () => {
+Deno.test("refused before any session: 403 for a foreign origin, 405 for PUT; an unknown virtual server only warned of", async () => {
   await using s = await stages({ servers: [], extension: { allowedOrigins: ["https://ok.example"] } });
   const foreign = await s.handle(mcpRequest(initializeBody(), { origin: "https://evil.example" }));
   assertEquals(foreign.status, 403);
@@ -26,13 +26,12 @@ Deno.test("refused before any session: 403 for a foreign origin, 405 for PUT, 40
   const put = await s.handle(new Request("http://127.0.0.1/mcp", { method: "PUT", body: "{}" }));
   assertEquals(put.status, 405);
   assertEquals(put.headers.get("allow"), "GET, POST, DELETE");
-  const vs = await s.handle(mcpRequest(initializeBody(), { "x-mcp-virtualserver": "ns/nope" }));
-  assertEquals(vs.status, 400);
-  assertEquals((await vs.json()).error, {
-    code: RpcCode.InvalidParams,
-    message: "Virtual server ns/nope does not exist.",
-  });
   assertEquals(await s.store.count(), 0);
+  // As the broker: a virtual server that does not exist filters nothing; the log says so.
+  const vs = await s.handle(mcpRequest(initializeBody(), { "x-mcp-virtualserver": "ns/nope" }));
+  assertEquals(vs.status, 200);
+  await vs.body?.cancel();
+  assert(s.logs.some((l) => l.level === "warn" && l.msg.includes("ns/nope")), JSON.stringify(s.logs));
   // A listed origin is let through.
   const ok = await s.handle(mcpRequest(initializeBody(), { origin: "https://ok.example" }));
   assertEquals(ok.status, 200);
@@ -41,7 +40,7 @@ Deno.test("refused before any session: 403 for a foreign origin, 405 for PUT, 40
   const metrics = s.metrics.render();
   assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="other",status="405"} 1');
   assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="POST",status="403"} 1');
-  assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="initialize",status="200"} 1');
+  assertStringIncludes(metrics, 'mcp_gateway_requests_total{method="initialize",status="200"} 2');
 });
 
 Deno.test("policy: sees each request's attributes and session; a denial is answered with its status, headers and the request's id", async () => {
@@ -122,9 +121,10 @@ Deno.test("initialize: refused with a session id, past the session cap, and forg
   });
   assertEquals(await s.store.count(), 0);
 
-  // Not an initialize the SDK accepts (no params): it answers, and the record made for it goes.
+  // Params an initialize cannot have: -32602 naming the first problem, and no record.
   const bad = await post(s.url, { jsonrpc: "2.0", id: 6, method: "initialize", params: {} });
-  assertEquals(bad.status, 400);
+  assertEquals([bad.status, errorOf(bad.json).code], [400, RpcCode.InvalidParams]);
+  assertStringIncludes(errorOf(bad.json).message, "Invalid params for initialize");
   assertEquals(await s.store.count(), 0);
   assertEquals(s.sessions.size, 0);
 

@@ -61,7 +61,7 @@ Deno.test("pass-through: the backend sees a gateway id, the client gets its own 
   }
   assertEquals(new Set(calls.map((m) => m.id)).size, 3);
   assertEquals(gw.gateway.passthrough?.inflight, 0);
-  // Unknown tools keep the SDK path's answer.
+  // Unknown tools get the cluster router's answer, never reaching a backend.
   const unknown = await call(a.headers, 9, "x").then(() =>
     post(
       gw.url,
@@ -69,7 +69,7 @@ Deno.test("pass-through: the backend sees a gateway id, the client gets its own 
       a.headers,
     )
   );
-  assertEquals((unknown.json?.error as { code: number }).code, -32602);
+  assertEquals((unknown.json?.result as { isError: boolean }).isError, true);
 });
 
 Deno.test("pass-through: a backend's elicitation gets a gateway id and the answer reaches the backend", async () => {

@@ -3,6 +3,15 @@
  * client sees the id), found by their signed id, resumed from the store when another replica issued
  * them, closed on DELETE, on idleness or with the gateway.
  *
+ * As the cluster's broker does (session_resurrection.go), a session whose id this gateway's key
+ * signed but that no store knows (the gateway restarted with the same key and an in-memory store)
+ * is brought back under the same id: its record is rebuilt from the id and the request, and its
+ * backend sessions open again on first use. Unlike the broker, an id that ended in this process
+ * (DELETE, idleness) stays ended.
+ *
+ * What a session answers to initialize is the broker's: its server name and version, the
+ * capabilities it declares (more with `federateAll`), its discovery instructions.
+ *
  * @module
  */
 // @ts-types="@modelcontextprotocol/sdk/server/index"
@@ -12,20 +21,64 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 // @ts-types="@modelcontextprotocol/sdk/types"
 import {
   type ClientCapabilities,
+  DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
   type Implementation,
   LATEST_PROTOCOL_VERSION,
+  type ServerCapabilities,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/sdk/types.js";
+import { decodeJwt } from "jose";
 import type { BackendPool } from "./backends.ts";
 import { ClientSession } from "./client_session.ts";
-import { DISCOVERY_INSTRUCTIONS } from "./discovery.ts";
 import type { ListsChanged } from "./server_set.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./options.ts";
 import { SessionSigner } from "./session.ts";
 import { type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
 import { RpcCode, rpcError } from "./transport.ts";
-import { GATEWAY_INFO, message } from "./upstream.ts";
+import { message } from "./upstream.ts";
+
+/** The server name and version the cluster's broker v0.9.0 answers initialize with (broker.go). */
+export const BROKER_SERVER_INFO: Implementation = { name: "Kuadrant MCP Gateway", version: "0.0.1" };
+
+/** The capabilities the broker declares: lists that change, nothing else (broker.go). */
+export const BROKER_CAPABILITIES: ServerCapabilities = {
+  tools: { listChanged: true },
+  prompts: { listChanged: true },
+  resources: { listChanged: true },
+};
+
+/** The capabilities with `federateAll`: subscriptions, completions and logging besides. */
+export const FEDERATE_ALL_CAPABILITIES: ServerCapabilities = {
+  tools: { listChanged: true },
+  prompts: { listChanged: true },
+  resources: { listChanged: true, subscribe: true },
+  completions: {},
+  logging: {},
+};
+
+/**
+ * The broker's initialize `instructions` while the discovery meta-tools are served (discovery.go);
+ * without them it sends none. Clients may show it to a model, so the simulator's is the cluster's.
+ */
+export const BROKER_INSTRUCTIONS =
+  "This is an MCP Gateway that aggregates tools from multiple backend MCP servers into a single " +
+  "endpoint. The full tool set may be large.\n\nTo avoid loading all tool schemas upfront, use the " +
+  "discovery tools:\n1. Call discover_tools to browse available servers, categories, and tool names " +
+  "(lightweight, no full schemas).\n2. Call select_tools with the tool names relevant to your task. " +
+  "This sends a notifications/tools/list_changed notification. The filtered tool set is available " +
+  "on the next tools/list call, not in the current turn.\n3. To change scope, call select_tools " +
+  "again with a new set. Pass an empty list to reset to the full tool set.";
+
+/**
+ * The protocol version an initialize asking for `requested` gets, as the broker negotiates it: none
+ * (empty, or not a string) is 2025-03-26 (http_compat.go), a supported one is echoed, any other is
+ * the latest.
+ */
+export function negotiatedVersion(requested: unknown): string {
+  if (typeof requested !== "string" || requested === "") return DEFAULT_NEGOTIATED_PROTOCOL_VERSION;
+  return SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
+}
 
 /** Options of a `SessionRegistry`. */
 export interface SessionRegistryOptions {
@@ -41,6 +94,8 @@ export interface SessionRegistryOptions {
   maxSessions: number;
   /** The `instructions` a new session gets: with discovery meta-tools on, how to use them. */
   discoveryTools(): boolean;
+  /** Declare what is served beyond the broker (see `GatewayOptions.federateAll`); false when unset. */
+  federateAll?: boolean;
   /** Installs the MCP request handlers on a new session's SDK server. */
   setup(session: ClientSession): void;
   /** The session closed in this process: forget what other parts keep for it. */
@@ -65,6 +120,10 @@ export class SessionRegistry {
   #resuming = new Map<string, Promise<ClientSession>>();
   /** Sessions `create` is building: they count against the cap before the SDK holds them. */
   #creating = 0;
+  /** Ids that ended in this process (DELETE, idleness) and when: never brought back. */
+  #ended = new Map<string, number>();
+  /** How old an id may be and still be brought back (the idle timeout); 0 for any age. */
+  #maxAgeMs = 0;
   #sweeper?: ReturnType<typeof setInterval>;
 
   /** A registry signing ids with `signingKey` (random when omitted; see `useSigner`). */
@@ -90,6 +149,7 @@ export class SessionRegistry {
 
   /** Closes sessions idle for longer than `idleMs` (no request, no open stream), checking periodically. */
   startSweeper(idleMs: number): void {
+    this.#maxAgeMs = Math.max(0, idleMs);
     if (idleMs <= 0) return;
     this.#sweeper = setInterval(() => this.closeIdle(idleMs), Math.min(60_000, Math.max(50, idleMs / 4)));
   }
@@ -97,6 +157,11 @@ export class SessionRegistry {
   /** Closes sessions idle for longer than `idleMs`. */
   closeIdle(idleMs: number): void {
     const now = Date.now();
+    // An id older than this cannot come back anyway (see #rebuilt).
+    for (const [id, at] of this.#ended) {
+      if (now - at <= idleMs) break;
+      this.#ended.delete(id);
+    }
     for (const s of this.#sessions.values()) {
       if (s.closed || s.openStreams > 0 || now - s.lastUsed <= idleMs) continue;
       this.#opts.log("info", `Session idle for ${Math.round((now - s.lastUsed) / 1000)} s; closed.`, {
@@ -119,7 +184,8 @@ export class SessionRegistry {
   /**
    * The session a request names in `Mcp-Session-Id`, or the error response: 400 without the header,
    * 404 for an id this gateway did not issue or that ended. Error answers carry `requestId`, the id
-   * of the posted message, when given.
+   * of the posted message, when given. An id this gateway signed that the store does not know is
+   * brought back when the store is this process's own (see the module doc).
    */
   async find(req: Request, requestId?: unknown): Promise<ClientSession | Response> {
     const id = req.headers.get("mcp-session-id");
@@ -145,13 +211,18 @@ export class SessionRegistry {
     // The store decides whether a session lives: another replica may have ended it (DELETE) or
     // created it, or this process restarted since the client initialised.
     const record = await this.#opts.store.get(id);
+    let session: ClientSession | undefined = s;
     if (!record) {
-      if (s) await this.close(id, false);
-      return notFound();
+      const rebuilt = s ? undefined : this.#rebuilt(id, req);
+      if (!rebuilt) {
+        if (s) await this.close(id, false);
+        return notFound();
+      }
+      session = await this.#resume(id, rebuilt, true);
     }
     if (s?.closed) return notFound();
     // Another request for the id may have resumed it while this one awaited the store.
-    const session = s ?? this.#sessions.get(id) ?? await this.#resume(id, record);
+    session ??= this.#sessions.get(id) ?? await this.#resume(id, record!);
     session.lastUsed = Date.now();
     session.requestHeaders = req.headers;
     return session;
@@ -180,11 +251,9 @@ export class SessionRegistry {
       clientInfo?: SessionRecord["clientInfo"];
       capabilities?: SessionRecord["clientCapabilities"];
     };
-    const requested = typeof p.protocolVersion === "string" ? p.protocolVersion : undefined;
-    // The SDK's own negotiation (Server#_oninitialize), so a replica resuming the session agrees.
-    const protocolVersion = requested && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
-      ? requested
-      : LATEST_PROTOCOL_VERSION;
+    // What the SDK negotiates once the endpoint filled in a missing version, so a replica resuming
+    // the session agrees.
+    const protocolVersion = negotiatedVersion(p.protocolVersion);
     const record: SessionRecord = {
       createdAt: Date.now(),
       protocolVersion,
@@ -216,6 +285,7 @@ export class SessionRegistry {
     s.closed = true;
     this.#opts.onClose(id);
     this.#sessions.delete(id);
+    if (end) this.#remember(id);
     metrics.sessions(this.#sessions.size);
     const mapped = end && store.shared
       ? await store.listBackends(id).catch(() => ({} as Record<string, string>))
@@ -231,15 +301,55 @@ export class SessionRegistry {
     await Promise.all([...this.#sessions.keys()].map((id) => this.close(id)));
   }
 
-  /** Serves a session this process does not hold but the store knows, under the same id. */
-  #resume(id: string, record: SessionRecord): Promise<ClientSession> {
+  /** Remembers that `id` ended here, so it is not brought back; the oldest are forgotten past the cap. */
+  #remember(id: string): void {
+    this.#ended.set(id, Date.now());
+    if (this.#ended.size > this.#opts.maxSessions) {
+      this.#ended.delete(this.#ended.keys().next().value!);
+    }
+  }
+
+  /**
+   * The record of a session to bring back, rebuilt from its (verified) id and the request as the
+   * broker does: the request's protocol version, else 2025-03-26; the client's capabilities and
+   * info are not in the id, so the session goes on without them. Undefined when the id must stay
+   * unknown: the store is shared (it decides), the id ended here, or it is older than the idle
+   * timeout (a session idle that long would have been closed).
+   */
+  #rebuilt(id: string, req: Request): SessionRecord | undefined {
+    if (this.#opts.store.shared || this.#ended.has(id)) return undefined;
+    const issuedAt = (decodeJwt(id).iat ?? 0) * 1000;
+    if (this.#maxAgeMs > 0 && Date.now() - issuedAt > this.#maxAgeMs) return undefined;
+    const header = req.headers.get("mcp-protocol-version");
+    return {
+      createdAt: issuedAt,
+      protocolVersion: header && SUPPORTED_PROTOCOL_VERSIONS.includes(header)
+        ? header
+        : DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
+    };
+  }
+
+  /**
+   * Serves a session this process does not hold but the store knows, under the same id; with
+   * `resurrect`, one no store knows, whose `record` is stored first.
+   */
+  #resume(id: string, record: SessionRecord, resurrect = false): Promise<ClientSession> {
+    const held = this.#sessions.get(id);
+    if (held) return Promise.resolve(held);
     let resuming = this.#resuming.get(id);
     if (!resuming) {
       resuming = (async () => {
+        if (resurrect) await this.#opts.store.create(id, record);
         const session = await this.#build(id, record);
         this.#sessions.set(id, session);
         this.#opts.metrics.sessions(this.#sessions.size);
-        this.#opts.log("info", "Session resumed from the session store.", { session: id });
+        this.#opts.log(
+          "info",
+          resurrect
+            ? "Session brought back from its id: the gateway restarted since it was issued."
+            : "Session resumed from the session store.",
+          { session: id },
+        );
         return session;
       })().finally(() => this.#resuming.delete(id));
       this.#resuming.set(id, resuming);
@@ -261,17 +371,10 @@ export class SessionRegistry {
       },
       onsessionclosed: (sid) => this.close(sid, true),
     });
-    const server = new Server(GATEWAY_INFO, {
-      capabilities: {
-        tools: { listChanged: true },
-        prompts: { listChanged: true },
-        resources: { listChanged: true, subscribe: true },
-        completions: {},
-        logging: {},
-      },
-      instructions: this.#opts.discoveryTools()
-        ? DISCOVERY_INSTRUCTIONS
-        : "Federated MCP gateway (kubectl-mcp simulator).",
+    const server = new Server(BROKER_SERVER_INFO, {
+      // A copy each: the SDK keeps the object it is given and may add to it.
+      capabilities: structuredClone(this.#opts.federateAll ? FEDERATE_ALL_CAPABILITIES : BROKER_CAPABILITIES),
+      ...(this.#opts.discoveryTools() ? { instructions: BROKER_INSTRUCTIONS } : {}),
     });
     const session = new ClientSession(id, server, transport);
     this.#opts.setup(session);

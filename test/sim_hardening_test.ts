@@ -11,9 +11,12 @@ import { initializeBody, post, rawSession } from "./sim_helpers.ts";
 
 Deno.test("hardening: invalid params get -32602 with one short sentence, on every method", async () => {
   await using weather = await startFixture("weather");
-  await using gw = await startGateway(normalizeConfig({
-    servers: [{ name: "test/weather", url: weather.url, prefix: "w_" }],
-  }));
+  // federateAll serves resources/read and logging/setLevel; by default they get the broker's
+  // -32601 whatever their params (test/sim_protocol_test.ts).
+  await using gw = await startGateway(
+    normalizeConfig({ servers: [{ name: "test/weather", url: weather.url, prefix: "w_" }] }),
+    { federateAll: true },
+  );
   const s = await rawSession(gw.url);
   const cases: Array<[string, unknown, string]> = [
     ["tools/call", {}, "params.name"],

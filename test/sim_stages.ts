@@ -91,6 +91,8 @@ export interface StageOptions {
   maxSessions?: number;
   /** Timeout of one upstream call; default 5000. */
   timeoutMs?: number;
+  /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`); default false. */
+  federateAll?: boolean;
 }
 
 /** The request path's stages, composed as the gateway composes them. */
@@ -124,16 +126,18 @@ export async function stages(config: GatewayConfigInput, opts: StageOptions = {}
   const metrics = new Metrics();
   const store = new MemorySessionStore();
   const timeoutMs = opts.timeoutMs ?? 5000;
+  const federateAll = opts.federateAll ?? false;
   const scopes = new ToolScopes();
   const servers: ServerSet = new ServerSet(normalizeConfig(config), {
     timeoutMs,
+    federateAll,
     metrics,
     log,
     onListsChanged: (changed) => sessions.notifyListsChanged(changed),
     onServerDropped: (name) => backends.dropServer(sessions.values(), name),
   });
   const backends: BackendPool = new BackendPool({ servers, store, timeoutMs, log });
-  const handlerContext = { servers, backends, scopes, metrics, log, timeoutMs };
+  const handlerContext = { servers, backends, scopes, metrics, log, timeoutMs, federateAll };
   const sessions: SessionRegistry = new SessionRegistry({
     store,
     backends,
@@ -141,6 +145,7 @@ export async function stages(config: GatewayConfigInput, opts: StageOptions = {}
     log,
     maxSessions: opts.maxSessions ?? 100,
     discoveryTools: () => servers.config.extension.discoveryTools,
+    federateAll,
     setup: (session) => installHandlers(handlerContext, session),
     onClose: (id) => {
       closed.push(id);
@@ -156,6 +161,7 @@ export async function stages(config: GatewayConfigInput, opts: StageOptions = {}
     metrics,
     log,
     timeoutMs,
+    federateAll,
   });
   await servers.start();
   const handle = (req: Request) => endpoint.handle(req);
