@@ -44,14 +44,6 @@ export const MAX_SELECT_TOOLS = 250;
 /** Categories of a server that names none (the CRD's default). */
 export const DEFAULT_CATEGORY = "uncategorised";
 
-/** Initialize `instructions` while the discovery meta-tools are served. */
-export const DISCOVERY_INSTRUCTIONS =
-  "This gateway federates the tools of several MCP servers, so the full tool list can be long. " +
-  "To keep your context small: call discover_tools for the servers, their categories and tool names " +
-  "(no schemas); then call select_tools with the names your task needs. The gateway announces the " +
-  "change with notifications/tools/list_changed, and the next tools/list returns those tools only. " +
-  "Call select_tools with an empty list to see every tool again.";
-
 // The meta-tools as broker v0.9.0 defines them (discovery.go, tags_handler.go): names, descriptions
 // and schemas verbatim, and `annotations: {}` as its tools/list gives every tool without any.
 const DISCOVER_TOOL: Tool = {
