@@ -28,7 +28,7 @@ import { allowAll } from "./policy.ts";
 import { ServerSet } from "./server_set.ts";
 import { SessionSigner } from "./session.ts";
 import { SessionRegistry } from "./sessions.ts";
-import { type GatewayStatus, gatewayStatus } from "./status.ts";
+import { type GatewayStatus, gatewayStatus, statusResponse } from "./status.ts";
 import { MemorySessionStore, type RelayMessage, type SessionStore, SessionStoreError } from "./store.ts";
 import { hostAllowed, RpcCode, rpcError } from "./transport.ts";
 import { message } from "./upstream.ts";
@@ -164,10 +164,14 @@ export class Gateway {
     return gatewayStatus(this.#servers, {
       scopedSessions: this.#scopes.size,
       sessions: await this.#store.count(),
+      federateAll: this.#opts.federateAll ?? false,
     });
   }
 
-  /** Handles one HTTP request: `/mcp`, `/healthz`, `/readyz`, `/status`, `/metrics`, protected-resource metadata. */
+  /**
+   * Handles one HTTP request: `/mcp`, `/healthz`, `/readyz`, `/status` (and `/status/<ns>/<name>`),
+   * `/metrics`, protected-resource metadata.
+   */
   readonly handler = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
     try {
@@ -179,7 +183,8 @@ export class Gateway {
           return rpcError(403, RpcCode.ServerError, `Forbidden: host ${host} is not allowed.`);
         }
       }
-      switch (url.pathname) {
+      // `/status/<namespace>/<name>` is the status route too, as the broker's.
+      switch (url.pathname.startsWith("/status/") ? "/status" : url.pathname) {
         case "/mcp":
           return await this.#endpoint.handle(req);
         case "/healthz":
@@ -191,7 +196,7 @@ export class Gateway {
             : new Response("ok\n");
         }
         case "/status":
-          return Response.json(await this.status());
+          return await statusResponse(req, () => this.status());
         case "/metrics":
           this.metrics.sessions(this.#sessions.size);
           this.metrics.scopedSessions(this.#scopes.size);

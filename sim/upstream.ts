@@ -247,6 +247,8 @@ export class Upstream {
   failures = 0;
   /** Health rounds finished, successful or not; `/readyz` waits for the first. */
   rounds = 0;
+  /** When the last health round finished (`/status` `lastValidated`). */
+  validatedAt?: Date;
   /** Last successful listing; served only while `state` is `ready`. */
   listing?: ServerListing;
   /** Protocol version the backend negotiated. */
@@ -287,6 +289,7 @@ export class Upstream {
       await this.#round();
     } finally {
       this.rounds++;
+      this.validatedAt = new Date();
     }
   }
 

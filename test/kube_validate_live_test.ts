@@ -111,6 +111,40 @@ ${registration("github", "github_", "github-route")}`);
       assertStringIncludes(missing.report.findings[0].message, "neither among the files nor in the cluster");
     });
 
+    await t.step(
+      "a route's virtual-server header naming no MCPVirtualServer is a warning only --live finds",
+      async () => {
+        await apply(`apiVersion: mcp.kuadrant.io/v1
+kind: MCPVirtualServer
+metadata: {name: triage, namespace: ${ns}}
+spec:
+  tools: [github_search]
+`);
+        const route = (value: string) =>
+          `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: triage-route, namespace: ${ns}}
+spec:
+  parentRefs: [{name: mcp-gateway}]
+  hostnames: [triage.mcp.local]
+  rules:
+    - filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier:
+            set: [{name: X-Mcp-Virtualserver, value: "${value}"}]
+      backendRefs: [{name: github, port: 8080}]
+`;
+        assertEquals(codes((await validate(route(`${ns}/trige`))).report), []);
+        assertEquals(codes((await validate(route(`${ns}/triage`), ["--live"])).report), []);
+        const missing = await validate(route(`${ns}/trige`), ["--live"]);
+        assertEquals(codes(missing.report), ["warning ref.virtualserver-missing"], missing.stdout);
+        assertStringIncludes(
+          missing.report.findings[0].message,
+          "the gateway then serves the unfiltered list",
+        );
+      },
+    );
+
     await t.step("an unlabelled Secret in the cluster is an error, a missing one too", async () => {
       const unlabelled = await validate(
         registration("weather", "weather_", "github-route", "  credentialRef:\n    name: plain-token\n"),

@@ -11,6 +11,11 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./helpe
 import { runCli, spawnCli } from "./helpers/cli.ts";
 import { type RunningFixture, startFixture } from "./fixtures/mod.ts";
 import { connectGateway, listAllTools } from "../src/mcp/client.ts";
+import { callCommand } from "../src/cli/call.ts";
+import { parseFlags } from "../src/cli/flags.ts";
+import { captureIo } from "../src/cli/io.ts";
+import { openToolSource } from "../src/cli/tool_source.ts";
+import { toolsCommand } from "../src/cli/tools.ts";
 
 const NS = "mcp-test";
 
@@ -104,9 +109,28 @@ Deno.test("tools --virtual-server shows only the virtual server's tools; -o wide
   assertEquals(lines[0].split(/\s{2,}/), ["NAME", "SERVER", "PARAMETERS", "TOKENS", "DESCRIPTION"]);
   assertEquals(lines.slice(1, -1).map((line) => line.split(/\s+/)[0]), ["gh_get_issue", "gh_search"]);
   assertStringIncludes(lines.at(-1)!, "2 tools from 1 server");
+  // A name no MCPVirtualServer has: broker v0.9.0 serves the unfiltered list (issue #11 observation
+  // file, section 2 row 17), so the CLI warns, for files and the cluster alike.
   const unknown = await runCli(["tools", ...w.flags, "--virtual-server", `${NS}/nope`]);
-  assertEquals(unknown.code, 1);
-  assertStringIncludes(unknown.stderr, "nope");
+  assertStringIncludes(
+    unknown.stderr,
+    `warning: virtual server ${NS}/nope matches no MCPVirtualServer; the cluster's gateway answers a client ` +
+      `sending X-Mcp-Virtualserver: ${NS}/nope with the unfiltered list (every tool)\n` +
+      `  hint: the virtual servers are ${NS}/triage\n`,
+  );
+  assertEquals(unknown.code, 0, unknown.stderr);
+  assertStringIncludes(unknown.stdout, "weather_get_forecast");
+  const call = await runCli([
+    "call",
+    "weather_search",
+    "--arg",
+    "query=x",
+    ...w.flags,
+    "--virtual-server",
+    "triage",
+  ]);
+  assertStringIncludes(call.stderr, "warning: virtual server triage matches no MCPVirtualServer");
+  assert(!result.stderr.includes("warning:"), result.stderr);
 });
 
 Deno.test("tools --explain gives the reason for each way a tool is hidden", async () => {
@@ -136,6 +160,13 @@ Deno.test("tools --explain names a prefix conflict", async () => {
   const result = await runCli(["tools", ...w.flags, "--explain", "gh_search", "--server", "clash"]);
   assertEquals(result.code, 0, result.stderr);
   assertStringIncludes(result.stdout, "LISTED:   yes");
+  // Broker v0.9.0 observed (issue #11 observation file, section 2 row 20): the winner is a race.
+  assertStringIncludes(
+    result.stdout,
+    `REASON:   ${NS}/github won a tool conflict with ${NS}/clash (gh_search) here. In the cluster the ` +
+      "winner depends on which server answers first: broker v0.9.0 keeps the tools of the server whose list " +
+      "arrives first and withholds all tools of the other (its prompts stay). [conflict]",
+  );
 });
 
 Deno.test("call runs a tool through the replay: typed --arg, -o json, errors and unknown tools", async () => {
@@ -308,4 +339,95 @@ Deno.test("tools --watch prints the list again when the files change", async () 
   assert(reprinted.includes("gh_search"), reprinted);
   assert(!reprinted.includes("weather_"), reprinted);
   assertEquals(await watch.interrupt(), 0);
+});
+
+Deno.test("--federate-all reaches the simulator from simulate, tools and call; without it the cluster's behaviour", async () => {
+  await using w = await world();
+  for (const [extra, expected] of [[[], false], [["--federate-all"], true]] as const) {
+    await using sim = spawnCli(["simulate", ...w.flags, "--port", "0", ...extra]);
+    const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/);
+    const status = await (await fetch(new URL("/status", url))).json();
+    assertEquals(status.federateAll, expected, `simulate ${extra.join(" ")}`);
+    assertEquals(await sim.interrupt(), 0);
+  }
+  // `tools` and `call` replay in-process: the same flags open the same simulator.
+  for (const command of [toolsCommand, callCommand]) {
+    for (const [extra, expected] of [[[], false], [["--federate-all"], true]] as const) {
+      const { flags } = parseFlags([...w.flags, ...extra], command.flags ?? [], command.name);
+      const source = await openToolSource(flags, captureIo());
+      try {
+        assertEquals((await source.status())?.federateAll, expected, `${command.name} ${extra.join(" ")}`);
+      } finally {
+        await source.close();
+      }
+    }
+  }
+  const help = await runCli(["simulate", "--help"]);
+  assertStringIncludes(help.stdout, "--federate-all");
+  assertStringIncludes(help.stdout, "the default is the cluster's behaviour");
+});
+
+/** Waits (bounded) until `read()` matches `pattern`. */
+async function eventually(read: () => string, pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  while (!pattern.test(read())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`Timed out waiting for ${pattern} in:\n${read()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test("simulate warns that tags hang the cluster's broker v0.9.0, at start and when a reload adds them, and keeps serving", async () => {
+  await using weather = await startFixture("weather");
+  await using github = await startFixture("github");
+  const dir = await Deno.makeTempDir();
+  try {
+    const objects = (githubTags: boolean) => [
+      registration("weather", { prefix: "weather_", tags: ["forecast"] }),
+      registration("github", { prefix: "gh_", ...(githubTags ? { tags: ["issues"] } : {}) }),
+    ];
+    await writeManifests(dir, "servers.yaml", objects(false));
+    await using sim = spawnCli([
+      "simulate",
+      "-f",
+      dir,
+      "--upstream",
+      `weather=${weather.url}`,
+      "--upstream",
+      `github=${github.url}`,
+      "--port",
+      "0",
+    ]);
+    const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/);
+    // The same words as `validate` (broker v0.9.0 observed: section 2 row 24), once.
+    const startup =
+      `warning: MCPServerRegistration ${NS}/weather sets "spec.tags", which makes the cluster's ` +
+      "broker v0.9.0 hang: tools/list, resources/list, every tools/call, /status and /readyz never answer, " +
+      "and it ignores SIGTERM (any registration with tags does this to the whole gateway) [broker.tags-hang]\n" +
+      "  hint: ";
+    assertStringIncludes(sim.stderr, startup);
+    assertEquals(sim.stderr.split("[broker.tags-hang]").length - 1, 1, sim.stderr);
+    assert(!sim.stderr.includes(`${NS}/github sets`), sim.stderr);
+    // The simulator does not copy the hang: lists, calls, /status and /readyz answer.
+    const client = await connectGateway(url);
+    try {
+      const names = (await listAllTools(client)).map((tool) => tool.name);
+      assert(names.includes("weather_search") && names.includes("list_tags"), names.join(" "));
+      const result = await client.callTool({ name: "weather_get_forecast", arguments: { city: "Oslo" } });
+      assert(!result.isError, JSON.stringify(result));
+    } finally {
+      await client.close();
+    }
+    for (const path of ["/status", "/readyz"]) {
+      const response = await fetch(new URL(path, url), { signal: AbortSignal.timeout(5000) });
+      await response.body?.cancel();
+      assertEquals(response.status, 200, path);
+    }
+    // A reload that adds tags to another registration warns about that one only.
+    await writeManifests(dir, "servers.yaml", objects(true));
+    await eventually(() => sim.stderr, /\d\d:\d\d:\d\d warning: MCPServerRegistration mcp-test\/github sets/);
+    assertEquals(sim.stderr.split(`${NS}/weather sets`).length - 1, 1, sim.stderr);
+    assertEquals(await sim.interrupt(), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -155,7 +155,8 @@ Deno.test("invalid tool schemas: FilterOut drops the tool, RejectServer drops th
   let names = (await c.client.listTools()).tools.map((t) => t.name);
   assertEquals(names.filter((n) => n.startsWith("inv_")), ["inv_valid_tool"]);
   let status = await gw.status();
-  assert(status.servers[0].invalidTools.length >= 1);
+  assert(status.servers[0].invalidTools >= 1);
+  assertEquals(status.servers[0].invalidToolList?.length, status.servers[0].invalidTools);
   assertEquals(status.servers[0].state, "ready");
 
   const changed = new Promise<void>((resolve) =>

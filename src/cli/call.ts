@@ -10,7 +10,7 @@ import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Command } from "./command.ts";
 import { outputFlag } from "./flags.ts";
 import { REPLAY_FLAGS } from "./simulate.ts";
-import { GATEWAY_FLAGS, openToolSource } from "./tool_source.ts";
+import { GATEWAY_FLAGS, openToolSource, warnUnknownVirtualServer } from "./tool_source.ts";
 import { VIRTUAL_SERVER_FLAG } from "./tools.ts";
 import { McpError, UsageError } from "../errors.ts";
 import { connectGateway, describe, listAllTools } from "../mcp/client.ts";
@@ -130,6 +130,7 @@ export const callCommand: Command = {
     const source = await openToolSource(flags, io);
     try {
       const virtualServer = flags.string("virtual-server");
+      warnUnknownVirtualServer(io, source, virtualServer);
       const client = await connectGateway(source.url, {
         virtualServer,
         token: flags.string("token"),

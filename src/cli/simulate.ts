@@ -13,6 +13,7 @@ import { UsageError, ValidationFailedError } from "../errors.ts";
 import { validateManifests } from "../validate/mod.ts";
 import {
   fileSource,
+  formatReplayWarning,
   formatServerSummary,
   parseUpstreams,
   type Replay,
@@ -75,6 +76,13 @@ export const REPLAY_FLAGS = [
       "select_tools (the broker's --discovery-tool-threshold, read from the cluster gateway's " +
       "Deployment when unset); 0 never hides.",
   },
+  {
+    name: "federate-all",
+    type: "boolean",
+    description: "Serve what the cluster's broker v0.9.0 does not: every server's resources under " +
+      "reversible mcp+<server>: URIs (and resources/read of them), resource templates, completions, " +
+      "logging and resource subscriptions; the default is the cluster's behaviour.",
+  },
   ALL_NAMESPACES_FLAG,
   ...KUBE_FLAGS,
 ] as const satisfies Command["flags"];
@@ -88,6 +96,8 @@ function validationGate(io: Io): (documents: ManifestDocument[]) => void {
   return (documents) => {
     const report = validateManifests(documents);
     for (const finding of report.findings) {
+      // The replay itself warns about the broker's defects, once, for files and the cluster alike.
+      if (finding.code.startsWith("broker.")) continue;
       if (finding.severity === "error" || !finding.code.startsWith("ref.")) {
         io.err(formatFinding(finding) + "\n");
       }
@@ -130,7 +140,11 @@ export async function replayOptionsFromFlags(flags: Flags, io: Io): Promise<Repl
     discoveryTools: given("discovery-tools", flags.boolean("discovery-tools")),
     discoveryToolThreshold: given("discovery-tool-threshold", Number(thresholdText)),
   };
-  const common = { gatewayExtension: flags.string("gateway-extension"), settings };
+  const common = {
+    gatewayExtension: flags.string("gateway-extension"),
+    settings,
+    federateAll: flags.boolean("federate-all"),
+  };
   if (files.length > 0 && !flags.boolean("overlay")) {
     const source = fileSource(files, { recursive: flags.boolean("recursive"), check: validationGate(io) });
     return { ...common, source, resolver: staticResolver(upstreams) };
@@ -243,6 +257,7 @@ export const simulateCommand: Command = {
         port,
         hostname: flags.string("address"),
         onChange: (line) => io.out(`${timestamp()} ${line}\n`),
+        onWarning: (warning) => io.err(`${timestamp()} ${formatReplayWarning(warning)}`),
         logger: (level, message) => {
           if (level === "warn" || level === "error") io.err(`${timestamp()} ${level}: ${message}\n`);
         },
@@ -260,6 +275,7 @@ export const simulateCommand: Command = {
       const rows = await replay.rows();
       io.out(formatServerSummary(rows));
       for (const note of replay.notes) io.out(`note: ${note}\n`);
+      for (const warning of replay.warnings) io.err(formatReplayWarning(warning));
       const store = replay.sessionStore;
       io.out(`\nsession store: ${store.description}${store.note ? ` (${store.note})` : ""}\n`);
       const broker = replay.brokerFlags;

@@ -8,7 +8,7 @@
 import type { Flags } from "./command.ts";
 import type { Io } from "./io.ts";
 import { replayOptionsFromFlags } from "./simulate.ts";
-import { startReplay } from "../replay/mod.ts";
+import { formatReplayWarning, startReplay } from "../replay/mod.ts";
 import type { GatewayStatus } from "../../sim/mod.ts";
 
 /** A gateway to talk to, and what is known about its servers. */
@@ -19,6 +19,8 @@ export interface ToolSource {
   status(): Promise<GatewayStatus | undefined>;
   /** Registrations the gateway does not serve (disabled, unresolved), from a replay. */
   absent(): Promise<{ name: string; prefix: string; state: string; reason?: string }[]>;
+  /** `namespace/name` of every MCPVirtualServer, from a replay; undefined for a running gateway. */
+  virtualServers(): string[] | undefined;
   /** Stops what was started. */
   close(): Promise<void>;
 }
@@ -42,6 +44,7 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
       url,
       status: () => fetchStatus(url),
       absent: () => Promise.resolve([]),
+      virtualServers: () => undefined,
       close: () => Promise.resolve(),
     };
   }
@@ -50,7 +53,9 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
     port: 0,
     // Only `tools --watch` outlives one answer; the others need no watches on the cluster.
     follow: flags.boolean("watch"),
+    onWarning: (warning) => io.err(formatReplayWarning(warning)),
   });
+  for (const warning of replay.warnings) io.err(formatReplayWarning(warning));
   return {
     url: replay.url,
     status: () => replay.status(),
@@ -63,12 +68,34 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
         state: row.state,
         reason: row.reason,
       })),
+    virtualServers: () => replay.gateway.gateway.config.virtualServers.map((server) => server.name),
     close: () => replay.close(),
   };
 }
 
-/** The simulator's `/status` beside an MCP endpoint; undefined for gateways without one. */
-async function fetchStatus(mcpUrl: string): Promise<GatewayStatus | undefined> {
+/**
+ * Warns when `--virtual-server NAME` matches no MCPVirtualServer of the replayed objects: the
+ * cluster's gateway answers such a header with the unfiltered list, every tool, and says nothing.
+ * A running gateway (`--gateway`) does not say which exist, so nothing is checked there.
+ */
+export function warnUnknownVirtualServer(io: Io, source: ToolSource, name: string | undefined): void {
+  const known = source.virtualServers();
+  if (name === undefined || known === undefined || known.includes(name)) return;
+  io.err(
+    `warning: virtual server ${name} matches no MCPVirtualServer; the cluster's gateway answers a client ` +
+      `sending X-Mcp-Virtualserver: ${name} with the unfiltered list (every tool)\n` +
+      `  hint: ${
+        known.length ? `the virtual servers are ${known.sort().join(", ")}` : "there are no virtual servers"
+      }\n`,
+  );
+}
+
+/**
+ * The simulator's `/status` beside an MCP endpoint; undefined for gateways without one. The cluster's
+ * broker serves `/status` too, in the same shape, but without the simulator's fields (each server's
+ * prefix and tools, the meta-tools) that attribution and `--explain` read, so it counts as none.
+ */
+export async function fetchStatus(mcpUrl: string): Promise<GatewayStatus | undefined> {
   try {
     const response = await fetch(new URL("/status", mcpUrl), { signal: AbortSignal.timeout(5000) });
     if (!response.ok || !response.headers.get("content-type")?.includes("json")) {
@@ -76,7 +103,9 @@ async function fetchStatus(mcpUrl: string): Promise<GatewayStatus | undefined> {
       return undefined;
     }
     const status = await response.json();
-    return Array.isArray(status?.servers) ? status as GatewayStatus : undefined;
+    return Array.isArray(status?.servers) && Array.isArray(status.metaTools)
+      ? status as GatewayStatus
+      : undefined;
   } catch {
     return undefined;
   }

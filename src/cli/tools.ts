@@ -11,7 +11,7 @@ import type { Command, Flags } from "./command.ts";
 import { type Io, waitForAbort } from "./io.ts";
 import { NO_HEADERS_FLAG, outputFlag } from "./flags.ts";
 import { REPLAY_FLAGS } from "./simulate.ts";
-import { GATEWAY_FLAGS, openToolSource, type ToolSource } from "./tool_source.ts";
+import { GATEWAY_FLAGS, openToolSource, type ToolSource, warnUnknownVirtualServer } from "./tool_source.ts";
 import { UsageError } from "../errors.ts";
 import { connectGateway, listAllTools } from "../mcp/client.ts";
 import { explainTool } from "../tools/explain.ts";
@@ -150,6 +150,7 @@ export const toolsCommand: Command = {
     }
     const source = await openToolSource(flags, io);
     try {
+      warnUnknownVirtualServer(io, source, flags.string("virtual-server"));
       const name = flags.string("explain");
       if (name) {
         await explain(io, source, flags, name);

@@ -80,7 +80,8 @@ export const validateCommand: Command = {
     "API server does (schema, defaults, CEL rules) plus cross-object rules: routes, secrets, listeners, " +
     "policies, prefixes and tool names. With --live, also read the cluster (prefixes of registrations " +
     "already there, HTTPRoutes, Gateways and listeners, Services, the referenced Secrets' labels and keys, " +
-    "the old objects for transition rules) and end with a server-side dry run whose rejections are " +
+    "the old objects for transition rules, the MCPVirtualServers that routes' X-Mcp-Virtualserver " +
+    "headers name) and end with a server-side dry run whose rejections are " +
     "reported as apiserver.rejected. Exit 0 when there are no errors, 1 when there are (or warnings " +
     "with --strict) or the cluster cannot be reached, 2 on usage errors.",
   usage:

@@ -32,6 +32,7 @@ import {
   withModelDefaults,
 } from "./state.ts";
 import type { MCPServerRegistrationSpec } from "../model/mod.ts";
+import { brokerDefectWarnings } from "../validate/mod.ts";
 
 /** Where the replay reads objects from. */
 export interface ReplaySource {
@@ -62,6 +63,16 @@ export interface ServerRow {
   reason?: string;
 }
 
+/** A defect of the cluster's broker these objects trigger; the simulator serves them anyway. */
+export interface ReplayWarning {
+  /** Stable code, as `validate` reports it (e.g. `broker.tags-hang`). */
+  code: string;
+  /** What the cluster's gateway will do, naming the object. */
+  message: string;
+  /** How to avoid it. */
+  hint: string;
+}
+
 /** Options of {@link startReplay}. */
 export interface ReplayOptions {
   /** Where objects come from. */
@@ -80,6 +91,8 @@ export interface ReplayOptions {
   logger?: Logger;
   /** Receives one line per change after start (server added, removed, changed, unresolved). */
   onChange?: (line: string) => void;
+  /** Receives each warning that appears after start (the ones at start are in `Replay.warnings`). */
+  onWarning?: (warning: ReplayWarning) => void;
   /** Wait this long after a change notification before reloading, to batch bursts (ms, default 200). */
   debounceMs?: number;
   /** Watch the source and reload on changes (default true); a one-shot `tools` or `call` need not. */
@@ -93,6 +106,8 @@ export interface ReplayOptions {
   sessionStoreFromExtension?: boolean;
   /** Session signing key the replicas share; with a Redis store and none given, the one kept in Redis. */
   signingKey?: string;
+  /** Serve what the cluster's broker does not (`GatewayOptions.federateAll`); default false. */
+  federateAll?: boolean;
   /** Sessions the gateway holds at most (see `GatewayOptions.maxSessions`). */
   maxSessions?: number;
   /** Host names clients may use besides loopback ones (see `GatewayOptions.publicHosts`). */
@@ -119,6 +134,8 @@ export interface Replay {
   readonly brokerFlags: BrokerFlags | undefined;
   /** Where the simulator knowingly differs from the cluster's gateway, as of the last reload. */
   readonly notes: readonly string[];
+  /** Defects of the cluster's broker the objects trigger, as of the last reload. */
+  readonly warnings: readonly ReplayWarning[];
   /** The registrations and their state now. */
   rows(): Promise<ServerRow[]>;
   /** Re-reads the objects and reloads the gateway now. */
@@ -138,6 +155,8 @@ interface Plan {
   broker?: BrokerFlags;
   /** Where the simulator knowingly differs from the cluster's gateway for these objects. */
   notes: string[];
+  /** Defects of the cluster's broker these objects trigger. */
+  warnings: ReplayWarning[];
 }
 
 /** Builds the gateway config from objects, resolving each registration. */
@@ -211,6 +230,10 @@ export async function planReplay(
     config,
     resolutions,
     notes: simulationNotes(registrations, extension),
+    // Every registration the broker would read, Disabled ones included: its config holds them too.
+    warnings: brokerDefectWarnings(
+      registrations.map((registration) => ({ name: keyOf(registration), spec: registration.spec })),
+    ),
     ...(broker ? { broker } : {}),
   };
 }
@@ -366,6 +389,7 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       logger: options.logger,
       store,
       signingKey: options.signingKey,
+      federateAll: options.federateAll,
       maxSessions: options.maxSessions,
       publicHosts: options.publicHosts,
     });
@@ -374,6 +398,8 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     throw error;
   }
   let previous = summaryRows(plan, await gateway.status());
+  // Warnings already given: a reload repeats only the ones that are new.
+  let warned = new Set(plan.warnings.map((warning) => warning.message));
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
 
@@ -390,6 +416,12 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     }
     const resolved = [...plan.resolutions].filter(([, resolution]) => resolution.url).map(([key]) => key);
     await options.resolver.retain?.(new Set(resolved));
+    if (!closed) {
+      for (const warning of plan.warnings) {
+        if (!warned.has(warning.message)) options.onWarning?.(warning);
+      }
+    }
+    warned = new Set(plan.warnings.map((warning) => warning.message));
     await gateway.reload(plan.config);
     const rows = summaryRows(plan, await gateway.status());
     // Once closing, the caller has said its last word ("Stopping."); changes found now are moot.
@@ -454,6 +486,9 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     },
     get notes() {
       return plan.notes;
+    },
+    get warnings() {
+      return plan.warnings;
     },
     rows: async () => summaryRows(plan, await gateway.status()),
     refresh,

@@ -6,7 +6,7 @@
  */
 
 import { type Column, formatTable } from "../print/mod.ts";
-import type { ServerRow } from "./replay.ts";
+import type { ReplayWarning, ServerRow } from "./replay.ts";
 
 const COLUMNS: Column<ServerRow>[] = [
   { header: "SERVER", value: (row) => row.name },
@@ -26,4 +26,9 @@ export function formatServerSummary(rows: readonly ServerRow[]): string {
     text += "\n" + problems.map((row) => `${row.name}: ${row.reason}`).join("\n") + "\n";
   }
   return text;
+}
+
+/** A warning as `validate` words it: `warning: <message> [<code>]` and a hint line. */
+export function formatReplayWarning(warning: ReplayWarning): string {
+  return `warning: ${warning.message} [${warning.code}]\n  hint: ${warning.hint}\n`;
 }

@@ -8,6 +8,10 @@
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { GatewayStatus } from "../../sim/mod.ts";
 import { attributionServers, GATEWAY_OWNER, serverOf } from "./mod.ts";
+import { CONFLICT_RACE } from "../validate/broker_defects.ts";
+
+/** What the cluster does with a tool name two servers serve, as a sentence (`validate` says it too). */
+const CLUSTER_RACE = `${CONFLICT_RACE[0].toUpperCase()}${CONFLICT_RACE.slice(1)}.`;
 
 /** Why a tool is or is not in a client's list. */
 export interface Explanation {
@@ -18,8 +22,8 @@ export interface Explanation {
   /** `namespace/name` of the registration it belongs to, when known. */
   server?: string;
   /** Stable reason codes: listed, gateway-meta-tool, virtual-server-filter, discovery-threshold,
-   * conflict, invalid-schema, server-disabled, server-unhealthy, server-unreachable, server-rejected,
-   * not-provided, no-server. */
+   * conflict (withheld, or listed after winning one here), invalid-schema, server-disabled,
+   * server-unhealthy, server-unreachable, server-rejected, not-provided, no-server. */
   reasons: { code: string; message: string }[];
 }
 
@@ -57,6 +61,15 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
     const where = owner ? ` from ${owner}` : "";
     const via = input.virtualServer ? `, and virtual server ${input.virtualServer} includes it` : "";
     reasons.push({ code: "listed", message: `${name} is listed${where}${via}.` });
+    // Won here, but in the cluster the other server may answer first and win.
+    const wins = (input.status?.conflicts ?? []).filter((c) => c.kind === "tool" && c.server === owner);
+    const won = wins.find((c) => c.name === name) ?? wins[0];
+    if (won) {
+      reasons.push({
+        code: "conflict",
+        message: `${owner} won a tool conflict with ${won.conflictsWith} (${won.name}) here. ${CLUSTER_RACE}`,
+      });
+    }
     return { name, listed: true, server: owner, reasons };
   }
   if (input.virtualServer && input.unfiltered.some((tool) => tool.name === name)) {
@@ -80,19 +93,19 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
     return { name, listed: false, server: owner, reasons };
   }
   if (status) {
-    // The gateway withholds every tool of a server that clashes with one whose list arrived first,
-    // not only the clashing names, so a tool can be withheld without its own name being in conflict.
-    // The conflict's message says which server keeps the name and how the cluster picks it.
+    // The gateway withholds every tool of a server that clashes with an earlier one, not only the
+    // clashing names, so a tool can be withheld without its own name being in conflict.
     for (const conflict of status.conflicts ?? []) {
       if (conflict.kind !== "tool" || conflict.conflictsWith !== owner) continue;
       reasons.push({
         code: "conflict",
-        message: conflict.message ??
-          `${owner}'s tools are withheld: its tool ${conflict.name} conflicts with ${conflict.server}.`,
+        message:
+          `${owner}'s tools are withheld: its tool ${conflict.name} conflicts with ${conflict.server}, ` +
+          `which won here. ${CLUSTER_RACE}`,
       });
     }
     for (const server of status.servers) {
-      for (const invalid of server.invalidTools ?? []) {
+      for (const invalid of server.invalidToolList ?? []) {
         if (invalid.name === name || `${server.prefix}${invalid.name}` === name) {
           reasons.push({
             code: "invalid-schema",

@@ -22,6 +22,7 @@ import {
   TOOL_NAME_CLIENT_LIMIT,
   TOOL_NAME_MAX,
 } from "../model/mod.ts";
+import { CONFLICT_RACE, hasTags, TAGS_HANG, TAGS_HANG_HINT, tagsHangMessage } from "./broker_defects.ts";
 import { isObject, valueAt } from "./path.ts";
 import type { LiveScope, Severity, ValidateOptions } from "./types.ts";
 
@@ -144,6 +145,89 @@ export function crossObjectFindings(
   extensionRules(index, sink);
   policyRules(index, sink);
   virtualServerRules(index, sink, options);
+  virtualServerHeaderRules(index, sink);
+  brokerDefectRules(index, sink);
+}
+
+/** The header that selects a virtual server (upstream's broker reads it case-insensitively). */
+const VIRTUAL_SERVER_HEADER = "x-mcp-virtualserver";
+
+/**
+ * HTTPRoutes that set the virtual-server header (a RequestHeaderModifier filter) to a name that
+ * matches no MCPVirtualServer. The broker then serves the unfiltered list, every tool, and tells the
+ * client nothing; only a cluster read completely can show the name is missing, so this needs `--live`.
+ */
+function virtualServerHeaderRules(index: Index, sink: Sink) {
+  for (const route of index.ofKind("HTTPRoute", GATEWAY_API_GROUP)) {
+    const rules = valueAt(route.object, ["spec", "rules"]);
+    if (!Array.isArray(rules)) continue;
+    const filterLists: FieldPath[] = [];
+    rules.forEach((rule, i) => {
+      if (!isObject(rule)) return;
+      filterLists.push(["spec", "rules", i, "filters"]);
+      if (Array.isArray(rule.backendRefs)) {
+        rule.backendRefs.forEach((_, j) =>
+          filterLists.push(["spec", "rules", i, "backendRefs", j, "filters"])
+        );
+      }
+    });
+    for (const listPath of filterLists) {
+      const filters = valueAt(route.object, listPath);
+      if (!Array.isArray(filters)) continue;
+      filters.forEach((filter, f) => {
+        const modifier = isObject(filter) ? filter.requestHeaderModifier : undefined;
+        if (!isObject(modifier)) return;
+        for (const op of ["set", "add"]) {
+          const headers = modifier[op];
+          if (!Array.isArray(headers)) continue;
+          headers.forEach((header, h) => {
+            if (!isObject(header) || str(header.name)?.toLowerCase() !== VIRTUAL_SERVER_HEADER) return;
+            const value = str(header.value) ?? "";
+            const parts = value.split("/");
+            // The broker looks virtual servers up by `namespace/name` exactly.
+            const wellFormed = parts.length === 2 && parts[0] !== "" && parts[1] !== "";
+            if (wellFormed) {
+              const [namespace, name] = parts;
+              if (index.find(KIND_VIRTUAL_SERVER, namespace, name, GROUP)) return;
+              // Without a complete read of the cluster there, it may exist: only --live can tell.
+              if (!index.known(KIND_VIRTUAL_SERVER, GROUP, namespace, name)) return;
+            }
+            const why = wellFormed
+              ? "names no MCPVirtualServer (neither among the files nor in the cluster)"
+              : "is not NAMESPACE/NAME, so it names no MCPVirtualServer";
+            sink.add(
+              route,
+              "warning",
+              "ref.virtualserver-missing",
+              `Header ${header.name}: ${value} ${why}; the gateway then serves the unfiltered list, every ` +
+                `tool, to these requests`,
+              [...listPath, f, "requestHeaderModifier", op, h, "value"],
+              { hint: "Give the namespace/name of an existing MCPVirtualServer (kubectl get mcpvs -A)." },
+            );
+          });
+        }
+      });
+    }
+  }
+}
+
+/**
+ * Manifests that trigger a defect of the cluster's broker v0.9.0. The simulator serves them anyway,
+ * so only `validate` (and the replay's start-up warnings) can say what the cluster will do.
+ */
+function brokerDefectRules(index: Index, sink: Sink) {
+  for (const registration of index.ofKind(KIND_SERVER_REGISTRATION, GROUP)) {
+    // Objects the API server rejects never reach the broker.
+    if (!registration.valid || !hasTags(valueAt(registration.defaulted, ["spec"]))) continue;
+    sink.add(
+      registration,
+      "warning",
+      TAGS_HANG,
+      tagsHangMessage(`${registration.namespace}/${registration.name}`),
+      ["spec", "tags"],
+      { atKey: true, hint: TAGS_HANG_HINT },
+    );
+  }
 }
 
 /**
@@ -335,7 +419,7 @@ function registrationRules(index: Index, sink: Sink, options: ValidateOptions) {
             "prefix.duplicate",
             `Field "spec.prefix" value "${prefix}" is already used by ${label(first)}${
               isLive(first) ? " in the cluster" : ""
-            } ${where}`,
+            } ${where}; where their tool names meet, ${CONFLICT_RACE}`,
             ["spec", "prefix"],
           );
         } else {
@@ -352,7 +436,7 @@ function registrationRules(index: Index, sink: Sink, options: ValidateOptions) {
             "tool.duplicate",
             `Tool "${name}" is also exposed by ${label(first)}${
               isLive(first) ? " in the cluster" : ""
-            } ${where}; give one of them a different prefix`,
+            } ${where}; ${CONFLICT_RACE}; give one of them a different prefix`,
             "prefix" in (entry.defaulted.spec as Record<string, unknown>) ? ["spec", "prefix"] : ["spec"],
           );
         } else {

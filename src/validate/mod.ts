@@ -14,6 +14,13 @@ export { evaluateRules, isTransitionRule, toCel } from "./cel.ts";
 export { checkMetadata, isDnsLabel, isDnsSubdomain, qualifiedNameError } from "./metadata.ts";
 export { formatPath } from "./path.ts";
 export {
+  brokerDefectWarnings,
+  hasTags,
+  TAGS_HANG,
+  TAGS_HANG_HINT,
+  tagsHangMessage,
+} from "./broker_defects.ts";
+export {
   gatherLiveFacts,
   type LiveGathering,
   type LiveOptions,

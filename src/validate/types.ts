@@ -132,8 +132,11 @@ export const FINDING_CODES: Readonly<Record<string, string>> = {
   "policy.target-missing": "A policy targets an object that is not among the files.",
   "policy.section-missing": "A policy targets a Gateway listener (sectionName) that does not exist.",
   "virtualserver.tool-missing": "A virtual server lists a tool no registration provides.",
+  "broker.tags-hang": "A registration sets spec.tags, which makes the cluster's broker v0.9.0 hang.",
   "elicitation.disabled":
     "A registration sets tokenURLElicitation but its gateway's extension does not enable it.",
+  "ref.virtualserver-missing":
+    "An HTTPRoute sets the X-Mcp-Virtualserver header to a name no MCPVirtualServer has (--live).",
   "ref.service-missing": "A Service the target HTTPRoute sends to does not exist in the cluster (--live).",
   "live.forbidden": "A cluster check was skipped: RBAC forbids reading what it needs (--live).",
   "apiserver.rejected": "The API server rejected the object in a server-side dry run (--live).",
