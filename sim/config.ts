@@ -7,6 +7,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import { GatewayConfigError } from "./errors.ts";
+import { invalidHeaderValue } from "./redact.ts";
 
 /** What the broker does with upstream tools whose input schema is not a valid object schema. */
 export type InvalidToolPolicy = "FilterOut" | "RejectServer";
@@ -196,7 +197,9 @@ function discoveryFields(o: Obj): Pick<ServerConfig, "category" | "hint" | "tags
  * Builds a config from parsed Kubernetes objects (`MCPServerRegistration`, `MCPVirtualServer`,
  * `MCPGatewayExtension` of `mcp.kuadrant.io/v1`); other objects are ignored. `upstreams` maps a
  * registration's `name` or `ns/name` to the URL of its backend, since a local run has no HTTPRoutes.
- * A `credentialRef` is resolved from Secrets among `objects` (data base64, or stringData).
+ * A `credentialRef` is resolved from Secrets among `objects` (data base64, or stringData); one that
+ * is missing, or whose value cannot be an HTTP header value, is a {@link GatewayConfigError} naming
+ * the Secret and key, never the value.
  */
 export function configFromObjects(objects: unknown[], upstreams: Record<string, string>): GatewayConfig {
   const secrets = new Map<string, Obj>();
@@ -237,10 +240,21 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
         }
         const sd = isObj(secret.stringData) ? str(secret.stringData[key]) : undefined;
         const d = isObj(secret.data) ? str(secret.data[key]) : undefined;
-        credential = sd ?? (d !== undefined ? atob(d) : undefined);
+        const what = `Secret ${ref} key ${
+          JSON.stringify(key)
+        } (credentialRef of MCPServerRegistration ${full})`;
+        try {
+          // `data` decodes to bytes, one character each, as the header's bytes go on the wire.
+          credential = sd ?? (d !== undefined ? atob(d) : undefined);
+        } catch {
+          throw new GatewayConfigError(`${what} is not valid base64.`);
+        }
         if (credential === undefined) {
           throw new GatewayConfigError(`Secret ${ref} has no key ${key} for MCPServerRegistration ${full}.`);
         }
+        // Refused here, naming where it came from: fetch would refuse it on every request and quote it.
+        const invalid = invalidHeaderValue(credential);
+        if (invalid) throw new GatewayConfigError(`${what} is ${invalid}.`);
       }
       input.servers!.push({
         name: full,

@@ -135,3 +135,32 @@ Deno.test("discovery fields and userSpecificList come from registrations and the
     "discoveryToolThreshold",
   );
 });
+
+Deno.test("configFromObjects refuses a credential that is not a header value or not base64, naming Secret and key only", () => {
+  const secret = (fields: Record<string, unknown>) => ({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "gh-token", namespace: "mcp-test" },
+    ...fields,
+  });
+  const load = (fields: Record<string, unknown>) => () =>
+    configFromObjects([reg("github", { credentialRef: { name: "gh-token", key: "pat" } }), secret(fields)], {
+      github: "http://127.0.0.1:9/mcp",
+    });
+  for (
+    const [fields, why] of [
+      [{ stringData: { pat: "Bearer s3cret\r\nX-Evil: 1" } }, "it contains a carriage return"],
+      [{ data: { pat: btoa("Bearer s3cret\nX-Evil: 1") } }, "it contains a line feed"],
+      [{ stringData: { pat: "Bearer s3cret\u2603" } }, "it contains a character outside Latin-1"],
+      [{ data: { pat: "Bearer s3cret!" } }, "is not valid base64"],
+    ] as const
+  ) {
+    const error = assertThrows(load(fields), GatewayConfigError);
+    assert(error.message.startsWith('Secret mcp-test/gh-token key "pat" (credentialRef of'), error.message);
+    assert(error.message.includes(why), error.message);
+    assert(!error.message.includes("s3cret"), error.message);
+  }
+  // Bytes 0x80..0xFF are header bytes (a UTF-8 token in data is sent as its bytes, as the cluster does).
+  const utf8 = String.fromCharCode(...new TextEncoder().encode("Bearer caf\u00e9"));
+  assertEquals(load({ data: { pat: btoa(utf8) } })().servers[0].credential, utf8);
+});

@@ -28,6 +28,7 @@ import {
 import { boundedFetch, type FetchLike } from "./backend_fetch.ts";
 import { type ServerConfig, serverEndpoint } from "./config.ts";
 import { UpstreamError } from "./errors.ts";
+import { redactedMessage } from "./redact.ts";
 import type { ServerListing } from "./federation.ts";
 import { DEFAULT_SSE_LIMIT_BYTES } from "./sse.ts";
 
@@ -127,9 +128,12 @@ export function httpStatus(err: unknown): number | undefined {
   return typeof code === "number" && code >= 100 && code < 600 ? code : undefined;
 }
 
-/** A short message of any thrown value. */
+/**
+ * A short message of any thrown value, safe to log and to show in `/status`: a header value that
+ * fetch quotes in its error (a credential) is replaced by a note (`redactHeaderValues`).
+ */
 export function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return redactedMessage(err);
 }
 
 /** Every page of a paginated list (at most 1,000 pages; a repeated cursor ends it). */

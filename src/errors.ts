@@ -5,6 +5,8 @@
  * @module
  */
 
+import { redactedMessage, redactHeaderValues } from "../sim/redact.ts";
+
 /** Exit code when everything succeeded. */
 export const EXIT_OK = 0;
 /** Exit code when the operation failed: validation errors, API errors, an unreachable cluster. */
@@ -77,13 +79,16 @@ export class McpError extends KubectlMcpError {
   override readonly code: string = "ERR_MCP";
 }
 
-/** Formats an error the way kubectl does: `error: message`, then the hint on its own line. */
+/**
+ * Formats an error the way kubectl does: `error: message`, then the hint on its own line. A header
+ * value that fetch quoted in the error (a token, a credential) is not shown.
+ */
 export function formatError(error: unknown): string {
   if (error instanceof KubectlMcpError) {
-    return `error: ${error.message}` + (error.hint ? `\n${error.hint}` : "");
+    const hint = error.hint ? `\n${redactHeaderValues(error.hint)}` : "";
+    return `error: ${redactHeaderValues(error.message)}${hint}`;
   }
-  const message = error instanceof Error ? error.message : String(error);
-  return `error: ${message}`;
+  return `error: ${redactedMessage(error)}`;
 }
 
 /** The exit code for an error that reached the top of the program. */

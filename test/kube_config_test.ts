@@ -301,7 +301,8 @@ echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","s
 });
 
 Deno.test("--request-timeout parses like kubectl's", () => {
-  assertEquals(parseTimeout(undefined), 0);
+  // Unlike kubectl, no flag is not forever: a bound a user can raise, or lift with 0.
+  assertEquals(parseTimeout(undefined), 30_000);
   assertEquals(parseTimeout("0"), 0);
   assertEquals(parseTimeout("5"), 5000);
   assertEquals(parseTimeout("1m30s"), 90_000);
@@ -384,6 +385,10 @@ Deno.test("printer-column JSONPaths evaluate as the API server's table printer d
   };
   assertEquals(evaluateJsonPath(".status.conditions[?(@.type=='Ready')].status", object), ["True"]);
   assertEquals(evaluateJsonPath('.status.conditions[?(@.type=="Ready")].status', object), ["True"]);
+  // A list longer than a spread into push() takes.
+  const many = { items: Array.from({ length: 200_000 }, (_, i) => ({ ready: i % 2 === 0 })) };
+  assertEquals(evaluateJsonPath(".items[*]", many).length, 200_000);
+  assertEquals(evaluateJsonPath(".items[?(@.ready=='true')]", many).length, 100_000);
   assertEquals(evaluateJsonPath(".spec.tools[*]", object), ["a", "b", "c"]);
   assertEquals(evaluateJsonPath(".spec.tools[-1]", object), ["c"]);
   assertEquals(evaluateJsonPath(".spec.missing.deeper", object), []);

@@ -217,7 +217,7 @@ Deno.test("simulate -f serves the files, reloads on edits with list_changed, and
   } finally {
     await client.close();
   }
-  assertEquals(await sim.interrupt(), 0);
+  assertEquals(await sim.interrupt(), 130);
   assertStringIncludes(sim.stdout, "Stopping.");
 });
 
@@ -323,7 +323,7 @@ Deno.test("simulate applies the MCPGatewayExtension: protected-resource metadata
     });
     await big.body?.cancel();
     assertEquals(big.status, 413);
-    assertEquals(await sim.interrupt(), 0);
+    assertEquals(await sim.interrupt(), 130);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -344,7 +344,7 @@ Deno.test("tools --watch prints the list again when the files change", async () 
   const reprinted = watch.stdout.slice(mark);
   assert(reprinted.includes("gh_search"), reprinted);
   assert(!reprinted.includes("weather_"), reprinted);
-  assertEquals(await watch.interrupt(), 0);
+  assertEquals(await watch.interrupt(), 130);
 });
 
 Deno.test("--federate-all reaches the simulator from simulate, tools and call; without it the cluster's behaviour", async () => {

@@ -569,7 +569,7 @@ Deno.test({
 
       await t.step("Ctrl-C stops the simulator and its port-forwards", async () => {
         const started = performance.now();
-        assertEquals(await sim.interrupt(), 0, sim.stderr);
+        assertEquals(await sim.interrupt(), 130, sim.stderr);
         assertStringIncludes(sim.stdout, "Stopping.");
         assert(performance.now() - started < 5000, "stopping took over 5 s");
       });

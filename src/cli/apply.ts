@@ -59,6 +59,7 @@ export const applyCommand: Command = {
     const documents = await loadManifests(sources, {
       recursive: flags.boolean("recursive"),
       stdin: io.stdin,
+      signal: io.signal,
     });
     const config = configOptionsFromFlags(flags, io);
     using client = KubeClient.fromOptions(config);

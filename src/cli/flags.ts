@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 import type { Flags, FlagSpec } from "./command.ts";
 import { DEFAULT_FIELD_MANAGER } from "../kube/field_manager.ts";
+import { DEFAULT_REQUEST_TIMEOUT_MS } from "../kube/request_timeout.ts";
 
 /** `-h, --help`, accepted by every command. */
 export const HELP_FLAG: FlagSpec = {
@@ -49,7 +50,9 @@ export const KUBE_FLAGS: readonly FlagSpec[] = [
   {
     name: "request-timeout",
     type: "string",
-    description: "How long to wait for a single server request, e.g. 5s, 1m (0 waits forever).",
+    default: `${DEFAULT_REQUEST_TIMEOUT_MS / 1000}s`,
+    description: "How long to wait for a single server request or an exec credential plugin, e.g. 5s, " +
+      "1m; 0 waits forever. An open watch is not bounded by it (it reconnects when the server goes quiet).",
   },
 ];
 

@@ -93,6 +93,7 @@ const LIVE_WARNING_CODES = new Set([
   "route.shape",
   "secret.label",
   "secret.key-missing",
+  "credential.invalid",
   "gateway.listener-missing",
   "policy.section-missing",
 ]);

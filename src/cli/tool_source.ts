@@ -10,6 +10,8 @@ import type { Io } from "./io.ts";
 import { replayOptionsFromFlags } from "./simulate.ts";
 import { formatReplayWarning, startReplay } from "../replay/mod.ts";
 import type { GatewayStatus } from "../../sim/mod.ts";
+import { invalidHeaderValue } from "../../sim/redact.ts";
+import { UsageError } from "../errors.ts";
 
 /** A gateway to talk to, and what is known about its servers. */
 export interface ToolSource {
@@ -38,11 +40,12 @@ export const GATEWAY_FLAGS = [
 
 /** Opens the tool source the flags select. */
 export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> {
+  checkToken(flags.string("token"));
   const url = flags.string("gateway");
   if (url) {
     return {
       url,
-      status: () => fetchStatus(url),
+      status: () => fetchStatus(url, io.signal),
       absent: () => Promise.resolve([]),
       virtualServers: () => undefined,
       close: () => Promise.resolve(),
@@ -91,13 +94,27 @@ export function warnUnknownVirtualServer(io: Io, source: ToolSource, name: strin
 }
 
 /**
+ * A `--token` fetch would refuse as a header value is a usage error before anything starts, never
+ * an error from fetch, which would quote it.
+ */
+function checkToken(token: string | undefined): void {
+  const invalid = token === undefined ? undefined : invalidHeaderValue(`Bearer ${token}`);
+  if (invalid) throw new UsageError(`invalid value for --token: ${invalid}`);
+}
+
+/**
  * The simulator's `/status` beside an MCP endpoint; undefined for gateways without one. The cluster's
  * broker serves `/status` too, in the same shape, but without the simulator's fields (each server's
  * prefix and tools, the meta-tools) that attribution and `--explain` read, so it counts as none.
  */
-export async function fetchStatus(mcpUrl: string): Promise<GatewayStatus | undefined> {
+export async function fetchStatus(
+  mcpUrl: string,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<GatewayStatus | undefined> {
   try {
-    const response = await fetch(new URL("/status", mcpUrl), { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(new URL("/status", mcpUrl), {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]),
+    });
     if (!response.ok || !response.headers.get("content-type")?.includes("json")) {
       await response.body?.cancel();
       return undefined;

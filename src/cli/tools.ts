@@ -163,6 +163,7 @@ export const toolsCommand: Command = {
       const client = await connectGateway(source.url, {
         virtualServer: flags.string("virtual-server"),
         token: flags.string("token"),
+        signal: io.signal,
       });
       try {
         let pending = Promise.resolve();

@@ -150,8 +150,9 @@ export const validateCommand: Command = {
       throw new UsageError("standard input (-) can be read only once");
     }
     const recursive = flags.boolean("recursive");
-    const documents = await loadManifests(sources, { recursive, stdin: io.stdin });
-    const old = against.length ? await loadManifests(against, { recursive, stdin: io.stdin }) : undefined;
+    const reading = { recursive, stdin: io.stdin, signal: io.signal };
+    const documents = await loadManifests(sources, reading);
+    const old = against.length ? await loadManifests(against, reading) : undefined;
     const toolsFile = flags.string("tools");
     const toolNames = toolsFile ? await readToolNames(toolsFile) : undefined;
     const options = { strict: flags.boolean("strict"), maxToolName, old, toolNames };

@@ -29,10 +29,22 @@ export interface RequestCredentials {
   clientCert?: { certPem: string; keyPem: string };
 }
 
-/** Runs a client-go exec credential plugin and returns the credential status. */
+/** Options of {@link runExecPlugin}. */
+export interface ExecPluginOptions {
+  /** Kills the plugin and rejects with the signal's reason when it aborts (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Kills the plugin after this many milliseconds; 0 or absent waits forever. */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs a client-go exec credential plugin and returns the credential status. A plugin that does not
+ * answer within `timeoutMs` is killed and the error names it.
+ */
 export async function runExecPlugin(
   exec: ExecConfig,
   config: Pick<RestConfig, "server" | "caPem" | "insecureSkipTlsVerify" | "tlsServerName" | "userName">,
+  options: ExecPluginOptions = {},
 ): Promise<ExecCredentialStatus> {
   const apiVersion = exec.apiVersion ?? "client.authentication.k8s.io/v1";
   const spec: Record<string, unknown> = { interactive: false };
@@ -48,6 +60,9 @@ export async function runExecPlugin(
     KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion, kind: "ExecCredential", spec }),
   };
   for (const entry of exec.env ?? []) env[entry.name] = entry.value;
+  const timeoutMs = options.timeoutMs ?? 0;
+  const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+  const signals = [options.signal, timeout].filter((signal) => signal !== undefined);
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command(exec.command, {
@@ -56,14 +71,26 @@ export async function runExecPlugin(
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      // Aborting kills the plugin (SIGTERM), so none outlives the request that waits for it.
+      signal: signals.length ? AbortSignal.any(signals) : undefined,
     }).output();
   } catch (error) {
+    options.signal?.throwIfAborted();
     const hint = exec.installHint?.trim();
     throw new ConfigError(
       `exec credential plugin "${exec.command}" of user "${config.userName}" could not run: ${
         (error as Error).message
       }`,
       { cause: error, hint },
+    );
+  }
+  options.signal?.throwIfAborted();
+  if (timeout?.aborted) {
+    throw new ConfigError(
+      `exec credential plugin "${exec.command}" of user "${config.userName}" did not answer within ${
+        timeoutMs / 1000
+      }s and was stopped`,
+      { hint: "Raise --request-timeout, or check that the plugin can run without a terminal." },
     );
   }
   const stderr = new TextDecoder().decode(output.stderr).trim();
@@ -100,20 +127,33 @@ export async function runExecPlugin(
   return status;
 }
 
-/** Produces request credentials for one RestConfig, caching exec plugin results until they expire. */
+/** Options of {@link CredentialSource}. */
+export interface CredentialSourceOptions {
+  /** Aborts (and kills) a running exec plugin, e.g. on Ctrl-C. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Produces request credentials for one RestConfig, caching exec plugin results until they expire.
+ * An exec plugin gets the config's request timeout.
+ */
 export class CredentialSource {
   #config: RestConfig;
+  #signal?: AbortSignal;
   #exec?: { status: ExecCredentialStatus; expires: number };
+  #pending?: Promise<ExecCredentialStatus>;
   #fileToken?: { token: string; readAt: number };
 
   /** Creates a source for `config`. */
-  constructor(config: RestConfig) {
+  constructor(config: RestConfig, options: CredentialSourceOptions = {}) {
     this.#config = config;
+    this.#signal = options.signal;
   }
 
   /** Forgets cached plugin and file credentials, e.g. after the server answered 401. */
   invalidate(): void {
     this.#exec = undefined;
+    this.#pending = undefined;
     this.#fileToken = undefined;
   }
 
@@ -162,7 +202,18 @@ export class CredentialSource {
 
   async #execStatus(exec: ExecConfig): Promise<ExecCredentialStatus> {
     if (this.#exec && this.#exec.expires > Date.now()) return this.#exec.status;
-    const status = await runExecPlugin(exec, this.#config);
+    // Requests sent together (a watch and its list, port-forwards) share one run of the plugin.
+    if (!this.#pending) {
+      const run = runExecPlugin(exec, this.#config, {
+        signal: this.#signal,
+        timeoutMs: this.#config.timeoutMs,
+      });
+      this.#pending = run;
+      run.catch(() => {}).finally(() => {
+        if (this.#pending === run) this.#pending = undefined;
+      });
+    }
+    const status = await this.#pending;
     const expires = status.expirationTimestamp ? Date.parse(status.expirationTimestamp) - 10_000 : Infinity;
     this.#exec = { status, expires };
     return status;

@@ -130,8 +130,13 @@ export interface RequestOptions {
   accept?: string;
   /** Abort signal. */
   signal?: AbortSignal;
-  /** Overrides the configured timeout; 0 disables it (watches). */
+  /** Overrides the configured timeout; 0 disables it. */
   timeoutMs?: number;
+  /**
+   * The answer is a stream read for as long as it lasts (a watch): the timeout bounds only the wait
+   * for the response's status and headers, not the body.
+   */
+  stream?: boolean;
   /** What the request does, for errors. */
   context?: RequestContext;
 }
@@ -157,23 +162,41 @@ export interface KubeStatus {
 
 export { DEFAULT_FIELD_MANAGER } from "./field_manager.ts";
 
+/** Options of {@link KubeClient}. */
+export interface KubeClientOptions {
+  /**
+   * Aborts every request of the client, its exec credential plugin and its watches (the CLI passes
+   * the process's Ctrl-C signal); requests then reject with the signal's reason.
+   */
+  signal?: AbortSignal;
+}
+
 /** A client for one API server and user. */
 export class KubeClient {
   /** The configuration it talks with. */
   readonly config: RestConfig;
+  /** Aborts everything the client does; see {@link KubeClientOptions.signal}. */
+  readonly signal?: AbortSignal;
   #credentials: CredentialSource;
   #httpClients = new Map<string, Deno.HttpClient>();
   #discovery = new Map<string, Promise<ResourceInfo[]>>();
 
   /** Creates a client for `config`. */
-  constructor(config: RestConfig) {
+  constructor(config: RestConfig, options: KubeClientOptions = {}) {
     this.config = config;
-    this.#credentials = new CredentialSource(config);
+    this.signal = options.signal;
+    this.#credentials = new CredentialSource(config, { signal: options.signal });
   }
 
   /** Resolves the kubeconfig (see {@link resolveConfig}) and creates a client. */
-  static fromOptions(options: ConfigOptions = {}): KubeClient {
-    return new KubeClient(resolveConfig(options));
+  static fromOptions(options: ConfigOptions & KubeClientOptions = {}): KubeClient {
+    return new KubeClient(resolveConfig(options), { signal: options.signal });
+  }
+
+  /** `signal` together with the client's own signal, for waits of one operation. */
+  abortSignal(signal?: AbortSignal): AbortSignal | undefined {
+    const signals = [signal, this.signal].filter((s) => s !== undefined);
+    return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   }
 
   /** The namespace requests default to (`-n`, the context's, or `default`). */
@@ -236,7 +259,8 @@ export class KubeClient {
   /**
    * Sends a request and returns the response when its status is 2xx; any other status, a network
    * failure or a timeout becomes a {@link KubeApiError}. A 401 with refreshable credentials
-   * (exec plugin, token file) is retried once with fresh ones.
+   * (exec plugin, token file) is retried once with fresh ones. When the request's or the client's
+   * signal aborts, it rejects with the signal's reason.
    */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
     const response = await this.#send(method, path, options);
@@ -249,6 +273,7 @@ export class KubeClient {
   }
 
   async #send(method: string, path: string, options: RequestOptions): Promise<Response> {
+    const cancel = this.abortSignal(options.signal);
     const { headers, client } = await this.connection();
     headers.Accept = options.accept ?? "application/json";
     headers["User-Agent"] = "kubectl-mcp";
@@ -258,9 +283,19 @@ export class KubeClient {
       headers["Content-Type"] = options.contentType ?? "application/json";
     }
     const timeoutMs = options.timeoutMs ?? this.config.timeoutMs;
-    const signals: AbortSignal[] = [];
-    if (options.signal) signals.push(options.signal);
-    if (timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
+    const signals = cancel ? [cancel] : [];
+    // A stream's timeout ends with its headers; any other request's also bounds reading the body.
+    let headersTimer: ReturnType<typeof setTimeout> | undefined;
+    if (timeoutMs > 0 && options.stream) {
+      const headers = new AbortController();
+      headersTimer = setTimeout(
+        () => headers.abort(new DOMException("The request timed out.", "TimeoutError")),
+        timeoutMs,
+      );
+      signals.push(headers.signal);
+    } else if (timeoutMs > 0) {
+      signals.push(AbortSignal.timeout(timeoutMs));
+    }
     const url = this.url(path, options.query);
     try {
       return await fetch(url, {
@@ -271,13 +306,15 @@ export class KubeClient {
         signal: signals.length ? AbortSignal.any(signals) : undefined,
       });
     } catch (error) {
-      throw this.#networkError(error, timeoutMs, options.signal);
+      throw this.#networkError(error, timeoutMs, cancel);
+    } finally {
+      clearTimeout(headersTimer);
     }
   }
 
   #networkError(error: unknown, timeoutMs: number, signal?: AbortSignal): Error {
     const server = this.config.server;
-    if (signal?.aborted) return error as Error;
+    if (signal?.aborted) return (signal.reason ?? error) as Error;
     const name = (error as Error)?.name;
     if (name === "TimeoutError") {
       return new KubeApiError(`the request to ${server} timed out after ${timeoutMs / 1000}s`, {
@@ -315,10 +352,27 @@ export class KubeClient {
     throw apiError(response.status, status, context, this.config);
   }
 
-  /** Sends a request and parses the JSON answer. */
+  /** Sends a request and parses the JSON answer; a body that stops or is not JSON is an error too. */
   async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const response = await this.request(method, path, options);
-    return await response.json() as T;
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw this.#networkError(
+        error,
+        options.timeoutMs ?? this.config.timeoutMs,
+        this.abortSignal(options.signal),
+      );
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new KubeApiError(
+        `the server ${this.config.server} answered ${method} ${path} with something other than JSON`,
+        { cause: error, status: response.status },
+      );
+    }
   }
 
   /** The resource types of one API group version (cached). Unknown group versions are errors. */
@@ -460,7 +514,8 @@ export class KubeClient {
         signal: options.signal,
         context: { verb: "list", resource: info, namespace },
       });
-      items.push(...(last.items ?? []));
+      // Item by item: a server may send more than a spread into push() can take.
+      for (const item of last.items ?? []) items.push(item);
       token = last.metadata?.continue || undefined;
     } while (token);
     // Lists omit kind and apiVersion on items; fill them in as kubectl does for printing.

@@ -26,7 +26,7 @@ export const clusterNames: CompletionProvider = async (source, { flags, io }) =>
   if (source !== "namespace" && !CRD_BY_SOURCE[source]) return [];
   // An explicit --request-timeout wins; otherwise keep the shell responsive.
   const options = configOptionsFromFlags(flags, io);
-  options.requestTimeout ??= `${COMPLETION_TIMEOUT_MS}ms`;
+  if (!flags.given("request-timeout")) options.requestTimeout = `${COMPLETION_TIMEOUT_MS}ms`;
   using client = KubeClient.fromOptions(options);
   if (source === "namespace") {
     const info = await client.resourceFor("v1", "Namespace");

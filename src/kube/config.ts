@@ -15,6 +15,9 @@
 
 import { parse as parseYaml } from "yaml";
 import { ConfigError, UsageError } from "../errors.ts";
+import { DEFAULT_REQUEST_TIMEOUT_MS } from "./request_timeout.ts";
+
+export { DEFAULT_REQUEST_TIMEOUT_MS };
 
 /** The directory kubelets mount a Pod's service account credentials into. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -419,10 +422,11 @@ function inClusterConfig(options: ConfigOptions, timeoutMs: number): RestConfig 
 
 /**
  * Parses kubectl's `--request-timeout`: a plain number of seconds, or a Go duration such as `5s`,
- * `1m30s`, `250ms`; `0` means no timeout. The default (no flag) is no timeout, as in kubectl.
+ * `1m30s`, `250ms`; `0` means no timeout. Without the flag, {@link DEFAULT_REQUEST_TIMEOUT_MS}.
  */
 export function parseTimeout(value: string | undefined): number {
-  if (value === undefined || value === "" || value === "0") return 0;
+  if (value === undefined || value === "") return DEFAULT_REQUEST_TIMEOUT_MS;
+  if (value === "0") return 0;
   if (/^\d+$/.test(value)) return Number(value) * 1000;
   const units: Record<string, number> = {
     h: 3_600_000,

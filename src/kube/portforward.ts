@@ -123,8 +123,11 @@ function forwardConnection(
     }
     if (socket && socket.readyState <= WebSocket.OPEN) socket.close();
   };
+  // Ctrl-C (the client's signal) ends the connection wherever it is: handshake or forwarding.
+  client.signal?.addEventListener("abort", close, { once: true });
   const done = (async () => {
     const { headers, client: httpClient } = await client.connection();
+    if (finished) return;
     const url = client.url(path, { ports: port });
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(
@@ -137,15 +140,35 @@ function forwardConnection(
     let errorText = "";
     const writer = conn.writable.getWriter();
     let writes = Promise.resolve();
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve();
-      ws.onerror = (event) =>
-        reject(
-          new KubeApiError(
-            `port-forward to ${path} failed: ${(event as ErrorEvent).message ?? "WebSocket error"}`,
-          ),
-        );
-    });
+    // The handshake is a request like any other: bounded by --request-timeout, ended by Ctrl-C.
+    const timeoutMs = client.config.timeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ws.onopen = () => resolve();
+        ws.onerror = (event) =>
+          reject(
+            new KubeApiError(
+              `port-forward to ${path} failed: ${(event as ErrorEvent).message ?? "WebSocket error"}`,
+            ),
+          );
+        if (timeoutMs > 0) {
+          timer = setTimeout(() => {
+            reject(
+              new KubeApiError(
+                `port-forward to ${path} on ${client.config.server} did not open within ${timeoutMs / 1000}s`,
+                {
+                  hint:
+                    "Raise --request-timeout, or check that the API server and the Pod's node are healthy.",
+                },
+              ),
+            );
+          }, timeoutMs);
+        }
+      });
+    } finally {
+      clearTimeout(timer);
+    }
     const ended = new Promise<void>((resolve) => {
       ws.onclose = () => resolve();
       ws.onerror = () => resolve();
@@ -183,7 +206,10 @@ function forwardConnection(
     if (errorText) onError?.(new KubeApiError(`port-forward to port ${port}: ${errorText.trim()}`));
   })().catch((error) => {
     if (!finished) onError?.(error as Error);
-  }).finally(close);
+  }).finally(() => {
+    client.signal?.removeEventListener("abort", close);
+    close();
+  });
   return { close, done };
 }
 

@@ -19,7 +19,7 @@ import {
 import { gatewayExtensionCrd, virtualServerCrd } from "../model/mod.ts";
 import { age, type Column } from "../print/mod.ts";
 import type { ConfigOptions } from "./config.ts";
-import type { KubeObject, ResourceInfo } from "./client.ts";
+import type { KubeClientOptions, KubeObject, ResourceInfo } from "./client.ts";
 
 /** A resource type `get` and `delete` accept, with the words that name it. */
 export interface McpResourceType {
@@ -114,9 +114,13 @@ export function typeName(info: Pick<ResourceInfo, "kind" | "group">): string {
   return info.group ? `${kind}.${info.group}` : kind;
 }
 
-/** Connection options from the kubeconfig flags every live verb has. */
-export function configOptionsFromFlags(flags: Flags, io: Io): ConfigOptions {
+/**
+ * Connection options from the kubeconfig flags every live verb has, with the verb's Ctrl-C signal
+ * so that every request and exec plugin of the client stops on it.
+ */
+export function configOptionsFromFlags(flags: Flags, io: Io): ConfigOptions & KubeClientOptions {
   return {
+    signal: io.signal,
     kubeconfig: flags.string("kubeconfig"),
     context: flags.string("context"),
     cluster: flags.string("cluster"),
@@ -148,10 +152,11 @@ export function evaluateJsonPath(path: string, object: unknown): unknown[] {
         if (token.type === "index") {
           const item = value.at(token.index);
           if (item !== undefined) next.push(item);
-        } else if (token.type === "all") {
-          next.push(...value);
         } else {
-          next.push(...value.filter((item) => matchesFilter(item, token.field, token.value)));
+          // Item by item: spreading a long list into push() overflows the stack.
+          for (const item of value) {
+            if (token.type === "all" || matchesFilter(item, token.field, token.value)) next.push(item);
+          }
         }
       }
     }

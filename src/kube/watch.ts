@@ -36,6 +36,12 @@ export interface WatchOptions {
   bookmarks?: boolean;
   /** Server-side timeout of one watch request, in seconds (default 300); the watch then reconnects. */
   timeoutSeconds?: number;
+  /**
+   * Milliseconds without a byte from the server after which the watch reconnects (default
+   * `timeoutSeconds` plus 30 s): the server ends every watch by then, so silence past it is a
+   * connection that died without closing.
+   */
+  idleMs?: number;
   /** Called once the events of the initial list have been consumed, before watching starts. */
   onSynced?: () => void;
   /** Called before reconnecting, with the reason, for `-v` style logging and tests. */
@@ -44,13 +50,19 @@ export interface WatchOptions {
 
 const keyOf = (object: KubeObject) => `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
 
-/** Lists and then watches objects of one type, yielding events until `signal` aborts. */
+/**
+ * Lists and then watches objects of one type, yielding events until `signal` (or the client's
+ * signal) aborts. Opening a watch is bounded by the client's request timeout; an open watch by
+ * {@link WatchOptions.idleMs}.
+ */
 export async function* listAndWatch<T extends KubeObject = KubeObject>(
   client: KubeClient,
   resource: ResourceInfo,
   options: WatchOptions = {},
 ): AsyncGenerator<WatchEvent<T>> {
-  const signal = options.signal;
+  const signal = client.abortSignal(options.signal);
+  const timeoutSeconds = options.timeoutSeconds ?? 300;
+  const idleMs = options.idleMs ?? (timeoutSeconds + 30) * 1000;
   const namespace = resource.namespaced
     ? (options.namespace === null ? undefined : options.namespace ?? client.namespace)
     : undefined;
@@ -93,7 +105,7 @@ export async function* listAndWatch<T extends KubeObject = KubeObject>(
   yield* relist();
   options.onSynced?.();
   while (!signal?.aborted) {
-    let outcome: "ended" | "gone";
+    let outcome: "ended" | "gone" | "idle";
     try {
       outcome = yield* watchOnce();
       delay = 200;
@@ -113,29 +125,39 @@ export async function* listAndWatch<T extends KubeObject = KubeObject>(
     if (outcome === "gone") {
       options.onReconnect?.("resource version expired; relisting");
       yield* relist();
+    } else if (outcome === "idle") {
+      options.onReconnect?.(`no data from the server for ${idleMs / 1000}s; reconnecting`);
     } else {
       options.onReconnect?.("watch ended; reconnecting");
     }
   }
 
-  async function* watchOnce(): AsyncGenerator<WatchEvent<T>, "ended" | "gone"> {
+  async function* watchOnce(): AsyncGenerator<WatchEvent<T>, "ended" | "gone" | "idle"> {
+    const idle = new AbortController();
+    let idleTimer: ReturnType<typeof setTimeout> | undefined;
+    const awake = () => {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => idle.abort(), idleMs);
+    };
     const response = await client.request("GET", client.path(resource, { namespace }), {
       query: {
         watch: 1,
         resourceVersion,
         allowWatchBookmarks: true,
-        timeoutSeconds: options.timeoutSeconds ?? 300,
+        timeoutSeconds,
         labelSelector: options.labelSelector,
         fieldSelector: options.fieldSelector,
       },
-      signal,
-      timeoutMs: 0,
+      signal: signal ? AbortSignal.any([signal, idle.signal]) : idle.signal,
+      stream: true,
       context: { verb: "watch", resource, namespace },
     });
     if (!response.body) return "ended";
     const lines = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(splitLines());
+    awake();
     try {
       for await (const line of lines) {
+        awake();
         if (!line.trim()) continue;
         const event = JSON.parse(line) as { type: string; object: T & { code?: number } };
         if (event.type === "ERROR") {
@@ -157,7 +179,10 @@ export async function* listAndWatch<T extends KubeObject = KubeObject>(
       }
     } catch (error) {
       if (signal?.aborted) return "ended";
+      if (idle.signal.aborted) return "idle";
       throw error;
+    } finally {
+      clearTimeout(idleTimer);
     }
     return "ended";
   }

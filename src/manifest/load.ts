@@ -8,7 +8,8 @@
  * @module
  */
 
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from "yaml";
+import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser } from "yaml";
+import process from "node:process";
 import { InputError } from "../errors.ts";
 
 /** A 1-based line and column. */
@@ -28,7 +29,10 @@ export interface PositionOptions {
   key?: boolean;
 }
 
-/** A problem found while reading a document (a syntax error), before any validation. */
+/**
+ * A problem found while reading a document, before any validation: a syntax error (`yaml.syntax`),
+ * or a document past a reading limit (`yaml.limit`: an alias bomb, nesting too deep to read).
+ */
 export interface ManifestProblem {
   /** Stable code, e.g. `yaml.syntax`. */
   code: string;
@@ -65,21 +69,38 @@ export interface LoadOptions {
   recursive?: boolean;
   /** The stream `-` reads; defaults to `Deno.stdin.readable`. */
   stdin?: ReadableStream<Uint8Array>;
+  /**
+   * Stops reading (Ctrl-C): the load rejects with the signal's reason, also while a read waits on
+   * a FIFO or a terminal.
+   */
+  signal?: AbortSignal;
 }
 
 const MANIFEST_EXTENSIONS = [".yaml", ".yml", ".json"];
+
+/**
+ * How many aliases a document may resolve, counted as the `yaml` package counts them (each alias
+ * resolved times the aliases inside what it names). Real manifests stay far below; a "billion
+ * laughs" document exceeds it after a few thousand steps instead of expanding exponentially.
+ */
+export const MAX_ALIAS_COUNT = 1000;
 
 /** Reads every source (file, directory, or `-` for stdin) into documents, in order. */
 export async function loadManifests(
   sources: string[],
   options: LoadOptions = {},
 ): Promise<ManifestDocument[]> {
+  const signal = options.signal;
   const documents: ManifestDocument[] = [];
+  // One document at a time: spreading a file's documents into push() overflows the stack at ~100k.
+  const add = (docs: ManifestDocument[]) => {
+    for (const doc of docs) documents.push(doc);
+  };
   for (const source of sources) {
+    signal?.throwIfAborted();
     if (source === "-") {
       const stream = options.stdin ?? Deno.stdin.readable;
-      const text = await new Response(stream).text();
-      documents.push(...parseManifests(text, "-"));
+      add(parseManifests(await abortable(new Response(stream).text(), signal), "-"));
       continue;
     }
     let info: Deno.FileInfo;
@@ -88,21 +109,37 @@ export async function loadManifests(
     } catch (error) {
       throw new InputError(`the path "${source}" does not exist`, { cause: error });
     }
-    const files = info.isDirectory ? await listManifestFiles(source, options.recursive ?? false) : [source];
+    const files = info.isDirectory
+      ? await listManifestFiles(source, options.recursive ?? false, signal)
+      : [source];
     for (const file of files) {
+      signal?.throwIfAborted();
       let text: string;
       try {
-        text = await Deno.readTextFile(file);
+        text = await Deno.readTextFile(file, { signal });
       } catch (error) {
+        signal?.throwIfAborted();
         throw new InputError(`cannot read "${file}": ${(error as Error).message}`, { cause: error });
       }
-      documents.push(...parseManifests(text, file));
+      add(parseManifests(text, file));
     }
   }
   return documents;
 }
 
-async function listManifestFiles(dir: string, recursive: boolean): Promise<string[]> {
+/** `promise`, or a rejection with the signal's reason as soon as `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+async function listManifestFiles(dir: string, recursive: boolean, signal?: AbortSignal): Promise<string[]> {
+  signal?.throwIfAborted();
   const entries: Deno.DirEntry[] = [];
   for await (const entry of Deno.readDir(dir)) entries.push(entry);
   entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -110,7 +147,8 @@ async function listManifestFiles(dir: string, recursive: boolean): Promise<strin
   for (const entry of entries) {
     const path = `${dir.replace(/\/+$/, "")}/${entry.name}`;
     if (entry.isDirectory) {
-      if (recursive) files.push(...await listManifestFiles(path, true));
+      if (!recursive) continue;
+      for (const file of await listManifestFiles(path, true, signal)) files.push(file);
     } else if (MANIFEST_EXTENSIONS.some((ext) => entry.name.endsWith(ext))) {
       files.push(path);
     }
@@ -120,65 +158,153 @@ async function listManifestFiles(dir: string, recursive: boolean): Promise<strin
 
 /**
  * Parses the text of one source into documents: multi-document YAML or JSON, `kind: List` expanded
- * into its items, empty documents skipped. Syntax errors become `problems`, never exceptions.
+ * into its items, empty documents skipped. Syntax errors and documents past a reading limit become
+ * `problems`, never exceptions.
+ *
+ * Documents are composed one at a time and their syntax trees dropped: a file of 250,000 documents
+ * would otherwise keep every tree (gigabytes, and most of the time spent collecting garbage). The
+ * few documents a finding points into are composed again from their part of the text.
  */
 export function parseManifests(text: string, source: string): ManifestDocument[] {
+  return withPlainEnv(() => parseDocuments(text, source));
+}
+
+/**
+ * Runs `read` with `process.env` swapped for a plain object holding the variables the `yaml`
+ * package reads for every token (LOG_TOKENS, LOG_STREAM). Under Deno each read of `process.env` is
+ * a call into the runtime, a third of the time a large file takes. `read` is synchronous, so no
+ * other code runs while the swap is in place.
+ */
+function withPlainEnv<T>(read: () => T): T {
+  const env = process.env;
+  const plain: Record<string, string | undefined> = {
+    LOG_TOKENS: env.LOG_TOKENS,
+    LOG_STREAM: env.LOG_STREAM,
+  };
+  try {
+    process.env = plain as typeof process.env;
+  } catch {
+    return read();
+  }
+  try {
+    return read();
+  } finally {
+    process.env = env;
+  }
+}
+
+function parseDocuments(text: string, source: string): ManifestDocument[] {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { version: "1.1", lineCounter, prettyErrors: false, merge: true });
+  const tokens = new Parser(lineCounter.addNewLine).parse(text);
   const out: ManifestDocument[] = [];
   const toPosition = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
     return { line: Math.max(line, 1), column: Math.max(col, 1) };
   };
-  const list = Array.isArray(docs) ? docs : [];
-  if (!Array.isArray(docs)) {
-    // EmptyStream: nothing but comments or whitespace.
-    return out;
-  }
-  list.forEach((doc, index) => {
+  const trees = new DocumentTrees(text);
+  let index = -1;
+  let regionStart = 0;
+  for (const doc of new Composer(COMPOSE_OPTIONS).compose(tokens)) {
+    index++;
+    // From the end of the previous document: its own directives, comments and markers.
+    const region = { index, start: regionStart, end: doc.range[2] };
+    regionStart = doc.range[2];
     const docStart = toPosition(doc.contents?.range?.[0] ?? doc.range[0]);
+    const unread = (problems: ManifestProblem[]) =>
+      out.push({ source, index, object: undefined, problems, positionOf: () => docStart });
     if (doc.errors.length > 0) {
-      out.push({
-        source,
-        index,
-        object: undefined,
-        problems: doc.errors.map((error) => {
-          const pos = error.linePos?.[0] ?? toPosition(error.pos[0]);
-          const message = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-          return {
-            code: "yaml.syntax",
-            message: `YAML syntax error: ${message}`,
-            line: pos.line,
-            column: "col" in pos ? pos.col : pos.column,
-          };
-        }),
-        positionOf: () => docStart,
+      const problems = doc.errors.map((error): ManifestProblem => {
+        const { line, column } = toPosition(error.pos[0]);
+        // The parser recurses per nesting level and reports running out of stack as a syntax error.
+        if (error.message.includes(STACK_EXHAUSTED)) return { ...TOO_DEEP, line, column };
+        const message = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+        return { code: "yaml.syntax", message: `YAML syntax error: ${message}`, line, column };
       });
-      return;
+      const firstTooDeep = problems.findIndex((problem) => problem.code === TOO_DEEP.code);
+      unread(problems.filter((problem, i) => problem.code !== TOO_DEEP.code || i === firstTooDeep));
+      continue;
     }
-    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return;
-    const object = doc.toJS({ maxAliasCount: 1000 });
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
+    let object: unknown;
+    try {
+      object = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      // The yaml package throws a ReferenceError past maxAliasCount, and a RangeError when building
+      // the object recurses too deep: either way this document is reported and the others are read.
+      if (!(error instanceof ReferenceError || error instanceof RangeError)) throw error;
+      const limit = error instanceof ReferenceError
+        ? {
+          code: "yaml.limit",
+          message: `The document resolves more than ${MAX_ALIAS_COUNT} YAML aliases (an alias bomb?) ` +
+            "and was not read",
+        }
+        : TOO_DEEP;
+      unread([{ ...limit, ...docStart }]);
+      continue;
+    }
     const positionOf = (prefix: FieldPath) => (path: FieldPath, options: PositionOptions = {}): Position => {
-      const offset = locate(doc.contents as Node, [...prefix, ...path], options.key ?? false);
-      return offset === undefined ? docStart : toPosition(offset);
+      const tree = trees.get(region);
+      const offset = tree.root && locate(tree.root, [...prefix, ...path], options.key ?? false);
+      return offset === undefined ? docStart : toPosition(tree.base + offset);
     };
     if (isListObject(object)) {
-      object.items.forEach((item: unknown, listIndex: number) => {
+      const items = object.items;
+      for (let listIndex = 0; listIndex < items.length; listIndex++) {
         out.push({
           source,
           index,
           listIndex,
-          object: item,
+          object: items[listIndex],
           problems: [],
           positionOf: positionOf(["items", listIndex]),
         });
-      });
-      return;
+      }
+      continue;
     }
     out.push({ source, index, object, problems: [], positionOf: positionOf([]) });
-  });
+  }
   return out;
 }
+
+/** YAML 1.1, as kubectl reads it (go-yaml v2), with `<<` merge keys. */
+const COMPOSE_OPTIONS = { version: "1.1", merge: true } as const;
+
+/** A document's syntax tree and the offset of its text in the source. */
+interface DocumentTree {
+  /** The document's contents; undefined when its part of the text does not read alone. */
+  root?: Node;
+  /** Offset to add to the tree's ranges for positions in the whole source. */
+  base: number;
+}
+
+/**
+ * Syntax trees of a source's documents, composed again on demand from each document's own part of
+ * the text (a YAML document depends on nothing outside its directives, comments and markers), and
+ * a few kept for the findings that ask one document for several positions.
+ */
+class DocumentTrees {
+  #text: string;
+  #recent = new Map<number, DocumentTree>();
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  get(region: { index: number; start: number; end: number }): DocumentTree {
+    let tree = this.#recent.get(region.index);
+    if (tree) return tree;
+    const part = this.#text.slice(region.start, region.end);
+    const docs = [...new Composer(COMPOSE_OPTIONS).compose(new Parser().parse(part))];
+    const alone = docs.length === 1 && docs[0].errors.length === 0 && docs[0].contents;
+    tree = { root: alone ? docs[0].contents as Node : undefined, base: region.start };
+    if (this.#recent.size >= 16) this.#recent.delete(this.#recent.keys().next().value!);
+    this.#recent.set(region.index, tree);
+    return tree;
+  }
+}
+
+const STACK_EXHAUSTED = "Maximum call stack size exceeded";
+const TOO_DEEP = { code: "yaml.limit", message: "The document nests too deeply to be read" };
 
 function isListObject(object: unknown): object is { items: unknown[] } {
   if (!object || typeof object !== "object" || Array.isArray(object)) return false;

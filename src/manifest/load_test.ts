@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects } from "../../test/helpers/assert.ts";
 import { InputError } from "../errors.ts";
 import { loadManifests, parseManifests } from "./load.ts";
+import { aliasBomb } from "../../test/fixtures/alias_bomb.ts";
 
 const TEXT = `# comment
 apiVersion: mcp.kuadrant.io/v1
@@ -76,4 +77,63 @@ Deno.test("loadManifests reads stdin, files and directories", async () => {
 Deno.test("empty documents are skipped", () => {
   assert(parseManifests("# only a comment\n", "f").length === 0);
   assert(parseManifests("---\n---\n", "f").length === 0);
+});
+
+Deno.test("positions in later documents count from the start of the file", () => {
+  const text = [
+    "# head",
+    "%YAML 1.1",
+    "---",
+    "kind: A",
+    "...",
+    "# between",
+    "%TAG !e! tag:example.com,2000:",
+    "--- ",
+    "kind: B",
+    "metadata:",
+    "  name: !e!n bee",
+    "---",
+    "kind: List",
+    "items:",
+    "  - kind: C",
+    "    metadata: {name: cee}",
+    "",
+  ].join("\n");
+  const [a, b, c] = parseManifests(text, "f.yaml");
+  assertEquals(a.positionOf(["kind"]), { line: 4, column: 7 });
+  // A tagged value starts after its tag.
+  assertEquals(b.positionOf(["metadata", "name"]), { line: 11, column: 14 });
+  assertEquals(b.positionOf(["metadata", "name"], { key: true }), { line: 11, column: 3 });
+  assertEquals(c.positionOf(["metadata", "name"]), { line: 16, column: 22 });
+  assertEquals([a.index, b.index, c.index], [0, 1, 2]);
+});
+
+Deno.test("an alias bomb is a problem of its document, and the next document is still read", () => {
+  const docs = parseManifests(`kind: First\n---\n${aliasBomb()}---\nkind: Last\n`, "bomb.yaml");
+  assertEquals(docs.length, 3);
+  assertEquals(docs[1].object, undefined);
+  assertEquals(docs[1].problems.map((p) => [p.code, p.line]), [["yaml.limit", 3]]);
+  assert(docs[1].problems[0].message.includes("aliases"), docs[1].problems[0].message);
+  assertEquals((docs[2].object as { kind: string }).kind, "Last");
+});
+
+Deno.test("a document nested too deeply to read is one problem, not a stack overflow", () => {
+  const depth = 20_000;
+  const docs = parseManifests(
+    `kind: A\ndata: ${"[".repeat(depth)}${"]".repeat(depth)}\n---\nkind: B\n`,
+    "deep.yaml",
+  );
+  assertEquals(docs[0].problems.map((p) => p.code), ["yaml.limit"]);
+  assertEquals(docs[0].problems[0].message, "The document nests too deeply to be read");
+  assertEquals((docs[1].object as { kind: string }).kind, "B");
+});
+
+Deno.test("loadManifests stops reading when its signal aborts", async () => {
+  const abort = new AbortController();
+  const reason = new Error("interrupted");
+  // A stream that never ends, like a terminal or a FIFO nobody writes to.
+  const stdin = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) });
+  const loading = loadManifests(["-"], { stdin, signal: abort.signal });
+  abort.abort(reason);
+  await assertRejects(() => loading, Error, "interrupted");
 });

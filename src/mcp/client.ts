@@ -13,6 +13,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { VERSION } from "../cli/version.ts";
 import { McpError } from "../errors.ts";
+import { redactedMessage } from "../../sim/redact.ts";
 
 /** The header that selects a virtual server on the Kuadrant gateway. */
 export const VIRTUAL_SERVER_HEADER = "X-Mcp-Virtualserver";
@@ -25,7 +26,7 @@ export interface ConnectOptions {
   token?: string;
   /** More headers to send with every request. */
   headers?: Record<string, string>;
-  /** Aborts connecting and every later request. */
+  /** Aborts connecting and every later request: the client closes when it aborts. */
   signal?: AbortSignal;
 }
 
@@ -44,9 +45,20 @@ export async function connectGateway(url: string, options: ConnectOptions = {}):
     requestInit: { headers, signal: options.signal },
   });
   const client = new Client({ name: "kubectl-mcp", version: VERSION }, { capabilities: {} });
+  // The transport's fetches use a signal of its own, not requestInit's: closing the client is what
+  // aborts them and fails the pending requests.
+  const signal = options.signal;
+  const close = () => void client.close().catch(() => {});
+  signal?.addEventListener("abort", close, { once: true });
+  const onclose = client.onclose;
+  client.onclose = () => {
+    signal?.removeEventListener("abort", close);
+    onclose?.();
+  };
   try {
-    await client.connect(transport);
+    await client.connect(transport, { signal });
   } catch (error) {
+    signal?.throwIfAborted();
     throw new McpError(`cannot connect to the MCP gateway at ${url}: ${describe(error)}`, { cause: error });
   }
   return client;
@@ -58,14 +70,13 @@ export async function listAllTools(client: Client): Promise<Tool[]> {
   let cursor: string | undefined;
   do {
     const page = await client.listTools(cursor ? { cursor } : undefined);
-    tools.push(...page.tools);
+    for (const tool of page.tools) tools.push(tool);
     cursor = page.nextCursor;
   } while (cursor);
   return tools;
 }
 
-/** A readable one-line reason for a failed MCP request. */
+/** A readable one-line reason for a failed MCP request; a header value fetch quotes is not shown. */
 export function describe(error: unknown): string {
-  if (error instanceof Error) return error.message.replace(/^Error: /, "");
-  return String(error);
+  return redactedMessage(error).replace(/^Error: /, "");
 }

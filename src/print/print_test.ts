@@ -35,3 +35,10 @@ Deno.test("formatName is kind.group/name, without a group for the core group", (
   );
   assertEquals(formatName({ apiVersion: "v1", kind: "Secret", metadata: { name: "s" } }), "secret/s");
 });
+
+Deno.test("formatTable prints 200,000 rows (no spread of the rows into Math.max)", () => {
+  const rows = Array.from({ length: 200_000 }, (_, i) => ({ name: `n${i}` }));
+  const lines = formatTable([{ header: "Name", value: (r: typeof rows[0]) => r.name }], rows).split("\n");
+  assertEquals(lines.length, 200_002);
+  assertEquals(lines[200_000], "n199999");
+});

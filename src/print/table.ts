@@ -41,7 +41,10 @@ export function formatTable<T>(
     shown.map((column) => sanitizeCell(column.value(row), column.empty ?? "<none>"))
   );
   const lines = options.noHeaders ? cells : [shown.map((column) => column.header.toUpperCase()), ...cells];
-  const widths = shown.map((_, index) => Math.max(...lines.map((line) => displayWidth(line[index]))));
+  // A reduce, not Math.max(...): a spread of 100,000 rows overflows the stack.
+  const widths = shown.map((_, index) =>
+    lines.reduce((max, line) => Math.max(max, displayWidth(line[index])), 0)
+  );
   return lines.map((line) =>
     line.map((cell, index) => {
       const last = index === line.length - 1;

@@ -19,6 +19,7 @@ import {
   startGateway,
 } from "../../sim/mod.ts";
 import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../sim/store_redis.ts";
+import { redactedMessage, redactHeaderValues } from "../../sim/redact.ts";
 import { type BrokerFlags, brokerFlags, type ReplayGatewaySettings } from "./broker_flags.ts";
 import type { Resolution, UpstreamResolver } from "./resolve.ts";
 import {
@@ -370,7 +371,8 @@ export function summaryRows(plan: Plan, status: GatewayStatus): ServerRow[] {
       url: resolution.url,
       tools: server?.toolCount ?? 0,
       state,
-      reason,
+      // Reasons are printed and come from anywhere (the API server, fetch): no header value in them.
+      reason: reason === undefined ? undefined : redactHeaderValues(reason),
     });
   }
   return rows.sort((a, b) => a.name.localeCompare(b.name));
@@ -439,7 +441,7 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       try {
         await refreshNow();
       } catch (error) {
-        if (!closed) options.onChange?.(`reload failed: ${(error as Error).message}`);
+        if (!closed) options.onChange?.(`reload failed: ${redactedMessage(error)}`);
       }
     };
     if (!running) {

@@ -7,6 +7,8 @@
 
 import { UsageError } from "../errors.ts";
 import { PREFIX_PATTERN, prefixFromName } from "./names.ts";
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain, secretKeyError } from "../validate/metadata.ts";
+import { invalidHeaderValue } from "../../sim/redact.ts";
 import type { MCPServerRegistrationSpec } from "../model/mod.ts";
 
 /** A Kubernetes object as the scaffolding produces it. */
@@ -88,6 +90,11 @@ export function scaffoldRegistration(options: RegisterOptions): KubeObject[] {
   if (options.credentialLiteral !== undefined && options.credential === undefined) {
     throw new UsageError("--credential-from-literal needs --credential SECRET[:KEY] to name the Secret");
   }
+  // The gateway sends it as the Authorization header: one fetch would refuse (and quote) is refused here.
+  const invalid = options.credentialLiteral === undefined
+    ? undefined
+    : invalidHeaderValue(options.credentialLiteral);
+  if (invalid) throw new UsageError(`invalid value for --credential-from-literal: ${invalid}`);
   const objects: KubeObject[] = [];
   const metadata = { name: options.name, namespace: options.namespace };
   let routeRef: { name: string; namespace?: string };
@@ -164,11 +171,23 @@ export function parseServicePort(value: string): { name: string; port: number } 
   return { name: match[1], port };
 }
 
-/** Parses `SECRET[:KEY]` for `--credential`. */
+/**
+ * Parses `SECRET[:KEY]` for `--credential`. The name must be one a Secret can have (a DNS-1123
+ * subdomain) and the key one its data can hold, or the API server refuses the Secret.
+ */
 export function parseSecretKey(value: string, flag: string): { name: string; key?: string } {
   const [name, key, ...extra] = value.split(":");
   if (!name || extra.length > 0 || key === "") {
     throw new UsageError(`invalid value "${value}" for --${flag}: expected SECRET or SECRET:KEY`);
+  }
+  if (!isDnsSubdomain(name)) {
+    throw new UsageError(
+      `invalid value "${value}" for --${flag}: the Secret name "${name}" must be a ${DNS_SUBDOMAIN_RULE}`,
+    );
+  }
+  const keyError = key === undefined ? undefined : secretKeyError(key);
+  if (keyError) {
+    throw new UsageError(`invalid value "${value}" for --${flag}: the key "${key}" is invalid: ${keyError}`);
   }
   return key ? { name, key } : { name };
 }

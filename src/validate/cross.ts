@@ -24,6 +24,8 @@ import {
 } from "../model/mod.ts";
 import { CONFLICT_RACE, hasTags, TAGS_HANG, TAGS_HANG_HINT, tagsHangMessage } from "./broker_defects.ts";
 import { isObject, valueAt } from "./path.ts";
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain, secretKeyError } from "./metadata.ts";
+import { invalidHeaderValue } from "../../sim/redact.ts";
 import type { LiveScope, Severity, ValidateOptions } from "./types.ts";
 
 /** An object under validation with what the rules need to know about it. */
@@ -540,13 +542,49 @@ interface SecretRef {
   key: string;
   path: FieldPath;
   needsLabel: boolean;
+  /** The value is sent as an HTTP header (a registration's credential), so it must be a valid one. */
+  header: boolean;
+}
+
+/**
+ * The field of a Secret read from the cluster (`validate --live`) that says, per data key, why its
+ * value cannot be an HTTP header value: the reduced Secret keeps no values, only this.
+ */
+export const HEADER_VALUE_PROBLEMS = "headerValueProblems";
+
+/** Whether a Secret `data` value is base64 the API server decodes (Go's standard encoding; CR and LF skipped). */
+export function isBase64(value: string): boolean {
+  const text = value.replace(/[\r\n]/g, "");
+  return text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text);
+}
+
+/**
+ * Why the value under `key` of a Secret cannot be an HTTP header value (see `invalidHeaderValue`),
+ * with the field it is in; undefined when it can, or when there is no such value. `stringData`
+ * wins over `data`, as the API server merges it; `data` is judged by its bytes.
+ */
+export function secretHeaderValueProblem(
+  secret: Record<string, unknown>,
+  key: string,
+): { field: "data" | "stringData"; problem: string } | undefined {
+  const stringData = secret.stringData;
+  const data = secret.data;
+  if (isObject(stringData) && typeof stringData[key] === "string") {
+    const problem = invalidHeaderValue(stringData[key] as string);
+    return problem ? { field: "stringData", problem } : undefined;
+  }
+  if (isObject(data) && typeof data[key] === "string" && isBase64(data[key] as string)) {
+    const problem = invalidHeaderValue(atob((data[key] as string).replace(/[\r\n]/g, "")));
+    return problem ? { field: "data", problem } : undefined;
+  }
+  return undefined;
 }
 
 function secretRefs(entry: Entry): SecretRef[] {
   const spec = entry.defaulted.spec;
   if (!isObject(spec)) return [];
   const refs: SecretRef[] = [];
-  const ref = (field: string, defaultKey: string) => {
+  const ref = (field: string, defaultKey: string, header = false) => {
     const value = spec[field];
     if (isObject(value) && str(value.name)) {
       refs.push({
@@ -555,11 +593,12 @@ function secretRefs(entry: Entry): SecretRef[] {
         key: str(value.key) ?? defaultKey,
         path: ["spec", field, "name"],
         needsLabel: true,
+        header,
       });
     }
   };
   if (isMcp(entry, KIND_SERVER_REGISTRATION)) {
-    ref("credentialRef", "token");
+    ref("credentialRef", "token", true);
     ref("caCertSecretRef", "ca.crt");
   } else if (isMcp(entry, KIND_GATEWAY_EXTENSION)) {
     ref("caCertBundleRef", "ca.crt");
@@ -571,6 +610,7 @@ function secretRefs(entry: Entry): SecretRef[] {
         key: "CACHE_CONNECTION_STRING",
         path: ["spec", "sessionStore", "secretName"],
         needsLabel: true,
+        header: false,
       });
     }
     const trusted = spec.trustedHeadersKey;
@@ -581,6 +621,7 @@ function secretRefs(entry: Entry): SecretRef[] {
         key: "key",
         path: ["spec", "trustedHeadersKey", "secretName"],
         needsLabel: false,
+        header: false,
       });
     }
   }
@@ -591,8 +632,32 @@ function secretRules(index: Index, sink: Sink) {
   const reported = new Set<string>();
   for (const entry of index.entries) {
     for (const ref of secretRefs(entry)) {
-      const secret = index.find("Secret", entry.namespace, ref.name, "");
       const field = ref.path.slice(0, -1).join(".");
+      if (!isDnsSubdomain(ref.name)) {
+        sink.add(
+          entry,
+          "error",
+          "ref.secret-invalid",
+          `Secret name ${
+            JSON.stringify(ref.name)
+          } in "${field}" can name no Secret: a Secret name must be a ` +
+            DNS_SUBDOMAIN_RULE,
+          ref.path,
+        );
+        continue;
+      }
+      const keyError = secretKeyError(ref.key);
+      if (keyError) {
+        sink.add(
+          entry,
+          "error",
+          "ref.secret-invalid",
+          `Key ${JSON.stringify(ref.key)} in "${field}" can be in no Secret: ${keyError}`,
+          [...ref.path.slice(0, -1), "key"],
+        );
+        continue;
+      }
+      const secret = index.find("Secret", entry.namespace, ref.name, "");
       if (!secret) {
         const known = index.known("Secret", "", entry.namespace, ref.name);
         sink.add(
@@ -641,6 +706,18 @@ function secretRules(index: Index, sink: Sink) {
           isObject(data) ? ["data"] : isObject(stringData) ? ["stringData"] : [],
         );
       }
+      const invalid = ref.header ? secretHeaderValueProblem(secret.object, ref.key) : undefined;
+      if (invalid && !reported.has(`${keyKey}#header`)) {
+        reported.add(`${keyKey}#header`);
+        sink.add(
+          secret,
+          "error",
+          "credential.invalid",
+          `Secret ${secret.namespace}/${secret.name} key "${ref.key}", which ${label(entry)} "${field}" ` +
+            `sends as the Authorization header, is ${invalid.problem}`,
+          [invalid.field, ref.key],
+        );
+      }
     }
   }
 }
@@ -669,6 +746,18 @@ function liveSecretRules(secret: Entry, ref: SecretRef, entry: Entry, field: str
       "error",
       "secret.key-missing",
       `Secret ${secret.namespace}/${secret.name} in the cluster has no key "${ref.key}", which "${field}" reads`,
+      ref.path,
+    );
+  }
+  const problems = valueAt(secret.object, [HEADER_VALUE_PROBLEMS]);
+  const problem = ref.header && isObject(problems) ? problems[ref.key] : undefined;
+  if (typeof problem === "string") {
+    sink.add(
+      entry,
+      "error",
+      "credential.invalid",
+      `Secret ${secret.namespace}/${secret.name} in the cluster, key "${ref.key}", which "${field}" sends as ` +
+        `the Authorization header, is ${problem}`,
       ref.path,
     );
   }

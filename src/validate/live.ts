@@ -23,7 +23,7 @@ import {
   KIND_SERVER_REGISTRATION,
   KIND_VIRTUAL_SERVER,
 } from "../model/mod.ts";
-import { CLUSTER_SOURCE } from "./cross.ts";
+import { CLUSTER_SOURCE, HEADER_VALUE_PROBLEMS, secretHeaderValueProblem } from "./cross.ts";
 import { isObject } from "./path.ts";
 import type { Finding, LiveFacts, LiveScope, ValidateOptions, ValidationReport } from "./types.ts";
 import { validateManifests } from "./validate.ts";
@@ -79,12 +79,20 @@ function namespaceOf(object: KubeObject, fallback: string): string {
   return str(object.metadata?.namespace) ?? fallback;
 }
 
-/** A Secret reduced to what the rules read: metadata and the names of its keys, never the values. */
+/**
+ * A Secret reduced to what the rules read: metadata, the names of its keys, and for each key whose
+ * value cannot be an HTTP header value why not (in {@link HEADER_VALUE_PROBLEMS}); never the values.
+ */
 function withoutValues(secret: KubeObject): KubeObject {
   const keys = [
     ...Object.keys(isObject(secret.data) ? secret.data : {}),
     ...Object.keys(isObject(secret.stringData) ? secret.stringData : {}),
   ];
+  const problems: Record<string, string> = {};
+  for (const key of keys) {
+    const invalid = secretHeaderValueProblem(secret, key);
+    if (invalid) problems[key] = invalid.problem;
+  }
   return {
     apiVersion: "v1",
     kind: "Secret",
@@ -95,6 +103,7 @@ function withoutValues(secret: KubeObject): KubeObject {
     },
     type: secret.type,
     data: Object.fromEntries(keys.map((key) => [key, ""])),
+    ...(Object.keys(problems).length > 0 ? { [HEADER_VALUE_PROBLEMS]: problems } : {}),
   };
 }
 
@@ -121,6 +130,11 @@ class Gatherer {
   #resources = new Map<string, Promise<ResourceInfo | undefined>>();
 
   constructor(readonly client: KubeClient, readonly signal?: AbortSignal) {}
+
+  /** Adds listed objects one by one: a list can be longer than a spread into push() can take. */
+  #add(items: KubeObject[]): void {
+    for (const item of items) this.objects.push(item);
+  }
 
   forbidden(error: KubeApiError, what: string, consequence: string): void {
     this.findings.push({
@@ -158,7 +172,7 @@ class Gatherer {
     }
     try {
       const list = await this.client.list(info, { namespace: null, signal: this.signal });
-      this.objects.push(...list.items);
+      this.#add(list.items);
       this.listed.push({ group: want.group, kind: want.kind });
       return;
     } catch (error) {
@@ -167,7 +181,7 @@ class Gatherer {
     for (const namespace of new Set(namespaces)) {
       try {
         const list = await this.client.list(info, { namespace, signal: this.signal });
-        this.objects.push(...list.items);
+        this.#add(list.items);
         this.listed.push({ group: want.group, kind: want.kind, namespace });
       } catch (error) {
         if (!(error instanceof KubeApiError && error.status === 403)) throw error;

@@ -20,6 +20,11 @@ const TIME_FIELDS = ["creationTimestamp", "deletionTimestamp"];
 const OTHER_FIELDS = ["labels", "annotations", "ownerReferences", "finalizers", "managedFields"];
 const KNOWN_FIELDS = new Set([...STRING_FIELDS, ...INTEGER_FIELDS, ...TIME_FIELDS, ...OTHER_FIELDS]);
 
+/** What a DNS-1123 subdomain is, as the API server's errors say it. */
+export const DNS_SUBDOMAIN_RULE =
+  "lowercase DNS-1123 subdomain: lowercase alphanumerics, '-' or '.', starting and ending with an " +
+  "alphanumeric, at most 253 characters";
+
 /** Whether a string is a DNS-1123 subdomain (what custom resource names must be). */
 export function isDnsSubdomain(value: string): boolean {
   return value.length <= 253 && DNS1123_SUBDOMAIN.test(value);
@@ -28,6 +33,19 @@ export function isDnsSubdomain(value: string): boolean {
 /** Whether a string is a DNS-1123 label (what namespaces must be). */
 export function isDnsLabel(value: string): boolean {
   return value.length <= 63 && DNS1123_LABEL.test(value);
+}
+
+/** The API server's rule for Secret and ConfigMap data keys, as its error messages state it. */
+export const SECRET_KEY_RULE =
+  "a valid Secret key must consist of alphanumerics, '-', '_' or '.' ([-._a-zA-Z0-9]+), at most 253 " +
+  "characters, and must not be '.', '..' or start with '..'";
+
+/** Why a string cannot be a Secret (or ConfigMap) data key, or undefined when it can be one. */
+export function secretKeyError(key: string): string | undefined {
+  if (key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key) || key === "." || key.startsWith("..")) {
+    return SECRET_KEY_RULE;
+  }
+  return undefined;
 }
 
 /** Why a string is not a qualified name (`prefix/name`), or undefined when it is one. */
@@ -86,8 +104,7 @@ export function checkMetadata(metadata: unknown): SchemaIssue[] {
   } else if (!isDnsSubdomain(name)) {
     push(
       "metadata.name",
-      `Field "metadata.name" value ${JSON.stringify(name)} must be a lowercase DNS-1123 subdomain: ` +
-        `lowercase alphanumerics, '-' or '.', starting and ending with an alphanumeric, at most 253 characters`,
+      `Field "metadata.name" value ${JSON.stringify(name)} must be a ${DNS_SUBDOMAIN_RULE}`,
       ["metadata", "name"],
     );
   }

@@ -11,7 +11,15 @@ export { FINDING_CODES } from "./types.ts";
 export type { Finding, LiveFacts, LiveScope, Severity, ValidateOptions, ValidationReport } from "./types.ts";
 export { checkSchema, type SchemaIssue } from "./schema_check.ts";
 export { evaluateRules, isTransitionRule, toCel } from "./cel.ts";
-export { checkMetadata, isDnsLabel, isDnsSubdomain, qualifiedNameError } from "./metadata.ts";
+export {
+  checkMetadata,
+  DNS_SUBDOMAIN_RULE,
+  isDnsLabel,
+  isDnsSubdomain,
+  qualifiedNameError,
+  SECRET_KEY_RULE,
+  secretKeyError,
+} from "./metadata.ts";
 export { formatPath } from "./path.ts";
 export {
   brokerDefectWarnings,

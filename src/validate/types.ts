@@ -93,6 +93,8 @@ export interface ValidateOptions {
 /** Every finding code the validator emits, with what it means. */
 export const FINDING_CODES: Readonly<Record<string, string>> = {
   "yaml.syntax": "The document is not valid YAML or JSON.",
+  "yaml.limit":
+    "The document was not read: it resolves too many aliases (an alias bomb) or nests too deeply.",
   "object.invalid": "The document is not a Kubernetes object (not a mapping).",
   "schema.required": "A required field is missing.",
   "schema.type": "A field has the wrong JSON type.",
@@ -122,6 +124,13 @@ export const FINDING_CODES: Readonly<Record<string, string>> = {
   "route.shape": "The target HTTPRoute does not have exactly one rule, one backendRef and a hostname.",
   "secret.label": "A referenced Secret lacks the label mcp.kuadrant.io/secret=true.",
   "secret.key-missing": "A referenced Secret lacks the referenced key.",
+  "secret.key-invalid":
+    "A Secret data or stringData key is not [-._a-zA-Z0-9]+ (or is '.', or starts with '..').",
+  "secret.data-invalid": "A Secret data value is not base64.",
+  "ref.secret-invalid":
+    "A reference names a Secret or key that no Secret can have (not a DNS-1123 subdomain, or an invalid key).",
+  "credential.invalid":
+    "A registration's credential (its credentialRef Secret's value) cannot be an HTTP header value (CR, LF, NUL, control characters, beyond Latin-1).",
   "prefix.duplicate": "Two registrations on one gateway use the same prefix.",
   "tool.duplicate": "Two registrations on one gateway expose the same prefixed tool name.",
   "tool-name.budget": "A prefix or prefixed tool name is too long for maxToolName or the 128 limit.",

@@ -39,8 +39,8 @@ import {
 import { cloneJson, defaultInPlace, pruneNullsInPlace } from "../model/defaults.ts";
 import { GATEWAY_API_GROUP } from "../model/mod.ts";
 import { evaluateRules } from "./cel.ts";
-import { CLUSTER_SOURCE, crossObjectFindings, type Entry } from "./cross.ts";
-import { checkMetadata } from "./metadata.ts";
+import { CLUSTER_SOURCE, crossObjectFindings, type Entry, isBase64 } from "./cross.ts";
+import { checkMetadata, secretKeyError } from "./metadata.ts";
 import { formatPath, isObject, valueAt } from "./path.ts";
 import { checkSchema, type SchemaIssue } from "./schema_check.ts";
 import type { Finding, Severity, ValidateOptions, ValidationReport } from "./types.ts";
@@ -84,8 +84,6 @@ export function validateManifests(docs: ManifestDocument[], options: ValidateOpt
   const sink = new FindingSink();
   const defaultNamespace = options.defaultNamespace ?? "default";
   const entries: Entry[] = [];
-  const order = new Map<ManifestDocument, number>();
-  docs.forEach((doc, i) => order.set(doc, i));
 
   for (const doc of docs) {
     for (const problem of doc.problems) {
@@ -134,9 +132,15 @@ export function validateManifests(docs: ManifestDocument[], options: ValidateOpt
     .map(defaultLive);
   crossObjectFindings(entries, liveEntries, sink, options);
 
+  // Findings go in the order of the first document of their source; a map, since a search of the
+  // documents per comparison is quadratic in their number.
+  const sourceOrder = new Map<string, number>();
+  docs.forEach((doc, i) => {
+    if (!sourceOrder.has(doc.source)) sourceOrder.set(doc.source, i);
+  });
+  const docOrder = (finding: Finding) => sourceOrder.get(finding.source) ?? Number.MAX_SAFE_INTEGER;
   const findings = sink.findings.sort((a, b) =>
-    (docOrder(a, docs) - docOrder(b, docs)) || a.line - b.line || a.column - b.column ||
-    a.code.localeCompare(b.code)
+    (docOrder(a) - docOrder(b)) || a.line - b.line || a.column - b.column || a.code.localeCompare(b.code)
   );
   const errors = findings.filter((f) => f.severity === "error").length;
   const warnings = findings.length - errors;
@@ -161,11 +165,6 @@ function defaultLive(entry: Entry): Entry {
   const defaulted = cloneJson(entry.object);
   defaultInPlace(defaulted, schema);
   return { ...entry, defaulted };
-}
-
-function docOrder(finding: Finding, docs: ManifestDocument[]): number {
-  const i = docs.findIndex((d) => d.source === finding.source);
-  return i < 0 ? Number.MAX_SAFE_INTEGER : i;
 }
 
 function makeEntry(doc: ManifestDocument, defaultNamespace: string): Entry | undefined {
@@ -204,6 +203,7 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
     sink.add(entry, "error", "schema.required", 'Missing required field "kind"', [], apiserver);
   }
   if (entry.group === GATEWAY_API_GROUP && entry.kind === "HTTPRoute") httpRouteRules(entry, sink);
+  if (entry.group === "" && entry.version === "v1" && entry.kind === "Secret") secretObjectRules(entry, sink);
   if (entry.group !== GROUP || !entry.kind) return;
 
   const crd = crdForKind(entry.kind);
@@ -262,17 +262,20 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
   defaultInPlace(defaulted, schema);
   entry.defaulted = defaulted;
 
-  const issues: SchemaIssue[] = [];
-  issues.push(...checkMetadata(defaulted.metadata));
+  // Concatenated, not spread into push(): an object with a huge invalid list has more issues than
+  // a call takes arguments.
+  let issues: SchemaIssue[] = checkMetadata(defaulted.metadata);
   // status is dropped on create (status subresource), but its unknown fields still fail strict decoding.
   const { status, metadata: _metadata, ...rest } = defaulted;
   const rootWithoutStatus: ObjectSchema = {
     ...schema,
     properties: Object.fromEntries(Object.entries(schema.properties ?? {}).filter(([k]) => k !== "status")),
   };
-  issues.push(...checkSchema({ ...rest, metadata: {} }, rootWithoutStatus, [], { ignoreUnknown }));
+  issues = issues.concat(checkSchema({ ...rest, metadata: {} }, rootWithoutStatus, [], { ignoreUnknown }));
   if (status !== undefined && schema.properties?.status) {
-    issues.push(...checkSchema(status, schema.properties.status, ["status"], { unknownFieldsOnly: true }));
+    issues = issues.concat(
+      checkSchema(status, schema.properties.status, ["status"], { unknownFieldsOnly: true }),
+    );
   }
   for (const issue of issues) {
     const hint = issue.code === "schema.type" && valueAt(defaulted, issue.path) === null
@@ -302,6 +305,49 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
       entry.valid = false;
     }
   }
+}
+
+/**
+ * What the API server checks of a Secret that credentials go in: its metadata like every object's
+ * (a name such as `Bad_Name` is refused), its `data` and `stringData` keys, and that `data` values
+ * are base64.
+ */
+function secretObjectRules(entry: Entry, sink: FindingSink) {
+  const apiserver = { apiserver: true };
+  const issues = checkMetadata(entry.object.metadata);
+  for (const issue of issues) {
+    sink.add(entry, "error", issue.code, issue.message, issue.path, { ...apiserver, atKey: issue.atKey });
+  }
+  for (const field of ["data", "stringData"]) {
+    const values = entry.object[field];
+    if (!isObject(values)) continue;
+    for (const [key, value] of Object.entries(values)) {
+      const keyError = secretKeyError(key);
+      if (keyError) {
+        sink.add(
+          entry,
+          "error",
+          "secret.key-invalid",
+          `Key ${JSON.stringify(key)} in "${field}" is invalid: ${keyError}`,
+          [field, key],
+          { ...apiserver, atKey: true },
+        );
+        entry.valid = false;
+      }
+      if (field === "data" && typeof value === "string" && !isBase64(value)) {
+        sink.add(
+          entry,
+          "error",
+          "secret.data-invalid",
+          `Field "${formatPath([field, key])}" must be base64 (the value is not shown)`,
+          [field, key],
+          apiserver,
+        );
+        entry.valid = false;
+      }
+    }
+  }
+  if (issues.length > 0) entry.valid = false;
 }
 
 /**

@@ -80,8 +80,8 @@ export interface RunningCli extends AsyncDisposable {
   readonly stderr: string;
   /** Waits until standard output has a match for `pattern`; fails with the output after `timeoutMs`. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Sends SIGINT (Ctrl-C) and waits for the exit code; SIGKILL after 10 s. */
-  interrupt(): Promise<number>;
+  /** Sends SIGINT (Ctrl-C), or `signal`, and waits for the exit code; SIGKILL after 10 s. */
+  interrupt(signal?: Deno.Signal): Promise<number>;
 }
 
 /** Starts `program args` and collects its output while it runs. */
@@ -154,9 +154,9 @@ export function spawnProgram(
         check();
       });
     },
-    async interrupt() {
+    async interrupt(signal: Deno.Signal = "SIGINT") {
       try {
-        child.kill("SIGINT");
+        child.kill(signal);
       } catch {
         // Already gone.
       }
