@@ -19,7 +19,7 @@ import {
 import type { ClientSession } from "./client_session.ts";
 import { type ServerConfig, serverEndpoint } from "./config.ts";
 import { UpstreamError } from "./errors.ts";
-import { encodeResourceUri, validateTool } from "./federation.ts";
+import { encodeResourceUri, servedTool, validateTool } from "./federation.ts";
 import type { Logger } from "./options.ts";
 import type { ServerSet } from "./server_set.ts";
 import type { SessionStore } from "./store.ts";
@@ -143,7 +143,8 @@ export class BackendPool {
         `Server ${cfg.name} listed ${invalid} tool(s) with an invalid schema for this client; rejected (RejectServer).`,
       );
     }
-    return valid.map((t) => ({ ...t, name: cfg.prefix + t.name }));
+    const federateAll = this.#opts.servers.federateAll;
+    return valid.map((t) => servedTool(t, cfg.prefix + t.name, federateAll));
   }
 
   /** Ends a backend session by id alone (HTTP DELETE), as its own client would. */

@@ -44,66 +44,67 @@ export const MAX_SELECT_TOOLS = 250;
 /** Categories of a server that names none (the CRD's default). */
 export const DEFAULT_CATEGORY = "uncategorised";
 
-/** Initialize `instructions` while the discovery meta-tools are served. */
-export const DISCOVERY_INSTRUCTIONS =
-  "This gateway federates the tools of several MCP servers, so the full tool list can be long. " +
-  "To keep your context small: call discover_tools for the servers, their categories and tool names " +
-  "(no schemas); then call select_tools with the names your task needs. The gateway announces the " +
-  "change with notifications/tools/list_changed, and the next tools/list returns those tools only. " +
-  "Call select_tools with an empty list to see every tool again.";
-
+// The meta-tools as broker v0.9.0 defines them (discovery.go, tags_handler.go): names, descriptions
+// and schemas verbatim, and `annotations: {}` as its tools/list gives every tool without any.
 const DISCOVER_TOOL: Tool = {
   name: DISCOVER_TOOLS,
-  description: "List the servers behind this gateway with their categories, hints and tool names, " +
-    "without schemas. Give a category to see only the servers in it.",
+  description: "Browse available servers and tools. Returns server names, categories, hints, and tool " +
+    "names without full schemas. Use the optional category parameter to filter by category.",
   inputSchema: {
     type: "object",
     properties: {
       category: {
         type: "string",
-        description: "Only servers with this category (case-insensitive).",
+        description:
+          "Filter servers by category (case-insensitive match against any element in the server's category list)",
       },
     },
   },
+  annotations: {},
 };
 
 const SELECT_TOOL: Tool = {
   name: SELECT_TOOLS,
-  description: "Limit this session's tool list to the named tools; the next tools/list returns only " +
-    "them, with full schemas. An empty list shows every tool again.",
+  description: "Scope your session to a specific set of tools. After calling this, subsequent tools/list " +
+    "calls will return only the selected tools with full schemas. Pass an empty list to reset to the full " +
+    "tool set.",
   inputSchema: {
     type: "object",
     properties: {
       tools: {
         type: "array",
-        description: "Names of the tools to keep, as discover_tools lists them. Empty: every tool.",
+        description:
+          "List of tool names to include in your session scope. Pass an empty array to reset to the full tool set.",
         items: { type: "string" },
       },
     },
     required: ["tools"],
   },
+  annotations: {},
 };
 
 const LIST_TAGS_TOOL: Tool = {
   name: LIST_TAGS,
-  description: "List the tags of the servers behind this gateway.",
+  description: "List all tags across registered MCP servers",
   inputSchema: { type: "object" },
+  annotations: {},
 };
 
 const FILTER_BY_TAGS_TOOL: Tool = {
   name: FILTER_TOOLS_BY_TAGS,
-  description: "Return the tools of the servers that carry every given tag.",
+  description: "Return tools available through the gateway that match all of the given tags",
   inputSchema: {
     type: "object",
     properties: {
       tags: {
         type: "array",
-        description: "Tags a server must all have (at least one).",
+        description: "list of tags to filter by (must not be empty)",
         items: { type: "string" },
       },
     },
     required: ["tags"],
   },
+  annotations: {},
 };
 
 /** The meta-tools the gateway serves for `servers`, discovery on or off. */
@@ -190,12 +191,12 @@ function stringList(tool: string, field: string, value: unknown): string[] | Cal
   return value as string[];
 }
 
-/** Answers `discover_tools`. */
+/**
+ * Answers `discover_tools`. A `category` that is not a string is ignored, as the broker does (every
+ * server is listed, no error).
+ */
 export function discoverTools(args: Record<string, unknown>, view: DiscoveryView): CallToolResult {
-  const category = args.category;
-  if (category !== undefined && typeof category !== "string") {
-    return toolError(`${DISCOVER_TOOLS}: "category" must be a string, got ${JSON.stringify(category)}.`);
-  }
+  const category = typeof args.category === "string" ? args.category : undefined;
   const servers = [];
   for (const s of view.servers) {
     const categories = s.category?.length ? s.category : [DEFAULT_CATEGORY];

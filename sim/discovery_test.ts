@@ -92,7 +92,63 @@ Deno.test("discover_tools: servers with visible tools, sorted, default category,
   assertEquals(json(discoverTools({ category: "uncategorised" }, withEmpty)).servers[0].categories, [
     "uncategorised",
   ]);
-  assertStringIncludes(errorText(discoverTools({ category: 7 }, ALL)), '"category" must be a string');
+  // As broker v0.9.0 (observation 3.4): a category that is not a string is ignored, no error.
+  for (const category of [7, ["code"], null, { a: 1 }]) {
+    assertEquals(
+      json(discoverTools({ category }, ALL)),
+      json(discoverTools({}, ALL)),
+      JSON.stringify(category),
+    );
+  }
+});
+
+Deno.test("meta-tools: the broker's descriptions and schemas, and annotations {}", () => {
+  const [discover, select, tags, filter] = metaTools(SERVERS, true);
+  // Observation 3.3, verbatim (discovery.go:102-147); the tags tools from tags_handler.go:18-44.
+  assertEquals(discover, {
+    name: "discover_tools",
+    description:
+      "Browse available servers and tools. Returns server names, categories, hints, and tool names without full schemas. Use the optional category parameter to filter by category.",
+    inputSchema: {
+      type: "object",
+      properties: {
+        category: {
+          type: "string",
+          description:
+            "Filter servers by category (case-insensitive match against any element in the server's category list)",
+        },
+      },
+    },
+    annotations: {},
+  });
+  assertEquals(select, {
+    name: "select_tools",
+    description:
+      "Scope your session to a specific set of tools. After calling this, subsequent tools/list calls will return only the selected tools with full schemas. Pass an empty list to reset to the full tool set.",
+    inputSchema: {
+      type: "object",
+      properties: {
+        tools: {
+          type: "array",
+          description:
+            "List of tool names to include in your session scope. Pass an empty array to reset to the full tool set.",
+          items: { type: "string" },
+        },
+      },
+      required: ["tools"],
+    },
+    annotations: {},
+  });
+  assertEquals([tags.description, tags.inputSchema, tags.annotations], [
+    "List all tags across registered MCP servers",
+    { type: "object" },
+    {},
+  ]);
+  assertEquals(
+    filter.description,
+    "Return tools available through the gateway that match all of the given tags",
+  );
+  assertEquals(filter.inputSchema.required, ["tags"]);
 });
 
 Deno.test("select_tools: sets, resets, and refuses what the session cannot see, naming it", () => {

@@ -1,22 +1,33 @@
 /**
  * The federated catalog: the union of every healthy upstream's tools, prompts, resources and resource
  * templates, with prefixes applied, conflicts found and invalid tools filtered. The catalog is a pure
- * function of the config order and what each server last listed, so rebuilding it after any change
- * gives the same answer every time.
+ * function of the listings in the order given (the order their lists first arrived, see
+ * `ServerSet`), so rebuilding it after any change gives the same answer every time.
  *
- * Resource URIs of a server with a prefix are rewritten reversibly as `mcp+<serverkey>:<original-uri>`,
- * where `serverkey` is the
+ * By default the catalog is what broker v0.9.0 serves (README, "Differences from the cluster"):
+ * - Tools carry the fields of the broker's Go SDK `Tool` and nothing else (an upstream's `_meta` and
+ *   `execution` are dropped), and always `annotations`: the upstream's as sent, `{}` when it sent none.
+ * - `resources/list` is the concatenation of every prefixed server's resources, not de-duplicated.
+ *   URIs stay as the server gives them except `ui://` ones, which get the prefix in their authority
+ *   (`ui://forecast.html` of prefix `weather_` -> `ui://weather_forecast.html`; a `_` is added to a
+ *   prefix without one; userinfo is dropped). A server without a prefix, or with one the broker
+ *   refuses to put in a URI, lists no resources. No templates, and no resource is routed.
+ *
+ * With `federateAll`, what the simulator serves beyond the cluster: tools keep every field, and
+ * resource URIs of a server with a prefix are rewritten reversibly as
+ * `mcp+<serverkey>:<original-uri>`, where `serverkey` is the
  * registration name lowercased with `/` turned into `.` (a Kubernetes namespace has no dots, so
  * `ns/name` stays unique) and any other character outside `[a-z0-9.-]` turned into `-`; a clash gets
  * `-2`, `-3`... The key has no `:`, so decoding splits at the first `:` after `mcp+` and looks the key
  * up: every resource of every such server can be read back. A server with an empty prefix is served
- * as-is, like its tools: its URIs stay unchanged and reads are routed by exact URI, then by matching
- * its URI templates, first registered server first (so the gateway stays transparent to clients, and
- * the conformance suite passes through it).
+ * as-is, like its tools: its URIs stay unchanged (so the gateway stays transparent to clients, and
+ * the conformance suite passes through it). A URI without `mcp+` (such a server's, or one a client
+ * has from elsewhere) goes to the one server that can own it (`ResourceRoutes`, `routing.ts`).
  *
- * Conflicts follow upstream's broker: servers are taken in config order and a server whose tools (or
- * prompts) would reuse a name already served by an earlier server has all its tools (or prompts)
- * withheld; the conflict is reported, never silently shadowed.
+ * Conflicts follow upstream's broker: servers are taken in the order their lists arrived and a server
+ * whose tools (or prompts) would reuse a name already served by an earlier server has all its tools
+ * (or prompts) withheld; the conflict is reported, never silently shadowed. Tools and prompts are
+ * judged apart: a server whose tools are withheld still serves its prompts.
  *
  * @module
  */
@@ -56,10 +67,25 @@ export interface Conflict {
   kind: "tool" | "prompt";
   /** The name as served (prefix included). */
   name: string;
-  /** Server that keeps serving the name (registered first). */
+  /** Server that keeps serving the name: its list arrived first (`broker` for a meta-tool's name). */
   server: string;
-  /** Server whose tools or prompts are withheld because of the clash. */
+  /** Server whose tools (or prompts) are all withheld because of the clash. */
   conflictsWith: string;
+  /** One sentence for people: who keeps what, what is withheld, and how the cluster decides. */
+  message: string;
+}
+
+/** The servers' own resource URIs and templates, for routing a URI that is not `mcp+` (`routing.ts`). */
+export interface ResourceRoutes {
+  /**
+   * Servers that list resources or templates (every served server when none does), in the order
+   * their lists arrived: a URI nothing else places goes to the only one.
+   */
+  servers: string[];
+  /** Each URI and URI template as a server lists it, to the servers listing it. */
+  exact: Map<string, string[]>;
+  /** Every server's URI templates, compiled, in the order their lists arrived (see `firstMatch`). */
+  templates: Array<{ template: UriTemplate; server: string }>;
 }
 
 /** A tool dropped for an invalid schema. */
@@ -73,16 +99,19 @@ export interface InvalidTool {
 export interface Catalog {
   tools: Map<string, FederatedTool>;
   prompts: Map<string, FederatedPrompt>;
+  /** What `resources/list` serves, in the mode the catalog was built for (see the module doc). */
   resources: Resource[];
+  /** What `resources/templates/list` serves with `federateAll`; empty otherwise. */
   resourceTemplates: ResourceTemplate[];
   conflicts: Conflict[];
   invalidTools: InvalidTool[];
-  /** Servers dropped whole by `RejectServer`. */
+  /** Servers whose tools `RejectServer` withdrew (their prompts and resources stay, as upstream). */
   rejectedServers: string[];
-  /** Unrewritten resource URIs of prefix-less servers, to their server (first registered wins). */
-  plainResources: Map<string, string>;
-  /** URI templates of prefix-less servers, compiled, in registration order (see `firstMatch`). */
-  plainTemplates: Array<{ template: UriTemplate; server: string }>;
+  /**
+   * With `federateAll`, where a resource URI the gateway did not issue (no `mcp+`) may go; undefined
+   * by default, where no resource is routed.
+   */
+  resourceRoutes?: ResourceRoutes;
   /**
    * Servers whose tools are listed per client (`userSpecificList`), longest prefix first: a
    * `tools/call` no listed tool matches goes to the one whose prefix it starts with.
@@ -192,18 +221,126 @@ export function decodeResourceUri(uri: string): { key: string; uri: string } | u
   return { key: uri.slice(4, colon), uri: uri.slice(colon + 1) };
 }
 
+/** Options of `buildCatalog`. */
+export interface CatalogOptions {
+  /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`); default false. */
+  federateAll?: boolean;
+}
+
+/** What the cluster tells about a clash between two servers, for people reading a conflict. */
+export const CLUSTER_CONFLICT_NOTE =
+  "In the cluster the winner depends on which server answers first, so it can change when the broker restarts.";
+
+/** The sentence a conflict carries (see `Conflict.message`). */
+export function conflictMessage(c: Omit<Conflict, "message">, reservedOwner = false): string {
+  if (reservedOwner) {
+    return `Tool ${c.name} of server ${c.conflictsWith} has the name of a gateway meta-tool; ` +
+      `every tool of ${c.conflictsWith} is withheld (its prompts are still served).`;
+  }
+  const what = c.kind === "tool" ? "tool" : "prompt";
+  const other = c.kind === "tool" ? "its prompts are still served" : "its tools are still served";
+  return `${c.kind === "tool" ? "Tool" : "Prompt"} ${c.name} of server ${c.conflictsWith} conflicts with ` +
+    `server ${c.server}, whose ${what} list arrived first; every ${what} of ${c.conflictsWith} is withheld ` +
+    `(${other}). ${CLUSTER_CONFLICT_NOTE}`;
+}
+
 /**
- * Builds the catalog from listings given in config order. `keys` comes from `serverKeys` over all
- * configured servers so a resource URI stays stable while other servers come and go. `reserved`
- * maps tool names the gateway serves itself (its meta-tools) to the owner conflicts name; a server
- * whose tool would take one of them has its tools withheld, as for any other clash.
+ * Tool fields broker v0.9.0 serves: those of its Go SDK's `Tool`. It replaces an upstream's `_meta`
+ * with its own (then strips it) and its SDK drops what it does not know, such as `execution`.
+ */
+const BROKER_TOOL_FIELDS = ["title", "description", "inputSchema", "outputSchema", "icons"] as const;
+
+/**
+ * A server's tool as the gateway serves it under `name`: always with `annotations` (`{}` when the
+ * server sent none, as the broker), and by default only the broker's fields (`BROKER_TOOL_FIELDS`).
+ */
+export function servedTool(tool: Tool, name: string, federateAll: boolean): Tool {
+  const annotations = tool.annotations ?? {};
+  if (federateAll) return { ...tool, name, annotations };
+  const out: Record<string, unknown> = { name, annotations };
+  for (const field of BROKER_TOOL_FIELDS) {
+    const value = tool[field];
+    // Go's omitempty: an empty string or list is left out as if absent.
+    if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) {
+      continue;
+    }
+    out[field] = value;
+  }
+  return out as Tool;
+}
+
+/**
+ * Prefixes broker v0.9.0 accepts in a `ui://` authority (the CRD's pattern, checked again); a server
+ * with another prefix lists no resources.
+ */
+export const UI_PREFIX_PATTERN = /^[a-z0-9][a-z0-9_]*$/;
+
+/**
+ * A resource URI as broker v0.9.0 lists it for a server with `prefix` (broker.go:958-980): a `ui://`
+ * URI gets `<prefix>_` (the `_` only when the prefix lacks it) in front of its host and loses its
+ * userinfo; path, query and fragment stay. Any other URI, and one Go's URL parser refuses (a control
+ * character, a character or escape a host may not have, a bad `%` escape, a port that is not a
+ * number), is unchanged. Unlike Go, a path or fragment is kept as written where Go would re-escape
+ * a character (a space becomes `%20` there).
+ */
+export function prefixUiUri(uri: string, prefix: string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri);
+  if (!scheme || scheme[1].toLowerCase() !== "ui" || !prefix) return uri;
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(uri)) return uri;
+  const separated = prefix.endsWith("_") ? prefix : `${prefix}_`;
+  const rest = uri.slice(scheme[0].length);
+  const badEscape = (text: string) => /%(?![0-9A-Fa-f]{2})/.test(text);
+  if (!rest.startsWith("//")) {
+    // No authority: Go writes the new host in front of the path; `ui:x` is opaque and left alone.
+    if (rest && !rest.startsWith("/")) return uri;
+    return badEscape(rest) ? uri : `ui://${separated}${rest}`;
+  }
+  const end = rest.slice(2).search(/[/?#]/);
+  const authority = end < 0 ? rest.slice(2) : rest.slice(2, 2 + end);
+  const tail = end < 0 ? "" : rest.slice(2 + end);
+  const host = authority.slice(authority.lastIndexOf("@") + 1);
+  // Go splits the fragment off first, then the query; only path and fragment are unescaped.
+  const hash = tail.indexOf("#");
+  const beforeFragment = hash < 0 ? tail : tail.slice(0, hash);
+  const path = beforeFragment.split("?")[0];
+  const fragment = hash < 0 ? "" : tail.slice(hash + 1);
+  if (!validHost(host) || badEscape(path) || badEscape(fragment)) return uri;
+  return `ui://${separated}${host}${tail}`;
+}
+
+/** Whether Go's `net/url` accepts `host` (with its optional port) in a URL's authority. */
+function validHost(host: string): boolean {
+  const port = /:([^\]:]*)$/.exec(host);
+  if (port && !/^\d*$/.test(port[1])) return false;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c >= 0x80 || /[A-Za-z0-9\-_.~!$&'()*+,;=:[\]<>"]/.test(host[i])) continue;
+    // An escape in a host must be %25 or one of a non-ASCII byte.
+    const hex = host.slice(i + 1, i + 3);
+    if (host[i] !== "%" || !/^[0-9A-Fa-f]{2}$/.test(hex) || (parseInt(hex, 16) < 0x80 && hex !== "25")) {
+      return false;
+    }
+    i += 2;
+  }
+  return true;
+}
+
+/**
+ * Builds the catalog from listings given in the order their lists first arrived (that order decides
+ * conflicts). `keys` comes from `serverKeys` over all configured servers so a resource URI stays
+ * stable while other servers come and go. `reserved` maps tool names the gateway serves itself (its
+ * meta-tools) to the owner conflicts name; a server whose tool would take one of them has its tools
+ * withheld, as for any other clash.
  */
 export function buildCatalog(
   listings: ServerListing[],
   keys: Map<string, string>,
   policy: InvalidToolPolicy,
   reserved: ReadonlyMap<string, string> = new Map(),
+  options: CatalogOptions = {},
 ): Catalog {
+  const federateAll = options.federateAll ?? false;
   const cat: Catalog = {
     tools: new Map(),
     prompts: new Map(),
@@ -212,9 +349,15 @@ export function buildCatalog(
     conflicts: [],
     invalidTools: [],
     rejectedServers: [],
-    plainResources: new Map(),
-    plainTemplates: [],
   };
+  const routes: ResourceRoutes = { servers: [], exact: new Map(), templates: [] };
+  const own = (uri: string, server: string) => {
+    const servers = routes.exact.get(uri) ?? [];
+    if (!servers.includes(server)) servers.push(server);
+    routes.exact.set(uri, servers);
+  };
+  // Prefix-less servers' URIs are listed once: the first server listing one is the one shown.
+  const listedAsIs = new Set<string>();
   for (const l of listings) {
     const invalid: InvalidTool[] = [];
     const valid: Tool[] = [];
@@ -224,25 +367,28 @@ export function buildCatalog(
       else valid.push(t);
     }
     cat.invalidTools.push(...invalid);
-    if (invalid.length && policy === "RejectServer") {
-      cat.rejectedServers.push(l.name);
-      continue;
-    }
+    // As the broker: RejectServer withdraws the server's tools; its prompts and resources stay.
+    const rejected = invalid.length > 0 && policy === "RejectServer";
+    if (rejected) cat.rejectedServers.push(l.name);
 
-    const toolClashes = valid
+    const toolClashes = (rejected ? [] : valid)
       .map((t) => l.prefix + t.name)
       .filter((n) => cat.tools.has(n) || reserved.has(n))
-      .map((n): Conflict => ({
-        kind: "tool",
-        name: n,
-        server: reserved.get(n) ?? cat.tools.get(n)!.server,
-        conflictsWith: l.name,
-      }));
+      .map((n): Conflict => {
+        const owner = reserved.get(n);
+        const c = {
+          kind: "tool" as const,
+          name: n,
+          server: owner ?? cat.tools.get(n)!.server,
+          conflictsWith: l.name,
+        };
+        return { ...c, message: conflictMessage(c, owner !== undefined) };
+      });
     if (toolClashes.length) cat.conflicts.push(...toolClashes);
-    else {
+    else if (!rejected) {
       for (const t of valid) {
         const name = l.prefix + t.name;
-        cat.tools.set(name, { server: l.name, backendName: t.name, tool: { ...t, name } });
+        cat.tools.set(name, { server: l.name, backendName: t.name, tool: servedTool(t, name, federateAll) });
       }
     }
 
@@ -250,12 +396,15 @@ export function buildCatalog(
       .filter((p) => p.name)
       .map((p) => l.prefix + p.name)
       .filter((n) => cat.prompts.has(n))
-      .map((n): Conflict => ({
-        kind: "prompt",
-        name: n,
-        server: cat.prompts.get(n)!.server,
-        conflictsWith: l.name,
-      }));
+      .map((n): Conflict => {
+        const c = {
+          kind: "prompt" as const,
+          name: n,
+          server: cat.prompts.get(n)!.server,
+          conflictsWith: l.name,
+        };
+        return { ...c, message: conflictMessage(c) };
+      });
     if (promptClashes.length) cat.conflicts.push(...promptClashes);
     else {
       for (const p of l.prompts) {
@@ -265,16 +414,24 @@ export function buildCatalog(
       }
     }
 
+    if (!federateAll) {
+      if (!l.prefix || !UI_PREFIX_PATTERN.test(l.prefix)) continue;
+      for (const r of l.resources) cat.resources.push({ ...r, uri: prefixUiUri(r.uri, l.prefix) });
+      continue;
+    }
+    if (l.resources.length || l.resourceTemplates.length) routes.servers.push(l.name);
+    for (const r of l.resources) own(r.uri, l.name);
+    for (const r of l.resourceTemplates) {
+      own(r.uriTemplate, l.name);
+      routes.templates.push({ template: new UriTemplate(r.uriTemplate), server: l.name });
+    }
     if (l.prefix === "") {
       for (const r of l.resources) {
-        if (cat.plainResources.has(r.uri)) continue;
-        cat.plainResources.set(r.uri, l.name);
+        if (listedAsIs.has(r.uri)) continue;
+        listedAsIs.add(r.uri);
         cat.resources.push(r);
       }
-      for (const r of l.resourceTemplates) {
-        cat.plainTemplates.push({ template: new UriTemplate(r.uriTemplate), server: l.name });
-        cat.resourceTemplates.push(r);
-      }
+      cat.resourceTemplates.push(...l.resourceTemplates);
       continue;
     }
     const key = keys.get(l.name)!;
@@ -282,6 +439,10 @@ export function buildCatalog(
     for (const r of l.resourceTemplates) {
       cat.resourceTemplates.push({ ...r, uriTemplate: encodeResourceUri(key, r.uriTemplate) });
     }
+  }
+  if (federateAll) {
+    if (!routes.servers.length) routes.servers = listings.map((l) => l.name);
+    cat.resourceRoutes = routes;
   }
   return cat;
 }

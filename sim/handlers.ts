@@ -161,7 +161,7 @@ export function installHandlers(ctx: HandlerContext, session: ClientSession): vo
       .map(([, p]) => p.prompt);
     return { prompts };
   });
-  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: ctx.servers.catalog.resources }));
+  server.setRequestHandler(ListResourcesRequestSchema, () => ctx.servers.resourcesList());
   // What the session does not serve (a batch's message, which the HTTP layer does not answer one by one).
   server.fallbackRequestHandler = (req) => {
     throw rpcFailure(
@@ -278,7 +278,7 @@ function unknownTarget(method: string, attrs: RequestAttributes): Error | CallTo
     ? RpcCode.ResourceNotFound
     : RpcCode.InvalidParams;
   const label = method === "completion/complete" ? "completion reference" : what;
-  return rpcFailure(code, `Unknown ${label}: ${attrs.requestedName ?? "(none)"}`);
+  return rpcFailure(code, attrs.unroutable ?? `Unknown ${label}: ${attrs.requestedName ?? "(none)"}`);
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import { decodeResourceUri } from "./federation.ts";
-import type { Catalog } from "./federation.ts";
+import type { Catalog, ResourceRoutes } from "./federation.ts";
 import { firstMatch } from "./uri_template.ts";
 
 /** Attributes of one request, the same ones upstream's router sets as headers for AuthPolicy. */
@@ -26,6 +26,11 @@ export interface RequestAttributes {
   annotationHints?: string;
   /** `ns/name` from `X-Mcp-Virtualserver`, when the client selected one. */
   virtualServer?: string;
+  /**
+   * Why no server was chosen for a resource URI that is not `mcp+` (with `federateAll`): one
+   * sentence naming the servers that could own it, for the error the client gets.
+   */
+  unroutable?: string;
 }
 
 /** Methods that go to one upstream; everything else the gateway answers itself. */
@@ -51,6 +56,44 @@ const record = (v: unknown): Record<string, unknown> | undefined =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
 
 /**
+ * The one server that can own `uri`, a resource URI the gateway did not issue: the only server with
+ * resources, else the one server listing it exactly, else the one server with a template matching
+ * it. Otherwise a sentence naming the candidates: the servers listing or matching it, or every
+ * server with resources when none does.
+ */
+export function resourceOwner(routes: ResourceRoutes, uri: string): { server?: string; unroutable?: string } {
+  if (routes.servers.length === 1) return { server: routes.servers[0] };
+  const exact = routes.exact.get(uri) ?? [];
+  if (exact.length === 1) return { server: exact[0] };
+  const list = (servers: string[]) => [...servers].sort().join(", ");
+  if (exact.length > 1) {
+    return {
+      unroutable: `Resource ${uri} is listed by more than one server (${list(exact)}): read it by the ` +
+        "mcp+ URI resources/list gives for the one you mean (servers without a prefix have none).",
+    };
+  }
+  // Each round leaves out the servers already matched, so a match costs at most one budget per server.
+  const matched: string[] = [];
+  let rest = routes.templates;
+  for (let hit = firstMatch(rest, uri); hit; hit = firstMatch(rest, uri)) {
+    matched.push(hit.server);
+    rest = rest.filter((t) => t.server !== hit!.server);
+  }
+  if (matched.length === 1) return { server: matched[0] };
+  if (matched.length > 1) {
+    return {
+      unroutable: `Resource ${uri} matches URI templates of more than one server (${list(matched)}): ` +
+        "read it by the mcp+ URI resources/list gives for the one you mean.",
+    };
+  }
+  if (!routes.servers.length) return {};
+  return {
+    unroutable: `Resource ${uri} was not issued by this gateway and no server lists it or has a URI ` +
+      `template for it; the servers with resources are ${list(routes.servers)}.`,
+  };
+}
+
+/**
  * Computes the attributes of a request. `serverByKey` maps resource URI keys to server names. An
  * unknown name leaves `serverName` unset; the handler then answers with the right error.
  */
@@ -73,13 +116,12 @@ export function computeAttributes(
       attrs.resourceUri = d.uri;
       return;
     }
-    // Prefix-less servers keep their URIs: exact match first, then their templates.
-    const plain = catalog.plainResources.get(uri) ??
-      firstMatch(catalog.plainTemplates, uri)?.server;
-    if (plain) {
-      attrs.serverName = plain;
+    if (!catalog.resourceRoutes || d) return;
+    const owner = resourceOwner(catalog.resourceRoutes, uri);
+    if (owner.server) {
+      attrs.serverName = owner.server;
       attrs.resourceUri = uri;
-    }
+    } else if (owner.unroutable) attrs.unroutable = owner.unroutable;
   };
   const prompt = (name: unknown) => {
     if (typeof name !== "string") return;

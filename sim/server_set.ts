@@ -3,10 +3,17 @@
  * catalog built from their listings, the gateway's meta-tools, and the config they came from. It
  * decides what every client lists; sessions hear of changes through `onListsChanged`.
  *
+ * Name conflicts are decided as the cluster's broker decides them: the server whose list arrived
+ * first keeps its names. Each upstream's arrival is when it first became ready with a listing; it
+ * is kept while the upstream stays ready, so re-listing or another server's change never flips the
+ * winner, and is forgotten when the upstream goes unhealthy or is replaced (as the broker, which
+ * registers the other server's tools meanwhile). The cluster's order is a race; ours is the order
+ * the servers answered this process.
+ *
  * @module
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
-import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { ListResourcesResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { GatewayConfig, ServerConfig, VirtualServerConfig } from "./config.ts";
 import { BROKER_SERVER, metaTools } from "./discovery.ts";
 import { buildCatalog, type Catalog, serverKeys, type ServerListing } from "./federation.ts";
@@ -48,6 +55,9 @@ export class ServerSet {
   #fingerprints = { tools: "", prompts: "", resources: "" };
   #meta: Tool[] = [];
   #metaNames: ReadonlySet<string> = new Set();
+  /** Server name -> its arrival number while ready (see the module doc). */
+  #arrivals = new Map<string, number>();
+  #arrived = 0;
 
   /** A set for `config`; nothing connects until `start`. */
   constructor(config: GatewayConfig, opts: ServerSetOptions) {
@@ -67,7 +77,29 @@ export class ServerSet {
     return this.#catalog;
   }
 
-  /** Resource URI key -> server name. */
+  /** Whether the set serves what the cluster's broker does not (`GatewayOptions.federateAll`). */
+  get federateAll(): boolean {
+    return this.#opts.federateAll ?? false;
+  }
+
+  /**
+   * The `resources/list` result: the catalog's resources and, by default, the two cache fields the
+   * broker v0.9.0 adds before them (`ttlMs: 0`, `cacheScope: "public"`), which SDK clients ignore.
+   */
+  resourcesList(): ListResourcesResult {
+    const resources = this.#catalog.resources;
+    return this.#opts.federateAll ? { resources } : { ttlMs: 0, cacheScope: "public", resources };
+  }
+
+  /**
+   * Servers in the order their lists arrived (see the module doc): the first keeps a clashing name.
+   * Servers not ready are left out.
+   */
+  arrivalOrder(): string[] {
+    return [...this.#arrivals].sort((a, b) => a[1] - b[1]).map(([name]) => name);
+  }
+
+  /** Resource URI key -> server name; empty by default, where no URI carries a key (see `key`). */
   get serverByKey(): Map<string, string> {
     return this.#serverByKey;
   }
@@ -87,9 +119,12 @@ export class ServerSet {
     return this.#upstreams.get(name);
   }
 
-  /** The resource URI key of server `name`. */
+  /**
+   * The resource URI key of server `name` with `federateAll`; undefined by default, where the gateway
+   * rewrites no URI in results and notifications (the cluster's broker does not).
+   */
   key(name: string): string | undefined {
-    return this.#keys.get(name);
+    return this.#opts.federateAll ? this.#keys.get(name) : undefined;
   }
 
   /** The virtual server `name` (`ns/name`), when it exists. */
@@ -149,9 +184,14 @@ export class ServerSet {
     const up = new Upstream(s, {
       pingIntervalMs: this.#pingIntervalMs(),
       timeoutMs: this.#opts.timeoutMs,
+      listTemplates: this.#opts.federateAll,
       maxBytes: this.#config.extension.maxBodyBytes,
       onChange: () => {
         metrics.upstreamHealth(s.name, up.state === "ready");
+        if (this.#upstreams.get(s.name) === up) {
+          if (up.state !== "ready" || !up.listing) this.#arrivals.delete(s.name);
+          else if (!this.#arrivals.has(s.name)) this.#arrivals.set(s.name, ++this.#arrived);
+        }
         this.#rebuild();
       },
       onLatency: (method, seconds) => metrics.upstreamLatency(s.name, method, seconds),
@@ -168,6 +208,7 @@ export class ServerSet {
       const next = wanted.get(name);
       if (!next || restartAll || JSON.stringify(next) !== JSON.stringify(up.config)) {
         this.#upstreams.delete(name);
+        this.#arrivals.delete(name);
         this.#opts.metrics.removeUpstream(name);
         stopping.push(up.close());
         stopping.push(this.#opts.onServerDropped(name));
@@ -175,7 +216,7 @@ export class ServerSet {
     }
     await Promise.all(stopping);
     const starting: Promise<void>[] = [];
-    // Keep config order in the map: conflicts are decided by registration order.
+    // Config order in the map, for everything but conflicts (decided by arrival, see `#rebuild`).
     const ordered = new Map<string, Upstream>();
     for (const s of servers) {
       let up = this.#upstreams.get(s.name);
@@ -188,7 +229,7 @@ export class ServerSet {
     }
     this.#upstreams = ordered;
     this.#keys = serverKeys(servers.map((s) => s.name));
-    this.#serverByKey = new Map([...this.#keys].map(([n, k]) => [k, n]));
+    this.#serverByKey = this.#opts.federateAll ? new Map([...this.#keys].map(([n, k]) => [k, n])) : new Map();
     this.#rebuild();
     await Promise.all(starting);
   }
@@ -196,14 +237,16 @@ export class ServerSet {
   /** Recomputes the catalog and tells every client what changed. */
   #rebuild(): void {
     const listings: ServerListing[] = [];
-    for (const up of this.#upstreams.values()) {
-      if (up.state === "ready" && up.listing) listings.push(up.listing);
+    for (const name of this.arrivalOrder()) {
+      const up = this.#upstreams.get(name);
+      if (up?.state === "ready" && up.listing) listings.push(up.listing);
     }
     this.#catalog = buildCatalog(
       listings,
       this.#keys,
       this.#config.extension.invalidToolPolicy,
       new Map([...this.#metaNames].map((name) => [name, BROKER_SERVER])),
+      { federateAll: this.#opts.federateAll },
     );
     // userSpecificList servers' tools are known per client only: their calls route by prefix.
     this.#catalog.prefixRoutes = this.#config.servers
@@ -211,15 +254,8 @@ export class ServerSet {
       .map((server) => ({ prefix: server.prefix, server: server.name }))
       .sort((a, b) => b.prefix.length - a.prefix.length);
     for (const c of this.#catalog.conflicts) {
-      this.#opts.log(
-        "error",
-        c.server === BROKER_SERVER
-          ? `Tool ${c.name} of server ${c.conflictsWith} has the name of a gateway meta-tool; the tools of ${c.conflictsWith} are withheld.`
-          : `${
-            c.kind === "tool" ? "Tool" : "Prompt"
-          } ${c.name} of server ${c.conflictsWith} conflicts with server ${c.server}; the tools of ${c.conflictsWith} are withheld.`,
-        { ...c },
-      );
+      const { message, ...fields } = c;
+      this.#opts.log("error", message, fields);
     }
     const fp = {
       // Discovery settings too: a new threshold changes what unscoped sessions list.

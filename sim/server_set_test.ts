@@ -37,14 +37,26 @@ Deno.test("start: every enabled server is listed into the catalog; lookups by na
   assertEquals(set.upstream("test/weather")?.state, "ready");
   assertEquals(set.upstream("test/off")?.state, "disabled");
   assertEquals(set.upstream("test/nope"), undefined);
-  // Keys name servers in resource URIs, and lead back to them.
-  const key = set.key("test/weather")!;
-  assertEquals(set.serverByKey.get(key), "test/weather");
+  // By default no URI carries a server key, as the cluster's broker issues none (federateAll below).
+  assertEquals([set.key("test/weather"), set.serverByKey.size], [undefined, 0]);
   assertEquals(set.virtualServer("ns/vs"), { name: "ns/vs", tools: ["w_search"] });
   assertEquals(set.virtualServer("ns/other"), undefined);
   // The first build told the (no) sessions about every list; nothing was dropped.
   assertEquals(r.changes.at(-1), ALL);
   assertEquals(r.dropped, []);
+});
+
+Deno.test("federateAll: keys name servers in resource URIs, and lead back to them", async () => {
+  await using weather = await startFixture("weather");
+  await using r = recordedServerSet(
+    { servers: [{ name: "test/weather", url: weather.url, prefix: "w_" }] },
+    5000,
+    { federateAll: true },
+  );
+  await r.set.start();
+  const key = r.set.key("test/weather")!;
+  assertEquals(r.set.serverByKey.get(key), "test/weather");
+  assert(r.set.catalog.resources.every((res) => res.uri.startsWith(`mcp+${key}:`)));
 });
 
 // Fails before this change: pending() was [] until start() had created the upstreams, so /readyz

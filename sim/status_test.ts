@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals } from "../test/helpers/assert.ts";
 import { INVALID_SCHEMA_TOOLS, startFixture } from "../test/fixtures/mod.ts";
+import { switchableProxy } from "../test/sim_helpers.ts";
 import { recordedServerSet, unreachableUrl } from "../test/sim_stages.ts";
 import { normalizeConfig } from "./config.ts";
 import { startGateway } from "./gateway.ts";
@@ -41,12 +42,15 @@ const CONTEXT = { scopedSessions: 2, sessions: 3, federateAll: false };
 Deno.test("gatewayStatus: a ready, a disabled, a conflicting and an unreachable server, and the totals", async () => {
   await using weather = await startFixture("weather");
   await using github = await startFixture("github");
+  // The server whose tool list arrives first keeps a clashing name: github's comes late.
+  await using lateGithub = switchableProxy(github.url);
+  lateGithub.delays["tools/list"] = 300;
   const deadUrl = unreachableUrl();
   await using r = recordedServerSet({
     servers: [
       { name: "test/weather", url: weather.url, tags: ["forecast"] },
       { name: "test/off", url: "http://127.0.0.1:9/mcp", prefix: "o_", enabled: false },
-      { name: "test/github", url: github.url },
+      { name: "test/github", url: lateGithub.url },
       { name: "test/dead", url: deadUrl, prefix: "d_" },
     ],
     extension: { discoveryToolThreshold: 5 },
@@ -142,12 +146,13 @@ Deno.test("gatewayStatus: a ready, a disabled, a conflicting and an unreachable 
   assertEquals(status.toolConflicts, 0);
   assertEquals(status.toolCount, 2);
   assertEquals(status.promptCount, 2);
-  assertEquals(status.conflicts, [{
+  assertEquals(status.conflicts.map(({ message: _, ...conflict }) => conflict), [{
     kind: "tool",
     name: "search",
     server: "test/weather",
     conflictsWith: "test/github",
   }]);
+  assert(status.conflicts[0].message.includes("whose tool list arrived first"), status.conflicts[0].message);
   assertEquals(status.metaTools, ["discover_tools", "select_tools", "list_tags", "filter_tools_by_tags"]);
   assertEquals(status.discovery, { enabled: true, threshold: 5 });
   assertEquals([status.scopedSessions, status.sessions, status.federateAll], [2, 3, false]);

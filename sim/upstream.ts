@@ -17,6 +17,8 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 // @ts-types="@modelcontextprotocol/sdk/types"
 import {
   type ClientCapabilities,
+  ErrorCode,
+  McpError,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ResultSchema,
@@ -169,10 +171,20 @@ export function listTools(client: Client, timeoutMs: number): Promise<Tool[]> {
   });
 }
 
+/** Options of `listEverything`. */
+export interface ListOptions {
+  /**
+   * Also list resource templates (`federateAll` serves them; the cluster's broker never asks). A
+   * server that answers `-32601` has none.
+   */
+  templates?: boolean;
+}
+
 /** Everything a server offers, all pages read. */
 export async function listEverything(
   client: Client,
   timeoutMs: number,
+  options: ListOptions = {},
 ): Promise<Omit<ServerListing, "name" | "prefix">> {
   const caps = client.getServerCapabilities() ?? {};
   const opts = { timeout: timeoutMs };
@@ -190,10 +202,14 @@ export async function listEverything(
       return { items: r.resources, nextCursor: r.nextCursor };
     })
     : [];
-  const resourceTemplates = caps.resources
+  const resourceTemplates = caps.resources && options.templates
     ? await pages(async (cur) => {
       const r = await client.listResourceTemplates(c(cur), opts);
       return { items: r.resourceTemplates, nextCursor: r.nextCursor };
+    }).catch((err) => {
+      // Templates are optional: a server with resources need not implement their list.
+      if (err instanceof McpError && err.code === ErrorCode.MethodNotFound) return [];
+      throw err;
     })
     : [];
   return { tools, prompts, resources, resourceTemplates };
@@ -211,6 +227,8 @@ export interface UpstreamOptions {
   pingIntervalMs: number;
   /** Timeout of each upstream exchange made by discovery. */
   timeoutMs: number;
+  /** List resource templates too (see `ListOptions.templates`); default false. */
+  listTemplates?: boolean;
   /** Called whenever the server's listing or health changes. */
   onChange: () => void;
   /** Called with each upstream exchange's latency (seconds) for metrics. */
@@ -356,7 +374,9 @@ export class Upstream {
       return;
     }
     const t0 = performance.now();
-    const all = await listEverything(conn.client, this.#opts.timeoutMs);
+    const all = await listEverything(conn.client, this.#opts.timeoutMs, {
+      templates: this.#opts.listTemplates,
+    });
     this.#opts.onLatency?.("list", (performance.now() - t0) / 1000);
     this.listing = { name: this.config.name, prefix: this.config.prefix, ...all };
   }

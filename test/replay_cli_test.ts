@@ -9,6 +9,7 @@ import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/typ
 import { stringify } from "yaml";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./helpers/assert.ts";
 import { runCli, spawnCli } from "./helpers/cli.ts";
+import { switchableProxy } from "./sim_helpers.ts";
 import { type RunningFixture, startFixture } from "./fixtures/mod.ts";
 import { connectGateway, listAllTools } from "../src/mcp/client.ts";
 import { callCommand } from "../src/cli/call.ts";
@@ -60,11 +61,15 @@ async function world(): Promise<World> {
     invalid: await startFixture("invalid-schema"),
     clash: await startFixture("github"),
   };
+  // The server whose tool list arrives first keeps a clashing name (a race in the cluster): clash's
+  // list is held back, so github's arrives first.
+  const lateClash = switchableProxy(fixtures.clash.url);
+  lateClash.delays["tools/list"] = 500;
   await writeManifests(dir, "servers.yaml", [
     registration("weather", { prefix: "weather_" }),
     registration("github", { prefix: "gh_" }),
     registration("invalid", { prefix: "inv_" }),
-    // Same prefix as github: its tools clash, so the later registration's tools are withheld.
+    // Same prefix as github: its tools clash, so the later list's server has its tools withheld.
     registration("clash", { prefix: "gh_" }),
     registration("paused", { prefix: "paused_", state: "Disabled" }),
     registration("nowhere", { prefix: "nowhere_" }),
@@ -72,13 +77,14 @@ async function world(): Promise<World> {
   await writeManifests(dir, "virtual.yaml", [virtualServer("triage", ["gh_search", "gh_get_issue"])]);
   const flags = ["-f", dir];
   for (const [name, fixture] of Object.entries(fixtures)) {
-    flags.push("--upstream", `${NS}/${name}=${fixture.url}`);
+    flags.push("--upstream", `${NS}/${name}=${name === "clash" ? lateClash.url : fixture.url}`);
   }
   return {
     dir,
     fixtures,
     flags,
     async [Symbol.asyncDispose]() {
+      await lateClash.close();
       await Promise.all(Object.values(fixtures).map((fixture) => fixture.close()));
       await Deno.remove(dir, { recursive: true });
     },
@@ -154,7 +160,7 @@ Deno.test("tools --explain gives the reason for each way a tool is hidden", asyn
 
 Deno.test("tools --explain names a prefix conflict", async () => {
   await using w = await world();
-  // github and clash share the prefix gh_; clash is registered later, so its tools are withheld.
+  // github and clash share the prefix gh_; clash's list comes later, so its tools are withheld.
   const status = await runCli(["tools", ...w.flags, "--server", "clash", "-o", "name"]);
   assertEquals(status.stdout, "");
   const result = await runCli(["tools", ...w.flags, "--explain", "gh_search", "--server", "clash"]);

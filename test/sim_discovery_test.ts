@@ -192,9 +192,14 @@ Deno.test("with discovery off there are no meta-tools; a backend tool taking a m
     "the dynamic server withheld",
   );
   const status = await gw.status();
-  assertEquals(status.conflicts, [
-    { kind: "tool", name: "select_tools", server: "broker", conflictsWith: "team/dynamic" },
-  ]);
+  assertEquals(status.conflicts, [{
+    kind: "tool",
+    name: "select_tools",
+    server: "broker",
+    conflictsWith: "team/dynamic",
+    message: "Tool select_tools of server team/dynamic has the name of a gateway meta-tool; " +
+      "every tool of team/dynamic is withheld (its prompts are still served).",
+  }]);
   // The gateway's own select_tools still answers.
   assertEquals(await json(c.client, "select_tools", { tools: [] }), { status: "scope reset to all tools" });
 });

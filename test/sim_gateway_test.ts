@@ -115,9 +115,12 @@ Deno.test("federateAll: federates tools, prompts, resources, templates and compl
 
 Deno.test("conflicting tool names: the later server is withheld and reported, never shadowed", async () => {
   await using fx = await fixtures("weather", "github");
+  // The server whose list arrives first wins: github's comes late.
+  await using lateGithub = switchableProxy(fx.by("github").url);
+  lateGithub.delays["tools/list"] = 300;
   await using gw = await startGateway(config([
     { name: "test/weather", url: fx.by("weather").url, prefix: "" },
-    { name: "test/github", url: fx.by("github").url, prefix: "" },
+    { name: "test/github", url: lateGithub.url, prefix: "" },
   ]));
   await using c = await connectClient(gw.url);
   const names = (await c.client.listTools()).tools.map((t) => t.name);
@@ -128,7 +131,7 @@ Deno.test("conflicting tool names: the later server is withheld and reported, ne
     "weather",
   );
   const status = await gw.status();
-  assertEquals(status.conflicts, [{
+  assertEquals(status.conflicts.map(({ message: _, ...conflict }) => conflict), [{
     kind: "tool",
     name: "search",
     server: "test/weather",

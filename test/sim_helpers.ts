@@ -135,16 +135,21 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, wha
   }
 }
 
-/** A reverse proxy in front of `target` that answers 503 while `down` is true. */
+/**
+ * A reverse proxy in front of `target` that answers 503 while `down` is true, and holds a POST
+ * carrying JSON-RPC method `m` for `delays[m]` milliseconds before passing it on (a slow server).
+ */
 export function switchableProxy(target: string): {
   url: string;
   down: boolean;
+  delays: Record<string, number>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 } {
   const t = new URL(target);
   const inflight = new Set<AbortController>();
   const state = { down: false };
+  const delays: Record<string, number> = {};
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
     if (state.down) {
       await req.body?.cancel();
@@ -158,6 +163,8 @@ export function switchableProxy(target: string): {
       const headers = new Headers(req.headers);
       headers.delete("host");
       const body = req.method === "POST" ? await req.arrayBuffer() : undefined;
+      const delay = body ? delays[rpcMethod(body)] ?? 0 : 0;
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const res = await fetch(new URL(u.pathname + u.search, t), {
         method: req.method,
         headers,
@@ -218,9 +225,20 @@ export function switchableProxy(target: string): {
     set down(v: boolean) {
       state.down = v;
     },
+    delays,
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** The JSON-RPC method of a POST body; empty when it has none (a batch, a response, not JSON). */
+function rpcMethod(body: ArrayBuffer): string {
+  try {
+    const method = JSON.parse(new TextDecoder().decode(body))?.method;
+    return typeof method === "string" ? method : "";
+  } catch {
+    return "";
+  }
 }
 
 /** Text of the first content block of a tool result. */

@@ -44,14 +44,22 @@ export interface RecordedServerSet {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** A `ServerSet` for `config` (not started) that records its callbacks; `await using` closes it. */
-export function recordedServerSet(config: GatewayConfigInput, timeoutMs = 5000): RecordedServerSet {
+/**
+ * A `ServerSet` for `config` (not started) that records its callbacks; `await using` closes it.
+ * `federateAll` as `GatewayOptions.federateAll`.
+ */
+export function recordedServerSet(
+  config: GatewayConfigInput,
+  timeoutMs = 5000,
+  { federateAll = false }: { federateAll?: boolean } = {},
+): RecordedServerSet {
   const changes: ListsChanged[] = [];
   const dropped: string[] = [];
   const logs: LogLine[] = [];
   const metrics = new Metrics();
   const set = new ServerSet(normalizeConfig(config), {
     timeoutMs,
+    federateAll,
     metrics,
     log: (level, msg, fields) => logs.push({ level, msg, fields }),
     onListsChanged: (changed) => changes.push(changed),

@@ -40,6 +40,10 @@ for (const passthrough of [true, false]) {
     assertEquals(await names(alice.client), ["a_whoami", "u_alice_notes", "u_whoami"]);
     assertEquals(await names(bob.client), ["a_whoami", "u_bob_notes", "u_whoami"]);
     assertEquals(await names(nobody.client), ["a_whoami", "u_whoami"]);
+    // Served as the other tools are by default: annotations always, no upstream `execution`.
+    for (const tool of (await alice.client.listTools()).tools) {
+      assert(tool.annotations && !("execution" in tool), JSON.stringify(tool));
+    }
 
     assertEquals(await whoami(alice.client, "u_whoami"), "Bearer alice");
     assertEquals(await whoami(bob.client, "u_whoami"), "Bearer bob");
