@@ -105,7 +105,7 @@ stringData:
         const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/, 60_000);
         const status = await (await fetch(new URL("/status", url))).text();
         const metrics = await (await fetch(new URL("/metrics", url))).text();
-        assertEquals(await sim.interrupt(), 0);
+        assertEquals(await sim.interrupt(), 130);
         for (
           const [where, text] of [["stdout", sim.stdout], ["stderr", sim.stderr], ["/status", status], [
             "/metrics",

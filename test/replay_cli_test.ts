@@ -354,7 +354,7 @@ Deno.test("--federate-all reaches the simulator from simulate, tools and call; w
     const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/);
     const status = await (await fetch(new URL("/status", url))).json();
     assertEquals(status.federateAll, expected, `simulate ${extra.join(" ")}`);
-    assertEquals(await sim.interrupt(), 0);
+    assertEquals(await sim.interrupt(), 130);
   }
   // `tools` and `call` replay in-process: the same flags open the same simulator.
   for (const command of [toolsCommand, callCommand]) {
@@ -432,7 +432,7 @@ Deno.test("simulate warns that tags hang the cluster's broker v0.9.0, at start a
     await writeManifests(dir, "servers.yaml", objects(true));
     await eventually(() => sim.stderr, /\d\d:\d\d:\d\d warning: MCPServerRegistration mcp-test\/github sets/);
     assertEquals(sim.stderr.split(`${NS}/weather sets`).length - 1, 1, sim.stderr);
-    assertEquals(await sim.interrupt(), 0);
+    assertEquals(await sim.interrupt(), 130);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -85,7 +85,7 @@ Deno.test("simulate refuses a credential that is not a header value, names its S
     } finally {
       await client.close();
     }
-    assertEquals(await sim.interrupt(), 0);
+    assertEquals(await sim.interrupt(), 130);
     assertNoLeak(sim.stdout, "stdout");
     assertNoLeak(sim.stderr, "stderr");
     assertNoLeak(status, "/status");

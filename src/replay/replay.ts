@@ -213,7 +213,7 @@ export async function planReplay(
       });
     }
   }));
-  // The gateway resolves conflicts in config order, first registered first; keep a stable order.
+  // Registration order, so the tables and reloads list servers stably (conflicts go by arrival).
   const order = registrations.map((registration) => keyOf(registration));
   servers.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   // The broker's own flags (its Deployment) over the extension's fields; the command line over both.
