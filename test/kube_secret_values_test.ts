@@ -33,6 +33,7 @@ ${extra}`;
 kind: HTTPRoute
 metadata: {name: ${name}-route, namespace: ${ns}}
 spec:
+  parentRefs: [{name: mcp-gateway}]
   hostnames: [${name}.mcp.local]
   rules:
     - backendRefs: [{name: ${name}, port: 8080}]
@@ -57,6 +58,13 @@ stringData:
 `,
       github,
       registration("weather", "weather_"),
+      // Its own extension: other tests' extensions in the shared cluster would otherwise be chosen.
+      `apiVersion: mcp.kuadrant.io/v1
+kind: MCPGatewayExtension
+metadata: {name: ext, namespace: ${ns}}
+spec:
+  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: mcp-gateway, namespace: ${ns}, sectionName: mcp}
+`,
     ].join("---\n"),
   );
   const work = await Deno.makeTempDir({ prefix: "kube_secret_values_test_" });
@@ -95,6 +103,8 @@ stringData:
           "simulate",
           "-n",
           ns,
+          "--gateway-extension",
+          `${ns}/ext`,
           "--upstream",
           `github=${githubServer.url}`,
           "--upstream",
