@@ -7,6 +7,7 @@
  */
 
 import { ConfigError } from "../errors.ts";
+import { invalidHeaderValue } from "../../sim/redact.ts";
 import type { ExecConfig, RestConfig } from "./config.ts";
 
 /** What an exec plugin returned (`ExecCredential.status`). */
@@ -178,6 +179,20 @@ export class CredentialSource {
       if (status.clientCertificateData && status.clientKeyData) {
         clientCert = { certPem: status.clientCertificateData, keyPem: status.clientKeyData };
       }
+    }
+    const invalid = headers.Authorization === undefined
+      ? undefined
+      : invalidHeaderValue(headers.Authorization);
+    if (invalid) {
+      // fetch would refuse it with an error that quotes the value: name where it came from instead.
+      const source = auth.token
+        ? `the token of user "${this.#config.userName}" in the kubeconfig`
+        : auth.tokenFile
+        ? `token file ${auth.tokenFile}`
+        : auth.basic
+        ? `the username and password of user "${this.#config.userName}" in the kubeconfig`
+        : `the token exec credential plugin "${auth.exec?.command}" returned`;
+      throw new ConfigError(`${source} is ${invalid}`);
     }
     if (auth.impersonate) {
       headers["Impersonate-User"] = auth.impersonate.user;
