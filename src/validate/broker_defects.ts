@@ -5,6 +5,10 @@
  * @module
  */
 
+import { GROUP, KIND_SERVER_REGISTRATION } from "../model/mod.ts";
+import type { Index, Sink } from "./entries.ts";
+import { valueAt } from "./path.ts";
+
 /**
  * What the cluster does when two servers on one gateway serve the same tool name (broker v0.9.0,
  * upstream/manager.go): a race, not the registration order.
@@ -47,4 +51,23 @@ export function brokerDefectWarnings(
 export function hasTags(spec: unknown): boolean {
   const tags = typeof spec === "object" && spec !== null ? (spec as { tags?: unknown }).tags : undefined;
   return Array.isArray(tags) && tags.length > 0;
+}
+
+/**
+ * Manifests that trigger a defect of the cluster's broker v0.9.0. The simulator serves them anyway,
+ * so only `validate` (and the replay's start-up warnings) can say what the cluster will do.
+ */
+export function brokerDefectRules(index: Index, sink: Sink): void {
+  for (const registration of index.ofKind(KIND_SERVER_REGISTRATION, GROUP)) {
+    // Objects the API server rejects never reach the broker.
+    if (!registration.valid || !hasTags(valueAt(registration.defaulted, ["spec"]))) continue;
+    sink.add(
+      registration,
+      "warning",
+      TAGS_HANG,
+      tagsHangMessage(`${registration.namespace}/${registration.name}`),
+      ["spec", "tags"],
+      { atKey: true, hint: TAGS_HANG_HINT },
+    );
+  }
 }

@@ -23,7 +23,8 @@ import {
   KIND_SERVER_REGISTRATION,
   KIND_VIRTUAL_SERVER,
 } from "../model/mod.ts";
-import { CLUSTER_SOURCE, HEADER_VALUE_PROBLEMS, secretHeaderValueProblem } from "./cross.ts";
+import { CLUSTER_SOURCE } from "./entries.ts";
+import { HEADER_VALUE_PROBLEMS, secretHeaderValueProblem } from "./secret_rules.ts";
 import { isObject } from "./path.ts";
 import type { Finding, LiveFacts, LiveScope, ValidateOptions, ValidationReport } from "./types.ts";
 import { validateManifests } from "./validate.ts";

@@ -39,7 +39,9 @@ import {
 import { cloneJson, defaultInPlace, pruneNullsInPlace } from "../model/defaults.ts";
 import { GATEWAY_API_GROUP } from "../model/mod.ts";
 import { evaluateRules } from "./cel.ts";
-import { CLUSTER_SOURCE, crossObjectFindings, type Entry, isBase64 } from "./cross.ts";
+import { crossObjectFindings } from "./cross.ts";
+import { CLUSTER_SOURCE, type Entry } from "./entries.ts";
+import { isBase64 } from "./secret_rules.ts";
 import { checkMetadata, secretKeyError } from "./metadata.ts";
 import { formatPath, isObject, valueAt } from "./path.ts";
 import { checkSchema, type SchemaIssue } from "./schema_check.ts";
