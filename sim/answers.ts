@@ -9,6 +9,7 @@
  * @module
  */
 import { type SseEvent, SseReader } from "./sse.ts";
+import { relayBody } from "./streams.ts";
 
 /** Headers of the SDK's event stream that do not belong on a JSON body. */
 const STREAM_ONLY_HEADERS = ["content-type", "cache-control", "connection", "x-accel-buffering"];
@@ -72,7 +73,12 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
     events.push(r.value, (e) => first ??= e);
     if (!first) continue;
     const response = asResponse(first.data);
-    if (response === undefined) return stream(res, read, reader);
+    if (response === undefined) {
+      return new Response(relayBody(reader, { head: concat(read) }), {
+        status: res.status,
+        headers: res.headers,
+      });
+    }
     await reader.cancel().catch(() => {});
     const headers = new Headers(res.headers);
     for (const h of STREAM_ONLY_HEADERS) headers.delete(h);
@@ -90,32 +96,6 @@ function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
     at += c.byteLength;
   }
   return out;
-}
-
-/** The rest of the SDK's stream, after the chunks `head` already read from it. */
-function stream(
-  res: Response,
-  head: Uint8Array[],
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): Response {
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(concat(head));
-    },
-    async pull(controller) {
-      try {
-        const r = await reader.read();
-        if (r.done) controller.close();
-        else controller.enqueue(r.value);
-      } catch (err) {
-        controller.error(err);
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  return new Response(body, { status: res.status, headers: res.headers });
 }
 
 /**

@@ -19,6 +19,7 @@ import type {
 } from "@modelcontextprotocol/sdk/types.js";
 import type { RequestAttributes } from "./routing.ts";
 import type { UpstreamConnection } from "./upstream.ts";
+import { relayBody } from "./streams.ts";
 
 /** What the SDK hands a request handler. */
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -95,24 +96,7 @@ export class ClientSession {
       this.openStreams--;
       this.lastUsed = Date.now();
     };
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const r = await reader.read();
-          if (r.done) {
-            end();
-            controller.close();
-          } else controller.enqueue(r.value);
-        } catch (err) {
-          end();
-          controller.error(err);
-        }
-      },
-      cancel(reason) {
-        end();
-        return reader.cancel(reason);
-      },
-    });
+    const body = relayBody(reader, { onEnd: end });
     return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
   }
 }
