@@ -23,7 +23,7 @@ import type { Metrics } from "./metrics.ts";
 import { type Logger, VIRTUAL_SERVER_HEADER } from "./options.ts";
 import { checkParams } from "./params.ts";
 import type { BackendTarget, PassthroughRouter } from "./passthrough.ts";
-import type { RequestPolicy } from "./policy.ts";
+import type { PolicyAllow, PolicyDeny, RequestPolicy } from "./policy.ts";
 import { computeAttributes, type RequestAttributes } from "./routing.ts";
 import type { ServerSet } from "./server_set.ts";
 import { SessionCapError, type SessionRegistry } from "./sessions.ts";
@@ -58,12 +58,19 @@ export interface McpEndpointOptions {
   federateAll?: boolean;
 }
 
-/** The JSON-RPC error response for a request the policy denied. */
-function denied(
-  decision: { status: number; message: string; headers?: Record<string, string> },
-  id: unknown,
-) {
+/** The answer to a request the policy denied: its body as written, else a JSON-RPC error. */
+function denied(decision: PolicyDeny, id: unknown): Response {
+  if (decision.body !== undefined) {
+    return new Response(decision.body, { status: decision.status, headers: decision.headers });
+  }
   return rpcError(decision.status, RpcCode.ServerError, decision.message, { id, headers: decision.headers });
+}
+
+/** Records on `attributes` what an allowing policy added, for the router and the broker handlers. */
+function grant(attributes: RequestAttributes, decision: PolicyAllow): void {
+  if (decision.requestHeaders || decision.identity !== undefined) {
+    attributes.granted = { requestHeaders: decision.requestHeaders, identity: decision.identity };
+  }
 }
 
 /** Serves `/mcp`. */
@@ -142,6 +149,7 @@ export class McpEndpoint {
     const attributes = this.#attributes(msg, vsName);
     const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
     if (!decision.allow) return denied(decision, msg.id);
+    grant(attributes, decision);
 
     // Route.
     const passthrough = this.#o.passthrough;
@@ -278,6 +286,7 @@ export class McpEndpoint {
       const attributes = this.#attributes(msg, vsName);
       const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
       if (!decision.allow) return denied(decision, msg.id);
+      grant(attributes, decision);
       if (msg.id !== undefined) found.handOver(msg.id, attributes);
     }
     return await found.transport.handleRequest(req, { parsedBody: batch });

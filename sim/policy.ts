@@ -17,9 +17,29 @@ export interface PolicyInput {
 }
 
 /** The outcome of a policy: allow, or deny with the HTTP answer to send. */
-export type PolicyDecision =
-  | { allow: true }
-  | { allow: false; status: number; message: string; headers?: Record<string, string> };
+export type PolicyDecision = PolicyAllow | PolicyDeny;
+
+/** A request the policy lets through, with what it adds (Authorino's success headers, the identity). */
+export interface PolicyAllow {
+  allow: true;
+  /** Headers set on the request as it continues to the broker or the server (e.g. `x-mcp-authorized`). */
+  requestHeaders?: Record<string, string>;
+  /** The verified identity (JWT claims, ...), for the broker features bound to a user (`sub`). */
+  identity?: unknown;
+}
+
+/** A request the policy refuses, with the HTTP answer to send. */
+export interface PolicyDeny {
+  allow: false;
+  /** HTTP status. */
+  status: number;
+  /** The JSON-RPC error message, used when `body` is absent. */
+  message: string;
+  /** Response headers. */
+  headers?: Record<string, string>;
+  /** The response body exactly as the policy wrote it; replaces the JSON-RPC error when set. */
+  body?: string;
+}
 
 /** Decides whether a request may proceed. */
 export interface RequestPolicy {

@@ -31,6 +31,8 @@ export interface RequestAttributes {
    * sentence naming the servers that could own it, for the error the client gets.
    */
   unroutable?: string;
+  /** What the policy added once it allowed the request (success headers, identity); set after policy. */
+  granted?: { requestHeaders?: Record<string, string>; identity?: unknown };
 }
 
 /** Methods that go to one upstream; everything else the gateway answers itself. */
