@@ -11,3 +11,4 @@ export * from "./replay.ts";
 export * from "./files.ts";
 export * from "./summary.ts";
 export * from "./broker_flags.ts";
+export * from "./auth.ts";

@@ -41,6 +41,8 @@ export interface ReplaySource {
   load(): Promise<ReplayObject[]>;
   /** Calls `onChange` when objects may have changed; returns a function that stops watching. */
   watch?(onChange: () => void): () => void;
+  /** What the last `load` could not read (e.g. AuthPolicies RBAC hides), one sentence each. */
+  problems?(): readonly string[];
 }
 
 /** One registration as the summary table shows it. */
