@@ -33,6 +33,8 @@ import { KubeClient, type KubeObject, type ResourceInfo } from "./client.ts";
 import { openPortForward, type PortForward, resolveServiceToPod } from "./portforward.ts";
 import { configOptionsFromFlags, resourceInfoOf } from "./resources.ts";
 import { listAndWatch } from "./watch.ts";
+import { kubeReviewClient } from "./reviews.ts";
+import type { KubeReviewClient } from "../../sim/auth/types.ts";
 
 const core = (kind: string, plural: string): ResourceInfo => ({
   group: "",
@@ -572,6 +574,8 @@ export interface ClusterReplayFactory {
   source(flags: Flags, io: Io, overlay?: ReplaySource): Promise<ReplaySource>;
   /** A resolver that port-forwards to the registrations' Pods (overrides first). */
   resolver(flags: Flags, io: Io, upstreams: Record<string, string>): Promise<UpstreamResolver>;
+  /** The cluster's TokenReview and SubjectAccessReview, for the AuthPolicies' kubernetes rules. */
+  reviews?(flags: Flags, io: Io): Promise<KubeReviewClient>;
 }
 
 /** The cluster replay `simulate`, `tools` and `call` use without `-f`. */
@@ -582,6 +586,9 @@ export const clusterReplayFactory: ClusterReplayFactory = {
     await client.resourceFor("mcp.kuadrant.io/v1", "MCPServerRegistration");
     const namespace = flags.boolean("all-namespaces") ? null : client.namespace;
     return clusterSource(client, { namespace, overlay });
+  },
+  reviews(flags, io) {
+    return Promise.resolve(kubeReviewClient(clientFor(flags, io)));
   },
   resolver(flags, io, upstreams) {
     const client = clientFor(flags, io);

@@ -12,3 +12,4 @@ export * from "./files.ts";
 export * from "./summary.ts";
 export * from "./broker_flags.ts";
 export * from "./auth.ts";
+export * from "./auth_replay.ts";
