@@ -48,7 +48,8 @@ const apiKeySecret = {
   kind: "Secret",
   metadata: {
     name: "alice-key",
-    namespace: GATEWAY_NS,
+    // Beside Kuadrant's AuthConfigs, where Authorino looks (the policy's namespace does not matter).
+    namespace: "kuadrant-system",
     labels: { "authorino.kuadrant.io/managed-by": "authorino", app: "mcp-clients" },
   },
   stringData: { api_key: API_KEY },

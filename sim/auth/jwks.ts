@@ -52,6 +52,12 @@ export const NBF_LEEWAY_MS = 5 * 60_000;
 
 const MAX_REDIRECTS = 3;
 
+/**
+ * A key as jose imports it. Named from jose's own signature: spelled `VerifyKey`, it
+ * fails to check in programs that also load `@types/node` first (its `CryptoKey` then differs).
+ */
+type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
+
 /** The signature algorithms go-oidc accepts from a discovery document; never `none` or HMAC. */
 const SUPPORTED_ALGS = new Set([
   "RS256",
@@ -126,7 +132,7 @@ interface KeySetEntry {
   pending?: Promise<void>;
   attemptAt?: number;
   error?: AuthEvalError;
-  imported: WeakMap<JWK, Map<string, CryptoKey | Uint8Array>>;
+  imported: WeakMap<JWK, Map<string, VerifyKey>>;
 }
 
 /**
@@ -474,7 +480,7 @@ async function importKey(
   entry: KeySetEntry | undefined,
   jwk: JWK,
   alg: string,
-): Promise<CryptoKey | Uint8Array | undefined> {
+): Promise<VerifyKey | undefined> {
   const cached = entry?.imported.get(jwk)?.get(alg);
   if (cached) return cached;
   if (jwk.use !== undefined && jwk.use !== "sig") return undefined;
@@ -485,7 +491,7 @@ async function importKey(
   else if (kty === "EC") pub = { kty, crv, x, y };
   else if (kty === "OKP") pub = { kty, crv, x };
   else return undefined;
-  let key: CryptoKey | Uint8Array;
+  let key: VerifyKey;
   try {
     key = await importJWK(pub, alg);
   } catch {

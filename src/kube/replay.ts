@@ -11,6 +11,7 @@ import type { Flags } from "../cli/command.ts";
 import type { Io } from "../cli/io.ts";
 import { KubeApiError } from "../errors.ts";
 import {
+  authConfigNamespace,
   authPoliciesOf,
   type AuthSecretRefs,
   authSecretRefs,
@@ -33,7 +34,7 @@ import { KubeClient, type KubeObject, type ResourceInfo } from "./client.ts";
 import { openPortForward, type PortForward, resolveServiceToPod } from "./portforward.ts";
 import { configOptionsFromFlags, resourceInfoOf } from "./resources.ts";
 import { listAndWatch } from "./watch.ts";
-import { kubeReviewClient } from "./reviews.ts";
+import { KubeReviews } from "./reviews.ts";
 import type { KubeReviewClient } from "../../sim/auth/types.ts";
 
 const core = (kind: string, plural: string): ResourceInfo => ({
@@ -66,11 +67,17 @@ const AUTH_POLICY: ResourceInfo = {
   group: "kuadrant.io",
   version: "v1",
 };
+/** The Kuadrant install: its namespace is where AuthConfigs, their apiKey Secrets and signing keys live. */
+const KUADRANT: ResourceInfo = {
+  ...core("Kuadrant", "kuadrants"),
+  group: "kuadrant.io",
+  version: "v1beta1",
+};
 /**
  * Read in every namespace when RBAC allows, else the chosen one: extensions, Gateways and their
  * AuthPolicies usually live in the Gateway's namespace, not the servers'.
  */
-const WIDE_KINDS = new Set(["MCPGatewayExtension", "Gateway", "AuthPolicy"]);
+const WIDE_KINDS = new Set(["MCPGatewayExtension", "Gateway", "AuthPolicy", "Kuadrant"]);
 const DEPLOYMENT: ResourceInfo = { ...core("Deployment", "deployments"), group: "apps", version: "v1" };
 /** The broker Deployments, whose flags set behaviour no CRD field does. */
 const BROKER_SELECTOR = `metadata.name=${BROKER_DEPLOYMENT}`;
@@ -126,11 +133,11 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
         .catch(() => client.list(DEPLOYMENT, { namespace, fieldSelector: BROKER_SELECTOR }))
         .catch(() => ({ items: [] as KubeObject[] }));
       objects.push(...withKind(brokers.items, DEPLOYMENT));
-      for (const info of [GATEWAY, AUTH_POLICY]) {
+      for (const info of [GATEWAY, AUTH_POLICY, KUADRANT]) {
         objects.push(...withKind(await listWide(client, info, namespace, unread), info));
       }
       const layered = options.overlay ? overlayObjects(objects, await options.overlay.load()) : objects;
-      authRefs = authSecretRefs(authPoliciesOf(layered));
+      authRefs = authSecretRefs(authPoliciesOf(layered), authConfigNamespace(layered));
       followAuthSecrets?.();
       const secrets = await referencedSecrets(client, layered, authRefs, namespace, unread);
       problems = unread;
@@ -148,6 +155,7 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
         { info: HTTP_ROUTE, scope: namespace },
         { info: GATEWAY, scope: null },
         { info: AUTH_POLICY, scope: null },
+        { info: KUADRANT, scope: null },
         { info: SERVICE, scope: namespace },
         { info: ENDPOINT_SLICE, scope: namespace },
         { info: POD, scope: namespace },
@@ -588,7 +596,7 @@ export const clusterReplayFactory: ClusterReplayFactory = {
     return clusterSource(client, { namespace, overlay });
   },
   reviews(flags, io) {
-    return Promise.resolve(kubeReviewClient(clientFor(flags, io)));
+    return Promise.resolve(new KubeReviews(clientFor(flags, io)));
   },
   resolver(flags, io, upstreams) {
     const client = clientFor(flags, io);

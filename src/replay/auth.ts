@@ -14,6 +14,19 @@ import type { SecretObject } from "../../sim/auth/types.ts";
 /** The API group of AuthPolicy. */
 export const KUADRANT_GROUP = "kuadrant.io";
 
+/** Where Kuadrant creates AuthConfigs when no Kuadrant object says otherwise (its default install). */
+export const DEFAULT_AUTHCONFIG_NAMESPACE = "kuadrant-system";
+
+/**
+ * The namespace Kuadrant creates AuthConfigs in: the Kuadrant object's (`kuadrant.io` Kind `Kuadrant`),
+ * else `kuadrant-system`. Authorino reads apiKey Secrets (without `allNamespaces`) and wristband
+ * signing keys there, not in the AuthPolicy's namespace.
+ */
+export function authConfigNamespace(objects: readonly ReplayObject[]): string {
+  const kuadrant = objects.find((object) => isKind(object, KUADRANT_GROUP, "Kuadrant"));
+  return kuadrant?.metadata?.namespace ?? DEFAULT_AUTHCONFIG_NAMESPACE;
+}
+
 /** The AuthPolicies among objects (`kuadrant.io`, any version). */
 export function authPoliciesOf(objects: readonly ReplayObject[]): ReplayObject[] {
   return objects.filter((object) => isKind(object, KUADRANT_GROUP, "AuthPolicy"));
@@ -85,16 +98,21 @@ export function labelSelectorQuery(selector: unknown): string | undefined {
 export interface AuthSecretRefs {
   /** apiKey identities: Secrets matching `labelSelector` in `namespace` (`null`: `allNamespaces`). */
   selectors: { namespace: string | null; labelSelector: string }[];
-  /** Wristband `signingKeyRefs`: Secrets by name in the policy's namespace. */
+  /** Wristband `signingKeyRefs`: Secrets by name in the AuthConfig namespace. */
   named: { namespace: string; name: string }[];
 }
 
-/** The Secrets a set of AuthPolicies reads, each once. */
-export function authSecretRefs(policies: readonly ReplayObject[]): AuthSecretRefs {
+/**
+ * The Secrets a set of AuthPolicies reads, each once; `namespace` is where their AuthConfigs live
+ * ({@link authConfigNamespace}), which is where Authorino looks.
+ */
+export function authSecretRefs(
+  policies: readonly ReplayObject[],
+  namespace: string = DEFAULT_AUTHCONFIG_NAMESPACE,
+): AuthSecretRefs {
   const selectors = new Map<string, AuthSecretRefs["selectors"][number]>();
   const named = new Map<string, AuthSecretRefs["named"][number]>();
   for (const policy of policies) {
-    const namespace = policy.metadata?.namespace ?? "default";
     for (const { rules } of ruleSetsOf(policy)) {
       for (const [, method] of entries(rules, "authentication")) {
         if (!isRecord(method.apiKey)) continue;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { authPoliciesOf, issuerUrlsOf, secretObjectsOf, serviceOfUrl } from "./auth.ts";
+import { authConfigNamespace, authPoliciesOf, issuerUrlsOf, secretObjectsOf, serviceOfUrl } from "./auth.ts";
 import { isKind, keyOf, type ReplayObject } from "./state.ts";
 import { serviceForwardKey, type UpstreamResolver } from "./resolve.ts";
 import type { SecretObject } from "../../sim/auth/types.ts";
@@ -27,6 +27,8 @@ export interface AuthPlan {
   policies: ReplayObject[];
   /** Every Secret the replay read (the gate picks apiKey and signing key Secrets among them). */
   secrets: SecretObject[];
+  /** Where Kuadrant creates the AuthConfigs (see `authConfigNamespace`). */
+  namespace: string;
   /** The command line's overrides and, for issuers that are cluster Services, their port-forwards. */
   issuerOverrides: Record<string, string>;
   /** Port-forwards the plan uses ({@link serviceForwardKey}), to keep across the refresh. */
@@ -82,6 +84,7 @@ export async function planAuth(
   options: AuthReplayOptions = {},
 ): Promise<AuthPlan> {
   const policies = policiesForGateway(objects, extension);
+  const namespace = authConfigNamespace(objects);
   const issuerOverrides: Record<string, string> = { ...options.issuerOverrides };
   const forwards: string[] = [];
   const notes: string[] = [];
@@ -89,7 +92,8 @@ export async function planAuth(
   for (const use of issuerUrlsOf(policies)) {
     if (seen.has(use.url) || options.issuerOverrides?.[use.url] !== undefined) continue;
     seen.add(use.url);
-    const service = serviceOfUrl(use.url, use.policy.split("/")[0]);
+    // A bare Service name resolves where Authorino runs, beside its AuthConfigs.
+    const service = serviceOfUrl(use.url, namespace);
     if (!service) continue;
     const name = `Service ${service.namespace}/${service.service}:${service.port}`;
     if (!resolver.forwardService) {
@@ -121,5 +125,5 @@ export async function planAuth(
         (reached.pod ? ` (pod ${reached.pod})` : ""),
     );
   }
-  return { policies, secrets: secretObjectsOf(objects), issuerOverrides, forwards, notes };
+  return { policies, secrets: secretObjectsOf(objects), namespace, issuerOverrides, forwards, notes };
 }

@@ -1,6 +1,7 @@
 import { assertEquals, assertThrows } from "../../test/helpers/assert.ts";
 import { UsageError } from "../errors.ts";
 import {
+  authConfigNamespace,
   authSecretRefs,
   issuerUrlsOf,
   labelSelectorQuery,
@@ -36,7 +37,7 @@ Deno.test("labelSelectorQuery writes the API server's selector syntax; malformed
   assertEquals(labelSelectorQuery("a=b"), undefined);
 });
 
-Deno.test("authSecretRefs: apiKey selectors by namespace (allNamespaces: any), signing keys by name, each once", () => {
+Deno.test("authSecretRefs: apiKey selectors in the AuthConfig namespace (allNamespaces: any), signing keys by name there, each once", () => {
   const apiKey = (selector: unknown, allNamespaces?: boolean) => ({
     apiKey: { selector, ...(allNamespaces === undefined ? {} : { allNamespaces }) },
   });
@@ -72,12 +73,30 @@ Deno.test("authSecretRefs: apiKey selectors by namespace (allNamespaces: any), s
       },
     }, "other"),
   ]);
+  // Kuadrant puts every AuthConfig in its own namespace: the policies' namespaces do not matter.
   assertEquals(refs.selectors, [
-    { namespace: "mcp", labelSelector: "app=mcp" },
+    { namespace: "kuadrant-system", labelSelector: "app=mcp" },
     { namespace: null, labelSelector: "app=mcp" },
-    { namespace: "other", labelSelector: "app=mcp" },
   ]);
-  assertEquals(refs.named, [{ namespace: "mcp", name: "wb-key" }, { namespace: "other", name: "wb-key" }]);
+  assertEquals(refs.named, [{ namespace: "kuadrant-system", name: "wb-key" }]);
+  assertEquals(
+    authSecretRefs([policy("c", { rules: { authentication: { k: apiKey({}) } } })], "kuadrant").selectors,
+    [
+      { namespace: "kuadrant", labelSelector: "" },
+    ],
+  );
+});
+
+Deno.test("authConfigNamespace: the Kuadrant object's namespace, else kuadrant-system", () => {
+  assertEquals(authConfigNamespace([]), "kuadrant-system");
+  assertEquals(
+    authConfigNamespace([{
+      apiVersion: "kuadrant.io/v1beta1",
+      kind: "Kuadrant",
+      metadata: { name: "k", namespace: "kd" },
+    }]),
+    "kd",
+  );
 });
 
 Deno.test("secretObjectsOf decodes data, lays stringData over it, and drops what is not base64", () => {

@@ -21,6 +21,7 @@ import {
 import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../sim/store_redis.ts";
 import { AuthPolicyGate, type AuthPolicySummary } from "../../sim/auth/gate.ts";
 import type { EngineContext } from "../../sim/auth/engine.ts";
+import { JwksCache } from "../../sim/auth/jwks.ts";
 import { type PolicyTargets, policyTargetsFromObjects } from "../../sim/auth/auth_policy.ts";
 import type { KubeReviewClient, SecretObject } from "../../sim/auth/types.ts";
 import { type AuthPlan, type AuthReplayOptions, planAuth } from "./auth_replay.ts";
@@ -419,8 +420,17 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
   let plan = await planReplay(objects, options.resolver, options);
   // The Secrets the policies read: replaced at each reload, read by the gate's stages when they need them.
   let secrets: readonly SecretObject[] = plan.auth?.secrets ?? [];
+  // One key cache for the replay, so keys survive reloads; a new one when the issuers move (a
+  // port-forward reopened on another local port).
+  let jwks: JwksCache | undefined;
+  let jwksOverrides = "";
   const context = (auth: NonNullable<Plan["auth"]>): EngineContext => {
-    const extra = { issuerOverrides: auth.issuerOverrides, opaPath: options.auth?.opaPath };
+    const overrides = JSON.stringify(Object.entries(auth.issuerOverrides).sort());
+    if (!jwks || overrides !== jwksOverrides) {
+      jwks = new JwksCache({ issuerOverrides: new Map(Object.entries(auth.issuerOverrides)) });
+      jwksOverrides = overrides;
+    }
+    const extra = { jwks, namespace: auth.namespace, opaPath: options.auth?.opaPath };
     return {
       secrets: { list: () => secrets },
       ...(options.kubeReviews ? { kube: options.kubeReviews } : {}),
