@@ -133,8 +133,17 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
         .catch(() => client.list(DEPLOYMENT, { namespace, fieldSelector: BROKER_SELECTOR }))
         .catch(() => ({ items: [] as KubeObject[] }));
       objects.push(...withKind(brokers.items, DEPLOYMENT));
-      for (const info of [GATEWAY, AUTH_POLICY, KUADRANT]) {
-        objects.push(...withKind(await listWide(client, info, namespace, unread), info));
+      // Only its namespace matters, and kuadrant-system is the default: not being allowed to read it is no news.
+      objects.push(...withKind(await listWide(client, KUADRANT, namespace, []), KUADRANT));
+      // Policies attach to targets in their own namespace: the servers' (routes) and the Gateway's.
+      const scopes = namespace === null ? [null] : [...new Set([namespace, ...gatewayNamespaces(objects)])];
+      for (const info of [GATEWAY, AUTH_POLICY]) {
+        for (const scope of scopes) {
+          const items = scope === null
+            ? await listWide(client, info, namespace, unread)
+            : await listIn(client, info, scope, unread);
+          objects.push(...withKind(items, info));
+        }
       }
       const layered = options.overlay ? overlayObjects(objects, await options.overlay.load()) : objects;
       authRefs = authSecretRefs(authPoliciesOf(layered), authConfigNamespace(layered));
@@ -268,6 +277,32 @@ interface Follow {
   fieldSelector?: string;
 }
 
+/** The namespaces of the Gateways the MCPGatewayExtensions target. */
+function gatewayNamespaces(objects: readonly ReplayObject[]): string[] {
+  return objects.filter((object) => object.kind === "MCPGatewayExtension").map((extension) =>
+    (extension.spec?.targetRef as { namespace?: string } | undefined)?.namespace ??
+      extension.metadata?.namespace ?? "default"
+  );
+}
+
+/** Lists a kind in one namespace; a kind the cluster lacks is none, one that cannot be read is said. */
+async function listIn(
+  client: KubeClient,
+  info: ResourceInfo,
+  namespace: string,
+  unread: string[],
+): Promise<KubeObject[]> {
+  try {
+    return (await client.list(info, { namespace })).items;
+  } catch (error) {
+    if (!(error instanceof KubeApiError)) throw error;
+    if (error.status !== 404) {
+      unread.push(`${info.kind}s could not be read in namespace ${namespace}: ${(error as Error).message}`);
+    }
+    return [];
+  }
+}
+
 /**
  * Lists a kind in every namespace when allowed, else in the chosen one. A kind the cluster does
  * not have (no Gateway API, no Kuadrant) is nothing to read; one that cannot be read is named in
@@ -282,20 +317,14 @@ async function listWide(
   try {
     return (await client.list(info, { namespace: null })).items;
   } catch (error) {
-    if (!(error instanceof KubeApiError) || error.status === 404) return [];
+    if (!(error instanceof KubeApiError)) throw error;
+    if (error.status === 404) return [];
     if (error.status !== 403 || namespace === null) {
       unread.push(`${info.kind}s could not be read: ${error.message}`);
       return [];
     }
   }
-  try {
-    return (await client.list(info, { namespace })).items;
-  } catch (error) {
-    if (!(error instanceof KubeApiError) || error.status !== 404) {
-      unread.push(`${info.kind}s could not be read in namespace ${namespace}: ${(error as Error).message}`);
-    }
-    return [];
-  }
+  return await listIn(client, info, namespace, unread);
 }
 
 /**
