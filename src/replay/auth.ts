@@ -94,10 +94,38 @@ export function labelSelectorQuery(selector: unknown): string | undefined {
   return parts.join(",");
 }
 
+/**
+ * The label Authorino requires on the Secrets it reads (its `secretLabelSelector`, as Kuadrant
+ * deploys it): an apiKey Secret without it is invisible to Authorino, whatever the policy selects.
+ */
+export const AUTHORINO_SECRET_LABEL = "authorino.kuadrant.io/managed-by";
+/** The value of {@link AUTHORINO_SECRET_LABEL}. */
+export const AUTHORINO_SECRET_LABEL_VALUE = "authorino";
+
+/** Whether labels satisfy a label selector, as the API server decides it (malformed: never). */
+export function matchesLabelSelector(selector: unknown, labels: Readonly<Record<string, string>>): boolean {
+  if (labelSelectorQuery(selector) === undefined) return false;
+  if (!isRecord(selector)) return true;
+  for (const [key, value] of Object.entries(isRecord(selector.matchLabels) ? selector.matchLabels : {})) {
+    if (labels[key] !== String(value)) return false;
+  }
+  const expressions = Array.isArray(selector.matchExpressions) ? selector.matchExpressions : [];
+  return expressions.every(({ key, operator, values = [] }) => {
+    const has = Object.hasOwn(labels, key);
+    if (operator === "In") return has && values.includes(labels[key]);
+    if (operator === "NotIn") return !has || !values.includes(labels[key]);
+    if (operator === "Exists") return has;
+    return !has;
+  });
+}
+
 /** Secrets the AuthPolicies read, as the cluster source lists and watches them. */
 export interface AuthSecretRefs {
-  /** apiKey identities: Secrets matching `labelSelector` in `namespace` (`null`: `allNamespaces`). */
-  selectors: { namespace: string | null; labelSelector: string }[];
+  /**
+   * apiKey identities: Secrets matching `labelSelector` in `namespace` (`null`: `allNamespaces`);
+   * the query includes Authorino's own label ({@link AUTHORINO_SECRET_LABEL}).
+   */
+  selectors: { namespace: string | null; labelSelector: string; selector: unknown }[];
   /** Wristband `signingKeyRefs`: Secrets by name in the AuthConfig namespace. */
   named: { namespace: string; name: string }[];
 }
@@ -116,10 +144,16 @@ export function authSecretRefs(
     for (const { rules } of ruleSetsOf(policy)) {
       for (const [, method] of entries(rules, "authentication")) {
         if (!isRecord(method.apiKey)) continue;
-        const labelSelector = labelSelectorQuery(method.apiKey.selector);
-        if (labelSelector === undefined) continue;
+        const query = labelSelectorQuery(method.apiKey.selector);
+        if (query === undefined) continue;
+        const labelSelector = [`${AUTHORINO_SECRET_LABEL}=${AUTHORINO_SECRET_LABEL_VALUE}`, query]
+          .filter(Boolean).join(",");
         const scope = method.apiKey.allNamespaces === true ? null : namespace;
-        selectors.set(`${scope}|${labelSelector}`, { namespace: scope, labelSelector });
+        selectors.set(`${scope}|${labelSelector}`, {
+          namespace: scope,
+          labelSelector,
+          selector: method.apiKey.selector,
+        });
       }
       const response = isRecord(rules.response) ? rules.response : {};
       const success = isRecord(response.success) ? response.success : {};

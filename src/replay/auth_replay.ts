@@ -6,7 +6,17 @@
  * @module
  */
 
-import { authConfigNamespace, authPoliciesOf, issuerUrlsOf, secretObjectsOf, serviceOfUrl } from "./auth.ts";
+import {
+  authConfigNamespace,
+  AUTHORINO_SECRET_LABEL,
+  AUTHORINO_SECRET_LABEL_VALUE,
+  authPoliciesOf,
+  authSecretRefs,
+  issuerUrlsOf,
+  matchesLabelSelector,
+  secretObjectsOf,
+  serviceOfUrl,
+} from "./auth.ts";
 import { isKind, keyOf, type ReplayObject } from "./state.ts";
 import { serviceForwardKey, type UpstreamResolver } from "./resolve.ts";
 import type { SecretObject } from "../../sim/auth/types.ts";
@@ -125,5 +135,41 @@ export async function planAuth(
         (reached.pod ? ` (pod ${reached.pod})` : ""),
     );
   }
-  return { policies, secrets: secretObjectsOf(objects), namespace, issuerOverrides, forwards, notes };
+  return {
+    policies,
+    secrets: visibleSecrets(objects, policies, namespace, notes),
+    namespace,
+    issuerOverrides,
+    forwards,
+    notes,
+  };
+}
+
+/**
+ * The Secrets Authorino can read: those with its label, and the wristband signing keys it reads by
+ * name. A Secret an apiKey selector matches but that lacks the label is left out, and said: in the
+ * cluster that key is refused.
+ */
+function visibleSecrets(
+  objects: readonly ReplayObject[],
+  policies: readonly ReplayObject[],
+  namespace: string,
+  notes: string[],
+): SecretObject[] {
+  const refs = authSecretRefs(policies, namespace);
+  return secretObjectsOf(objects).filter((secret) => {
+    if (secret.labels[AUTHORINO_SECRET_LABEL] === AUTHORINO_SECRET_LABEL_VALUE) return true;
+    if (refs.named.some((ref) => ref.namespace === secret.namespace && ref.name === secret.name)) return true;
+    const selected = refs.selectors.some((ref) =>
+      (ref.namespace === null || ref.namespace === secret.namespace) &&
+      matchesLabelSelector(ref.selector, secret.labels)
+    );
+    if (selected) {
+      notes.push(
+        `Secret ${secret.namespace}/${secret.name} matches an apiKey selector but lacks the label ` +
+          `${AUTHORINO_SECRET_LABEL}=${AUTHORINO_SECRET_LABEL_VALUE}, so Authorino does not see it; left out`,
+      );
+    }
+    return false;
+  });
 }

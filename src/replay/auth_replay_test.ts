@@ -118,6 +118,16 @@ Deno.test("planAuth port-forwards issuers that are cluster Services and override
       // The command line wins: no port-forward.
       policy("e", "gateway-system", "Gateway", "gw", jwt("http://dex.idp.svc.cluster.local:5556/dex")),
       { apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: "mcp" }, stringData: { k: "v" } },
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: {
+          name: "key",
+          namespace: "kuadrant-system",
+          labels: { "authorino.kuadrant.io/managed-by": "authorino" },
+        },
+        stringData: { api_key: "k" },
+      },
     ],
     extension,
     resolver,
@@ -140,7 +150,41 @@ Deno.test("planAuth port-forwards issuers that are cluster Services and override
     "gateway-system/d: the issuer http://gone.idp.svc:9000/ is the cluster's Service idp/gone:9000, which cannot " +
     'be reached (services "gone" not found); its tokens get 401 unless --issuer-override points it at a reachable issuer',
   ]);
-  assertEquals(plan.secrets.map((s) => `${s.namespace}/${s.name}`), ["mcp/s"]);
+  // Only what Authorino can read: its label on it.
+  assertEquals(plan.secrets.map((s) => `${s.namespace}/${s.name}`), ["kuadrant-system/key"]);
+});
+
+Deno.test("planAuth hands the gate the Secrets Authorino sees: its label, or a signing key by name", async () => {
+  const secret = (name: string, labels: Record<string, string>): ReplayObject => ({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name, namespace: "kuadrant-system", labels },
+    stringData: { api_key: name },
+  });
+  const plan = await planAuth(
+    [
+      extension,
+      policy("p", "gateway-system", "Gateway", "gw", {
+        authentication: { keys: { apiKey: { selector: { matchLabels: { group: "friends" } } } } },
+        response: {
+          success: {
+            headers: { w: { wristband: { signingKeyRefs: [{ name: "signer", algorithm: "ES256" }] } } },
+          },
+        },
+      }),
+      secret("labelled", { group: "friends", "authorino.kuadrant.io/managed-by": "authorino" }),
+      secret("unlabelled", { group: "friends" }),
+      secret("signer", {}),
+      secret("unrelated", {}),
+    ],
+    extension,
+    staticResolver({}),
+  );
+  assertEquals(plan.secrets.map((s) => s.name), ["labelled", "signer"]);
+  assertEquals(plan.notes, [
+    "Secret kuadrant-system/unlabelled matches an apiKey selector but lacks the label " +
+    "authorino.kuadrant.io/managed-by=authorino, so Authorino does not see it; left out",
+  ]);
 });
 
 Deno.test("planAuth from files: a cluster-Service issuer is said to be out of reach", async () => {

@@ -5,6 +5,7 @@ import {
   authSecretRefs,
   issuerUrlsOf,
   labelSelectorQuery,
+  matchesLabelSelector,
   parseIssuerOverrides,
   type ReplayObject,
   secretObjectsOf,
@@ -74,15 +75,16 @@ Deno.test("authSecretRefs: apiKey selectors in the AuthConfig namespace (allName
     }, "other"),
   ]);
   // Kuadrant puts every AuthConfig in its own namespace: the policies' namespaces do not matter.
+  const query = "authorino.kuadrant.io/managed-by=authorino,app=mcp";
   assertEquals(refs.selectors, [
-    { namespace: "kuadrant-system", labelSelector: "app=mcp" },
-    { namespace: null, labelSelector: "app=mcp" },
+    { namespace: "kuadrant-system", labelSelector: query, selector: { matchLabels: { app: "mcp" } } },
+    { namespace: null, labelSelector: query, selector: { matchLabels: { app: "mcp" } } },
   ]);
   assertEquals(refs.named, [{ namespace: "kuadrant-system", name: "wb-key" }]);
   assertEquals(
     authSecretRefs([policy("c", { rules: { authentication: { k: apiKey({}) } } })], "kuadrant").selectors,
     [
-      { namespace: "kuadrant", labelSelector: "" },
+      { namespace: "kuadrant", labelSelector: "authorino.kuadrant.io/managed-by=authorino", selector: {} },
     ],
   );
 });
@@ -97,6 +99,32 @@ Deno.test("authConfigNamespace: the Kuadrant object's namespace, else kuadrant-s
     }]),
     "kd",
   );
+});
+
+Deno.test("matchesLabelSelector follows the API server's rules", () => {
+  const labels = { app: "mcp", tier: "gold" };
+  assertEquals(matchesLabelSelector({ matchLabels: { app: "mcp" } }, labels), true);
+  assertEquals(matchesLabelSelector({ matchLabels: { app: "web" } }, labels), false);
+  assertEquals(matchesLabelSelector({}, labels), true);
+  assertEquals(
+    matchesLabelSelector({
+      matchExpressions: [
+        { key: "tier", operator: "In", values: ["gold"] },
+        { key: "x", operator: "DoesNotExist" },
+        { key: "app", operator: "Exists" },
+        { key: "tier", operator: "NotIn", values: ["silver"] },
+      ],
+    }, labels),
+    true,
+  );
+  assertEquals(
+    matchesLabelSelector(
+      { matchExpressions: [{ key: "tier", operator: "NotIn", values: ["gold"] }] },
+      labels,
+    ),
+    false,
+  );
+  assertEquals(matchesLabelSelector({ matchExpressions: [{ key: "a", operator: "Near" }] }, labels), false);
 });
 
 Deno.test("secretObjectsOf decodes data, lays stringData over it, and drops what is not base64", () => {
