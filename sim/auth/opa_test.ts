@@ -1,15 +1,7 @@
 import { assert, assertEquals, assertRejects } from "../../test/helpers/assert.ts";
 import { findOpa, OpaCompileError, OpaPool, wrapRego } from "./opa.ts";
 import { AuthEvalError } from "./types.ts";
-
-/** The opa binary test/opa/build.sh builds from its Go module; a missing one fails the tests that need it. */
-export const TEST_OPA = new URL("../../test/opa/bin/opa", import.meta.url).pathname;
-
-function requireOpa(): string {
-  const found = findOpa(TEST_OPA);
-  assert(found, `${TEST_OPA} is missing: run test/opa/build.sh (deno task test builds it)`);
-  return found;
-}
+import { requireOpa } from "../../test/helpers/opa.ts";
 
 Deno.test("wrapRego: Authorino's package and default, package lines removed", () => {
   const wrapped = wrapRego("u1", "package foo.bar\nallow { true }\n");
