@@ -410,7 +410,7 @@ export class JwksCache {
           if (!Array.isArray(doc.keys)) {
             throw new AuthEvalError(
               "jwks_unavailable",
-              `oidc: failed to decode keys from ${url}: no "keys" array`,
+              `oidc: failed to decode keys: no "keys" array`,
             );
           }
           e.keys = doc.keys.filter((k): k is JWK => typeof k === "object" && k !== null && !Array.isArray(k));
@@ -440,8 +440,10 @@ export class JwksCache {
 
   /** GET `url` (redirects within its origin only), status 200, a JSON object within the body cap. */
   async #getJson(url: string, what: string): Promise<Record<string, unknown>> {
+    // Named without user info or query, which could hold a secret.
+    const shown = URL.canParse(url) ? `${new URL(url).origin}${new URL(url).pathname}` : "(an invalid URL)";
     const fail = (why: string, cause?: unknown) =>
-      new AuthEvalError("jwks_unavailable", `oidc: get ${what} ${url} failed: ${why}`, { cause });
+      new AuthEvalError("jwks_unavailable", `oidc: get ${what} ${shown} failed: ${why}`, { cause });
     const signal = AbortSignal.timeout(this.#timeoutMs);
     let at: URL;
     try {
@@ -460,7 +462,9 @@ export class JwksCache {
         });
       } catch (error) {
         throw fail(
-          (error as Error)?.name === "TimeoutError" ? `timed out after ${this.#timeoutMs} ms` : String(error),
+          (error as Error)?.name === "TimeoutError"
+            ? `timed out after ${this.#timeoutMs} ms`
+            : String((error as Error)?.message ?? error).replace(/https?:\/\/[^\s)]*/g, shown),
           error,
         );
       }

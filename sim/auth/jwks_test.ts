@@ -253,6 +253,14 @@ Deno.test("jwt: an unreachable issuer refuses every token", async () => {
   assert(error.message.startsWith("missing openid connect configuration"), error.message);
   time.ms += 60_000;
   await rejects(() => jwks.verify(token, { issuerUrl: url }), "jwks_unavailable");
+  // The message names the URL without user info or query.
+  const secretUrl = url.replace("http://", "http://user:s3cret@");
+  const hidden = await rejects(
+    () => jwks.verify(token, { jwksUrl: `${secretUrl}/certs?key=s3cret` }),
+    "jwks_unavailable",
+  );
+  assert(!hidden.message.includes("s3cret"), hidden.message);
+  assert(hidden.message.includes("/realms/test/certs"), hidden.message);
 });
 
 Deno.test("jwt: fetches are bounded: timeout, body cap, no redirect off the origin", async () => {
