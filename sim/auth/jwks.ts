@@ -524,7 +524,7 @@ async function importKey(
   else return undefined;
   let key: CryptoKey | Uint8Array;
   try {
-    key = await importJWK(pub, alg);
+    key = await importJWK(pub, alg) as CryptoKey | Uint8Array; // jose types CryptoKey as node:crypto's where @types/node is in the graph
   } catch {
     return undefined;
   }

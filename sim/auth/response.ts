@@ -375,7 +375,7 @@ export async function importSigningKey(
       `signing key Secret ${secretName}: curve ${details?.namedCurve} does not match ${algorithm}`,
     );
   }
-  return await importPKCS8(pkcs8, algorithm);
+  return await importPKCS8(pkcs8, algorithm) as CryptoKey; // jose types CryptoKey as node:crypto's where @types/node is in the graph
 }
 
 /** Go's `fmt.Sprintf("%v", v)` of a decoded JSON value (Authorino's plain header values). */
