@@ -22,6 +22,7 @@ import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../si
 import { AuthPolicyGate, type AuthPolicySummary } from "../../sim/auth/gate.ts";
 import type { EngineContext } from "../../sim/auth/engine.ts";
 import { JwksCache } from "../../sim/auth/jwks.ts";
+import { OpaPool } from "../../sim/auth/opa.ts";
 import { type PolicyTargets, policyTargetsFromObjects } from "../../sim/auth/auth_policy.ts";
 import type { KubeReviewClient, SecretObject } from "../../sim/auth/types.ts";
 import { type AuthPlan, type AuthReplayOptions, planAuth } from "./auth_replay.ts";
@@ -420,6 +421,8 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
   let plan = await planReplay(objects, options.resolver, options);
   // The Secrets the policies read: replaced at each reload, read by the gate's stages when they need them.
   let secrets: readonly SecretObject[] = plan.auth?.secrets ?? [];
+  // One set of OPA processes for the replay (started when a rule first needs one), stopped at close.
+  const opa = options.auth ? new OpaPool({ opaPath: options.auth.opaPath }) : undefined;
   // One key cache for the replay, so keys survive reloads; a new one when the issuers move (a
   // port-forward reopened on another local port).
   let jwks: JwksCache | undefined;
@@ -430,13 +433,14 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       jwks = new JwksCache({ issuerOverrides: new Map(Object.entries(auth.issuerOverrides)) });
       jwksOverrides = overrides;
     }
-    const extra = { jwks, namespace: auth.namespace, opaPath: options.auth?.opaPath };
     return {
       secrets: { list: () => secrets },
       ...(options.kubeReviews ? { kube: options.kubeReviews } : {}),
+      jwks,
+      namespace: auth.namespace,
+      ...(opa ? { opa } : {}),
       unsupportedRules: options.auth?.unsupportedRules ?? "deny",
       ...(options.logger ? { log: options.logger } : {}),
-      ...extra,
     };
   };
   const gate = plan.auth
@@ -471,6 +475,7 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       publicHosts: options.publicHosts,
     });
   } catch (error) {
+    await opa?.close();
     await (store as { close?(): Promise<void> }).close?.();
     throw error;
   }
@@ -564,6 +569,7 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     await queued;
     await running;
     await gateway.close();
+    await opa?.close();
     await (store as { close?(): Promise<void> }).close?.();
     await options.resolver.close();
   };
