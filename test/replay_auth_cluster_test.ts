@@ -2,13 +2,17 @@
  * AuthPolicies replayed from a real kube-apiserver (test/cluster, shared): `simulate` reads the
  * AuthPolicy on the MCPGatewayExtension's Gateway and the apiKey Secret it selects (in Kuadrant's
  * namespace), applies a policy created while it runs within 2 s, follows a change of the Secret,
- * and lets requests through again within 2 s of the policy's deletion. No key is ever printed.
+ * and lets requests through again within 2 s of the policy's deletion. A jwt issuer that is a
+ * cluster Service (reachable only inside the cluster) is port-forwarded: its discovery document
+ * comes through the port-forward and its tokens, whose `iss` is the in-cluster URL, are accepted.
+ * No key is ever printed.
  */
 
 import { stringify } from "yaml";
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
 import { spawnCli } from "./helpers/cli.ts";
-import { sharedCluster } from "./cluster/cluster.ts";
+import { sharedCluster, testPodManifest } from "./cluster/cluster.ts";
+import { makeKey, startIssuer } from "./helpers/jwks_issuer.ts";
 
 /** Where Kuadrant creates AuthConfigs, so where Authorino reads apiKey Secrets. */
 const KUADRANT_NS = "kuadrant-system";
@@ -165,6 +169,62 @@ Deno.test({
         latencies.delete = await statusWithin(url, anonymous, 200, 2000);
         await sim.waitFor(new RegExp(`authpolicy ${ns}/mcp-auth removed`), 2000);
       });
+      await t.step(
+        "a jwt issuer that is a cluster Service is port-forwarded; its tokens get in",
+        async () => {
+          await using issuer = await startIssuer();
+          // The in-cluster name the IdP knows itself by: its discovery document and tokens say so.
+          const inCluster = `http://issuer.${ns}.svc.cluster.local/realms/test`;
+          issuer.doc.issuer = inCluster;
+          await cluster.apply(
+            [
+              testPodManifest({
+                name: "issuer-0",
+                namespace: ns,
+                labels: { app: "issuer" },
+                forward: { 8080: Number(new URL(issuer.url).port) },
+              }),
+              JSON.stringify({
+                apiVersion: "v1",
+                kind: "Service",
+                metadata: { name: "issuer", namespace: ns },
+                spec: { selector: { app: "issuer" }, ports: [{ port: 80, targetPort: 8080 }] },
+              }),
+            ].join("\n"),
+          );
+          await kubectl("wait", "--for=condition=Ready", "-n", ns, "pod/issuer-0", "--timeout=60s");
+          await cluster.apply(stringify({
+            apiVersion: "kuadrant.io/v1",
+            kind: "AuthPolicy",
+            metadata: { name: "jwt-auth", namespace: ns },
+            spec: {
+              targetRef: { group: "gateway.networking.k8s.io", kind: "Gateway", name: "mcp-gateway" },
+              rules: { authentication: { idp: { jwt: { issuerUrl: inCluster } } } },
+            },
+          }));
+          await sim.waitFor(
+            new RegExp(
+              `note: ${ns}/jwt-auth: the issuer ${inCluster} is reached through a port-forward to Service ${ns}/issuer:80 \\(pod issuer-0\\)`,
+            ),
+            5000,
+          );
+          await statusWithin(url, anonymous, 401, 2000);
+          const token = await issuer.sign({ iss: inCluster });
+          latencies.issuer = await statusWithin(
+            url,
+            () => initialize({ authorization: `Bearer ${token}` }),
+            200,
+            5000,
+          );
+          assert(issuer.hits.discovery > 0, "the discovery document did not come through the port-forward");
+          const forged = await issuer.sign({ iss: inCluster }, { key: await makeKey("k1") });
+          const refused = await fetch(url, initialize({ authorization: `Bearer ${forged}` }));
+          await refused.body?.cancel();
+          assertEquals(refused.status, 401);
+          await kubectl("delete", "authpolicy", "-n", ns, "jwt-auth");
+          await statusWithin(url, anonymous, 200, 2000);
+        },
+      );
       console.log(`AuthPolicy reload latencies (ms): ${JSON.stringify(latencies)}`);
       assertEquals(await sim.interrupt(), 130);
       assertStringIncludes(sim.stdout, "Stopping.");

@@ -481,6 +481,7 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
   }
   let previous = summaryRows(plan, await gateway.status());
   let previousPolicies = policyPrints(plan);
+  let noted = new Set(authView()?.notes ?? []);
   // Warnings already given: a reload repeats only the ones that are new.
   let warned = new Set(plan.warnings.map((warning) => warning.message));
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -504,12 +505,16 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       secrets = plan.auth.secrets;
       gate.update({ policies: plan.auth.policies, targets: plan.auth.targets, context: context(plan.auth) });
       const prints = policyPrints(plan);
+      const notes = authView()?.notes ?? [];
       if (!closed) {
         for (const line of describePolicyChanges(previousPolicies, prints, gate.summary)) {
           options.onChange?.(line);
         }
+        // Notes are about the issuers and Secrets the policies use: new ones are news.
+        for (const note of notes) if (!noted.has(note)) options.onChange?.(`note: ${note}`);
       }
       previousPolicies = prints;
+      noted = new Set(notes);
     }
     if (!closed) {
       for (const warning of plan.warnings) {
