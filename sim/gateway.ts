@@ -24,7 +24,7 @@ import {
   type Logger,
 } from "./options.ts";
 import { PassthroughRouter } from "./passthrough.ts";
-import { allowAll, type RequestPolicy } from "./policy.ts";
+import { allowAll, type RequestPolicy, setRequestSource } from "./policy.ts";
 import { ServerSet } from "./server_set.ts";
 import { SessionSigner } from "./session.ts";
 import { SessionRegistry } from "./sessions.ts";
@@ -174,8 +174,10 @@ export class Gateway {
    * Handles one HTTP request: `/mcp`, `/healthz`, `/readyz`, `/status` (and `/status/<ns>/<name>`),
    * `/metrics`, protected-resource metadata.
    */
-  readonly handler = async (req: Request): Promise<Response> => {
+  readonly handler = async (req: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
     const url = new URL(req.url);
+    const remote = info?.remoteAddr;
+    if (remote?.transport === "tcp") setRequestSource(req, { address: remote.hostname, port: remote.port });
     try {
       if (GUARDED_PATHS.has(url.pathname) || url.pathname.startsWith("/status/")) {
         const host = req.headers.get("host");

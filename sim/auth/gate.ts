@@ -19,7 +19,13 @@
  * @module
  */
 import type { Logger } from "../options.ts";
-import type { HttpPolicyInput, PolicyDecision, PolicyInput, RequestPolicy } from "../policy.ts";
+import {
+  type HttpPolicyInput,
+  type PolicyDecision,
+  type PolicyInput,
+  type RequestPolicy,
+  requestSource,
+} from "../policy.ts";
 import type { RequestAttributes } from "../routing.ts";
 import {
   type BrokerRule,
@@ -263,7 +269,7 @@ export class AuthPolicyGate implements RequestPolicy {
     const req: AuthRequest = {
       request,
       headers,
-      source: { address: "127.0.0.1", port: 0 },
+      source: requestSource(request) ?? { address: "127.0.0.1", port: 0 },
       destination: {
         address: url.hostname,
         port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
