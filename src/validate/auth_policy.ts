@@ -87,11 +87,15 @@ export function authPolicyRules(
           compileCel(text.text, { kind: text.kind });
         } catch (error) {
           if (!(error instanceof CelCompileError)) throw error;
+          const position = error.position;
+          const at = position && !/line \d+, column \d+/.test(error.message)
+            ? ` (line ${position.line}, column ${position.column})`
+            : "";
           sink.add(
             policy,
             "error",
             "policy.cel",
-            `${WHAT[text.kind]} "${field}" does not compile: ${error.message}`,
+            `${WHAT[text.kind]} "${field}" does not compile: ${error.message}${at}`,
             text.path,
             {
               hint: "Authorino does not reconcile an AuthConfig whose CEL does not compile, so the policy " +
