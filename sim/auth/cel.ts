@@ -181,31 +181,21 @@ function bindings(input: AuthorizationJson): Record<string, CelInput> {
   if (a.response && hasKeys(a.response)) auth.response = a.response;
   const extra = (input as unknown as { metadata?: unknown }).metadata;
   return {
-    request: rootView(input.request),
-    source: rootView(input.source),
-    destination: rootView(input.destination),
+    request: toCelValue(input.request),
+    source: toCelValue(input.source),
+    destination: toCelValue(input.destination),
     auth: new ObjectMap(auth) as unknown as CelInput,
-    metadata: extra === undefined ? EMPTY_VIEW : rootView(extra),
+    metadata: extra === undefined ? EMPTY_VIEW : toCelValue(extra),
   };
 }
 
 // `@bufbuild/cel` copies a plain object into a Map (`Object.entries`) on every access, which made a
-// header lookup cost microseconds. These views read the JSON in place; the library recognises maps and
-// lists by its registered symbols (`Symbol.for`), so they are CelMaps and CelLists to it. A view keeps
-// the views of its children, so one request's JSON is wrapped once however many predicates read it.
+// header lookup cost microseconds. These views read the JSON in place (a fresh view per access is one
+// small object, cheaper than any cache); the library recognises maps and lists by its registered
+// symbols (`Symbol.for`, tested with `in`), so with the mark on their prototypes they are CelMaps and
+// CelLists to it.
 const MAP_MARK = Symbol.for("@bufbuild/cel/map");
 const LIST_MARK = Symbol.for("@bufbuild/cel/list");
-const roots = new WeakMap<object, CelInput>();
-
-function rootView(v: unknown): CelInput {
-  if (v === null || typeof v !== "object") return toCelValue(v);
-  let view = roots.get(v);
-  if (view === undefined) {
-    view = toCelValue(v);
-    roots.set(v, view);
-  }
-  return view;
-}
 
 function toCelValue(v: unknown): CelInput {
   if (v === null || typeof v !== "object") return (v === undefined ? null : v) as CelInput;
@@ -217,46 +207,35 @@ function toCelValue(v: unknown): CelInput {
   return v as CelInput;
 }
 
-/** Caches child views, each with the raw value it wraps (a replaced child gets a new view). */
-class Children {
-  #raw = new Map<unknown, unknown>();
-  #view = new Map<unknown, CelInput>();
-  get(key: unknown, raw: unknown): CelInput {
-    if (raw === null || typeof raw !== "object") return raw as CelInput;
-    if (this.#raw.get(key) === raw) return this.#view.get(key)!;
-    const view = toCelValue(raw);
-    this.#raw.set(key, raw);
-    this.#view.set(key, view);
-    return view;
-  }
-}
-
 class ObjectMap {
-  readonly [MAP_MARK] = {};
   readonly #o: Record<string, unknown>;
-  readonly #children = new Children();
   constructor(o: Record<string, unknown>) {
     this.#o = o;
   }
   get size(): number {
-    return Object.keys(this.#o).length;
+    return this.keysArray().length;
   }
   get(key: unknown): CelInput | undefined {
     if (typeof key !== "string" || !Object.hasOwn(this.#o, key)) return undefined;
     const v = this.#o[key];
-    return v === undefined ? undefined : this.#children.get(key, v);
+    return v === undefined ? undefined : toCelValue(v);
   }
   has(key: unknown): boolean {
     return typeof key === "string" && Object.hasOwn(this.#o, key) && this.#o[key] !== undefined;
   }
+  keysArray(): string[] {
+    const keys = Object.keys(this.#o);
+    for (const k of keys) if (this.#o[k] === undefined) return keys.filter((k) => this.#o[k] !== undefined);
+    return keys;
+  }
   keys(): IterableIterator<string> {
-    return Object.keys(this.#o).filter((k) => this.#o[k] !== undefined)[Symbol.iterator]();
+    return this.keysArray()[Symbol.iterator]();
   }
   *values(): IterableIterator<CelInput> {
-    for (const k of this.keys()) yield this.#children.get(k, this.#o[k]);
+    for (const k of this.keysArray()) yield toCelValue(this.#o[k]);
   }
   *entries(): IterableIterator<[string, CelInput]> {
-    for (const k of this.keys()) yield [k, this.#children.get(k, this.#o[k])];
+    for (const k of this.keysArray()) yield [k, toCelValue(this.#o[k])];
   }
   forEach(callback: (value: CelInput, key: string, map: ObjectMap) => void, thisArg?: unknown): void {
     for (const [k, v] of this.entries()) callback.call(thisArg, v, k, this);
@@ -265,13 +244,12 @@ class ObjectMap {
     return this.entries();
   }
 }
+Object.defineProperty(ObjectMap.prototype, MAP_MARK, { value: {} });
 
 const EMPTY_VIEW = new ObjectMap({}) as unknown as CelInput;
 
 class ArrayView {
-  readonly [LIST_MARK] = {};
   readonly #a: readonly unknown[];
-  readonly #children = new Children();
   constructor(a: readonly unknown[]) {
     this.#a = a;
   }
@@ -279,15 +257,16 @@ class ArrayView {
     return this.#a.length;
   }
   get(index: number): CelInput | undefined {
-    return index < 0 || index >= this.#a.length ? undefined : this.#children.get(index, this.#a[index]);
+    return index < 0 || index >= this.#a.length ? undefined : toCelValue(this.#a[index]);
   }
   *values(): IterableIterator<CelInput> {
-    for (let i = 0; i < this.#a.length; i++) yield this.#children.get(i, this.#a[i]);
+    for (let i = 0; i < this.#a.length; i++) yield toCelValue(this.#a[i]);
   }
   [Symbol.iterator](): IterableIterator<CelInput> {
     return this.values();
   }
 }
+Object.defineProperty(ArrayView.prototype, LIST_MARK, { value: {} });
 
 function hasKeys(o: Record<string, unknown>): boolean {
   for (const _ in o) return true;
@@ -845,7 +824,17 @@ class Checker {
         if (c.loopStep) this.check(c.loopStep, inner);
         const resultScope = new Map(scope);
         resultScope.set(c.accuVar, accu);
-        return c.result ? this.check(c.result, resultScope) : "dyn";
+        const result = c.result ? this.check(c.result, resultScope) : "dyn";
+        const member = existsEquals(c);
+        if (member) {
+          // `xs.exists(x, x == 'lit')` (the guides' header test) is `'lit' in xs`: the same answer for a
+          // list or map, without a loop. `==` never fails at run time, so no error is lost either.
+          (expr as { exprKind: unknown }).exprKind = {
+            case: "callExpr",
+            value: { $typeName: "cel.expr.Expr.Call", function: "@in", args: [member, c.iterRange] },
+          };
+        }
+        return result;
       }
       case "callExpr":
         return this.#call(expr, k.value, scope);
@@ -939,6 +928,36 @@ class Checker {
     const results = new Set(matching.map((o) => o.result));
     return results.size === 1 ? [...results][0] : "dyn";
   }
+}
+
+// The literal of an `exists` macro whose predicate is `v == literal` (or `literal == v`), else undefined.
+function existsEquals(c: {
+  iterVar: string;
+  iterVar2?: string;
+  iterRange?: Expr;
+  accuVar: string;
+  accuInit?: Expr;
+  loopStep?: Expr;
+  result?: Expr;
+}): Expr | undefined {
+  if (c.iterVar2 || !c.iterRange) return undefined;
+  const init = c.accuInit?.exprKind;
+  if (init?.case !== "constExpr" || init.value.constantKind.value !== false) return undefined;
+  const result = c.result?.exprKind;
+  if (result?.case !== "identExpr" || result.value.name !== c.accuVar) return undefined;
+  const step = c.loopStep?.exprKind;
+  if (step?.case !== "callExpr" || step.value.function !== "_||_" || step.value.args.length !== 2) {
+    return undefined;
+  }
+  const [accu, test] = step.value.args.map((a) => a.exprKind);
+  if (accu.case !== "identExpr" || accu.value.name !== c.accuVar) return undefined;
+  if (test.case !== "callExpr" || test.value.function !== "_==_" || test.value.target) return undefined;
+  const [l, r] = test.value.args;
+  const isVar = (e: Expr) => e.exprKind.case === "identExpr" && e.exprKind.value.name === c.iterVar;
+  const isLit = (e: Expr) => e.exprKind.case === "constExpr";
+  if (isVar(l) && isLit(r)) return r;
+  if (isLit(l) && isVar(r)) return l;
+  return undefined;
 }
 
 // The offset of the `?` of the conditional starting at `from`: the first outside strings and brackets.
