@@ -17,8 +17,8 @@
  * denies on a `patternMatching` predicate that errors; the callers decide, {@linkcode evaluatePredicate}
  * throws {@linkcode AuthEvalError} `cel_runtime`.
  *
- * Cost: a typical guide predicate (`!request.headers.exists(h, h == 'x-mcp-method') ||
- * request.headers['x-mcp-method'] in [...]`) evaluates in a few microseconds (see cel_test.ts).
+ * Cost: a guide predicate evaluates in 0.5-7 µs, the authorization guide's three together in under
+ * 10 µs (figures in cel_test.ts). Programs are cached by source.
  *
  * @module
  */
@@ -110,6 +110,21 @@ class Program implements CompiledCel {
  */
 export function compileCel(source: string, options: CompileCelOptions = {}): CompiledCel {
   const kind = options.kind ?? "predicate";
+  // Programs are immutable, so policies that repeat a predicate (and each reload of the same policy)
+  // share one; compiling costs about a millisecond.
+  const key = `${kind}\u0000${source}`;
+  const hit = compiled.get(key);
+  if (hit) return hit;
+  const program = compileUncached(source, kind);
+  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  compiled.set(key, program);
+  return program;
+}
+
+const MAX_COMPILED = 1024;
+const compiled = new Map<string, CompiledCel>();
+
+function compileUncached(source: string, kind: CelKind): CompiledCel {
   if (source.trim() === "") throw new CelCompileError(source, "The CEL expression is empty");
   const syntax = locateSyntaxError(source);
   if (syntax) {

@@ -467,6 +467,11 @@ Deno.test("cel: evaluation is per request and reads the JSON in place", () => {
   // The pipeline fills `auth` as it goes; a later evaluation sees the new identity.
   json.auth.identity = { sub: "bob", resource_access: { "mcp-test/weather": { roles: ["tool:other"] } } };
   assertEquals(evaluatePredicate(p, json), false);
-  // A typical predicate costs microseconds: on this 2-core machine ~0.5 µs for WELL_KNOWN, ~2 µs for
-  // ALLOW_METHOD and ~5 µs for TOOL_ROLES per evaluation once warm (not asserted: no timed tests).
+  // Compiled once: the same source gives the same program.
+  assert(compileCel(TOOL_ROLES) === p);
+  assert(compileCel(TOOL_ROLES, { kind: "expression" }) !== p);
+  // Cost (measured with a throwaway loop, not asserted: no timed tests), on the shared 2-core machine
+  // at load average ~8, per evaluation on a fresh authorization JSON: WELL_KNOWN 0.5-1 µs, HAS_TOOL ~1 µs
+  // (run as `'x-mcp-toolname' in request.headers`), ALLOW_METHOD and TOOL_ROLES 2-7 µs; the authorization
+  // guide's three predicates together under 10 µs, plus 5-15 µs to build the JSON of the request.
 });
