@@ -20,6 +20,7 @@ import { META_TOOL_NAMES } from "./discovery.ts";
 import { UpstreamError } from "./errors.ts";
 import { unknownMetaTool, unservedMethod } from "./handlers.ts";
 import type { Metrics } from "./metrics.ts";
+import { UrlElicitation } from "./elicitation.ts";
 import { type Logger, VIRTUAL_SERVER_HEADER } from "./options.ts";
 import { checkParams } from "./params.ts";
 import type { BackendTarget, PassthroughRouter } from "./passthrough.ts";
@@ -56,6 +57,8 @@ export interface McpEndpointOptions {
   timeoutMs: number;
   /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`); false when unset. */
   federateAll?: boolean;
+  /** Users' tokens for `tokenURLElicitation` servers and the elicitations asking for them. */
+  elicitation?: UrlElicitation;
 }
 
 /** The answer to a request the policy denied: its body as written, else a JSON-RPC error. */
@@ -157,8 +160,15 @@ export class McpEndpoint {
       const unknown = this.#unknownTool(found, msg, attributes);
       if (unknown) return unknown;
     }
+    // The router resolves a per-user token before routing: the cached one, else -32042.
+    let userToken: string | undefined;
+    if (msg.method === "tools/call" && msg.id !== undefined && attributes.serverName) {
+      const resolved = this.#userToken(req, found, msg, attributes);
+      if (resolved instanceof Response) return resolved;
+      userToken = resolved;
+    }
     if (passthrough && msg.method === "tools/call" && msg.id !== undefined) {
-      const through = this.#toolCallThrough(found, msg as CallMessage, attributes);
+      const through = this.#toolCallThrough(found, msg as CallMessage, attributes, userToken);
       if (through) return await through;
     } else if (passthrough && msg.method === "notifications/cancelled") {
       const cancelled = passthrough.cancel(found.id, msg as unknown as Record<string, unknown>);
@@ -189,6 +199,32 @@ export class McpEndpoint {
       return jsonRpcError(msg.id, RpcCode.InvalidParams, unknownMetaTool(name).message);
     }
     return toolNotFound(msg.id, session.id);
+  }
+
+  /**
+   * The user's token for a call to a `tokenURLElicitation` server (URL elicitation enabled), or the
+   * answer the call gets instead (`-32042`, or the router's tool error); undefined for other servers.
+   */
+  #userToken(
+    req: Request,
+    session: ClientSession,
+    msg: PostedMessage,
+    attrs: RequestAttributes,
+  ): string | Response | undefined {
+    const { elicitation, servers } = this.#o;
+    const cfg = servers.upstream(attrs.serverName!)?.config;
+    if (!elicitation || !cfg || !UrlElicitation.applies(cfg, servers.config.extension.urlElicitation)) {
+      return undefined;
+    }
+    const resolved = elicitation.resolve({
+      server: cfg,
+      sessionId: session.id,
+      requestId: msg.id,
+      clientElicitation: session.capabilities.elicitation !== undefined,
+      identity: attrs.granted?.identity,
+      request: req,
+    });
+    return "token" in resolved ? resolved.token : resolved.response;
   }
 
   /** The `x-mcp-*` attributes of one message, computed once and shared by policy and router. */
@@ -301,6 +337,7 @@ export class McpEndpoint {
     session: ClientSession,
     msg: CallMessage,
     attrs: RequestAttributes,
+    userToken?: string,
   ): Promise<Response> | undefined {
     const { servers, backends, metrics, log } = this.#o;
     const server = attrs.serverName;
@@ -326,8 +363,11 @@ export class McpEndpoint {
         const current = servers.upstream(server) ?? up;
         return {
           endpoint: serverEndpoint(current.config),
-          // A userSpecificList server sees the client's own headers instead of the registration's credential.
-          ...(current.config.userSpecificList
+          // The user's token (URL elicitation) replaces the registration's credential; a
+          // userSpecificList server sees the client's own headers instead.
+          ...(userToken !== undefined
+            ? { credential: userToken }
+            : current.config.userSpecificList
             ? { headers: session.userHeaders }
             : { credential: current.config.credential }),
           sessionId: conn.transport.sessionId,
@@ -342,6 +382,24 @@ export class McpEndpoint {
       }),
       latency: (seconds) => metrics.upstreamLatency(server, "tools/call", seconds),
       listChanged: () => void servers.upstream(server)?.refresh(),
+      // As the router: the server refused the user's token, so it is forgotten and the next call
+      // elicits a new one; this call gets the server's 401.
+      ...(userToken !== undefined
+        ? {
+          unauthorized: () => {
+            this.#o.elicitation?.tokens.delete(session.id, server);
+            log(
+              "info",
+              `Server ${server} refused the user's token (HTTP 401); the next call asks for a new one.`,
+              {
+                session: session.id,
+                server,
+              },
+            );
+            return true;
+          },
+        }
+        : {}),
       log: (level, msg) => log(level, msg, { session: session.id, server }),
     });
   }
