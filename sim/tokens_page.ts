@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { readBody } from "./backend_fetch.ts";
 import type { UrlElicitation } from "./elicitation.ts";
 import { userSub } from "./elicitation.ts";
 import type { Logger } from "./options.ts";
@@ -137,31 +138,6 @@ function cookie(header: string | null, name: string): string | undefined {
   return undefined;
 }
 
-/** The request body, or undefined when it is longer than `max` bytes. */
-async function readCapped(req: Request, max: number): Promise<Uint8Array | undefined> {
-  if (!req.body) return new Uint8Array();
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) break;
-    n += r.value.byteLength;
-    if (n > max) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(r.value);
-  }
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
 /** Serves `/tokens`. */
 export class TokensPage {
   #o: TokensPageOptions;
@@ -208,7 +184,9 @@ export class TokensPage {
   }
 
   async #post(req: Request, identity: unknown): Promise<Response> {
-    const body = await readCapped(req, MAX_FORM_BYTES).catch(() => undefined);
+    // Over the cap (or broken off) is the broker's MaxBytesReader failing ParseForm.
+    const body = await readBody(req.body, MAX_FORM_BYTES, { server: "/tokens", what: "the token form" })
+      .catch(() => undefined);
     if (body === undefined) return pageError(400, "invalid form data");
     // Go's FormValue: the urlencoded body first, then the query string.
     const ct = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
