@@ -323,6 +323,20 @@ export class McpEndpoint {
       const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
       if (!decision.allow) return denied(decision, msg.id);
       grant(attributes, decision);
+      if (msg.method === "tools/call" && msg.id !== undefined && attributes.serverName) {
+        // A batch has no room for one message's -32042: that call must come on its own.
+        const resolved = this.#userToken(req, found, msg, attributes);
+        if (resolved instanceof Response) {
+          await resolved.body?.cancel();
+          return rpcError(
+            400,
+            RpcCode.InvalidRequest,
+            `Invalid Request: tools/call of ${attributes.requestedName} needs the user's own token for server ` +
+              `${attributes.serverName} (URL elicitation), which a JSON-RPC batch cannot ask for; send it on its own.`,
+            { id: msg.id },
+          );
+        }
+      }
       if (msg.id !== undefined) found.handOver(msg.id, attributes);
     }
     return await found.transport.handleRequest(req, { parsedBody: batch });

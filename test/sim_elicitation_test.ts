@@ -14,7 +14,7 @@ import { UrlElicitationRequiredError } from "@modelcontextprotocol/sdk/types.js"
 import { jwtVerify, SignJWT } from "jose";
 import { assert, assertEquals, assertMatch, assertRejects } from "./helpers/assert.ts";
 import { serveMcp, text } from "./fixtures/harness.ts";
-import { connectClient, MCP_HEADERS, post } from "./sim_helpers.ts";
+import { connectClient, initializeBody, MCP_HEADERS, post } from "./sim_helpers.ts";
 import { normalizeConfig, startGateway } from "../sim/mod.ts";
 import type { PolicyDecision, PolicyInput, RequestPolicy } from "../sim/policy.ts";
 import { ELICITATION_UNSUPPORTED, URL_ELICITATION_REQUIRED } from "../sim/elicitation.ts";
@@ -80,7 +80,7 @@ async function tokenServer(accepted: Set<string>) {
 const BROKER_CREDENTIAL = "Bearer broker-credential";
 
 /** A gateway with one `tokenURLElicitation` server (`gh_` tools), logs kept for inspection. */
-async function setup(opts: { url?: string; policy?: RequestPolicy | null } = {}) {
+async function setup(opts: { url?: string; policy?: RequestPolicy | null; passthrough?: boolean } = {}) {
   const accepted = new Set([BROKER_CREDENTIAL]);
   const upstream = await tokenServer(accepted);
   const logs: string[] = [];
@@ -97,6 +97,7 @@ async function setup(opts: { url?: string; policy?: RequestPolicy | null } = {})
     }),
     {
       ...(opts.policy === null ? {} : { policy: opts.policy ?? new BearerJwtPolicy() }),
+      toolCallPassthrough: opts.passthrough ?? true,
       logger: (level, msg, fields) => logs.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`),
     },
   );
@@ -349,7 +350,7 @@ Deno.test("URL elicitation: a client without the elicitation capability gets the
   );
 });
 
-Deno.test("URL elicitation: an external url gets ?elicitation_id= and the gateway stores nothing itself", async () => {
+Deno.test("URL elicitation: an external url gets ?elicitation_id= appended", async () => {
   await using env = await setup({ url: "https://vault.example.com/ui/tokens" });
   const alice = await mint("alice");
   await using c = await elicitingClient(env.gw.url, alice);
@@ -397,4 +398,41 @@ Deno.test("URL elicitation: off unless the extension enables it; then /tokens is
   const page = await fetch(`${new URL(gw.url).origin}/tokens?elicitation_id=x`);
   await page.body?.cancel();
   assertEquals(page.status, 404);
+});
+
+Deno.test("URL elicitation: the SDK path (no pass-through) elicits and calls with the user's token too", async () => {
+  await using env = await setup({ passthrough: false });
+  const alice = await mint("alice");
+  await using c = await elicitingClient(env.gw.url, alice);
+  const e = await elicitation(c.client);
+  env.accepted.add("Bearer sdk-path-token");
+  assertEquals((await enterToken(env.origin, e.url, "Bearer sdk-path-token", alice)).status, 200);
+  assertEquals(
+    whoami(await c.client.callTool({ name: "gh_whoami", arguments: {} })),
+    "Bearer sdk-path-token",
+  );
+  assertEquals(
+    env.upstream.seen.filter((s) => s.method === "tools/call").map((s) => s.authorization),
+    ["Bearer sdk-path-token"],
+  );
+});
+
+Deno.test("URL elicitation: a 2025-03-26 batch cannot carry a call that needs the user's token", async () => {
+  await using env = await setup();
+  const auth = { authorization: `Bearer ${await mint("alice")}` };
+  const init = await post(env.gw.url, initializeBody("2025-03-26", 0, { elicitation: {} }), auth);
+  const headers = {
+    ...auth,
+    "mcp-session-id": init.headers.get("mcp-session-id")!,
+    "mcp-protocol-version": "2025-03-26",
+  };
+  assertEquals(
+    (await post(env.gw.url, { jsonrpc: "2.0", method: "notifications/initialized" }, headers)).status,
+    202,
+  );
+  const call = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "gh_whoami", arguments: {} } };
+  const batch = await post(env.gw.url, JSON.stringify([call]), headers);
+  assertEquals(batch.status, 400);
+  assertMatch(String((batch.json?.error as { message: string }).message), /needs the user's own token/);
+  assertEquals(env.upstream.seen.filter((s) => s.method === "tools/call").length, 0);
 });
