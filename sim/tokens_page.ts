@@ -13,16 +13,18 @@
  * Errors are the broker's JSON `{"error": "..."}` with its status codes. Values on the page are
  * escaped as Go's html/template escapes them. The token is never logged, echoed or put in an error.
  *
- * The request's identity comes from the gateway's policy, as the router's `x-mcp-verified-sub` comes
- * from the AuthPolicy-verified `Authorization` in the cluster; a request the policy denies gets the
- * policy's answer. Without a policy no `sub` binds an entry, as in a cluster without AuthPolicy: the
- * gateway warns about that at start-up and the first time it elicits.
+ * The request's identity comes from the gateway's policy on the tokens route (`evaluateRequest`), as
+ * the router's `x-mcp-verified-sub` comes from the AuthPolicy-verified `Authorization` in the
+ * cluster; without one, from the `Bearer` JWT as the router reads it. A request the policy denies
+ * gets the policy's answer. Without a policy no `sub` binds an entry, as in a cluster without
+ * AuthPolicy: the gateway warns about that at start-up and the first time it elicits.
  *
  * @module
  */
 import { readBody } from "./backend_fetch.ts";
 import type { UrlElicitation } from "./elicitation.ts";
 import { userSub } from "./elicitation.ts";
+import { denied } from "./mcp_endpoint.ts";
 import type { Logger } from "./options.ts";
 import type { RequestPolicy } from "./policy.ts";
 
@@ -150,18 +152,11 @@ export class TokensPage {
   /** Handles one request to `/tokens`. */
   async handle(req: Request): Promise<Response> {
     if (req.method !== "GET" && req.method !== "POST") return pageError(405, "method not allowed");
-    // The router passes non-JSON requests through without x-mcp-* attributes; the policy still runs.
-    const decision = await this.#o.policy.evaluate({ attributes: { method: "" }, request: req });
-    if (!decision.allow) {
-      if (decision.body !== undefined) {
-        return new Response(decision.body, { status: decision.status, headers: decision.headers });
-      }
-      return new Response(`${JSON.stringify({ error: decision.message })}\n`, {
-        status: decision.status,
-        headers: { "content-type": "application/json", ...decision.headers },
-      });
-    }
-    return req.method === "GET" ? this.#get(req) : await this.#post(req, decision.identity);
+    // No JSON-RPC message, so no x-mcp-* header; the gateway's policy on the tokens route still runs.
+    const decision = await this.#o.policy.evaluateRequest?.({ request: req, rule: "tokens" });
+    if (decision && !decision.allow) return denied(decision, null);
+    const identity = decision?.allow ? decision.identity : undefined;
+    return req.method === "GET" ? this.#get(req) : await this.#post(req, identity);
   }
 
   #get(req: Request): Response {

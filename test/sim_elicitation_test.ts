@@ -16,7 +16,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "./helpers/asse
 import { serveMcp, text } from "./fixtures/harness.ts";
 import { connectClient, initializeBody, MCP_HEADERS, post } from "./sim_helpers.ts";
 import { normalizeConfig, startGateway } from "../sim/mod.ts";
-import type { PolicyDecision, PolicyInput, RequestPolicy } from "../sim/policy.ts";
+import type { HttpPolicyInput, PolicyDecision, PolicyInput, RequestPolicy } from "../sim/policy.ts";
 import { ELICITATION_UNSUPPORTED, URL_ELICITATION_REQUIRED } from "../sim/elicitation.ts";
 
 const KEY = new TextEncoder().encode("sim-elicitation-test-key-0123456789abcdef");
@@ -34,7 +34,16 @@ function mint(sub: string | undefined, expiresIn = "1h"): Promise<string> {
  * on the request as the verified identity; anything else gets 401.
  */
 class BearerJwtPolicy implements RequestPolicy {
-  async evaluate({ request }: PolicyInput): Promise<PolicyDecision> {
+  evaluate({ request }: PolicyInput): Promise<PolicyDecision> {
+    return this.#verify(request);
+  }
+
+  /** The `/tokens` page and other requests without a JSON-RPC message. */
+  evaluateRequest({ request }: HttpPolicyInput): Promise<PolicyDecision> {
+    return this.#verify(request);
+  }
+
+  async #verify(request: Request): Promise<PolicyDecision> {
     const header = request.headers.get("authorization") ?? "";
     if (!header.startsWith("Bearer ")) return { allow: false, status: 401, message: "Unauthorized" };
     try {
