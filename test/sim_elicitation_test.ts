@@ -5,19 +5,22 @@
  * from a test policy that verifies a JWT minted here with jose and puts its claims on the request, as
  * an AuthPolicy's `jwt` identity does.
  */
-// @ts-types="@modelcontextprotocol/sdk/client/index"
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-// @ts-types="@modelcontextprotocol/sdk/server/mcp"
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-// @ts-types="@modelcontextprotocol/sdk/types"
-import { UrlElicitationRequiredError } from "@modelcontextprotocol/sdk/types.js";
 import { jwtVerify, SignJWT } from "jose";
 import { assert, assertEquals, assertMatch, assertRejects } from "./helpers/assert.ts";
-import { serveMcp, text } from "./fixtures/harness.ts";
+import {
+  BROKER_CREDENTIAL,
+  elicitation,
+  elicitingClient,
+  enterToken,
+  openForm,
+  submit,
+  tokenServer,
+  whoami,
+} from "./helpers/elicitation.ts";
 import { connectClient, initializeBody, MCP_HEADERS, post } from "./sim_helpers.ts";
 import { normalizeConfig, startGateway } from "../sim/mod.ts";
 import type { HttpPolicyInput, PolicyDecision, PolicyInput, RequestPolicy } from "../sim/policy.ts";
-import { ELICITATION_UNSUPPORTED, URL_ELICITATION_REQUIRED } from "../sim/elicitation.ts";
+import { ELICITATION_UNSUPPORTED } from "../sim/elicitation.ts";
 
 const KEY = new TextEncoder().encode("sim-elicitation-test-key-0123456789abcdef");
 const ISSUER = "https://issuer.test";
@@ -55,39 +58,6 @@ class BearerJwtPolicy implements RequestPolicy {
   }
 }
 
-/**
- * A real SDK server that accepts only the bearer tokens in `accepted` (401 otherwise, as a server
- * checking per-user tokens does); `whoami` returns the Authorization header of the call.
- */
-async function tokenServer(accepted: Set<string>) {
-  const seen: { method: string; authorization: string | null }[] = [];
-  const server = await serveMcp({
-    name: "tokens",
-    createServer: () => {
-      const s = new McpServer({ name: "tokens", version: "1.0.0" });
-      s.registerTool(
-        "whoami",
-        { description: "The Authorization header of this call" },
-        (extra) =>
-          text(JSON.stringify({ authorization: extra.requestInfo?.headers["authorization"] ?? null })),
-      );
-      return s;
-    },
-    intercept: (message, request) => {
-      const authorization = request.headers.get("authorization");
-      seen.push({ method: String((message as { method?: unknown }).method ?? "response"), authorization });
-      if (authorization !== null && accepted.has(authorization)) return undefined;
-      return new Response(JSON.stringify({ error: "unauthorized" }), {
-        status: 401,
-        headers: { "content-type": "application/json", "www-authenticate": 'Bearer realm="tokens"' },
-      });
-    },
-  });
-  return { ...server, seen, [Symbol.asyncDispose]: () => server.close() };
-}
-
-const BROKER_CREDENTIAL = "Bearer broker-credential";
-
 /** A gateway with one `tokenURLElicitation` server (`gh_` tools), logs kept for inspection. */
 async function setup(opts: { url?: string; policy?: RequestPolicy | null; passthrough?: boolean } = {}) {
   const accepted = new Set([BROKER_CREDENTIAL]);
@@ -123,64 +93,6 @@ async function setup(opts: { url?: string; policy?: RequestPolicy | null; passth
     },
   };
 }
-
-/** An SDK client of `url` that can be asked by URL elicitation, as `jwt`'s user. */
-function elicitingClient(url: string, jwt: string) {
-  return connectClient(url, {
-    headers: { authorization: `Bearer ${jwt}` },
-    capabilities: { elicitation: { form: {}, url: {} } },
-  });
-}
-
-/** Calls `gh_whoami` and returns the -32042 error's one elicitation. */
-async function elicitation(client: Client) {
-  const err = await assertRejects(() => client.callTool({ name: "gh_whoami", arguments: {} }));
-  assert(err instanceof UrlElicitationRequiredError, `expected -32042, got ${String(err)}`);
-  assertEquals(err.code, URL_ELICITATION_REQUIRED);
-  assertEquals(err.elicitations.length, 1);
-  return err.elicitations[0];
-}
-
-/** GETs the token page; returns the CSRF field and cookie. */
-async function openForm(url: string, jwt?: string) {
-  const res = await fetch(url, { headers: jwt ? { authorization: `Bearer ${jwt}` } : {} });
-  const body = await res.text();
-  assertEquals(res.status, 200, body);
-  assertMatch(res.headers.get("content-type") ?? "", /^text\/html/);
-  const csrf = /name="csrf_token" value="([0-9a-f]{64})"/.exec(body)?.[1];
-  assert(csrf, `no csrf_token field in ${body}`);
-  const setCookie = res.headers.get("set-cookie") ?? "";
-  assertMatch(setCookie, /^csrf=[0-9a-f]{64}; Path=\/tokens; Max-Age=120; HttpOnly; SameSite=Strict$/);
-  return { csrf, cookie: setCookie.split(";")[0], body };
-}
-
-/** POSTs the token form. */
-async function submit(
-  origin: string,
-  fields: Record<string, string>,
-  opts: { cookie?: string; jwt?: string } = {},
-): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${origin}/tokens`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      ...(opts.cookie ? { cookie: opts.cookie } : {}),
-      ...(opts.jwt ? { authorization: `Bearer ${opts.jwt}` } : {}),
-    },
-    body: new URLSearchParams(fields).toString(),
-  });
-  return { status: res.status, body: await res.text() };
-}
-
-/** The whole page flow for one elicitation: GET the form, POST `token` as `jwt`'s user. */
-async function enterToken(origin: string, url: string, token: string, jwt: string) {
-  const id = new URL(url).searchParams.get("elicitation_id")!;
-  const { csrf, cookie } = await openForm(url, jwt);
-  return await submit(origin, { elicitation_id: id, token, csrf_token: csrf }, { cookie, jwt });
-}
-
-const whoami = (result: unknown) =>
-  JSON.parse((result as { content: { text: string }[] }).content[0].text).authorization;
 
 Deno.test("URL elicitation: -32042, the token page with CSRF, then the call carries the user's token", async () => {
   await using env = await setup();
