@@ -7,10 +7,11 @@ import { assertEquals } from "./helpers/assert.ts";
 import { startIssuer } from "./helpers/jwks_issuer.ts";
 import { AuthPolicyGate } from "../sim/auth/gate.ts";
 import { policyTargetsFromObjects } from "../sim/auth/auth_policy.ts";
-import { normalizeConfig, startGateway } from "../sim/mod.ts";
+import { startGateway } from "../sim/mod.ts";
 import {
   BROKER_CREDENTIAL,
   elicitation,
+  elicitationConfig,
   elicitingClient,
   enterToken,
   tokenServer,
@@ -74,16 +75,7 @@ Deno.test("URL elicitation through the AuthPolicy gate: a jwt AuthPolicy on the 
   });
   assertEquals(gate.summary.problems, []);
   await using gw = await startGateway(
-    normalizeConfig({
-      servers: [{
-        name: "team/github",
-        url: upstream.url,
-        prefix: "gh_",
-        credential: BROKER_CREDENTIAL,
-        tokenURLElicitation: {},
-      }],
-      extension: { urlElicitation: true },
-    }),
+    elicitationConfig(upstream.url),
     { policy: gate },
   );
   const origin = new URL(gw.url).origin;

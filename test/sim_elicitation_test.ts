@@ -10,6 +10,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "./helpers/asse
 import {
   BROKER_CREDENTIAL,
   elicitation,
+  elicitationConfig,
   elicitingClient,
   enterToken,
   openForm,
@@ -18,7 +19,7 @@ import {
   whoami,
 } from "./helpers/elicitation.ts";
 import { connectClient, initializeBody, MCP_HEADERS, post } from "./sim_helpers.ts";
-import { normalizeConfig, startGateway } from "../sim/mod.ts";
+import { startGateway } from "../sim/mod.ts";
 import type { HttpPolicyInput, PolicyDecision, PolicyInput, RequestPolicy } from "../sim/policy.ts";
 import { ELICITATION_UNSUPPORTED } from "../sim/elicitation.ts";
 
@@ -64,16 +65,7 @@ async function setup(opts: { url?: string; policy?: RequestPolicy | null; passth
   const upstream = await tokenServer(accepted);
   const logs: string[] = [];
   const gw = await startGateway(
-    normalizeConfig({
-      servers: [{
-        name: "team/github",
-        url: upstream.url,
-        prefix: "gh_",
-        credential: BROKER_CREDENTIAL,
-        tokenURLElicitation: opts.url ? { url: opts.url } : {},
-      }],
-      extension: { urlElicitation: true },
-    }),
+    elicitationConfig(upstream.url, { external: opts.url }),
     {
       ...(opts.policy === null ? {} : { policy: opts.policy ?? new BearerJwtPolicy() }),
       toolCallPassthrough: opts.passthrough ?? true,
@@ -305,15 +297,7 @@ Deno.test("URL elicitation: without a policy the page serves unbound entries, wi
 Deno.test("URL elicitation: off unless the extension enables it; then /tokens is 404 and calls use the credential", async () => {
   const accepted = new Set([BROKER_CREDENTIAL]);
   await using upstream = await tokenServer(accepted);
-  await using gw = await startGateway(normalizeConfig({
-    servers: [{
-      name: "team/github",
-      url: upstream.url,
-      prefix: "gh_",
-      credential: BROKER_CREDENTIAL,
-      tokenURLElicitation: {},
-    }],
-  }));
+  await using gw = await startGateway(elicitationConfig(upstream.url, { enabled: false }));
   await using c = await elicitingClient(gw.url, await mint("alice"));
   assertEquals(whoami(await c.client.callTool({ name: "gh_whoami", arguments: {} })), BROKER_CREDENTIAL);
   const page = await fetch(`${new URL(gw.url).origin}/tokens?elicitation_id=x`);

@@ -14,6 +14,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
 import { serveMcp, text } from "../fixtures/harness.ts";
 import { connectClient } from "../sim_helpers.ts";
 import { URL_ELICITATION_REQUIRED } from "../../sim/elicitation.ts";
+import { type GatewayConfig, normalizeConfig } from "../../sim/mod.ts";
 
 /**
  * A real SDK server that accepts only the bearer tokens in `accepted` (401 otherwise, as a server
@@ -105,3 +106,23 @@ export async function enterToken(origin: string, url: string, token: string, jwt
 
 export const whoami = (result: unknown) =>
   JSON.parse((result as { content: { text: string }[] }).content[0].text).authorization;
+
+/**
+ * One `tokenURLElicitation` server `team/github` (`gh_` tools, the broker credential) at `url`, with
+ * the extension's `urlElicitation` on unless `enabled` is false; `external` is the registration's `url`.
+ */
+export function elicitationConfig(
+  url: string,
+  opts: { external?: string; enabled?: boolean } = {},
+): GatewayConfig {
+  return normalizeConfig({
+    servers: [{
+      name: "team/github",
+      url,
+      prefix: "gh_",
+      credential: BROKER_CREDENTIAL,
+      tokenURLElicitation: opts.external ? { url: opts.external } : {},
+    }],
+    extension: opts.enabled === false ? {} : { urlElicitation: true },
+  });
+}
