@@ -56,8 +56,8 @@ export class Gateway {
   #unsubscribe?: () => Promise<void>;
   /** Each session's `select_tools` scope. */
   #scopes = new ToolScopes();
-  /** Users' tokens and pending URL elicitations (`tokenURLElicitation`). */
-  #elicitation: UrlElicitation;
+  /** The servers the last warning about URL elicitation without a policy named. */
+  #unboundWarned = "";
   /** The `/tokens` page, served while the extension enables URL elicitation. */
   #tokens: TokensPage;
   /** Metrics served on `/metrics`. */
@@ -72,7 +72,7 @@ export class Gateway {
     const timeoutMs = opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
     if (opts.toolCallPassthrough ?? true) this.#passthrough = new PassthroughRouter();
     const federateAll = opts.federateAll ?? false;
-    const elicitation = this.#elicitation = new UrlElicitation({ warn: (msg) => log("warn", msg) });
+    const elicitation = new UrlElicitation({ warn: (msg) => log("warn", msg) });
     const servers: ServerSet = this.#servers = new ServerSet(config, {
       timeoutMs,
       federateAll,
@@ -124,7 +124,7 @@ export class Gateway {
     const idleMs = opts.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS;
     this.#tokens = new TokensPage({
       elicitation,
-      policy: opts.policy ?? allowAll,
+      policy,
       // A token lives as long as an idle session may (24 h unless told otherwise), and ends with it.
       sessionTtlMs: async (id) => (await store.get(id)) ? (idleMs || DEFAULT_SESSION_IDLE_TIMEOUT_MS) : 0,
       log,
@@ -171,7 +171,9 @@ export class Gateway {
   #warnUnboundElicitation(config: GatewayConfig): void {
     if (this.#opts.policy || !config.extension.urlElicitation) return;
     const servers = config.servers.filter((s) => s.enabled && s.tokenURLElicitation).map((s) => s.name);
-    if (!servers.length) return;
+    // Once per set of servers: a reload that changes nothing here says nothing again.
+    if (!servers.length || servers.join() === this.#unboundWarned) return;
+    this.#unboundWarned = servers.join();
     this.#log(
       "warn",
       `URL elicitation is enabled for ${servers.join(", ")} but no policy checks who submits a token on ` +
