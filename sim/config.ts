@@ -38,6 +38,12 @@ export interface ServerConfig {
    * registration's credential serves only the gateway's health checks.
    */
   userSpecificList?: boolean;
+  /**
+   * `spec.tokenURLElicitation`: with the extension's `urlElicitation`, each user's own token for this
+   * server is asked for by URL elicitation at `tools/call` time and replaces `credential` on their
+   * calls; `url` is an external page to send users to instead of the gateway's `/tokens`.
+   */
+  tokenURLElicitation?: { url?: string };
 }
 
 /** A named subset of the federated tools and prompts (an `MCPVirtualServer`). */
@@ -87,6 +93,11 @@ export interface ExtensionConfig {
    * calls `select_tools` (upstream's `--discovery-tool-threshold`); 0, the default, never hides.
    */
   discoveryToolThreshold: number;
+  /**
+   * The extension's `urlElicitation: Enabled` (the broker's `--enable-url-elicitation`): the gateway
+   * serves `/tokens` and asks for per-user tokens for registrations with `tokenURLElicitation`.
+   */
+  urlElicitation?: boolean;
 }
 
 /** Everything the gateway needs to run; swap it at runtime with `gateway.reload()`. */
@@ -141,6 +152,7 @@ export function normalizeConfig(input: GatewayConfigInput): GatewayConfig {
       ...(s.hint ? { hint: s.hint } : {}),
       ...(s.tags?.length ? { tags: [...s.tags] } : {}),
       ...(s.userSpecificList ? { userSpecificList: true } : {}),
+      ...(s.tokenURLElicitation ? { tokenURLElicitation: { ...s.tokenURLElicitation } } : {}),
     };
   });
   const ext = { ...DEFAULT_EXTENSION, ...input.extension };
@@ -191,6 +203,13 @@ function discoveryFields(o: Obj): Pick<ServerConfig, "category" | "hint" | "tags
     ...(hint ? { hint } : {}),
     ...(tags?.length ? { tags } : {}),
   };
+}
+
+/** `tokenURLElicitation` of a registration spec or a broker file entry, when it has one. */
+function elicitationField(o: Obj): Pick<ServerConfig, "tokenURLElicitation"> {
+  if (!isObj(o.tokenURLElicitation)) return {};
+  const url = str(o.tokenURLElicitation.url);
+  return { tokenURLElicitation: url ? { url } : {} };
 }
 
 /**
@@ -265,6 +284,7 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
         path: str(spec.path) ?? "/mcp",
         ...discoveryFields(spec),
         ...(spec.userSpecificList === "Enabled" ? { userSpecificList: true } : {}),
+        ...elicitationField(spec),
       });
     } else if (o.kind === "MCPVirtualServer") {
       const tools = Array.isArray(spec.tools) ? spec.tools.filter((t) => typeof t === "string") : [];
@@ -279,6 +299,7 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
       }
       if (typeof spec.maxBodyBytes === "number") ext.maxBodyBytes = spec.maxBodyBytes;
       if (typeof spec.publicHost === "string" && spec.publicHost) ext.publicHost = spec.publicHost;
+      if (spec.urlElicitation === "Enabled") ext.urlElicitation = true;
       if (isObj(spec.oauthProtectedResource)) {
         const p = spec.oauthProtectedResource;
         ext.oauthProtectedResource = {
@@ -301,7 +322,7 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
 /**
  * Reads upstream's standalone broker config file (YAML or JSON):
  * `servers: [{name, url, hostname, enabled | state, prefix, credential, category, hint, tags,
- * userSpecificList}]` and
+ * userSpecificList, tokenURLElicitation}]` and
  * `virtualServers: [{name, tools, prompts}]`. `url` there already includes the MCP path.
  */
 export function configFromBrokerFile(text: string): GatewayConfig {
@@ -332,6 +353,7 @@ export function configFromBrokerFile(text: string): GatewayConfig {
         path: url.pathname === "/" ? "/mcp" : url.pathname,
         ...discoveryFields(s),
         ...(s.userSpecificList === true ? { userSpecificList: true } : {}),
+        ...elicitationField(s),
       };
     }),
     virtualServers: Array.isArray(doc.virtualServers)
