@@ -276,7 +276,12 @@ Deno.test("wristband: forged, expired or signed by another key lists nothing; en
     await using c = await connectClient(e.s.url);
     assertEquals((await c.client.listTools()).tools, []);
   }
-  await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": good } });
+  {
+    // Two values: the router re-injects the last one for the broker, so a good first one does not count.
+    await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": `${good}, not-a-jwt` } });
+    assertEquals((await c.client.listTools()).tools, []);
+  }
+  await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": `not-a-jwt, ${good}` } });
   assertEquals(names((await c.client.listTools()).tools), ["g_search", "w_get_forecast", "w_search"]);
 });
 

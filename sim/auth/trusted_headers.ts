@@ -163,7 +163,8 @@ function parseCapabilities(text: string): Capabilities | string {
 /**
  * Reads and verifies one request's `x-mcp-authorized` value as the broker does. `value` is the
  * header as the Fetch API gives it: several header lines arrive joined by ", ", which a JWT never
- * contains, so a comma means more than one value (the broker refuses anything but exactly one).
+ * contains, so a comma means more than one value (the broker refuses anything but exactly one; in
+ * the cluster the router hands it one, see {@linkcode authorizedHeaderValue}).
  */
 export async function readWristband(
   value: string | null | undefined,
@@ -243,7 +244,10 @@ export function filterByWristband<T extends { name: string }>(
 
 /**
  * The `x-mcp-authorized` value the broker receives for one request: the policy's success header
- * when it set one (Authorino overwrites what the client sent), else the client's own header.
+ * when it set one (Authorino overwrites what the client sent), else the client's own header as
+ * upstream's router re-injects it on requests to the broker: it strips the internal headers in the
+ * header phase and sets them back from its one-value-per-name map of the request's headers
+ * (`headerMapToMap`, the last entry winning), so of several client values the last one arrives.
  */
 export function authorizedHeaderValue(
   granted: Record<string, string> | undefined,
@@ -252,12 +256,16 @@ export function authorizedHeaderValue(
   for (const [name, value] of Object.entries(granted ?? {})) {
     if (name.toLowerCase() === AUTHORIZED_HEADER) return value;
   }
-  if (clientHeaders instanceof Headers) return clientHeaders.get(AUTHORIZED_HEADER) ?? undefined;
-  for (const [name, value] of Object.entries(clientHeaders ?? {})) {
-    if (name.toLowerCase() !== AUTHORIZED_HEADER || value === undefined) continue;
-    return Array.isArray(value) ? value.join(", ") : value;
+  let sent: string | string[] | undefined;
+  if (clientHeaders instanceof Headers) sent = clientHeaders.get(AUTHORIZED_HEADER) ?? undefined;
+  else {
+    for (const [name, value] of Object.entries(clientHeaders ?? {})) {
+      if (name.toLowerCase() === AUTHORIZED_HEADER && value !== undefined) sent = value;
+    }
   }
-  return undefined;
+  // The Fetch API joins repeated header lines with ", " (a JWT has no comma); the router keeps the last.
+  const last = Array.isArray(sent) ? sent.at(-1) : sent?.split(",").at(-1);
+  return last?.trim();
 }
 
 /** What {@linkcode wristbandFilter} needs about one request and the gateway. */
