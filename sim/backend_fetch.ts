@@ -48,11 +48,25 @@ export interface BackendTarget {
   credential?: string;
   /** The client's own headers, for a `userSpecificList` server (instead of `credential`). */
   headers?: Record<string, string>;
+  /**
+   * Headers the AuthPolicy added once it allowed the call (Authorino's success headers): set last,
+   * as the auth filter sets them after the router, so one named `authorization` replaces the credential.
+   */
+  policyHeaders?: Record<string, string>;
   /** The backend's `Mcp-Session-Id`, when it has sessions. */
   sessionId?: string;
   /** Protocol version negotiated with the backend. */
   protocolVersion?: string;
 }
+
+/** Headers the gateway owns on a backend POST: a policy's success header cannot replace them. */
+const TRANSPORT_OWNED: ReadonlySet<string> = new Set([
+  "accept",
+  "content-type",
+  "content-length",
+  "mcp-session-id",
+  "mcp-protocol-version",
+]);
 
 /** Headers of a POST to a backend session. */
 export function backendHeaders(target: BackendTarget): Record<string, string> {
@@ -64,6 +78,9 @@ export function backendHeaders(target: BackendTarget): Record<string, string> {
   if (target.sessionId) h["mcp-session-id"] = target.sessionId;
   if (target.protocolVersion) h["mcp-protocol-version"] = target.protocolVersion;
   if (target.credential) h.authorization = target.credential;
+  for (const [name, value] of Object.entries(target.policyHeaders ?? {})) {
+    if (!TRANSPORT_OWNED.has(name.toLowerCase())) h[name.toLowerCase()] = value;
+  }
   return h;
 }
 

@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../test/helpers/assert.ts";
 import {
   BackendBodyLimitError,
+  backendHeaders,
   BackendRedirectError,
   boundedFetch,
   fetchBackend,
@@ -200,4 +201,33 @@ Deno.test("boundedFetch: the answer to a request carries only its own responses,
   const redirect = await f(`${s.base}/redirect`, { method: "POST", body: "{}", redirect: "manual" });
   assertEquals([redirect.status, redirect.headers.get("location")], [307, "/elsewhere"]);
   await redirect.body?.cancel();
+});
+
+Deno.test("backendHeaders: a policy's success headers go last, replacing the credential but not the transport's", () => {
+  const target = {
+    endpoint: new URL("http://127.0.0.1:1/mcp"),
+    credential: "Bearer registration",
+    sessionId: "backend-session",
+    protocolVersion: "2025-11-25",
+  };
+  assertEquals(backendHeaders(target).authorization, "Bearer registration");
+  assertEquals(
+    backendHeaders({
+      ...target,
+      policyHeaders: {
+        "X-Mcp-Authorized": "wristband",
+        Authorization: "Bearer exchanged",
+        "mcp-session-id": "forged",
+        "Content-Type": "text/plain",
+      },
+    }),
+    {
+      accept: "application/json, text/event-stream",
+      "content-type": "application/json",
+      "mcp-session-id": "backend-session",
+      "mcp-protocol-version": "2025-11-25",
+      authorization: "Bearer exchanged",
+      "x-mcp-authorized": "wristband",
+    },
+  );
 });

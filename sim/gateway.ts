@@ -14,7 +14,7 @@ import type { GatewayConfig } from "./config.ts";
 import { ToolScopes } from "./discovery.ts";
 import type { Catalog } from "./federation.ts";
 import { installHandlers } from "./handlers.ts";
-import { McpEndpoint } from "./mcp_endpoint.ts";
+import { denied, McpEndpoint } from "./mcp_endpoint.ts";
 import { Metrics } from "./metrics.ts";
 import {
   DEFAULT_MAX_SESSIONS,
@@ -24,7 +24,7 @@ import {
   type Logger,
 } from "./options.ts";
 import { PassthroughRouter } from "./passthrough.ts";
-import { allowAll } from "./policy.ts";
+import { allowAll, type RequestPolicy } from "./policy.ts";
 import { ServerSet } from "./server_set.ts";
 import { SessionSigner } from "./session.ts";
 import { SessionRegistry } from "./sessions.ts";
@@ -50,6 +50,7 @@ export class Gateway {
   #servers: ServerSet;
   #sessions: SessionRegistry;
   #endpoint: McpEndpoint;
+  #policy: RequestPolicy;
   /** The `tools/call` fast path (undefined when `toolCallPassthrough` is false). */
   #passthrough?: PassthroughRouter;
   /** Ends this replica's subscription to the store's relay channel. */
@@ -92,11 +93,12 @@ export class Gateway {
         this.#scopes.delete(id);
       },
     }, opts.signingKey);
+    const policy = this.#policy = opts.policy ?? allowAll;
     this.#endpoint = new McpEndpoint({
       servers,
       sessions: this.#sessions,
       backends,
-      policy: opts.policy ?? allowAll,
+      policy,
       store,
       passthrough: this.#passthrough,
       metrics,
@@ -213,8 +215,13 @@ export class Gateway {
           return new Response(this.metrics.render(), {
             headers: { "content-type": "text/plain; version=0.0.4" },
           });
-        case PROTECTED_RESOURCE_PATH:
+        case PROTECTED_RESOURCE_PATH: {
+          // The broker route's `well-known` rule: a gateway policy applies here too (hence the
+          // guides' `when` excluding /.well-known).
+          const decision = await this.#policy.evaluateRequest?.({ request: req, rule: "well-known" });
+          if (decision && !decision.allow) return denied(decision, null);
           return this.#protectedResource(req, url);
+        }
         default:
           return new Response("Not Found\n", { status: 404 });
       }

@@ -31,6 +31,9 @@ import { type SessionStore, SessionStoreError } from "./store.ts";
 import { originAllowed, type PostedMessage, readPost, RpcCode, rpcError } from "./transport.ts";
 import { message } from "./upstream.ts";
 
+/** Methods upstream's router routes itself (to a server, or with its own answer) before the auth filter. */
+const ROUTER_METHODS: ReadonlySet<string> = new Set(["tools/call", "prompts/get"]);
+
 /** A posted `tools/call` request. */
 type CallMessage = { jsonrpc: "2.0"; id: string | number; method: string; params?: Record<string, unknown> };
 
@@ -59,7 +62,7 @@ export interface McpEndpointOptions {
 }
 
 /** The answer to a request the policy denied: its body as written, else a JSON-RPC error. */
-function denied(decision: PolicyDeny, id: unknown): Response {
+export function denied(decision: PolicyDeny, id: unknown): Response {
   if (decision.body !== undefined) {
     return new Response(decision.body, { status: decision.status, headers: decision.headers });
   }
@@ -110,6 +113,9 @@ export class McpEndpoint {
       );
     }
     if (req.method !== "POST") {
+      // No body, so no x-mcp-* header: the gateway's policy on the broker route still applies.
+      const decision = await this.#o.policy.evaluateRequest?.({ request: req, rule: "mcp" });
+      if (decision && !decision.allow) return denied(decision, null);
       const found = await sessions.find(req);
       if (found instanceof Response) return found;
       const res = await found.transport.handleRequest(req);
@@ -126,6 +132,15 @@ export class McpEndpoint {
     const msg = read.message;
     labelAs(msg.method ?? "response");
     if (msg.method === "initialize") return await this.#initialize(req, msg, vsName);
+    if (msg.method !== undefined && ROUTER_METHODS.has(msg.method)) {
+      return await this.#routed(req, msg, vsName);
+    }
+
+    // Everything else goes to the broker: its route's policy first, then the broker's own checks.
+    const attributes = this.#attributes(msg, vsName);
+    const decision = await this.#o.policy.evaluate({ attributes, request: req });
+    if (!decision.allow) return denied(decision, msg.id);
+    grant(attributes, decision);
 
     // Session.
     const found = await sessions.find(req, msg.id);
@@ -145,22 +160,9 @@ export class McpEndpoint {
     const invalid = checkParams(msg);
     if (invalid) return rpcError(200, RpcCode.InvalidParams, invalid, { id: msg.id });
 
-    // Attributes, then policy.
-    const attributes = this.#attributes(msg, vsName);
-    const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
-    if (!decision.allow) return denied(decision, msg.id);
-    grant(attributes, decision);
-
     // Route.
     const passthrough = this.#o.passthrough;
-    if (msg.method === "tools/call" && msg.id !== undefined && !attributes.serverName) {
-      const unknown = this.#unknownTool(found, msg, attributes);
-      if (unknown) return unknown;
-    }
-    if (passthrough && msg.method === "tools/call" && msg.id !== undefined) {
-      const through = this.#toolCallThrough(found, msg as CallMessage, attributes);
-      if (through) return await through;
-    } else if (passthrough && msg.method === "notifications/cancelled") {
+    if (passthrough && msg.method === "notifications/cancelled") {
       const cancelled = passthrough.cancel(found.id, msg as unknown as Record<string, unknown>);
       if (cancelled) return await cancelled;
       // Not a call of this replica: the one holding it (if any) cancels it; the SDK path below
@@ -171,6 +173,33 @@ export class McpEndpoint {
         message: msg as unknown as Record<string, unknown>,
         from: passthrough.replica,
       });
+    }
+    if (msg.id === undefined) return await found.transport.handleRequest(req, { parsedBody: msg });
+    found.handOver(msg.id, attributes);
+    return await singleAnswer(await found.transport.handleRequest(req, { parsedBody: msg }), req.signal);
+  }
+
+  /**
+   * A `tools/call` or `prompts/get`, which upstream's router handles before the auth filter: it
+   * checks the session and answers an unknown tool itself, and only a call it routes meets the
+   * policy (of the server's HTTPRoute, or of the broker's route for the broker's own tools).
+   */
+  async #routed(req: Request, msg: PostedMessage, vsName: string | undefined): Promise<Response> {
+    const found = await this.#o.sessions.find(req, msg.id);
+    if (found instanceof Response) return found;
+    const invalid = checkParams(msg);
+    if (invalid) return rpcError(200, RpcCode.InvalidParams, invalid, { id: msg.id });
+    const attributes = this.#attributes(msg, vsName);
+    if (msg.method === "tools/call" && msg.id !== undefined && !attributes.serverName) {
+      const unknown = this.#unknownTool(found, msg, attributes);
+      if (unknown) return unknown;
+    }
+    const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
+    if (!decision.allow) return denied(decision, msg.id);
+    grant(attributes, decision);
+    if (this.#o.passthrough && msg.method === "tools/call" && msg.id !== undefined) {
+      const through = this.#toolCallThrough(found, msg as CallMessage, attributes);
+      if (through) return await through;
     }
     if (msg.id === undefined) return await found.transport.handleRequest(req, { parsedBody: msg });
     found.handOver(msg.id, attributes);
@@ -191,10 +220,13 @@ export class McpEndpoint {
     return toolNotFound(msg.id, session.id);
   }
 
-  /** The `x-mcp-*` attributes of one message, computed once and shared by policy and router. */
+  /**
+   * The `x-mcp-*` attributes of one message, computed once and shared by policy and router. A
+   * client's answer (no method) has only an empty method.
+   */
   #attributes(msg: PostedMessage, vsName: string | undefined): RequestAttributes {
     const { catalog, serverByKey } = this.#o.servers;
-    return computeAttributes(msg.method!, msg.params, catalog, serverByKey, vsName);
+    return computeAttributes(msg.method ?? "", msg.params, catalog, serverByKey, vsName);
   }
 
   /** An initialize: policy first, then a new session whose SDK server answers it. */
@@ -332,6 +364,7 @@ export class McpEndpoint {
             : { credential: current.config.credential }),
           sessionId: conn.transport.sessionId,
           protocolVersion: conn.transport.protocolVersion ?? current.protocolVersion,
+          ...(attrs.granted?.requestHeaders ? { policyHeaders: attrs.granted.requestHeaders } : {}),
         };
       },
       backendError: (err) => ({

@@ -41,10 +41,24 @@ export interface PolicyDeny {
   body?: string;
 }
 
+/**
+ * A request to the gateway's listener that carries no JSON-RPC message: GET and DELETE on `/mcp`,
+ * the protected-resource metadata, the `/tokens` page. Upstream's router sets no `x-mcp-*` header
+ * on these, but the gateway's AuthPolicy still sees them.
+ */
+export interface HttpPolicyInput {
+  /** The incoming HTTP request. */
+  request: Request;
+  /** Which of the broker's route rules serves it (upstream's `mcp-gateway-route` and tokens route). */
+  rule: "mcp" | "well-known" | "status" | "tokens";
+}
+
 /** Decides whether a request may proceed. */
 export interface RequestPolicy {
   /** Called once per JSON-RPC message posted to `/mcp`. */
   evaluate(input: PolicyInput): PolicyDecision | Promise<PolicyDecision>;
+  /** Called for requests without a JSON-RPC message (see {@linkcode HttpPolicyInput}); allowed when absent. */
+  evaluateRequest?(input: HttpPolicyInput): PolicyDecision | Promise<PolicyDecision>;
 }
 
 /** The default policy: everything is allowed. */

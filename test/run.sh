@@ -21,6 +21,11 @@ if [ -x test/cluster/build.sh ]; then
   test/cluster/build.sh || setup_failed "test/cluster/build.sh"
 fi
 
+if [ -x test/opa/build.sh ]; then
+  step "opa (Open Policy Agent, for AuthPolicy rego rules)"
+  test/opa/build.sh || setup_failed "test/opa/build.sh"
+fi
+
 if [ -x test/setup_packages.sh ]; then
   step "Debian packages the tests need"
   test/setup_packages.sh || setup_failed "test/setup_packages.sh"

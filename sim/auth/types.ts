@@ -115,6 +115,8 @@ export interface AuthEngine {
 export interface AuthConfigSpec {
   /** Top-level predicates: all must hold for the policy to apply (otherwise the request is let through). */
   when?: { predicate: string }[];
+  /** Named pattern sets (`spec.patterns`: name -> `{allOf: [...]}`) that `patternRef` refers to. */
+  patterns?: Record<string, unknown>;
   /** The rules. */
   rules: Record<string, unknown>;
   /** The policies (`ns/name`) that contributed rules, for the start-up table and logs. */

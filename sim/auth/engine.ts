@@ -1,0 +1,192 @@
+/**
+ * One AuthConfig evaluated for one request, in Authorino's order (pkg/service/auth_pipeline.go):
+ * the top-level `when` (false: Authorino skips the AuthConfig and lets the request through without
+ * auth) -> authentication (methods by priority, each with its own `when`; the first success wins) ->
+ * metadata (not fetched by the simulator: reported, ignored) -> authorization (every rule whose
+ * `when` holds must pass, by priority) -> response (success headers, or the denial as the policy
+ * writes it). Callbacks are reported and ignored.
+ *
+ * Everything is compiled once by {@linkcode compileAuthConfig}; a request only builds its
+ * authorization JSON and evaluates. The engine never throws: an internal failure is a denial.
+ *
+ * @module
+ */
+import type { Logger } from "../options.ts";
+import { authorize, type AuthorizationRule, compileAuthorization } from "./authorization.ts";
+import { buildAuthorizationJson } from "./authorization_json.ts";
+import { authenticate, compileAuthentication, compileCondition, type IdentityContext } from "./identity.ts";
+import type { JwksCache } from "./jwks.ts";
+import { compileResponse } from "./response.ts";
+import type {
+  AuthConfigSpec,
+  AuthDecision,
+  AuthDeny,
+  AuthEngine,
+  AuthorizationJson,
+  AuthRequest,
+  CelProgram,
+  KubeReviewClient,
+  SecretSource,
+  Unsupported,
+} from "./types.ts";
+
+/** What compiling an AuthConfig needs from the gateway. */
+export interface EngineContext {
+  /** The Secrets apiKey identities and wristband signing keys read. */
+  secrets: SecretSource;
+  /** The API server's review APIs, when a cluster is there. */
+  kube?: KubeReviewClient;
+  /** The shared JWKS cache (one per gateway, so keys survive policy updates). */
+  jwks?: JwksCache;
+  /**
+   * Where Kuadrant creates AuthConfigs (the Kuadrant CR's namespace, usually `kuadrant-system`):
+   * where `apiKey` looks for Secrets without `allNamespaces`. Default `kuadrant-system`.
+   */
+  namespace?: string;
+  /** What an authorization rule the simulator cannot evaluate does: pass (`allow`) or fail (`deny`). */
+  unsupportedRules: "allow" | "deny";
+  /** Diagnostics (never a credential). */
+  log?: Logger;
+}
+
+/** The namespace Kuadrant's AuthConfigs live in by default. */
+export const DEFAULT_AUTHCONFIG_NAMESPACE = "kuadrant-system";
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** An authorization rule the simulator cannot evaluate, kept with its `when` so it only counts where it applies. */
+interface UnsupportedRule {
+  name: string;
+  when: CelProgram[];
+  reason: string;
+}
+
+/** The deny every internal failure becomes. */
+function internalDeny(reason: string): AuthDeny {
+  return { allow: false, status: 500, headers: {}, body: "", reason };
+}
+
+/**
+ * Compiles `spec` once. Never throws: what cannot be compiled is in `unsupported` (a `when` that does
+ * not compile makes the whole AuthConfig deny, as Authorino refuses to load it).
+ */
+export function compileAuthConfig(spec: AuthConfigSpec, ctx: EngineContext): AuthEngine {
+  try {
+    return compile(spec, ctx);
+  } catch (err) {
+    const reason = `The AuthConfig of ${spec.sources.join(", ") || "this route"} cannot be compiled: ${
+      err instanceof Error ? err.message : String(err)
+    }`;
+    ctx.log?.("warn", reason);
+    const deny = internalDeny(reason);
+    return {
+      unsupported: [{ path: "", reason: `${reason}; every request is denied.` }],
+      evaluate: () => Promise.resolve(deny),
+    };
+  }
+}
+
+function compile(spec: AuthConfigSpec, ctx: EngineContext): AuthEngine {
+  const patterns = spec.patterns ?? {};
+  const rules = spec.rules;
+  const unsupported: Unsupported[] = [];
+
+  const when: CelProgram[] = [];
+  for (const [i, condition] of (spec.when ?? []).entries()) {
+    const program = compileCondition(condition, patterns);
+    if (typeof program === "string") throw new Error(`when[${i}]: ${program}`);
+    when.push(program);
+  }
+
+  const identityCtx: IdentityContext = {
+    namespace: ctx.namespace ?? DEFAULT_AUTHCONFIG_NAMESPACE,
+    secrets: ctx.secrets,
+    ...(ctx.kube ? { kube: ctx.kube } : {}),
+    ...(ctx.jwks ? { jwks: ctx.jwks } : {}),
+    patterns,
+  };
+  const authentication = compileAuthentication(rules.authentication, identityCtx);
+  unsupported.push(...authentication.unsupported);
+
+  for (const name of Object.keys(isObj(rules.metadata) ? rules.metadata : {})) {
+    unsupported.push({
+      path: `rules.metadata.${name}`,
+      reason: "The simulator fetches no metadata; auth.metadata." + name + " stays empty.",
+    });
+  }
+  for (const name of Object.keys(isObj(rules.callbacks) ? rules.callbacks : {})) {
+    unsupported.push({ path: `rules.callbacks.${name}`, reason: "The simulator sends no callbacks." });
+  }
+
+  const authzRules: AuthorizationRule[] = [];
+  const unsupportedAuthz: UnsupportedRule[] = [];
+  for (const [name, ruleSpec] of Object.entries(isObj(rules.authorization) ? rules.authorization : {})) {
+    const compiled = compileAuthorization(name, isObj(ruleSpec) ? ruleSpec : {}, { ...identityCtx, ...ctx });
+    if (!("path" in compiled && "reason" in compiled)) {
+      authzRules.push(compiled as AuthorizationRule);
+      continue;
+    }
+    const what = ctx.unsupportedRules === "allow" ? "passes" : "fails";
+    unsupported.push({ path: compiled.path, reason: `${compiled.reason} The rule ${what} (--unsupported-rules).` });
+    const ruleWhen: CelProgram[] = [];
+    for (const condition of isObj(ruleSpec) && Array.isArray(ruleSpec.when) ? ruleSpec.when : []) {
+      const program = compileCondition(condition, patterns);
+      if (typeof program !== "string") ruleWhen.push(program);
+    }
+    unsupportedAuthz.push({ name, when: ruleWhen, reason: compiled.reason });
+  }
+
+  const response = compileResponse(isObj(rules.response) ? rules.response : {}, { ...identityCtx, ...ctx });
+  if ("unsupported" in response && Array.isArray(response.unsupported)) unsupported.push(...response.unsupported);
+
+  const failUnsupported = ctx.unsupportedRules === "deny" ? unsupportedAuthz : [];
+  const log = ctx.log;
+
+  async function run(req: AuthRequest): Promise<AuthDecision> {
+    const json = buildAuthorizationJson(req);
+    for (const program of when) {
+      // A condition that fails to evaluate does not hold (Authorino's `when`): the AuthConfig is skipped.
+      if (!holds(program, json)) return { allow: true, requestHeaders: {} };
+    }
+    const signal = req.request.signal;
+    const identity = await authenticate(authentication.methods, req, json, signal);
+    if (!identity.authenticated) {
+      return response.deny("unauthenticated", identity.message, json, {
+        "www-authenticate": identity.challenges.join(", "),
+      });
+    }
+    json.auth.identity = identity.identity;
+    const authz = await authorize(authzRules, json, signal);
+    if (!authz.authorized) return response.deny("unauthorized", authz.message, json);
+    for (const rule of failUnsupported) {
+      if (rule.when.every((p) => holds(p, json))) {
+        return response.deny("unauthorized", `${rule.name}: ${rule.reason}`, json);
+      }
+    }
+    const requestHeaders = await response.successHeaders(json);
+    return { allow: true, requestHeaders, identity: identity.identity, identityMethod: identity.method };
+  }
+
+  return {
+    unsupported,
+    async evaluate(req: AuthRequest): Promise<AuthDecision> {
+      try {
+        return await run(req);
+      } catch (err) {
+        const reason = `AuthPolicy evaluation failed: ${err instanceof Error ? err.message : String(err)}`;
+        log?.("warn", reason);
+        return internalDeny(reason);
+      }
+    },
+  };
+}
+
+/** Whether a condition holds; an evaluation error means it does not. */
+function holds(program: CelProgram, json: AuthorizationJson): boolean {
+  try {
+    return program.evaluate(json) === true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * The AuthPolicy gate: the {@linkcode RequestPolicy} that picks, for each request, the AuthConfig
+ * Kuadrant would have Authorino evaluate, and evaluates it.
+ *
+ * Where upstream evaluates: every HTTP request on the MCP listener goes through the broker's route
+ * (`mcp-gateway-route`, rule `mcp`, `well-known` or `status`; `/tokens` through the tokens route),
+ * so the effective policy of that path applies (the gateway's and the broker route's, merged). A
+ * `tools/call` or `prompts/get` the router sends to a server goes through that server's HTTPRoute,
+ * so the effective policy of that path applies instead (the gateway's and the server route's).
+ *
+ * Authorino sees the request as Envoy holds it after upstream's router (an ext_proc filter placed
+ * first in the chain, before the auth filter): the client's headers without the internal
+ * `x-mcp-authorized`, `x-mcp-virtualserver` and `x-mcp-verified-sub` (the router strips them and
+ * puts them back only on requests to the broker), plus the `x-mcp-*` headers it sets: on a routed
+ * call `x-mcp-method`, `x-mcp-toolname` or `x-mcp-promptname`, `x-mcp-servername` (the
+ * registration's `ns/name`) and `x-mcp-annotation-hints`; on anything else sent to the broker
+ * `x-mcp-method` and `x-mcp-servername: mcpBroker`.
+ *
+ * @module
+ */
+import type { Logger } from "../options.ts";
+import type { HttpPolicyInput, PolicyDecision, PolicyInput, RequestPolicy } from "../policy.ts";
+import type { RequestAttributes } from "../routing.ts";
+import {
+  type BrokerRule,
+  type PolicyProblem,
+  type PolicyRow,
+  type PolicyTargets,
+  resolveAuthPolicies,
+  type RouteTarget,
+} from "./auth_policy.ts";
+import { compileAuthConfig, type EngineContext } from "./engine.ts";
+import type { AuthConfigSpec, AuthDecision, AuthEngine, AuthRequest, Unsupported } from "./types.ts";
+
+/** The `x-mcp-servername` upstream's router sets on requests it sends to the broker. */
+export const BROKER_SERVER_NAME = "mcpBroker";
+
+/** Headers upstream's router strips in the header phase (`routing.InternalOnlyHeaders`). */
+const INTERNAL_ONLY = ["x-mcp-authorized", "x-mcp-virtualserver", "x-mcp-verified-sub"] as const;
+
+/** Router headers a client cannot set for a routed call: the router sets or removes them. */
+const ROUTER_HEADERS = [
+  "x-mcp-method",
+  "x-mcp-toolname",
+  "x-mcp-promptname",
+  "x-mcp-servername",
+  "x-mcp-annotation-hints",
+] as const;
+
+/** Methods the router sends to a server's HTTPRoute; everything else goes to the broker. */
+const ROUTED = new Set(["tools/call", "prompts/get"]);
+
+/** An unsupported rule, with where it applies. */
+export interface GateUnsupported extends Unsupported {
+  /** `broker`, `well-known`, `status`, `tokens` or `server ns/name`. */
+  where: string;
+  /** The policies whose merged rules hold it. */
+  sources: string[];
+}
+
+/** What the gate resolved, for the start-up table and `/status`. */
+export interface AuthPolicySummary {
+  /** One row per AuthPolicy. */
+  rows: PolicyRow[];
+  /** Policies not applied, with why. */
+  problems: PolicyProblem[];
+  /** Rules the simulator cannot evaluate, per place they apply. */
+  unsupported: GateUnsupported[];
+}
+
+/** What the gate is built from; `update` takes the same. */
+export interface AuthPolicyGateInput {
+  /** The objects (AuthPolicies among them; others are ignored). */
+  policies: readonly unknown[];
+  /**
+   * The gateway's targets (see `policyTargetsFromObjects`); undefined when there is no
+   * MCPGatewayExtension, so no policy has a target.
+   */
+  targets: PolicyTargets | undefined;
+}
+
+/** Options of {@linkcode AuthPolicyGate}. */
+export interface AuthPolicyGateOptions extends AuthPolicyGateInput {
+  /** What the engines need (Secrets, the API server, `unsupportedRules`). */
+  context: EngineContext;
+  /** Diagnostics: denials at debug, problems at warn. */
+  log?: Logger;
+}
+
+/** The compiled engines of one resolution: swapped as a whole by `update`. */
+interface Compiled {
+  broker: Partial<Record<BrokerRule, AuthEngine>>;
+  servers: Map<string, AuthEngine>;
+  /** Each server route's first hostname: Envoy's `:authority` once the router re-routed the call. */
+  hosts: Map<string, string>;
+  summary: AuthPolicySummary;
+  /** Whether any engine exists (a gate without policies allows without work). */
+  any: boolean;
+}
+
+/** Evaluates AuthPolicies for each request; `update` swaps them for the requests that start after it. */
+export class AuthPolicyGate implements RequestPolicy {
+  #context: EngineContext;
+  #log: Logger;
+  #compiled: Compiled;
+
+  /** A gate over `opts.policies` attached to `opts.targets`. */
+  constructor(opts: AuthPolicyGateOptions) {
+    this.#context = opts.context;
+    this.#log = opts.log ?? (() => {});
+    this.#compiled = this.#compile(opts);
+  }
+
+  /** What the current policies resolved to. */
+  get summary(): AuthPolicySummary {
+    return this.#compiled.summary;
+  }
+
+  /**
+   * Replaces the policies and targets (and the engine context, when given). Requests already
+   * evaluating finish with the old engines; every request after this returns uses the new ones.
+   */
+  update(input: AuthPolicyGateInput & { context?: EngineContext }): AuthPolicySummary {
+    if (input.context) this.#context = input.context;
+    const compiled = this.#compile(input);
+    this.#compiled = compiled;
+    return compiled.summary;
+  }
+
+  #compile(input: AuthPolicyGateInput): Compiled {
+    const cache = new Map<string, AuthEngine>();
+    const unsupported: GateUnsupported[] = [];
+    const engine = (spec: AuthConfigSpec, where: string): AuthEngine => {
+      const key = JSON.stringify({ when: spec.when, patterns: spec.patterns, rules: spec.rules });
+      let compiled = cache.get(key);
+      if (!compiled) {
+        compiled = compileAuthConfig(spec, this.#context);
+        cache.set(key, compiled);
+      }
+      for (const u of compiled.unsupported) unsupported.push({ ...u, where, sources: spec.sources });
+      return compiled;
+    };
+    if (!input.targets) {
+      const problems = noTargetProblems(input.policies);
+      for (const p of problems) this.#log("warn", p.message, { policy: p.policy });
+      return {
+        broker: {},
+        servers: new Map(),
+        hosts: new Map(),
+        summary: {
+          rows: problems.map((p) => ({
+            policy: p.policy,
+            target: "",
+            phase: "rules" as const,
+            strategy: "atomic" as const,
+            rules: {},
+            appliesTo: [],
+            reason: p.message,
+          })),
+          problems,
+          unsupported,
+        },
+        any: false,
+      };
+    }
+    const resolved = resolveAuthPolicies(input.policies, input.targets);
+    const broker: Compiled["broker"] = {};
+    for (const [rule, spec] of Object.entries(resolved.broker) as [BrokerRule, AuthConfigSpec][]) {
+      broker[rule] = engine(spec, rule === "mcp" ? "broker" : rule);
+    }
+    const servers = new Map<string, AuthEngine>();
+    for (const [server, spec] of resolved.servers) servers.set(server, engine(spec, `server ${server}`));
+    const hosts = new Map<string, string>();
+    for (const [server, route] of input.targets.servers) {
+      const host = firstHost(route);
+      if (host) hosts.set(server, host);
+    }
+    for (const p of resolved.problems) this.#log("warn", p.message, { policy: p.policy });
+    return {
+      broker,
+      servers,
+      hosts,
+      summary: { rows: resolved.rows, problems: resolved.problems, unsupported },
+      any: servers.size > 0 || Object.keys(broker).length > 0,
+    };
+  }
+
+  /** A JSON-RPC message posted to `/mcp`: the server route's policy for a routed call, else the broker's. */
+  evaluate(input: PolicyInput): Promise<PolicyDecision> | PolicyDecision {
+    const compiled = this.#compiled;
+    if (!compiled.any) return { allow: true };
+    const attrs = input.attributes;
+    const server = routedServer(attrs);
+    const engine = server !== undefined ? compiled.servers.get(server) : compiled.broker.mcp;
+    if (!engine) return { allow: true };
+    const headers = authHeaders(input.request.headers, attrs, server !== undefined);
+    const host = server !== undefined ? compiled.hosts.get(server) : undefined;
+    return this.#run(engine, input.request, headers, host);
+  }
+
+  /** A request without a JSON-RPC message: the broker route rule's policy, no `x-mcp-*` header. */
+  evaluateRequest(input: HttpPolicyInput): Promise<PolicyDecision> | PolicyDecision {
+    const compiled = this.#compiled;
+    const engine = compiled.any ? compiled.broker[input.rule] : undefined;
+    if (!engine) return { allow: true };
+    return this.#run(engine, input.request, authHeaders(input.request.headers, undefined, false));
+  }
+
+  async #run(engine: AuthEngine, request: Request, headers: Headers, host?: string): Promise<PolicyDecision> {
+    if (host) headers.set("host", host);
+    const url = new URL(request.url);
+    const req: AuthRequest = {
+      request,
+      headers,
+      source: { address: "127.0.0.1", port: 0 },
+      destination: {
+        address: url.hostname,
+        port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+      },
+    };
+    let decision: AuthDecision;
+    try {
+      decision = await engine.evaluate(req);
+    } catch (err) {
+      // The engine never throws by contract; should it, the request is refused, never let through.
+      this.#log("error", `AuthPolicy evaluation failed: ${err instanceof Error ? err.name : "error"}.`);
+      return { allow: false, status: 500, message: "Internal error.", body: "" };
+    }
+    if (decision.allow) {
+      return {
+        allow: true,
+        ...(Object.keys(decision.requestHeaders).length ? { requestHeaders: decision.requestHeaders } : {}),
+        ...(decision.identity !== undefined ? { identity: decision.identity } : {}),
+      };
+    }
+    this.#log("debug", `AuthPolicy denied the request with ${decision.status}: ${decision.reason}`, {
+      path: url.pathname,
+      method: headers.get("x-mcp-method") ?? request.method,
+    });
+    return {
+      allow: false,
+      status: decision.status,
+      message: decision.reason,
+      headers: decision.headers,
+      body: decision.body,
+    };
+  }
+}
+
+/** The registration a call goes to through its own HTTPRoute; undefined when it goes to the broker. */
+function routedServer(attrs: RequestAttributes): string | undefined {
+  if (!ROUTED.has(attrs.method) || !attrs.serverName) return undefined;
+  if (attrs.method === "tools/call" && !attrs.toolName) return undefined;
+  if (attrs.method === "prompts/get" && !attrs.promptName) return undefined;
+  return attrs.serverName;
+}
+
+/** The headers Authorino sees, as upstream's router leaves them (see the module doc). */
+export function authHeaders(client: Headers, attrs: RequestAttributes | undefined, routed: boolean): Headers {
+  const headers = new Headers(client);
+  for (const name of INTERNAL_ONLY) headers.delete(name);
+  if (!attrs) return headers;
+  if (routed) {
+    for (const name of ROUTER_HEADERS) headers.delete(name);
+    headers.set("x-mcp-method", attrs.method);
+    if (attrs.toolName) headers.set("x-mcp-toolname", attrs.toolName);
+    if (attrs.promptName && attrs.method === "prompts/get") headers.set("x-mcp-promptname", attrs.promptName);
+    if (attrs.serverName) headers.set("x-mcp-servername", attrs.serverName);
+    if (attrs.annotationHints) headers.set("x-mcp-annotation-hints", attrs.annotationHints);
+    return headers;
+  }
+  if (attrs.method) headers.set("x-mcp-method", attrs.method);
+  headers.set("x-mcp-servername", BROKER_SERVER_NAME);
+  for (const name of INTERNAL_ONLY) {
+    const value = client.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return headers;
+}
+
+/** A route's first concrete hostname (a wildcard names no one host). */
+function firstHost(route: RouteTarget): string | undefined {
+  return route.hostnames.find((h) => !h.startsWith("*"));
+}
+
+/** Every AuthPolicy among `objects`, reported: without an MCPGatewayExtension nothing can be a target. */
+function noTargetProblems(objects: readonly unknown[]): PolicyProblem[] {
+  const out: PolicyProblem[] = [];
+  for (const o of objects) {
+    if (typeof o !== "object" || o === null) continue;
+    const obj = o as {
+      kind?: unknown;
+      apiVersion?: unknown;
+      metadata?: { namespace?: string; name?: string };
+    };
+    if (
+      obj.kind !== "AuthPolicy" || typeof obj.apiVersion !== "string" ||
+      !obj.apiVersion.startsWith("kuadrant.io/")
+    ) {
+      continue;
+    }
+    const key = `${obj.metadata?.namespace ?? "default"}/${obj.metadata?.name ?? ""}`;
+    out.push({
+      policy: key,
+      code: "target-not-found",
+      message:
+        `AuthPolicy ${key} has no target here: there is no MCPGatewayExtension, so no Gateway or HTTPRoute is known; not applied.`,
+    });
+  }
+  return out;
+}

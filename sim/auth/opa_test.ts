@@ -1,0 +1,93 @@
+import { assert, assertEquals, assertRejects } from "../../test/helpers/assert.ts";
+import { findOpa, OpaCompileError, OpaPool, wrapRego } from "./opa.ts";
+import { AuthEvalError } from "./types.ts";
+import { requireOpa } from "../../test/helpers/opa.ts";
+
+Deno.test("wrapRego: Authorino's package and default, package lines removed", () => {
+  const wrapped = wrapRego("u1", "package foo.bar\nallow { true }\n");
+  assertEquals(wrapped.module, 'package authorino.authz["u1"]\ndefault allow = false\nallow { true }\n');
+  assertEquals(wrapped.cleaned, true);
+  assertEquals(wrapRego("u2", "allow = true").cleaned, false);
+});
+
+Deno.test("findOpa: an explicit path that does not exist finds nothing", () => {
+  assertEquals(findOpa("/nonexistent/opa"), undefined);
+});
+
+Deno.test("OpaPool: v0 rego compiled once, every rule's value, a denial, a runtime error", async () => {
+  const pool = new OpaPool({ opaPath: requireOpa() });
+  try {
+    const rego =
+      'allow { input.user == "alice" }\ngreeting = concat(" ", ["hello", input.user])\nnever { false }\n';
+    const policy = await pool.load("t1", rego, "v0");
+    assertEquals(policy.rules, ["allow", "greeting", "never"]);
+    assertEquals(await pool.evaluate(policy, { user: "alice" }), { allow: true, greeting: "hello alice" });
+    assertEquals((await pool.evaluate(policy, { user: "bob" })).allow, false);
+    // Loading again does not recompile: same answer, same object.
+    assertEquals(await pool.load("t1", rego, "v0"), policy);
+
+    const conflict = await pool.load("t2", "x = 1 { true }\nx = 2 { true }\nallow = true\n", "v0");
+    const err = await assertRejects(() => pool.evaluate(conflict, {}), AuthEvalError);
+    assert(/conflicting values/.test(err.message), err.message);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("OpaPool: v1 rego in its own process; v0 syntax refused there with the line", async () => {
+  const pool = new OpaPool({ opaPath: requireOpa() });
+  try {
+    const v1 = await pool.load("t3", "allow if input.n > 1\n", "v1");
+    assertEquals(await pool.evaluate(v1, { n: 2 }), { allow: true });
+    const err = await assertRejects(
+      () => pool.load("t4", "x := 1\nallow { input.n > 1 }\n", "v1"),
+      OpaCompileError,
+    );
+    assertEquals(err.position?.line, 2);
+    assert(/rego_parse_error/.test(err.message), err.message);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("OpaPool: a killed process is replaced and its policies compiled again", async () => {
+  const pool = new OpaPool({ opaPath: requireOpa() });
+  try {
+    const policy = await pool.load("t5", "allow = true\n", "v0");
+    assertEquals((await pool.evaluate(policy, {})).allow, true);
+    // Find our own child through /proc: the pool keeps the process private.
+    const ours = await childrenOf(Deno.pid);
+    assert(ours.length >= 1, "the pool started no process");
+    for (const pid of ours) Deno.kill(pid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 200));
+    // The policy object from before the restart still works: the pool compiles it again.
+    assertEquals((await pool.evaluate(policy, {})).allow, true);
+  } finally {
+    await pool.close();
+  }
+  assertEquals(await childrenOf(Deno.pid), [], "close left an opa process running");
+});
+
+Deno.test("OpaPool: without a binary nothing starts and evaluation fails with a reason", async () => {
+  const pool = new OpaPool({ opaPath: "/nonexistent/opa" });
+  assertEquals(pool.binary, undefined);
+  const err = await assertRejects(() => pool.load("t6", "allow = true", "v0"), AuthEvalError);
+  assert(/No opa binary/.test(err.message));
+  await pool.close();
+});
+
+async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (Number(fields[1]) === pid && comm === "opa" && fields[0] !== "Z") out.push(Number(entry.name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
