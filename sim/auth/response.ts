@@ -76,8 +76,9 @@ export interface CompiledResponse {
   successHeaders(json: AuthorizationJson): Promise<Record<string, string>>;
   /**
    * The exact denial: `reason` is the pipeline's message (used when the policy sets none);
-   * `defaultHeaders` are the challenge headers of an `unauthenticated` denial (see
-   * {@linkcode challengeHeaders}), replaced by the policy's `headers` when it sets some.
+   * `defaultHeaders` are the headers of an `unauthenticated` denial when the policy sets none:
+   * Authorino's challenges, `{ "WWW-Authenticate": challenges.join(", ") }` with the identity
+   * methods' challenges (`<identifier> realm="<name>"`, see identity.ts).
    */
   deny(
     kind: "unauthenticated" | "unauthorized",
@@ -89,36 +90,6 @@ export interface CompiledResponse {
   readonly wristbands: readonly WristbandInfo[];
   /** Items the simulator cannot build here, with why. */
   readonly unsupported: readonly Unsupported[];
-}
-
-/**
- * Authorino's default challenges: one `WWW-Authenticate: <identifier> realm="<name>"` per
- * authentication method (the identifier is the Authorization header prefix, default `Bearer`, or the
- * custom header, query parameter or cookie name), joined as one header value in priority, then name
- * order.
- */
-export function challengeHeaders(
-  authentication: Record<string, unknown> | undefined,
-): Record<string, string> {
-  const entries = Object.entries(authentication ?? {}).map(([name, raw]) => {
-    const spec = isObject(raw) ? raw : {};
-    return { name, priority: Number.isInteger(spec.priority) ? spec.priority as number : 0, spec };
-  }).sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  if (entries.length === 0) return {};
-  const challenges = entries.map(({ name, spec }) =>
-    `${credentialIdentifier(spec.credentials)} realm="${name}"`
-  );
-  return { "WWW-Authenticate": challenges.join(", ") };
-}
-
-function credentialIdentifier(credentials: unknown): string {
-  const c = isObject(credentials) ? credentials : {};
-  let identifier = "";
-  if (isObject(c.authorizationHeader)) identifier = str(c.authorizationHeader.prefix);
-  else if (isObject(c.customHeader)) identifier = str(c.customHeader.name);
-  else if (isObject(c.queryString)) identifier = str(c.queryString.name);
-  else if (isObject(c.cookie)) identifier = str(c.cookie.name);
-  return identifier === "" ? "Bearer" : identifier;
 }
 
 interface DenyWith {

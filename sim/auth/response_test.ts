@@ -6,7 +6,8 @@ import { ACCOUNTING, requestJson, rulesOf, TOOL_FILTER_GUIDE } from "../../test/
 import { requireOpa } from "../../test/helpers/opa.ts";
 import { type AuthorizationRule, authorize, compileAuthorization } from "./authorization.ts";
 import { OpaPool } from "./opa.ts";
-import { challengeHeaders, compileResponse, goFormat, REASON_HEADER } from "./response.ts";
+import { compileAuthentication } from "./identity.ts";
+import { compileResponse, goFormat, REASON_HEADER } from "./response.ts";
 import type { SecretObject, SecretSource } from "./types.ts";
 
 // The seed article's AuthPolicy (its YAML lost its indentation in the article; here indented as
@@ -50,6 +51,12 @@ spec:
               }
 `;
 
+// The default headers of an unauthenticated denial, from the identity methods' own challenges.
+function challenges(authentication: unknown): Record<string, string> {
+  const { methods } = compileAuthentication(authentication, { namespace: "kuadrant-system" });
+  return { "WWW-Authenticate": methods.map((m) => m.challenge).join(", ") };
+}
+
 function secrets(list: SecretObject[]): SecretSource {
   return { list: () => list };
 }
@@ -81,7 +88,7 @@ Deno.test("seed article: the 401 with WWW-Authenticate resource_metadata, byte f
     "unauthenticated",
     "credential not found",
     requestJson(),
-    challengeHeaders(spec.authentication),
+    challenges(spec.authentication),
   );
   assertEquals(deny, {
     allow: false,
@@ -112,16 +119,16 @@ Deno.test("defaults: 401 with one challenge per authentication method, 403 with 
       credentials: { authorizationHeader: { prefix: "APIKEY" } },
       priority: 1,
     },
-    cookie: { plain: { selector: "x" }, credentials: { cookie: { name: "session" } } },
+    cookie: { apiKey: { selector: {} }, credentials: { cookie: { name: "session" } } },
   };
   const response = compileResponse(undefined);
   const reason =
     '{"api-key":"credential not found","cookie":"credential not found","keycloak":"credential not found"}';
-  assertEquals(response.deny("unauthenticated", reason, requestJson(), challengeHeaders(authentication)), {
+  assertEquals(response.deny("unauthenticated", reason, requestJson(), challenges(authentication)), {
     allow: false,
     status: 401,
     headers: {
-      "WWW-Authenticate": 'session realm="cookie", Bearer realm="keycloak", APIKEY realm="api-key"',
+      "WWW-Authenticate": 'Bearer realm="keycloak", APIKEY realm="api-key", session realm="cookie"',
       [REASON_HEADER]: reason,
     },
     body: "",

@@ -124,11 +124,21 @@ export function goJson(value: unknown): string {
   });
 }
 
+// Objects a path builds (multipaths, `@reverse`, `@join`, `@group`) keep the order GJSON wrote them in;
+// every other object is the authorization JSON's, which Go wrote with sorted keys.
+const built = new WeakSet<object>();
+
+function builtObject(o: Record<string, unknown>): Record<string, unknown> {
+  built.add(o);
+  return o;
+}
+
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) {
+    const keys = built.has(value) ? Object.keys(value) : Object.keys(value).sort();
+    for (const k of keys) {
       const v = (value as Record<string, unknown>)[k];
       if (v !== undefined) out[k] = sortKeys(v);
     }
@@ -212,10 +222,18 @@ function parsePath(path: string): Component[] {
       while (j < path.length && !".|:".includes(path[j])) j++;
       name = path.slice(i + 1, j);
       if (path[j] === ":") {
+        // A JSON argument ends where its value does; any other runs to the next `|` (GJSON's
+        // execModifier), so `@case:upper.x` has the argument `upper.x`.
         const a = j + 1;
-        j = '{["'.includes(path[a]) ? skipGroup(path, a) : a;
-        while (j < path.length && !".|".includes(path[j])) j++;
-        arg = path.slice(a, j);
+        if ('{["'.includes(path[a])) {
+          j = skipGroup(path, a);
+          arg = path.slice(a, j);
+          while (j < path.length && !".|".includes(path[j])) j++;
+        } else {
+          j = a;
+          while (j < path.length && path[j] !== "|") j++;
+          arg = path.slice(a, j);
+        }
       }
       i = j;
     } else if (path[i] === "#" && path[i + 1] === "(" || path[i] === "#" && path[i + 1] === "[") {
@@ -271,12 +289,30 @@ function evalPath(root: unknown, value: unknown, path: string): unknown {
 
 function evalComponents(root: unknown, value: unknown, cs: Component[], from: number): unknown {
   let current = value;
+  // Whether `current` is a string an Authorino modifier wrapped without escaping (its JSON text holds
+  // raw control characters, which `@strip` then removes).
+  let rawText = false;
   for (let i = from; i < cs.length; i++) {
     if (current === undefined) return undefined;
     const c = cs[i];
+    const wasRaw = rawText;
+    rawText = false;
     switch (c.kind) {
       case "key":
-        current = child(current, c);
+        if (c.wildcard && current !== null && typeof current === "object" && !Array.isArray(current)) {
+          // GJSON tries each matching key (in document order) until the rest of the path resolves.
+          const end = nextPipe(cs, i + 1);
+          const o = current as Record<string, unknown>;
+          const re = wildcardRegex(c.raw!);
+          let found: unknown;
+          for (const k of sortedKeys(o)) {
+            if (!re.test(k)) continue;
+            found = end === i + 1 ? o[k] : evalComponents(root, o[k], cs.slice(0, end), i + 1);
+            if (found !== undefined) break;
+          }
+          current = found;
+          i = end - 1;
+        } else current = child(current, c);
         break;
       case "count":
         if (!Array.isArray(current)) return undefined;
@@ -311,7 +347,8 @@ function evalComponents(root: unknown, value: unknown, cs: Component[], from: nu
         break;
       }
       case "modifier":
-        current = applyModifier(root, current, c.name ?? "", c.arg, i === 0);
+        current = applyModifier(root, current, c.name ?? "", c.arg, i === 0, wasRaw);
+        rawText = typeof current === "string" && ["extract", "replace", "base64"].includes(c.name ?? "");
         break;
       case "multipath":
         current = multipath(root, current, c.text);
@@ -386,7 +423,7 @@ interface Query {
 
 function parseQuery(text: string): Query {
   // `#(path op value)`, `#[...]` for old paths; the trailing `#` (all matches) is not part of the text.
-  const inner = text.replace(/#$/, "").slice(2, text.endsWith("#") ? -2 : -1);
+  const inner = text.replace(/#$/, "").slice(2, -1);
   let i = 0;
   while (i < inner.length) {
     const ch = inner[i];
@@ -407,56 +444,65 @@ function parseQuery(text: string): Query {
   return { path, op, value };
 }
 
+// GJSON v1.14's queryMatches: the element's type decides the comparison; `~` first turns the value
+// (present or not) into a boolean with `Result.Bool()`.
 function queryMatches(root: unknown, el: unknown, q: Query): boolean {
-  const left = q.path === "" ? el : evalPath(root, el, q.path);
-  if (!q.op) {
-    return left !== undefined && !(Array.isArray(left) && left.length === 0 && q.path.includes("#("));
+  let left = q.path === ""
+    ? el
+    : (el !== null && typeof el === "object" ? evalPath(root, el, q.path) : undefined);
+  if (q.path !== "" && (el === null || typeof el !== "object")) return false;
+  let rv = q.value;
+  if (rv.length >= 2 && rv.startsWith('"') && rv.endsWith('"')) {
+    try {
+      rv = JSON.parse(rv);
+    } catch {
+      rv = rv.slice(1, -1);
+    }
   }
-  const rv = q.value;
-  if (rv.startsWith("~")) {
-    const b = tildeBool(left, rv.slice(1));
-    return q.op === "!=" ? !b : b;
+  if (q.value.startsWith("~")) {
+    rv = rv.slice(1);
+    left = gjsonBool(left);
   }
-  let right: unknown;
-  try {
-    right = JSON.parse(rv);
-  } catch {
-    return false;
+  if (left === undefined) return false;
+  const op = q.op === "==" ? "=" : q.op;
+  if (op === "") return true;
+  if (typeof left === "string") return compare(op, left, rv, true);
+  if (typeof left === "number") {
+    const n = Number.parseFloat(rv);
+    return compare(op, left, Number.isNaN(n) ? 0 : n, false);
   }
-  if (typeof right === "string") {
-    if (typeof left !== "string") return false;
-    return compare(q.op, left, right, true);
+  if (left === true) {
+    return op === "="
+      ? rv === "true"
+      : op === "!="
+      ? rv !== "true"
+      : op === ">"
+      ? rv === "false"
+      : op === ">=";
   }
-  if (typeof right === "number") {
-    if (typeof left !== "number") return false;
-    return compare(q.op, left, right, false);
-  }
-  if (typeof right === "boolean") {
-    if (typeof left !== "boolean") return false;
-    return compare(q.op, Number(left), Number(right), false);
+  if (left === false) {
+    return op === "="
+      ? rv === "false"
+      : op === "!="
+      ? rv !== "false"
+      : op === "<"
+      ? rv === "true"
+      : op === "<=";
   }
   return false;
 }
 
-function tildeBool(v: unknown, kind: string): boolean {
-  switch (kind) {
-    case "true":
-      return v === true || (typeof v === "number" && v !== 0) ||
-        (typeof v === "string" && ["1", "t", "T", "true", "TRUE", "True"].includes(v));
-    case "false":
-      return !tildeBool(v, "true");
-    case "null":
-      return v === undefined || v === null;
-    case "*":
-      return v !== undefined;
-  }
+// GJSON's `Result.Bool()`: true, a non-zero number, or a string Go's ParseBool reads as true.
+function gjsonBool(v: unknown): boolean {
+  if (v === true) return true;
+  if (typeof v === "number") return v !== 0;
+  if (typeof v === "string") return ["1", "t", "true"].includes(v.toLowerCase());
   return false;
 }
 
 function compare(op: string, a: string | number, b: string | number, strings: boolean): boolean {
   switch (op) {
     case "=":
-    case "==":
       return a === b;
     case "!=":
       return a !== b;
@@ -516,7 +562,7 @@ function multipath(root: unknown, current: unknown, text: string): unknown {
       obj[key ?? (last.kind === "key" ? last.text : "_")] = v;
     } else arr.push(v);
   }
-  return asObject ? obj : arr;
+  return asObject ? builtObject(obj) : arr;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -550,6 +596,7 @@ function applyModifier(
   name: string,
   arg: string | undefined,
   first: boolean,
+  rawText: boolean,
 ): unknown {
   // A modifier at the start of a path applies to the whole document.
   const value = first ? root : v;
@@ -563,7 +610,7 @@ function applyModifier(
       if (Array.isArray(value)) return [...value].reverse();
       if (value && typeof value === "object") {
         const o = value as Record<string, unknown>;
-        return Object.fromEntries(sortedKeys(o).reverse().map((k) => [k, o[k]]));
+        return builtObject(Object.fromEntries(sortedKeys(o).reverse().map((k) => [k, o[k]])));
       }
       return value;
     case "keys":
@@ -582,16 +629,23 @@ function applyModifier(
     }
     case "join": {
       if (!Array.isArray(value)) return value;
-      const out: Record<string, unknown> = {};
-      for (const o of value) if (o && typeof o === "object" && !Array.isArray(o)) Object.assign(out, o);
+      const out: Record<string, unknown> = builtObject({});
+      for (const o of value) {
+        if (!o || typeof o !== "object" || Array.isArray(o)) continue;
+        const r = o as Record<string, unknown>;
+        // A repeated key keeps its first place and takes the last value.
+        for (const k of built.has(r) ? Object.keys(r) : sortedKeys(r)) out[k] = r[k];
+      }
       return out;
     }
     case "group": {
       if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
       const rows: Record<string, unknown>[] = [];
-      for (const [k, col] of Object.entries(value)) {
+      const o = value as Record<string, unknown>;
+      for (const k of built.has(o) ? Object.keys(o) : sortedKeys(o)) {
+        const col = o[k];
         if (!Array.isArray(col)) continue;
-        col.forEach((x, i) => (rows[i] ??= {})[k] = x);
+        col.forEach((x, i) => (rows[i] ??= builtObject({}))[k] = x);
       }
       return rows;
     }
@@ -636,8 +690,10 @@ function applyModifier(
     }
     case "strip": {
       if (value === undefined) return undefined;
-      // Non-printable runes are removed from the JSON text (escapes such as `\n` in a string stay text).
-      if (typeof value === "string") return [...value].filter(isPrintable).join("");
+      // Non-printable runes are removed from the JSON text. In the authorization JSON Go has escaped
+      // control characters (`\u0006`, `\n`), so those stay; in the text `@extract`, `@replace` and
+      // `@base64` return (not escaped) they go.
+      if (rawText && typeof value === "string") return [...value].filter(isPrintable).join("");
       return fromJsonText([...goJson(value)].filter(isPrintable).join(""));
     }
     default:
