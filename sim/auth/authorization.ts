@@ -357,43 +357,62 @@ function goKind(value: unknown): string {
  * of a group concurrently, each skipped when its `when` does not hold (or fails); the first rule to deny
  * cancels the rest of its group and the request is denied. Each passing rule's result is stored at
  * `json.auth.authorization[name]`. Resolves when every applicable rule passed; throws
- * {@linkcode AuthorizationDenied} otherwise.
+ * {@linkcode AuthorizationDenied} otherwise. `rules` is read as a fixed list (its priorities are kept
+ * per array).
  */
 export async function authorize(
   rules: readonly AuthorizationRule[],
   json: AuthorizationJson,
   signal?: AbortSignal,
 ): Promise<void> {
-  const priorities = [...new Set(rules.map((r) => r.priority))].sort((a, b) => a - b);
-  for (const priority of priorities) {
+  for (const priority of prioritiesOf(rules)) {
     const group = rules.filter((r) => r.priority === priority && applies(r, json));
     if (group.length === 0) continue;
+    if (group.length === 1) {
+      // The common case needs no cancellation of siblings (an AbortController costs more than a rule).
+      const rule = group[0];
+      try {
+        json.auth.authorization[rule.name] = await rule.authorize(json, signal);
+      } catch (err) {
+        throw denialOf(rule, err);
+      }
+      continue;
+    }
     const cancel = new AbortController();
     const groupSignal = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        let pending = group.length;
-        for (const rule of group) {
-          rule.authorize(json, groupSignal).then(
-            (result) => {
-              json.auth.authorization[rule.name] = result;
-              if (--pending === 0) resolve();
-            },
-            (err) => {
-              cancel.abort();
-              reject(
-                err instanceof AuthorizationDenied
-                  ? err
-                  : new AuthorizationDenied(rule.name, errorMessage(err)),
-              );
-            },
-          );
-        }
-      });
-    } finally {
-      cancel.abort();
-    }
+    await new Promise<void>((resolve, reject) => {
+      let pending = group.length;
+      for (const rule of group) {
+        rule.authorize(json, groupSignal).then(
+          (result) => {
+            json.auth.authorization[rule.name] = result;
+            if (--pending === 0) resolve();
+          },
+          (err) => {
+            cancel.abort();
+            reject(denialOf(rule, err));
+          },
+        );
+      }
+    });
   }
+}
+
+const PRIORITIES = new WeakMap<readonly AuthorizationRule[], number[]>();
+
+function prioritiesOf(rules: readonly AuthorizationRule[]): number[] {
+  let priorities = PRIORITIES.get(rules);
+  if (!priorities) {
+    priorities = [...new Set(rules.map((r) => r.priority))].sort((a, b) => a - b);
+    PRIORITIES.set(rules, priorities);
+  }
+  return priorities;
+}
+
+function denialOf(rule: AuthorizationRule, err: unknown): AuthorizationDenied {
+  return err instanceof AuthorizationDenied
+    ? err
+    : new AuthorizationDenied(rule.name, errorMessage(err), { cause: err });
 }
 
 function applies(rule: AuthorizationRule, json: AuthorizationJson): boolean {

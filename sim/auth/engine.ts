@@ -12,11 +12,19 @@
  * @module
  */
 import type { Logger } from "../options.ts";
-import { authorize, type AuthorizationRule, compileAuthorization } from "./authorization.ts";
+import {
+  AuthorizationDenied,
+  type AuthorizationRule,
+  authorize,
+  closeAuthorization,
+  compileAuthorization,
+  type NamedPatterns,
+} from "./authorization.ts";
 import { buildAuthorizationJson } from "./authorization_json.ts";
 import { authenticate, compileAuthentication, compileCondition, type IdentityContext } from "./identity.ts";
 import type { JwksCache } from "./jwks.ts";
-import { compileResponse } from "./response.ts";
+import type { OpaPool } from "./opa.ts";
+import { challengeHeaders, compileResponse } from "./response.ts";
 import type {
   AuthConfigSpec,
   AuthDecision,
@@ -43,6 +51,10 @@ export interface EngineContext {
    * where `apiKey` looks for Secrets without `allNamespaces`. Default `kuadrant-system`.
    */
   namespace?: string;
+  /** Shared OPA processes for `opa` rules (without one, each rule starts its own, stopped by `close`). */
+  opa?: OpaPool;
+  /** The `opa` binary when no pool is given (default: `opa` on PATH). */
+  opaPath?: string;
   /** What an authorization rule the simulator cannot evaluate does: pass (`allow`) or fail (`deny`). */
   unsupportedRules: "allow" | "deny";
   /** Diagnostics (never a credential). */
@@ -62,6 +74,12 @@ interface UnsupportedRule {
   reason: string;
 }
 
+/** An AuthConfig ready to evaluate, with what it holds (OPA processes) to release. */
+export interface CompiledAuthConfig extends AuthEngine {
+  /** Releases what the rules hold; the engine must not be used after. */
+  close(): Promise<void>;
+}
+
 /** The deny every internal failure becomes. */
 function internalDeny(reason: string): AuthDeny {
   return { allow: false, status: 500, headers: {}, body: "", reason };
@@ -71,7 +89,7 @@ function internalDeny(reason: string): AuthDeny {
  * Compiles `spec` once. Never throws: what cannot be compiled is in `unsupported` (a `when` that does
  * not compile makes the whole AuthConfig deny, as Authorino refuses to load it).
  */
-export function compileAuthConfig(spec: AuthConfigSpec, ctx: EngineContext): AuthEngine {
+export function compileAuthConfig(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
   try {
     return compile(spec, ctx);
   } catch (err) {
@@ -83,11 +101,12 @@ export function compileAuthConfig(spec: AuthConfigSpec, ctx: EngineContext): Aut
     return {
       unsupported: [{ path: "", reason: `${reason}; every request is denied.` }],
       evaluate: () => Promise.resolve(deny),
+      close: () => Promise.resolve(),
     };
   }
 }
 
-function compile(spec: AuthConfigSpec, ctx: EngineContext): AuthEngine {
+function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
   const patterns = spec.patterns ?? {};
   const rules = spec.rules;
   const unsupported: Unsupported[] = [];
@@ -122,13 +141,21 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): AuthEngine {
   const authzRules: AuthorizationRule[] = [];
   const unsupportedAuthz: UnsupportedRule[] = [];
   for (const [name, ruleSpec] of Object.entries(isObj(rules.authorization) ? rules.authorization : {})) {
-    const compiled = compileAuthorization(name, isObj(ruleSpec) ? ruleSpec : {}, { ...identityCtx, ...ctx });
-    if (!("path" in compiled && "reason" in compiled)) {
-      authzRules.push(compiled as AuthorizationRule);
+    const compiled = compileAuthorization(name, isObj(ruleSpec) ? ruleSpec : {}, {
+      patterns: patterns as NamedPatterns,
+      ...(ctx.kube ? { kube: ctx.kube } : {}),
+      ...(ctx.opa ? { opa: ctx.opa } : {}),
+      ...(ctx.opaPath ? { opaPath: ctx.opaPath } : {}),
+    });
+    if ("authorize" in compiled) {
+      authzRules.push(compiled);
       continue;
     }
     const what = ctx.unsupportedRules === "allow" ? "passes" : "fails";
-    unsupported.push({ path: compiled.path, reason: `${compiled.reason} The rule ${what} (--unsupported-rules).` });
+    unsupported.push({
+      path: compiled.path,
+      reason: `${compiled.reason} The rule ${what} (--unsupported-rules).`,
+    });
     const ruleWhen: CelProgram[] = [];
     for (const condition of isObj(ruleSpec) && Array.isArray(ruleSpec.when) ? ruleSpec.when : []) {
       const program = compileCondition(condition, patterns);
@@ -137,8 +164,13 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): AuthEngine {
     unsupportedAuthz.push({ name, when: ruleWhen, reason: compiled.reason });
   }
 
-  const response = compileResponse(isObj(rules.response) ? rules.response : {}, { ...identityCtx, ...ctx });
-  if ("unsupported" in response && Array.isArray(response.unsupported)) unsupported.push(...response.unsupported);
+  const response = compileResponse(isObj(rules.response) ? rules.response : {}, {
+    secrets: ctx.secrets,
+    authorinoNamespace: identityCtx.namespace,
+    patterns: patterns as NamedPatterns,
+  });
+  unsupported.push(...response.unsupported);
+  const challenges = challengeHeaders(isObj(rules.authentication) ? rules.authentication : undefined);
 
   const failUnsupported = ctx.unsupportedRules === "deny" ? unsupportedAuthz : [];
   const log = ctx.log;
@@ -151,14 +183,14 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): AuthEngine {
     }
     const signal = req.request.signal;
     const identity = await authenticate(authentication.methods, req, json, signal);
-    if (!identity.authenticated) {
-      return response.deny("unauthenticated", identity.message, json, {
-        "www-authenticate": identity.challenges.join(", "),
-      });
-    }
+    if (!identity.authenticated) return response.deny("unauthenticated", identity.message, json, challenges);
     json.auth.identity = identity.identity;
-    const authz = await authorize(authzRules, json, signal);
-    if (!authz.authorized) return response.deny("unauthorized", authz.message, json);
+    try {
+      await authorize(authzRules, json, signal);
+    } catch (err) {
+      if (!(err instanceof AuthorizationDenied)) throw err;
+      return response.deny("unauthorized", err.reason, json);
+    }
     for (const rule of failUnsupported) {
       if (rule.when.every((p) => holds(p, json))) {
         return response.deny("unauthorized", `${rule.name}: ${rule.reason}`, json);
@@ -170,6 +202,7 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): AuthEngine {
 
   return {
     unsupported,
+    close: () => closeAuthorization(authzRules),
     async evaluate(req: AuthRequest): Promise<AuthDecision> {
       try {
         return await run(req);

@@ -52,6 +52,11 @@ export const NBF_LEEWAY_MS = 5 * 60_000;
 
 const MAX_REDIRECTS = 3;
 
+/** Tokens whose signature is remembered (most recently verified first out). */
+const MAX_REMEMBERED_TOKENS = 1_000;
+/** Longer tokens are verified every time (keeps the memory of remembered tokens within 8 MiB). */
+const MAX_REMEMBERED_TOKEN_BYTES = 8 * 1024;
+
 /** The signature algorithms go-oidc accepts from a discovery document; never `none` or HMAC. */
 const SUPPORTED_ALGS = new Set([
   "RS256",
@@ -122,6 +127,8 @@ interface ProviderEntry {
 
 interface KeySetEntry {
   keys?: JWK[];
+  /** Bumped whenever `keys` is replaced: verified tokens of an older version are verified again. */
+  version: number;
   stale?: boolean;
   pending?: Promise<void>;
   attemptAt?: number;
@@ -143,6 +150,13 @@ export class JwksCache {
   #overrides: Map<string, string>;
   #providers = new Map<string, ProviderEntry>();
   #keySets = new Map<string, KeySetEntry>();
+  // A signature checked once needs no second check while the key set is the same: RSA and ECDSA
+  // verification costs most of a millisecond here, and clients send one token many times. Times,
+  // issuer and audience are checked again on every call.
+  #verified = new Map<
+    string,
+    { jwksUrl: string; version: number; alg: string; claims: Record<string, unknown> }
+  >();
 
   /** A cache with `options`. */
   constructor(options: JwksCacheOptions = {}) {
@@ -172,6 +186,15 @@ export class JwksCache {
       );
     }
     const { jwksUrl, algorithms, issuers } = await this.#resolve(options);
+    const seen = this.#verified.get(token);
+    const keySet = this.#keySets.get(jwksUrl);
+    if (
+      seen && seen.jwksUrl === jwksUrl && keySet && !keySet.stale && seen.version === keySet.version &&
+      algorithms.includes(seen.alg)
+    ) {
+      this.#checkClaims(seen.claims, options.checkIssuer ? issuers : undefined, options.audiences);
+      return seen.claims;
+    }
     const { header, claims } = parseJwt(token);
     this.#checkClaims(claims, options.checkIssuer ? issuers : undefined, options.audiences);
     const alg = header.alg;
@@ -208,6 +231,15 @@ export class JwksCache {
         "signature_invalid",
         "failed to verify signature: failed to verify id token signature",
       );
+    }
+    const version = this.#keySets.get(jwksUrl)!.version;
+    deepFreeze(claims);
+    if (token.length <= MAX_REMEMBERED_TOKEN_BYTES) {
+      this.#verified.delete(token);
+      this.#verified.set(token, { jwksUrl, version, alg, claims });
+      if (this.#verified.size > MAX_REMEMBERED_TOKENS) {
+        this.#verified.delete(this.#verified.keys().next().value!);
+      }
     }
     return claims;
   }
@@ -366,7 +398,7 @@ export class JwksCache {
     signal?: AbortSignal,
   ): Promise<{ keys: JWK[]; fetched: boolean }> {
     let entry = this.#keySets.get(url);
-    if (!entry) this.#keySets.set(url, entry = { imported: new WeakMap() });
+    if (!entry) this.#keySets.set(url, entry = { imported: new WeakMap(), version: 0 });
     const now = this.#now();
     const want = !entry.keys || entry.stale || refresh;
     let fetched = false;
@@ -378,10 +410,11 @@ export class JwksCache {
           if (!Array.isArray(doc.keys)) {
             throw new AuthEvalError(
               "jwks_unavailable",
-              `oidc: failed to decode keys from ${url}: no "keys" array`,
+              `oidc: failed to decode keys: no "keys" array`,
             );
           }
           e.keys = doc.keys.filter((k): k is JWK => typeof k === "object" && k !== null && !Array.isArray(k));
+          e.version++;
           e.stale = false;
           e.error = undefined;
         }, (error) => {
@@ -407,8 +440,10 @@ export class JwksCache {
 
   /** GET `url` (redirects within its origin only), status 200, a JSON object within the body cap. */
   async #getJson(url: string, what: string): Promise<Record<string, unknown>> {
+    // Named without user info or query, which could hold a secret.
+    const shown = URL.canParse(url) ? `${new URL(url).origin}${new URL(url).pathname}` : "(an invalid URL)";
     const fail = (why: string, cause?: unknown) =>
-      new AuthEvalError("jwks_unavailable", `oidc: get ${what} ${url} failed: ${why}`, { cause });
+      new AuthEvalError("jwks_unavailable", `oidc: get ${what} ${shown} failed: ${why}`, { cause });
     const signal = AbortSignal.timeout(this.#timeoutMs);
     let at: URL;
     try {
@@ -427,7 +462,9 @@ export class JwksCache {
         });
       } catch (error) {
         throw fail(
-          (error as Error)?.name === "TimeoutError" ? `timed out after ${this.#timeoutMs} ms` : String(error),
+          (error as Error)?.name === "TimeoutError"
+            ? `timed out after ${this.#timeoutMs} ms`
+            : String((error as Error)?.message ?? error).replace(/https?:\/\/[^\s)]*/g, shown),
           error,
         );
       }
@@ -542,6 +579,13 @@ function decodePart(part: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Freezes `value` and everything in it: verified claims are shared by every request with the token. */
+function deepFreeze(value: unknown): void {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const child of Object.values(value)) deepFreeze(child);
 }
 
 /** A time as Go prints a `time.Time` in UTC, as go-oidc's messages show it. */

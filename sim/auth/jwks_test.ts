@@ -253,6 +253,14 @@ Deno.test("jwt: an unreachable issuer refuses every token", async () => {
   assert(error.message.startsWith("missing openid connect configuration"), error.message);
   time.ms += 60_000;
   await rejects(() => jwks.verify(token, { issuerUrl: url }), "jwks_unavailable");
+  // The message names the URL without user info or query.
+  const secretUrl = url.replace("http://", "http://user:s3cret@");
+  const hidden = await rejects(
+    () => jwks.verify(token, { jwksUrl: `${secretUrl}/certs?key=s3cret` }),
+    "jwks_unavailable",
+  );
+  assert(!hidden.message.includes("s3cret"), hidden.message);
+  assert(hidden.message.includes("/realms/test/certs"), hidden.message);
 });
 
 Deno.test("jwt: fetches are bounded: timeout, body cap, no redirect off the origin", async () => {
@@ -343,4 +351,26 @@ Deno.test("jwt: a jwksUrl method accepts RS256 only and needs no discovery", asy
     "alice",
   );
   assertEquals(issuer.hits.discovery, 1);
+});
+
+Deno.test("jwt: a verified signature is remembered only while the key set stays the same", async () => {
+  await using issuer = await startIssuer();
+  const time = clock();
+  const jwks = cache(issuer, { now: time.now, minRefreshIntervalMs: 1_000 });
+  const old = await issuer.sign({ exp: Math.floor(time.ms / 1000) + 600 });
+  const claims = await jwks.verify(old, { issuerUrl: issuer.url });
+  // Shared by every request with the token: nobody may change them.
+  assert(Object.isFrozen(claims));
+  // Times are checked on every call, remembered or not.
+  time.ms += 601_000;
+  await rejects(() => jwks.verify(old, { issuerUrl: issuer.url }), "token_expired");
+  time.ms -= 601_000;
+  // The issuer rotates k1 out; a token with the new kid refreshes the set, and the old token,
+  // remembered as valid, is verified again and refused.
+  const k2 = await makeKey("k2");
+  issuer.keys = [k2];
+  time.ms += 2_000;
+  await jwks.verify(await issuer.sign({}, { key: k2 }), { issuerUrl: issuer.url });
+  assertEquals(issuer.hits.jwks, 2);
+  await rejects(() => jwks.verify(old, { issuerUrl: issuer.url }), "unknown_kid");
 });

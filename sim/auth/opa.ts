@@ -151,35 +151,18 @@ export class OpaPool {
   async #load(uid: string, rego: string, version: RegoVersion): Promise<LoadedPolicy> {
     const { module, headerLines, cleaned } = wrapRego(uid, rego);
     const proc = await this.#process(version);
-    const res = await this.#request(
-      proc,
-      "PUT",
-      `/v1/policies/${uid}`,
-      module,
-      undefined,
-      this.#startTimeoutMs,
-    );
+    const res = await this.#request(proc, "PUT", `/v1/policies/${uid}`, { body: module });
     const answer = await readJson(res);
     if (!res.ok) {
-      const first = Array.isArray(answer?.errors) ? answer.errors[0] : undefined;
+      const { first, message } = opaError(answer, res.status);
       const row = Number(first?.location?.row);
       const col = Number(first?.location?.col);
       const position = !cleaned && Number.isFinite(row) && row > headerLines
         ? { line: row - headerLines, column: Number.isFinite(col) ? col : 0 }
         : undefined;
-      const message = first?.message ? `${first.code ?? "rego_error"}: ${first.message}` : String(
-        answer?.message ?? `OPA answered ${res.status}`,
-      );
-      throw new OpaCompileError(message, position);
+      throw new OpaCompileError(first?.code ? `${first.code}: ${message}` : message, position);
     }
-    const info = await this.#request(
-      proc,
-      "GET",
-      `/v1/policies/${uid}`,
-      undefined,
-      undefined,
-      this.#startTimeoutMs,
-    );
+    const info = await this.#request(proc, "GET", `/v1/policies/${uid}`);
     const ast = await readJson(info);
     const rules = ["allow"];
     for (const rule of ast?.result?.ast?.rules ?? []) {
@@ -205,14 +188,11 @@ export class OpaPool {
     }
     let res: Response;
     try {
-      res = await this.#request(
-        proc,
-        "POST",
-        `/v1/data/${policy.dataPath}`,
-        JSON.stringify({ input }),
+      res = await this.#request(proc, "POST", `/v1/data/${policy.dataPath}`, {
+        body: JSON.stringify({ input }),
         signal,
-        this.#evalTimeoutMs,
-      );
+        timeoutMs: this.#evalTimeoutMs,
+      });
     } catch (err) {
       throw new AuthEvalError("opa_failed", `OPA evaluation failed: ${errorText(err)}`, { cause: err });
     }
@@ -300,7 +280,7 @@ export class OpaPool {
     const deadline = Date.now() + this.#startTimeoutMs;
     for (let attempt = 0; Date.now() < deadline && !proc.exited && !this.#closed; attempt++) {
       try {
-        const res = await this.#request(proc, "GET", "/health", undefined, undefined, 1000);
+        const res = await this.#request(proc, "GET", "/health", { timeoutMs: 1000 });
         await res.body?.cancel();
         if (res.ok) {
           if (this.#closed) break;
@@ -322,17 +302,15 @@ export class OpaPool {
     proc: OpaProcess,
     method: string,
     path: string,
-    body: string | undefined,
-    signal: AbortSignal | undefined,
-    timeoutMs: number,
+    options: { body?: string; signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<Response> {
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.#startTimeoutMs);
     return fetch(`http://opa${path}`, {
       method,
-      body,
-      headers: body === undefined ? undefined : { "content-type": "application/json" },
+      body: options.body,
+      headers: options.body === undefined ? undefined : { "content-type": "application/json" },
       client: proc.client,
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
     });
   }
 }
@@ -345,6 +323,13 @@ function ruleName(head: { name?: unknown; ref?: { type?: string; value?: unknown
     return ref[0].value;
   }
   return "";
+}
+
+// OPA's error answer: `{code, message, errors: [{code, message, location: {row, col}}]}`.
+// deno-lint-ignore no-explicit-any
+function opaError(answer: any, status: number): { first: any; message: string } {
+  const first = Array.isArray(answer?.errors) ? answer.errors[0] : undefined;
+  return { first, message: String(first?.message ?? answer?.message ?? `OPA answered ${status}`) };
 }
 
 // deno-lint-ignore no-explicit-any
