@@ -24,7 +24,7 @@ import { buildAuthorizationJson } from "./authorization_json.ts";
 import { authenticate, compileAuthentication, compileCondition, type IdentityContext } from "./identity.ts";
 import type { JwksCache } from "./jwks.ts";
 import type { OpaPool } from "./opa.ts";
-import { challengeHeaders, compileResponse } from "./response.ts";
+import { compileResponse } from "./response.ts";
 import type {
   AuthConfigSpec,
   AuthDecision,
@@ -170,7 +170,6 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
     patterns: patterns as NamedPatterns,
   });
   unsupported.push(...response.unsupported);
-  const challenges = challengeHeaders(isObj(rules.authentication) ? rules.authentication : undefined);
 
   const failUnsupported = ctx.unsupportedRules === "deny" ? unsupportedAuthz : [];
   const log = ctx.log;
@@ -183,7 +182,11 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
     }
     const signal = req.request.signal;
     const identity = await authenticate(authentication.methods, req, json, signal);
-    if (!identity.authenticated) return response.deny("unauthenticated", identity.message, json, challenges);
+    if (!identity.authenticated) {
+      const challenges: Record<string, string> = {};
+      if (identity.challenges.length) challenges["WWW-Authenticate"] = identity.challenges.join(", ");
+      return response.deny("unauthenticated", identity.message, json, challenges);
+    }
     json.auth.identity = identity.identity;
     try {
       await authorize(authzRules, json, signal);
