@@ -31,6 +31,7 @@ import { startGateway } from "../sim/gateway.ts";
 import { AuthPolicyGate } from "../sim/auth/gate.ts";
 import { policyTargetsFromObjects } from "../sim/auth/auth_policy.ts";
 import type { EngineContext } from "../sim/auth/engine.ts";
+import { OpaPool } from "../sim/auth/opa.ts";
 import type { SecretObject } from "../sim/auth/types.ts";
 
 const GW_NS = "gateway-system";
@@ -327,12 +328,9 @@ async function setup(policies: (issuer: string, gateway: string) => unknown[]) {
   const gateway = `http://127.0.0.1:${port}`;
   const { objects, secrets } = clusterObjects(idp.issuer, gateway);
   const config = configFromObjects(objects, { [`${NS}/weather`]: weather.url, [`${NS}/github`]: github.url });
-  // The opa binary beside the engine's own options (EngineContext names no opa field yet).
-  const context: EngineContext & { opaPath: string } = {
-    secrets: { list: () => secrets },
-    unsupportedRules: "deny",
-    opaPath: requireOpa(),
-  };
+  // One OPA for the rego rules, stopped with the rest.
+  const opa = new OpaPool({ opaPath: requireOpa() });
+  const context: EngineContext = { secrets: { list: () => secrets }, unsupportedRules: "deny", opa };
   const gate = new AuthPolicyGate({
     policies: policies(idp.issuer, gateway),
     targets: policyTargetsFromObjects(objects),
@@ -346,7 +344,7 @@ async function setup(policies: (issuer: string, gateway: string) => unknown[]) {
     gate,
     async [Symbol.asyncDispose]() {
       await gw.close();
-      await Promise.all([weather.close(), github.close(), idp.close()]);
+      await Promise.all([weather.close(), github.close(), idp.close(), opa.close()]);
     },
   };
 }
