@@ -22,7 +22,9 @@ import type {
 } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { generateKeyPairSync } from "node:crypto";
 import { decodeJwt, generateKeyPair, SignJWT } from "jose";
+import { parse } from "yaml";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./helpers/assert.ts";
+import { AUTHORIZATION_GUIDE, SEED_ARTICLE_POLICY, TOOL_FILTER_GUIDE } from "./helpers/auth_guides.ts";
 import { requireOpa } from "./helpers/opa.ts";
 import { startFixture } from "./fixtures/mod.ts";
 import { type OidcProvider, startOidcProvider } from "./fixtures/oidc.ts";
@@ -64,169 +66,19 @@ function freePort(): number {
   return port;
 }
 
-/** The seed article's AuthPolicy (sectionName mcp, defaults), issuer and public host swapped. */
-function seedArticlePolicy(issuer: string, gateway: string) {
-  return {
-    apiVersion: "kuadrant.io/v1",
-    kind: "AuthPolicy",
-    metadata: { name: "mcp-auth", namespace: GW_NS },
-    spec: {
-      targetRef: {
-        group: "gateway.networking.k8s.io",
-        kind: "Gateway",
-        name: "mcp-gateway",
-        sectionName: "mcp",
-      },
-      defaults: {
-        when: [{ predicate: "!request.path.contains('/.well-known')" }],
-        rules: {
-          authentication: { keycloak: { jwt: { issuerUrl: issuer } } },
-          response: {
-            unauthenticated: {
-              code: 401,
-              headers: {
-                "WWW-Authenticate": {
-                  value: `Bearer resource_metadata=${gateway}/.well-known/oauth-protected-resource/mcp`,
-                },
-              },
-              body: { value: '{\n"error": "Unauthorized",\n"message": "Authentication required."\n}\n' },
-            },
-          },
-        },
-      },
-    },
-  };
-}
-
-/** The user-based-tool-filter guide's AuthPolicy (step 4), issuer and public host swapped. */
-function toolFilterPolicy(issuer: string, gateway: string) {
-  return {
-    apiVersion: "kuadrant.io/v1",
-    kind: "AuthPolicy",
-    metadata: { name: "mcp-auth-policy", namespace: GW_NS },
-    spec: {
-      targetRef: {
-        group: "gateway.networking.k8s.io",
-        kind: "Gateway",
-        name: "mcp-gateway",
-        sectionName: "mcp",
-      },
-      when: [{ predicate: "!request.path.contains('/.well-known')" }],
-      rules: {
-        authentication: { keycloak: { jwt: { issuerUrl: issuer } } },
-        authorization: {
-          "allow-mcp-method": {
-            patternMatching: {
-              patterns: [{
-                predicate:
-                  `!request.headers.exists(h, h == 'x-mcp-method') || (request.headers['x-mcp-method'] in ["tools/list","initialize","notifications/initialized"])\n`,
-              }],
-            },
-          },
-          "authorized-capabilities": {
-            opa: {
-              rego: `allow = true
-capabilities = {
-  "tools": { server: tools |
-    server := object.keys(input.auth.identity.resource_access)[_]
-    tools := [substring(r, count("tool:"), -1) |
-      r := input.auth.identity.resource_access[server].roles[_]
-      startswith(r, "tool:")
-    ]
-  }
-}
-`,
-              allValues: true,
-            },
-          },
-        },
-        response: {
-          success: {
-            headers: {
-              "x-mcp-authorized": {
-                wristband: {
-                  issuer: "authorino",
-                  customClaims: {
-                    "allowed-capabilities": {
-                      selector: "auth.authorization.authorized-capabilities.capabilities.@tostr",
-                    },
-                  },
-                  tokenDuration: 300,
-                  signingKeyRefs: [{ name: "trusted-headers-private-key", algorithm: "ES256" }],
-                },
-              },
-            },
-          },
-          unauthenticated: {
-            code: 401,
-            headers: {
-              "WWW-Authenticate": {
-                value: `Bearer resource_metadata=${gateway}/.well-known/oauth-protected-resource/mcp`,
-              },
-            },
-            body: {
-              value:
-                '{\n  "error": "Unauthorized",\n  "message": "Access denied: Authentication required."\n}\n',
-            },
-          },
-          unauthorized: {
-            code: 403,
-            body: { value: '{\n  "error": "Forbidden",\n  "message": "Access denied."\n}\n' },
-          },
-        },
-      },
-    },
-  };
+/**
+ * An AuthPolicy as a guide writes it, with its identity provider and the gateway's public address
+ * swapped for the loopback ones: nothing else changes.
+ */
+function asWritten(yaml: string, issuer: string, gateway: string): unknown {
+  const swapped = yaml
+    .replaceAll(/https?:\/\/keycloak[^\s/]*\/realms\/mcp/g, issuer)
+    .replaceAll(/https?:\/\/mcp\.(example\.com|127-0-0-1\.sslip\.io:8001)/g, gateway);
+  return parse(swapped);
 }
 
 const FORBIDDEN_TOOL_BODY =
   '{\n  "error": "Forbidden",\n  "message": "MCP Access denied: Insufficient permissions."\n}\n';
-
-/** The authorization guide's AuthPolicy (step 2, listener `mcps`: the servers' routes), issuer and host swapped. */
-function authorizationPolicy(issuer: string, gateway: string) {
-  const check = (kind: "tool" | "prompt") =>
-    `('${kind}:' + request.headers['x-mcp-${kind}name']) in (has(auth.identity.resource_access) && auth.identity.resource_access.exists(p, p == request.headers['x-mcp-servername']) ? auth.identity.resource_access[request.headers['x-mcp-servername']].roles : [])\n`;
-  return {
-    apiVersion: "kuadrant.io/v1",
-    kind: "AuthPolicy",
-    metadata: { name: "mcp-tool-auth-policy", namespace: GW_NS },
-    spec: {
-      targetRef: {
-        group: "gateway.networking.k8s.io",
-        kind: "Gateway",
-        name: "mcp-gateway",
-        sectionName: "mcps",
-      },
-      rules: {
-        authentication: { "sso-server": { jwt: { issuerUrl: issuer } } },
-        authorization: {
-          "tool-access-check": {
-            when: [{ predicate: "request.headers.exists(h, h == 'x-mcp-toolname')" }],
-            patternMatching: { patterns: [{ predicate: check("tool") }] },
-          },
-          "prompt-access-check": {
-            when: [{ predicate: "request.headers.exists(h, h == 'x-mcp-promptname')" }],
-            patternMatching: { patterns: [{ predicate: check("prompt") }] },
-          },
-        },
-        response: {
-          unauthenticated: {
-            headers: {
-              "WWW-Authenticate": {
-                value: `Bearer resource_metadata=${gateway}/.well-known/oauth-protected-resource/mcp`,
-              },
-            },
-            body: {
-              value:
-                '{\n  "error": "Unauthorized",\n  "message": "MCP Access denied: Authentication required."\n}\n',
-            },
-          },
-          unauthorized: { body: { value: FORBIDDEN_TOOL_BODY } },
-        },
-      },
-    },
-  };
-}
 
 /**
  * The cluster objects, as the guides set them up: the extension (trustedHeadersKey, the protected
@@ -423,7 +275,7 @@ async function oauthConnect(url: string, oauth: TestOAuthClient, headers: Record
 const names = (items: { name: string }[]) => items.map((t) => t.name).sort();
 
 Deno.test("OAuth: the SDK client's own flow through the seed article's policy, against a real provider", async () => {
-  await using s = await setup((issuer, gateway) => [seedArticlePolicy(issuer, gateway)]);
+  await using s = await setup((issuer, gateway) => [asWritten(SEED_ARTICLE_POLICY, issuer, gateway)]);
   const url = s.gw.url;
 
   // Unauthenticated: the article's 401, header and body as written.
@@ -442,7 +294,10 @@ Deno.test("OAuth: the SDK client's own flow through the seed article's policy, a
     res.headers.get("www-authenticate"),
     `Bearer resource_metadata=${new URL(url).origin}/.well-known/oauth-protected-resource/mcp`,
   );
-  assertEquals(await res.text(), '{\n"error": "Unauthorized",\n"message": "Authentication required."\n}\n');
+  assertEquals(
+    await res.text(),
+    '{\n  "error": "Unauthorized",\n  "message": "Authentication required."\n}\n',
+  );
 
   // RFC 9728 metadata, outside the policy (its `when`), at the root and with the /mcp suffix.
   for (const path of ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]) {
@@ -495,8 +350,8 @@ Deno.test("OAuth: the SDK client's own flow through the seed article's policy, a
 
 Deno.test("OAuth: the guides' policies: each identity lists its roles' tools (wristband) and gets 403 outside them", async () => {
   await using s = await setup((issuer, gateway) => [
-    toolFilterPolicy(issuer, gateway),
-    authorizationPolicy(issuer, gateway),
+    asWritten(TOOL_FILTER_GUIDE, issuer, gateway),
+    asWritten(AUTHORIZATION_GUIDE, issuer, gateway),
   ]);
   const url = s.gw.url;
   assertEquals(s.gate.summary.problems, []);
@@ -547,8 +402,8 @@ Deno.test("OAuth: the guides' policies: each identity lists its roles' tools (wr
 
 Deno.test("OAuth: a wristband the client forges or replays from another user never widens its list", async () => {
   await using s = await setup((issuer, gateway) => [
-    toolFilterPolicy(issuer, gateway),
-    authorizationPolicy(issuer, gateway),
+    asWritten(TOOL_FILTER_GUIDE, issuer, gateway),
+    asWritten(AUTHORIZATION_GUIDE, issuer, gateway),
   ]);
   const other = await generateKeyPair("ES256");
   const forged = await new SignJWT({
