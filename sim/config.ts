@@ -98,6 +98,17 @@ export interface ExtensionConfig {
    * serves `/tokens` and asks for per-user tokens for registrations with `tokenURLElicitation`.
    */
   urlElicitation?: boolean;
+  /**
+   * The PEM public key of the extension's `trustedHeadersKey` Secret (data key `key`), which
+   * verifies the `x-mcp-authorized` wristband; absent when none is configured or found, as the
+   * broker's empty `TRUSTED_HEADER_PUBLIC_KEY` (a wristband then lists nothing).
+   */
+  trustedHeadersPublicKey?: string;
+  /**
+   * Without a wristband (or one without a `tools` / `prompts` entry) list nothing (upstream's
+   * broker flag `--enforce-capability-filtering`, default false).
+   */
+  enforceCapabilityFilter: boolean;
 }
 
 /** Everything the gateway needs to run; swap it at runtime with `gateway.reload()`. */
@@ -116,6 +127,7 @@ export const DEFAULT_EXTENSION: Readonly<ExtensionConfig> = Object.freeze({
   enforceVirtualServers: false,
   discoveryTools: true,
   discoveryToolThreshold: 0,
+  enforceCapabilityFilter: false,
 });
 
 /** Input accepted by `normalizeConfig`: every field optional except server name and url. */
@@ -212,13 +224,26 @@ function elicitationField(o: Obj): Pick<ServerConfig, "tokenURLElicitation"> {
   return { tokenURLElicitation: url ? { url } : {} };
 }
 
+/** A Secret's value under `key` (`stringData` over base64 `data`), undefined when absent or not base64. */
+function secretValue(secret: Obj | undefined, key: string): string | undefined {
+  const sd = secret && isObj(secret.stringData) ? str(secret.stringData[key]) : undefined;
+  const d = secret && isObj(secret.data) ? str(secret.data[key]) : undefined;
+  if (sd !== undefined || d === undefined) return sd;
+  try {
+    return atob(d);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Builds a config from parsed Kubernetes objects (`MCPServerRegistration`, `MCPVirtualServer`,
  * `MCPGatewayExtension` of `mcp.kuadrant.io/v1`); other objects are ignored. `upstreams` maps a
  * registration's `name` or `ns/name` to the URL of its backend, since a local run has no HTTPRoutes.
  * A `credentialRef` is resolved from Secrets among `objects` (data base64, or stringData); one that
  * is missing, or whose value cannot be an HTTP header value, is a {@link GatewayConfigError} naming
- * the Secret and key, never the value.
+ * the Secret and key, never the value. The extension's `trustedHeadersKey` Secret (its `key`) gives
+ * the wristband's public key; a missing one leaves it unset.
  */
 export function configFromObjects(objects: unknown[], upstreams: Record<string, string>): GatewayConfig {
   const secrets = new Map<string, Obj>();
@@ -300,6 +325,12 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
       if (typeof spec.maxBodyBytes === "number") ext.maxBodyBytes = spec.maxBodyBytes;
       if (typeof spec.publicHost === "string" && spec.publicHost) ext.publicHost = spec.publicHost;
       if (spec.urlElicitation === "Enabled") ext.urlElicitation = true;
+      if (isObj(spec.trustedHeadersKey)) {
+        // What the controller mounts as TRUSTED_HEADER_PUBLIC_KEY: the Secret's `key`, in the extension's namespace.
+        const secret = secrets.get(`${ns}/${str(spec.trustedHeadersKey.secretName)}`);
+        const pem = secretValue(secret, "key");
+        if (pem) ext.trustedHeadersPublicKey = pem;
+      }
       if (isObj(spec.oauthProtectedResource)) {
         const p = spec.oauthProtectedResource;
         ext.oauthProtectedResource = {

@@ -41,6 +41,9 @@ export type { GatewayStatus, ServerStatus } from "./status.ts";
 /** Paths that answer with the gateway's sessions or state: they check `Host` (DNS rebinding). */
 const GUARDED_PATHS: ReadonlySet<string> = new Set(["/mcp", "/status", "/metrics", "/tokens"]);
 
+/** Where the broker serves its RFC 9728 protected-resource metadata (and every path below it). */
+const PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource";
+
 /** A running federation of upstream MCP servers behind one MCP endpoint. */
 export class Gateway {
   #opts: GatewayOptions;
@@ -233,8 +236,15 @@ export class Gateway {
           return rpcError(403, RpcCode.ServerError, `Forbidden: host ${host} is not allowed.`);
         }
       }
-      // `/status/<namespace>/<name>` is the status route too, as the broker's.
-      switch (url.pathname.startsWith("/status/") ? "/status" : url.pathname) {
+      // `/status/<namespace>/<name>` is the status route too, as the broker's; so is every path under
+      // the protected-resource metadata (the broker's mux serves the subtree, e.g. the `/mcp` suffix).
+      switch (
+        url.pathname.startsWith("/status/")
+          ? "/status"
+          : url.pathname.startsWith(`${PROTECTED_RESOURCE_PATH}/`)
+          ? PROTECTED_RESOURCE_PATH
+          : url.pathname
+      ) {
         case "/mcp":
           return await this.#endpoint.handle(req);
         case "/healthz":
@@ -259,13 +269,12 @@ export class Gateway {
             return new Response("Not Found\n", { status: 404 });
           }
           return await this.#tokens.handle(req);
-        case "/.well-known/oauth-protected-resource":
-        case "/.well-known/oauth-protected-resource/mcp": {
+        case PROTECTED_RESOURCE_PATH: {
           // The broker route's `well-known` rule: a gateway policy applies here too (hence the
           // guides' `when` excluding /.well-known).
           const decision = await this.#policy.evaluateRequest?.({ request: req, rule: "well-known" });
           if (decision && !decision.allow) return denied(decision, null);
-          return this.#protectedResource(url);
+          return this.#protectedResource(req, url);
         }
         default:
           return new Response("Not Found\n", { status: 404 });
@@ -294,16 +303,33 @@ export class Gateway {
     return hosts;
   }
 
-  /** The OAuth protected-resource metadata (RFC 9728) the extension configures, else 404. */
-  #protectedResource(url: URL): Response {
+  /**
+   * The OAuth protected-resource metadata (RFC 9728) as the broker serves it (oauth_protected_resource_handler.go):
+   * to any method, with its CORS headers (OPTIONS answered empty), its field order and defaults even
+   * without `oauthProtectedResource` (resource `/mcp`, no authorization servers). The resource the
+   * extension leaves unset is this gateway's own `/mcp` (the cluster's is `https://<publicHost>/mcp`),
+   * which is where a client of the simulator connects and what its SDK checks it against.
+   */
+  #protectedResource(req: Request, url: URL): Response {
     const p = this.#servers.config.extension.oauthProtectedResource;
-    if (!p) return new Response("Not Found\n", { status: 404 });
-    return Response.json({
-      resource: p.resource ?? `${url.origin}/mcp`,
-      authorization_servers: p.authorizationServers,
-      resource_name: p.resourceName ?? "MCP Server",
-      bearer_methods_supported: p.bearerMethodsSupported ?? ["header"],
-      scopes_supported: p.scopesSupported ?? ["basic"],
+    const headers = {
+      "access-control-allow-origin": "*",
+      "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS, HEAD",
+      "access-control-allow-headers": "Content-Type, Authorization, Accept, Origin, X-Requested-With",
+      "access-control-max-age": "3600",
+      "access-control-allow-credentials": "true",
+    };
+    if (req.method === "OPTIONS") return new Response(null, { status: 200, headers });
+    const body = {
+      resource_name: p?.resourceName || "MCP Server",
+      resource: p ? p.resource || `${url.origin}/mcp` : "/mcp",
+      authorization_servers: p?.authorizationServers ?? [],
+      bearer_methods_supported: p?.bearerMethodsSupported?.length ? p.bearerMethodsSupported : ["header"],
+      scopes_supported: p?.scopesSupported?.length ? p.scopesSupported : ["basic"],
+    };
+    // Go's json.Encoder ends the document with a newline.
+    return new Response(`${JSON.stringify(body)}\n`, {
+      headers: { ...headers, "content-type": "application/json" },
     });
   }
 

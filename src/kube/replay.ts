@@ -228,7 +228,8 @@ function withKind(items: readonly KubeObject[], info: ResourceInfo): ReplayObjec
 
 /**
  * The Secrets the replay reads: registrations' credentials, and each MCPGatewayExtension's
- * `spec.sessionStore` Secret (in the extension's namespace) for `simulate`'s session store. Ones
+ * `spec.sessionStore` Secret (in the extension's namespace) for `simulate`'s session store and its
+ * `spec.trustedHeadersKey` Secret for the wristband's public key. Ones
  * that cannot be read are left out.
  */
 async function referencedSecrets(
@@ -245,6 +246,10 @@ async function referencedSecrets(
       ? (object.spec?.sessionStore as { secretName?: string } | undefined)
       : undefined;
     if (store?.secretName) wanted.add(`${object.metadata?.namespace ?? "default"}/${store.secretName}`);
+    const trusted = object.kind === "MCPGatewayExtension"
+      ? (object.spec?.trustedHeadersKey as { secretName?: string } | undefined)
+      : undefined;
+    if (trusted?.secretName) wanted.add(`${object.metadata?.namespace ?? "default"}/${trusted.secretName}`);
   }
   const present = new Set(
     objects.filter((object) => object.kind === "Secret").map((object) => keyOf(object)),

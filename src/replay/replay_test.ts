@@ -176,15 +176,21 @@ Deno.test("brokerFlags reads Go flag forms from the Deployment beside the extens
       discoveryTools: true,
     },
   );
+  assertEquals(
+    brokerFlags([brokerDeployment("gateway-system", ["x", "--enforce-capability-filtering"])], ext)?.settings,
+    { enforceCapabilityFilter: true },
+  );
   const bad = brokerFlags([
     brokerDeployment("gateway-system", [
       "x",
+      "--enforce-capability-filtering=maybe",
       "--discovery-tool-threshold=lots",
       "--invalid-tool-policy=Drop",
     ]),
   ], ext);
   assertEquals(bad?.settings, {});
   assertEquals(bad?.problems, [
+    "--enforce-capability-filtering=maybe: not a boolean",
     "--discovery-tool-threshold=lots: not a whole number",
     "--invalid-tool-policy=Drop: must be FilterOut or RejectServer",
   ]);
