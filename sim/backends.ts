@@ -35,6 +35,11 @@ export interface BackendPoolOptions {
   timeoutMs?: number;
   /** Diagnostics. */
   log: Logger;
+  /**
+   * The user's own token for a `tokenURLElicitation` server in a client session, when one is
+   * cached (URL elicitation): it replaces the registration's credential on that backend session.
+   */
+  userToken?(sessionId: string, server: ServerConfig): string | undefined;
 }
 
 /** Opens, remembers and ends the backend sessions of client sessions. */
@@ -176,7 +181,15 @@ export class BackendPool {
     const resume = await store.getBackend(session.id, cfg.name);
     // A userSpecificList server sees the client as the client is, on each request; others get the
     // registration's credential only.
-    const headers = cfg.userSpecificList ? () => session.userHeaders : undefined;
+    // A tokenURLElicitation server gets the user's token as it is cached at each request.
+    const userToken = this.#opts.userToken;
+    const credential = (): Record<string, string> => {
+      const token = userToken?.(session.id, cfg) ?? cfg.credential;
+      return token ? { authorization: token } : {};
+    };
+    const headers = cfg.userSpecificList
+      ? () => session.userHeaders
+      : (cfg.tokenURLElicitation && userToken ? credential : undefined);
     const connect = {
       capabilities,
       timeoutMs,

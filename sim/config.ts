@@ -38,6 +38,12 @@ export interface ServerConfig {
    * registration's credential serves only the gateway's health checks.
    */
   userSpecificList?: boolean;
+  /**
+   * `spec.tokenURLElicitation`: with the extension's `urlElicitation`, each user's own token for this
+   * server is asked for by URL elicitation at `tools/call` time and replaces `credential` on their
+   * calls; `url` is an external page to send users to instead of the gateway's `/tokens`.
+   */
+  tokenURLElicitation?: { url?: string };
 }
 
 /** A named subset of the federated tools and prompts (an `MCPVirtualServer`). */
@@ -87,6 +93,22 @@ export interface ExtensionConfig {
    * calls `select_tools` (upstream's `--discovery-tool-threshold`); 0, the default, never hides.
    */
   discoveryToolThreshold: number;
+  /**
+   * The extension's `urlElicitation: Enabled` (the broker's `--enable-url-elicitation`): the gateway
+   * serves `/tokens` and asks for per-user tokens for registrations with `tokenURLElicitation`.
+   */
+  urlElicitation?: boolean;
+  /**
+   * The PEM public key of the extension's `trustedHeadersKey` Secret (data key `key`), which
+   * verifies the `x-mcp-authorized` wristband; absent when none is configured or found, as the
+   * broker's empty `TRUSTED_HEADER_PUBLIC_KEY` (a wristband then lists nothing).
+   */
+  trustedHeadersPublicKey?: string;
+  /**
+   * Without a wristband (or one without a `tools` / `prompts` entry) list nothing (upstream's
+   * broker flag `--enforce-capability-filtering`, default false).
+   */
+  enforceCapabilityFilter: boolean;
 }
 
 /** Everything the gateway needs to run; swap it at runtime with `gateway.reload()`. */
@@ -105,6 +127,7 @@ export const DEFAULT_EXTENSION: Readonly<ExtensionConfig> = Object.freeze({
   enforceVirtualServers: false,
   discoveryTools: true,
   discoveryToolThreshold: 0,
+  enforceCapabilityFilter: false,
 });
 
 /** Input accepted by `normalizeConfig`: every field optional except server name and url. */
@@ -141,6 +164,7 @@ export function normalizeConfig(input: GatewayConfigInput): GatewayConfig {
       ...(s.hint ? { hint: s.hint } : {}),
       ...(s.tags?.length ? { tags: [...s.tags] } : {}),
       ...(s.userSpecificList ? { userSpecificList: true } : {}),
+      ...(s.tokenURLElicitation ? { tokenURLElicitation: { ...s.tokenURLElicitation } } : {}),
     };
   });
   const ext = { ...DEFAULT_EXTENSION, ...input.extension };
@@ -193,13 +217,33 @@ function discoveryFields(o: Obj): Pick<ServerConfig, "category" | "hint" | "tags
   };
 }
 
+/** `tokenURLElicitation` of a registration spec or a broker file entry, when it has one. */
+function elicitationField(o: Obj): Pick<ServerConfig, "tokenURLElicitation"> {
+  if (!isObj(o.tokenURLElicitation)) return {};
+  const url = str(o.tokenURLElicitation.url);
+  return { tokenURLElicitation: url ? { url } : {} };
+}
+
+/** A Secret's value under `key` (`stringData` over base64 `data`), undefined when absent or not base64. */
+function secretValue(secret: Obj | undefined, key: string): string | undefined {
+  const sd = secret && isObj(secret.stringData) ? str(secret.stringData[key]) : undefined;
+  const d = secret && isObj(secret.data) ? str(secret.data[key]) : undefined;
+  if (sd !== undefined || d === undefined) return sd;
+  try {
+    return atob(d);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Builds a config from parsed Kubernetes objects (`MCPServerRegistration`, `MCPVirtualServer`,
  * `MCPGatewayExtension` of `mcp.kuadrant.io/v1`); other objects are ignored. `upstreams` maps a
  * registration's `name` or `ns/name` to the URL of its backend, since a local run has no HTTPRoutes.
  * A `credentialRef` is resolved from Secrets among `objects` (data base64, or stringData); one that
  * is missing, or whose value cannot be an HTTP header value, is a {@link GatewayConfigError} naming
- * the Secret and key, never the value.
+ * the Secret and key, never the value. The extension's `trustedHeadersKey` Secret (its `key`) gives
+ * the wristband's public key; a missing one leaves it unset.
  */
 export function configFromObjects(objects: unknown[], upstreams: Record<string, string>): GatewayConfig {
   const secrets = new Map<string, Obj>();
@@ -265,6 +309,7 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
         path: str(spec.path) ?? "/mcp",
         ...discoveryFields(spec),
         ...(spec.userSpecificList === "Enabled" ? { userSpecificList: true } : {}),
+        ...elicitationField(spec),
       });
     } else if (o.kind === "MCPVirtualServer") {
       const tools = Array.isArray(spec.tools) ? spec.tools.filter((t) => typeof t === "string") : [];
@@ -279,6 +324,13 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
       }
       if (typeof spec.maxBodyBytes === "number") ext.maxBodyBytes = spec.maxBodyBytes;
       if (typeof spec.publicHost === "string" && spec.publicHost) ext.publicHost = spec.publicHost;
+      if (spec.urlElicitation === "Enabled") ext.urlElicitation = true;
+      if (isObj(spec.trustedHeadersKey)) {
+        // What the controller mounts as TRUSTED_HEADER_PUBLIC_KEY: the Secret's `key`, in the extension's namespace.
+        const secret = secrets.get(`${ns}/${str(spec.trustedHeadersKey.secretName)}`);
+        const pem = secretValue(secret, "key");
+        if (pem) ext.trustedHeadersPublicKey = pem;
+      }
       if (isObj(spec.oauthProtectedResource)) {
         const p = spec.oauthProtectedResource;
         ext.oauthProtectedResource = {
@@ -301,7 +353,7 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
 /**
  * Reads upstream's standalone broker config file (YAML or JSON):
  * `servers: [{name, url, hostname, enabled | state, prefix, credential, category, hint, tags,
- * userSpecificList}]` and
+ * userSpecificList, tokenURLElicitation}]` and
  * `virtualServers: [{name, tools, prompts}]`. `url` there already includes the MCP path.
  */
 export function configFromBrokerFile(text: string): GatewayConfig {
@@ -332,6 +384,7 @@ export function configFromBrokerFile(text: string): GatewayConfig {
         path: url.pathname === "/" ? "/mcp" : url.pathname,
         ...discoveryFields(s),
         ...(s.userSpecificList === true ? { userSpecificList: true } : {}),
+        ...elicitationField(s),
       };
     }),
     virtualServers: Array.isArray(doc.virtualServers)

@@ -164,3 +164,26 @@ Deno.test("configFromObjects refuses a credential that is not a header value or 
   const utf8 = String.fromCharCode(...new TextEncoder().encode("Bearer caf\u00e9"));
   assertEquals(load({ data: { pat: btoa(utf8) } })().servers[0].credential, utf8);
 });
+
+Deno.test("configFromObjects reads the trustedHeadersKey Secret's key from the extension's namespace", () => {
+  const pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+  const ext = (secretName: string) => ({
+    apiVersion: "mcp.kuadrant.io/v1",
+    kind: "MCPGatewayExtension",
+    metadata: { name: "ext", namespace: "gw" },
+    spec: { targetRef: { name: "g", sectionName: "mcp" }, trustedHeadersKey: { secretName } },
+  });
+  const secret = (namespace: string, data: Record<string, string>) => ({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "trusted", namespace },
+    data,
+  });
+  const read = (objects: unknown[]) => configFromObjects(objects, {}).extension.trustedHeadersPublicKey;
+  assertEquals(read([ext("trusted"), secret("gw", { key: btoa(pem) })]), pem);
+  // Another namespace's Secret, another data key, or no Secret: no key (the broker's empty one).
+  assertEquals(read([ext("trusted"), secret("other", { key: btoa(pem) })]), undefined);
+  assertEquals(read([ext("trusted"), secret("gw", { "tls.crt": btoa(pem) })]), undefined);
+  assertEquals(read([ext("trusted")]), undefined);
+  assertEquals(configFromObjects([ext("trusted")], {}).extension.enforceCapabilityFilter, false);
+});

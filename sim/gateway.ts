@@ -12,6 +12,7 @@
 import { BackendPool } from "./backends.ts";
 import type { GatewayConfig } from "./config.ts";
 import { ToolScopes } from "./discovery.ts";
+import { UrlElicitation } from "./elicitation.ts";
 import type { Catalog } from "./federation.ts";
 import { installHandlers } from "./handlers.ts";
 import { denied, McpEndpoint } from "./mcp_endpoint.ts";
@@ -24,11 +25,12 @@ import {
   type Logger,
 } from "./options.ts";
 import { PassthroughRouter } from "./passthrough.ts";
-import { allowAll, type RequestPolicy } from "./policy.ts";
+import { allowAll, type RequestPolicy, setRequestSource } from "./policy.ts";
 import { ServerSet } from "./server_set.ts";
 import { SessionSigner } from "./session.ts";
 import { SessionRegistry } from "./sessions.ts";
 import { type GatewayStatus, gatewayStatus, statusResponse } from "./status.ts";
+import { TokensPage } from "./tokens_page.ts";
 import { MemorySessionStore, type RelayMessage, type SessionStore, SessionStoreError } from "./store.ts";
 import { hostAllowed, RpcCode, rpcError } from "./transport.ts";
 import { message } from "./upstream.ts";
@@ -37,7 +39,10 @@ export type { GatewayOptions, Logger } from "./options.ts";
 export type { GatewayStatus, ServerStatus } from "./status.ts";
 
 /** Paths that answer with the gateway's sessions or state: they check `Host` (DNS rebinding). */
-const GUARDED_PATHS: ReadonlySet<string> = new Set(["/mcp", "/status", "/metrics"]);
+const GUARDED_PATHS: ReadonlySet<string> = new Set(["/mcp", "/status", "/metrics", "/tokens"]);
+
+/** Where the broker serves its RFC 9728 protected-resource metadata (and every path below it). */
+const PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource";
 
 /** A running federation of upstream MCP servers behind one MCP endpoint. */
 export class Gateway {
@@ -54,6 +59,10 @@ export class Gateway {
   #unsubscribe?: () => Promise<void>;
   /** Each session's `select_tools` scope. */
   #scopes = new ToolScopes();
+  /** The servers the last warning about URL elicitation without a policy named. */
+  #unboundWarned = "";
+  /** The `/tokens` page, served while the extension enables URL elicitation. */
+  #tokens: TokensPage;
   /** Metrics served on `/metrics`. */
   readonly metrics: Metrics = new Metrics();
 
@@ -66,6 +75,7 @@ export class Gateway {
     const timeoutMs = opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
     if (opts.toolCallPassthrough ?? true) this.#passthrough = new PassthroughRouter();
     const federateAll = opts.federateAll ?? false;
+    const elicitation = new UrlElicitation({ warn: (msg) => log("warn", msg) });
     const servers: ServerSet = this.#servers = new ServerSet(config, {
       timeoutMs,
       federateAll,
@@ -74,7 +84,16 @@ export class Gateway {
       onListsChanged: (changed) => this.#sessions.notifyListsChanged(changed),
       onServerDropped: (name): Promise<void> => backends.dropServer(this.#sessions.values(), name),
     });
-    const backends: BackendPool = new BackendPool({ servers, store, timeoutMs: opts.upstreamTimeoutMs, log });
+    const backends: BackendPool = new BackendPool({
+      servers,
+      store,
+      timeoutMs: opts.upstreamTimeoutMs,
+      log,
+      userToken: (sessionId, server) =>
+        UrlElicitation.applies(server, servers.config.extension.urlElicitation)
+          ? elicitation.tokens.get(sessionId, server.name)
+          : undefined,
+    });
     const handlerContext = { servers, backends, scopes: this.#scopes, metrics, log, timeoutMs, federateAll };
     this.#sessions = new SessionRegistry({
       store,
@@ -88,6 +107,7 @@ export class Gateway {
       onClose: (id) => {
         this.#passthrough?.closeSession(id);
         this.#scopes.delete(id);
+        elicitation.tokens.dropSession(id);
       },
     }, opts.signingKey);
     const policy = this.#policy = opts.policy ?? allowAll;
@@ -102,6 +122,15 @@ export class Gateway {
       log,
       timeoutMs,
       federateAll,
+      elicitation,
+    });
+    const idleMs = opts.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS;
+    this.#tokens = new TokensPage({
+      elicitation,
+      policy,
+      // A token lives as long as an idle session may (24 h unless told otherwise), and ends with it.
+      sessionTtlMs: async (id) => (await store.get(id)) ? (idleMs || DEFAULT_SESSION_IDLE_TIMEOUT_MS) : 0,
+      log,
     });
   }
 
@@ -135,6 +164,25 @@ export class Gateway {
     }
     this.#sessions.startSweeper(this.#opts.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS);
     await this.#servers.start();
+    this.#warnUnboundElicitation(this.#servers.config);
+  }
+
+  /**
+   * URL elicitation with no policy: as in a cluster without AuthPolicy, no identity binds the token
+   * page, so whoever has an elicitation URL can set that session's token. Said loudly, not refused.
+   */
+  #warnUnboundElicitation(config: GatewayConfig): void {
+    if (this.#opts.policy || !config.extension.urlElicitation) return;
+    const servers = config.servers.filter((s) => s.enabled && s.tokenURLElicitation).map((s) => s.name);
+    // Once per set of servers: a reload that changes nothing here says nothing again.
+    if (!servers.length || servers.join() === this.#unboundWarned) return;
+    this.#unboundWarned = servers.join();
+    this.#log(
+      "warn",
+      `URL elicitation is enabled for ${servers.join(", ")} but no policy checks who submits a token on ` +
+        "/tokens: anyone who has an elicitation URL can set another user's token, as in a cluster without " +
+        "an AuthPolicy. Protect the gateway with an AuthPolicy.",
+    );
   }
 
   /** A client's answer or cancel that reached another replica, for a call this one may hold. */
@@ -157,8 +205,9 @@ export class Gateway {
    * Swaps the config: new servers appear, removed ones leave, changed ones reconnect; clients get
    * `list_changed` and their sessions survive.
    */
-  reload(config: GatewayConfig): Promise<void> {
-    return this.#servers.reload(config);
+  async reload(config: GatewayConfig): Promise<void> {
+    await this.#servers.reload(config);
+    this.#warnUnboundElicitation(config);
   }
 
   /** The `/status` document. */
@@ -172,10 +221,12 @@ export class Gateway {
 
   /**
    * Handles one HTTP request: `/mcp`, `/healthz`, `/readyz`, `/status` (and `/status/<ns>/<name>`),
-   * `/metrics`, protected-resource metadata.
+   * `/metrics`, protected-resource metadata, `/tokens` (URL elicitation).
    */
-  readonly handler = async (req: Request): Promise<Response> => {
+  readonly handler = async (req: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
     const url = new URL(req.url);
+    const remote = info?.remoteAddr;
+    if (remote?.transport === "tcp") setRequestSource(req, { address: remote.hostname, port: remote.port });
     try {
       if (GUARDED_PATHS.has(url.pathname) || url.pathname.startsWith("/status/")) {
         const host = req.headers.get("host");
@@ -185,8 +236,15 @@ export class Gateway {
           return rpcError(403, RpcCode.ServerError, `Forbidden: host ${host} is not allowed.`);
         }
       }
-      // `/status/<namespace>/<name>` is the status route too, as the broker's.
-      switch (url.pathname.startsWith("/status/") ? "/status" : url.pathname) {
+      // `/status/<namespace>/<name>` is the status route too, as the broker's; so is every path under
+      // the protected-resource metadata (the broker's mux serves the subtree, e.g. the `/mcp` suffix).
+      switch (
+        url.pathname.startsWith("/status/")
+          ? "/status"
+          : url.pathname.startsWith(`${PROTECTED_RESOURCE_PATH}/`)
+          ? PROTECTED_RESOURCE_PATH
+          : url.pathname
+      ) {
         case "/mcp":
           return await this.#endpoint.handle(req);
         case "/healthz":
@@ -205,13 +263,18 @@ export class Gateway {
           return new Response(this.metrics.render(), {
             headers: { "content-type": "text/plain; version=0.0.4" },
           });
-        case "/.well-known/oauth-protected-resource":
-        case "/.well-known/oauth-protected-resource/mcp": {
+        case "/tokens":
+          // As the broker: the route exists only with --enable-url-elicitation.
+          if (!this.#servers.config.extension.urlElicitation) {
+            return new Response("Not Found\n", { status: 404 });
+          }
+          return await this.#tokens.handle(req);
+        case PROTECTED_RESOURCE_PATH: {
           // The broker route's `well-known` rule: a gateway policy applies here too (hence the
           // guides' `when` excluding /.well-known).
           const decision = await this.#policy.evaluateRequest?.({ request: req, rule: "well-known" });
           if (decision && !decision.allow) return denied(decision, null);
-          return this.#protectedResource(url);
+          return this.#protectedResource(req, url);
         }
         default:
           return new Response("Not Found\n", { status: 404 });
@@ -240,16 +303,33 @@ export class Gateway {
     return hosts;
   }
 
-  /** The OAuth protected-resource metadata (RFC 9728) the extension configures, else 404. */
-  #protectedResource(url: URL): Response {
+  /**
+   * The OAuth protected-resource metadata (RFC 9728) as the broker serves it (oauth_protected_resource_handler.go):
+   * to any method, with its CORS headers (OPTIONS answered empty), its field order and defaults even
+   * without `oauthProtectedResource` (resource `/mcp`, no authorization servers). The resource the
+   * extension leaves unset is this gateway's own `/mcp` (the cluster's is `https://<publicHost>/mcp`),
+   * which is where a client of the simulator connects and what its SDK checks it against.
+   */
+  #protectedResource(req: Request, url: URL): Response {
     const p = this.#servers.config.extension.oauthProtectedResource;
-    if (!p) return new Response("Not Found\n", { status: 404 });
-    return Response.json({
-      resource: p.resource ?? `${url.origin}/mcp`,
-      authorization_servers: p.authorizationServers,
-      resource_name: p.resourceName ?? "MCP Server",
-      bearer_methods_supported: p.bearerMethodsSupported ?? ["header"],
-      scopes_supported: p.scopesSupported ?? ["basic"],
+    const headers = {
+      "access-control-allow-origin": "*",
+      "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS, HEAD",
+      "access-control-allow-headers": "Content-Type, Authorization, Accept, Origin, X-Requested-With",
+      "access-control-max-age": "3600",
+      "access-control-allow-credentials": "true",
+    };
+    if (req.method === "OPTIONS") return new Response(null, { status: 200, headers });
+    const body = {
+      resource_name: p?.resourceName || "MCP Server",
+      resource: p ? p.resource || `${url.origin}/mcp` : "/mcp",
+      authorization_servers: p?.authorizationServers ?? [],
+      bearer_methods_supported: p?.bearerMethodsSupported?.length ? p.bearerMethodsSupported : ["header"],
+      scopes_supported: p?.scopesSupported?.length ? p.scopesSupported : ["basic"],
+    };
+    // Go's json.Encoder ends the document with a newline.
+    return new Response(`${JSON.stringify(body)}\n`, {
+      headers: { ...headers, "content-type": "application/json" },
     });
   }
 

@@ -29,6 +29,7 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
+import { type WristbandFilter, wristbandFilter } from "./auth/trusted_headers.ts";
 import type { BackendPool } from "./backends.ts";
 import type { ClientSession, Extra } from "./client_session.ts";
 import type { VirtualServerConfig } from "./config.ts";
@@ -134,31 +135,46 @@ function selectedVirtualServer(ctx: HandlerContext, extra: Extra): VirtualServer
   return typeof vs === "string" ? ctx.servers.virtualServer(vs) : undefined;
 }
 
+/** The broker's first list filter for this request: its `x-mcp-authorized` wristband (auth/trusted_headers.ts). */
+function wristband(ctx: HandlerContext, session: ClientSession, extra: Extra): Promise<WristbandFilter> {
+  const { servers, extension } = ctx.servers.config;
+  return wristbandFilter({
+    granted: session.takeAttributes(extra.requestId)?.granted?.requestHeaders,
+    clientHeaders: extra.requestInfo?.headers,
+    publicKeyPem: extension.trustedHeadersPublicKey,
+    enforce: extension.enforceCapabilityFilter,
+    servers,
+  });
+}
+
 /** Installs the gateway's MCP request handlers on `session`'s SDK server. */
 export function installHandlers(ctx: HandlerContext, session: ClientSession): void {
   const server = session.server;
   server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
     const vs = selectedVirtualServer(ctx, extra);
     const set = ctx.servers;
+    const allowed = await wristband(ctx, session, extra);
     // As upstream's broker: this client's own tools of userSpecificList servers join the federated
-    // ones, the virtual server filters them and the meta-tools alike, then the session's discovery
-    // scope (or the threshold) applies.
-    const tools = [...set.catalog.tools.values()].map((t) => t.tool)
-      .concat(await ctx.backends.userSpecificTools(session))
-      .concat(set.metaTools)
-      .filter((t) => !vs || vs.tools.includes(t.name));
+    // ones, the wristband then the virtual server filter them and the meta-tools alike, then the
+    // session's discovery scope (or the threshold) applies.
+    const tools = allowed(
+      [...set.catalog.tools.values()].map((t) => t.tool)
+        .concat(await ctx.backends.userSpecificTools(session))
+        .concat(set.metaTools),
+      "tools",
+    ).filter((t) => !vs || vs.tools.includes(t.name));
     const ext = set.config.extension;
     if (!ext.discoveryTools) return { tools };
     return {
       tools: applyDiscovery(tools, set.metaNames, ctx.scopes.get(session.id), ext.discoveryToolThreshold),
     };
   });
-  server.setRequestHandler(ListPromptsRequestSchema, (_req, extra) => {
+  server.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => {
     const vs = selectedVirtualServer(ctx, extra);
+    const allowed = await wristband(ctx, session, extra);
     // As the broker: a virtual server that lists no prompts leaves them all (filtered_prompts_handler.go).
-    const prompts = [...ctx.servers.catalog.prompts.entries()]
-      .filter(([name]) => !vs?.prompts?.length || vs.prompts.includes(name))
-      .map(([, p]) => p.prompt);
+    const prompts = allowed([...ctx.servers.catalog.prompts.values()].map((p) => p.prompt), "prompts")
+      .filter((p) => !vs?.prompts?.length || vs.prompts.includes(p.name));
     return { prompts };
   });
   server.setRequestHandler(ListResourcesRequestSchema, () => ctx.servers.resourcesList());
@@ -218,9 +234,16 @@ async function callMeta(
   if (vs && set.config.extension.enforceVirtualServers && !vs.tools.includes(params.name)) {
     throw rpcFailure(RpcCode.InvalidParams, `Tool ${params.name} is not in virtual server ${vs.name}.`);
   }
+  // As the broker's getVisibleToolNames: the wristband, then the virtual server.
+  const allowed = await wristband(ctx, session, extra);
+  const permitted = new Set(
+    allowed([...set.catalog.tools.values()].map((t) => t.tool), "tools").map((t) => t.name),
+  );
   const view: DiscoveryView = {
     servers: set.config.servers,
-    visible: new Map([...set.catalog.tools].filter(([name]) => !vs || vs.tools.includes(name))),
+    visible: new Map(
+      [...set.catalog.tools].filter(([name]) => permitted.has(name) && (!vs || vs.tools.includes(name))),
+    ),
   };
   const args = params.arguments ?? {};
   switch (params.name) {

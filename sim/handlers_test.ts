@@ -4,11 +4,13 @@
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { ErrorCode, McpError, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../test/helpers/assert.ts";
 import { startFixture } from "../test/fixtures/mod.ts";
 import { connectClient, firstText, waitFor } from "../test/sim_helpers.ts";
 import { stages } from "../test/sim_stages.ts";
 import type { GatewayConfigInput } from "./config.ts";
+import type { RequestPolicy } from "./policy.ts";
 import { RpcCode } from "./transport.ts";
 
 /** The weather and slow fixtures behind the stages, with `rest` of the config. */
@@ -177,4 +179,159 @@ Deno.test("logging/setLevel is kept on the session and set on backend sessions o
   const quiet = await c.client.callTool({ name: "d_log", arguments: { level: "info", message: "quiet" } });
   assertStringIncludes(firstText(quiet), "filtered");
   assertEquals(dynamic.stats().rpcMethods["logging/setLevel"], 1);
+});
+
+/** A wristband as Authorino signs one (ES256, `allowed-capabilities` a JSON string). */
+function wristband(key: Parameters<SignJWT["sign"]>[0], capabilities: unknown): Promise<string> {
+  return new SignJWT({ "allowed-capabilities": JSON.stringify(capabilities) })
+    .setProtectedHeader({ alg: "ES256" })
+    .setIssuedAt()
+    .setExpirationTime("5m")
+    .sign(key);
+}
+
+/** The weather (`w_`) and github (`g_`) fixtures behind the stages, with a trusted headers key. */
+async function wristbandEnv(opts: { enforce?: boolean; policy?: RequestPolicy } = {}) {
+  const keys = await generateKeyPair("ES256", { extractable: true });
+  const weather = await startFixture("weather");
+  const github = await startFixture("github");
+  const s = await stages({
+    servers: [
+      { name: "mcp-test/weather", url: weather.url, prefix: "w_" },
+      { name: "mcp-test/github", url: github.url, prefix: "g_" },
+    ],
+    virtualServers: [{ name: "mcp-test/readers", tools: ["w_search", "g_search", "g_get_issue"] }],
+    extension: {
+      trustedHeadersPublicKey: await exportSPKI(keys.publicKey),
+      enforceCapabilityFilter: opts.enforce ?? false,
+    },
+  }, { policy: opts.policy });
+  return {
+    s,
+    keys,
+    [Symbol.asyncDispose]: async () => {
+      await s[Symbol.asyncDispose]();
+      await Promise.all([weather.close(), github.close()]);
+    },
+  };
+}
+
+const ALICE = {
+  tools: { "mcp-test/weather": ["search", "get_forecast"], "mcp-test/github": ["search"] },
+  prompts: { "mcp-test/github": ["review_pr"] },
+};
+const BOB = { tools: { "mcp-test/github": ["get_issue", "create_issue"] }, prompts: {} };
+
+Deno.test("wristband: two identities list different tools and prompts; the virtual server intersects", async () => {
+  await using e = await wristbandEnv();
+  const alice = await wristband(e.keys.privateKey, ALICE);
+  const bob = await wristband(e.keys.privateKey, BOB);
+  {
+    await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": alice } });
+    assertEquals(names((await c.client.listTools()).tools), ["g_search", "w_get_forecast", "w_search"]);
+    assertEquals(names((await c.client.listPrompts()).prompts), ["g_review_pr"]);
+  }
+  {
+    await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": bob } });
+    assertEquals(names((await c.client.listTools()).tools), ["g_create_issue", "g_get_issue"]);
+    assertEquals(names((await c.client.listPrompts()).prompts), []);
+  }
+  {
+    // Step 1 capabilities, step 2 the virtual server: only what both allow.
+    const headers = { "x-mcp-authorized": alice, "x-mcp-virtualserver": "mcp-test/readers" };
+    await using c = await connectClient(e.s.url, { headers });
+    assertEquals(names((await c.client.listTools()).tools), ["g_search", "w_search"]);
+  }
+  {
+    // No wristband, not enforced: the whole list, meta-tools included.
+    await using c = await connectClient(e.s.url);
+    const all = names((await c.client.listTools()).tools);
+    assert(all.includes("discover_tools") && all.includes("g_delete_issue") && all.length === 8, String(all));
+  }
+});
+
+Deno.test("wristband: forged, expired or signed by another key lists nothing; enforced, no wristband lists nothing", async () => {
+  await using e = await wristbandEnv({ enforce: true });
+  const other = await generateKeyPair("ES256");
+  const good = await wristband(e.keys.privateKey, ALICE);
+  const [h, , sig] = good.split(".");
+  const bobPayload = btoa(JSON.stringify({ "allowed-capabilities": JSON.stringify(BOB) })).replace(/=+$/, "")
+    .replace(/\+/g, "-").replace(/\//g, "_");
+  const expired = await new SignJWT({ "allowed-capabilities": JSON.stringify(ALICE) })
+    .setProtectedHeader({ alg: "ES256" }).setExpirationTime(Math.floor(Date.now() / 1000) - 5)
+    .sign(e.keys.privateKey);
+  for (
+    const [what, token] of [
+      ["forged", `${h}.${bobPayload}.${sig}`],
+      ["another key", await wristband(other.privateKey, ALICE)],
+      ["expired", expired],
+      ["malformed", "not-a-jwt"],
+    ]
+  ) {
+    await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": token } });
+    assertEquals((await c.client.listTools()).tools, [], what);
+    assertEquals((await c.client.listPrompts()).prompts, [], what);
+  }
+  {
+    await using c = await connectClient(e.s.url);
+    assertEquals((await c.client.listTools()).tools, []);
+  }
+  {
+    // Two values: the router re-injects the last one for the broker, so a good first one does not count.
+    await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": `${good}, not-a-jwt` } });
+    assertEquals((await c.client.listTools()).tools, []);
+  }
+  await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": `not-a-jwt, ${good}` } });
+  assertEquals(names((await c.client.listTools()).tools), ["g_search", "w_get_forecast", "w_search"]);
+});
+
+Deno.test("wristband: the policy's success header replaces what the client sent; otherwise the client's reaches the broker", async () => {
+  const minted: Record<string, string> = {};
+  // The hook AuthPolicy plugs into: a user picked by a request header gets its wristband as a success header.
+  const policy: RequestPolicy = {
+    evaluate: ({ request }) => {
+      const user = request.headers.get("x-test-user");
+      return user ? { allow: true, requestHeaders: { "x-mcp-authorized": minted[user] } } : { allow: true };
+    },
+  };
+  await using e = await wristbandEnv({ policy });
+  minted.alice = await wristband(e.keys.privateKey, ALICE);
+  minted.bob = await wristband(e.keys.privateKey, BOB);
+  {
+    // Bob sends Alice's wristband; the policy overwrites it with his own.
+    const headers = { "x-test-user": "bob", "x-mcp-authorized": minted.alice };
+    await using c = await connectClient(e.s.url, { headers });
+    assertEquals(names((await c.client.listTools()).tools), ["g_create_issue", "g_get_issue"]);
+  }
+  {
+    // No policy header: the client's own header is what the broker verifies.
+    await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": minted.bob } });
+    assertEquals(names((await c.client.listTools()).tools), ["g_create_issue", "g_get_issue"]);
+  }
+});
+
+Deno.test("wristband: meta-tools see only the allowed tools; a tools/call outside them still reaches the server (as the broker)", async () => {
+  await using e = await wristbandEnv();
+  // A wristband without a tools entry leaves tools/list whole (meta-tools too) ...
+  const all = await wristband(e.keys.privateKey, { prompts: {} });
+  {
+    await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": all } });
+    assert(names((await c.client.listTools()).tools).includes("discover_tools"));
+  }
+  // ... while one with tools lists only those, the meta-tools gone (no server names them).
+  const bob = await wristband(e.keys.privateKey, BOB);
+  await using c = await connectClient(e.s.url, { headers: { "x-mcp-authorized": bob } });
+  assertEquals(names((await c.client.listTools()).tools), ["g_create_issue", "g_get_issue"]);
+  const discovered = JSON.parse(
+    firstText(await c.client.callTool({ name: "discover_tools", arguments: {} })),
+  );
+  assertEquals(
+    discovered.servers.map((s: { name: string; tools: unknown[] }) => [s.name, s.tools.length]),
+    [["mcp-test/github", 2]],
+  );
+  const selected = await c.client.callTool({ name: "select_tools", arguments: { tools: ["w_search"] } });
+  assert(selected.isError, JSON.stringify(selected));
+  // The router and broker do not check calls against the wristband: an AuthPolicy rule does.
+  const call = await c.client.callTool({ name: "w_search", arguments: { query: "rain" } });
+  assert(!call.isError, JSON.stringify(call));
 });

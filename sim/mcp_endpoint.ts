@@ -20,6 +20,7 @@ import { META_TOOL_NAMES } from "./discovery.ts";
 import { UpstreamError } from "./errors.ts";
 import { unknownMetaTool, unservedMethod } from "./handlers.ts";
 import type { Metrics } from "./metrics.ts";
+import { UrlElicitation } from "./elicitation.ts";
 import { type Logger, VIRTUAL_SERVER_HEADER } from "./options.ts";
 import { checkParams } from "./params.ts";
 import type { BackendTarget, PassthroughRouter } from "./passthrough.ts";
@@ -59,6 +60,8 @@ export interface McpEndpointOptions {
   timeoutMs: number;
   /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`); false when unset. */
   federateAll?: boolean;
+  /** Users' tokens for `tokenURLElicitation` servers and the elicitations asking for them. */
+  elicitation?: UrlElicitation;
 }
 
 /** The answer to a request the policy denied: its body as written, else a JSON-RPC error. */
@@ -197,8 +200,15 @@ export class McpEndpoint {
     const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
     if (!decision.allow) return denied(decision, msg.id);
     grant(attributes, decision);
+    // The router resolves a per-user token before routing: the cached one, else -32042.
+    let userToken: string | undefined;
+    if (msg.method === "tools/call" && msg.id !== undefined && attributes.serverName) {
+      const resolved = this.#userToken(req, found, msg, attributes);
+      if (resolved instanceof Response) return resolved;
+      userToken = resolved;
+    }
     if (this.#o.passthrough && msg.method === "tools/call" && msg.id !== undefined) {
-      const through = this.#toolCallThrough(found, msg as CallMessage, attributes);
+      const through = this.#toolCallThrough(found, msg as CallMessage, attributes, userToken);
       if (through) return await through;
     }
     if (msg.id === undefined) return await found.transport.handleRequest(req, { parsedBody: msg });
@@ -218,6 +228,32 @@ export class McpEndpoint {
       return jsonRpcError(msg.id, RpcCode.InvalidParams, unknownMetaTool(name).message);
     }
     return toolNotFound(msg.id, session.id);
+  }
+
+  /**
+   * The user's token for a call to a `tokenURLElicitation` server (URL elicitation enabled), or the
+   * answer the call gets instead (`-32042`, or the router's tool error); undefined for other servers.
+   */
+  #userToken(
+    req: Request,
+    session: ClientSession,
+    msg: PostedMessage,
+    attrs: RequestAttributes,
+  ): string | Response | undefined {
+    const { elicitation, servers } = this.#o;
+    const cfg = servers.upstream(attrs.serverName!)?.config;
+    if (!elicitation || !cfg || !UrlElicitation.applies(cfg, servers.config.extension.urlElicitation)) {
+      return undefined;
+    }
+    const resolved = elicitation.resolve({
+      server: cfg,
+      sessionId: session.id,
+      requestId: msg.id,
+      clientElicitation: session.capabilities.elicitation !== undefined,
+      identity: attrs.granted?.identity,
+      request: req,
+    });
+    return "token" in resolved ? resolved.token : resolved.response;
   }
 
   /**
@@ -319,6 +355,20 @@ export class McpEndpoint {
       const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
       if (!decision.allow) return denied(decision, msg.id);
       grant(attributes, decision);
+      if (msg.method === "tools/call" && msg.id !== undefined && attributes.serverName) {
+        // A batch has no room for one message's -32042: that call must come on its own.
+        const resolved = this.#userToken(req, found, msg, attributes);
+        if (resolved instanceof Response) {
+          await resolved.body?.cancel();
+          return rpcError(
+            400,
+            RpcCode.InvalidRequest,
+            `Invalid Request: tools/call of ${attributes.requestedName} needs the user's own token for server ` +
+              `${attributes.serverName} (URL elicitation), which a JSON-RPC batch cannot ask for; send it on its own.`,
+            { id: msg.id },
+          );
+        }
+      }
       if (msg.id !== undefined) found.handOver(msg.id, attributes);
     }
     return await found.transport.handleRequest(req, { parsedBody: batch });
@@ -333,6 +383,7 @@ export class McpEndpoint {
     session: ClientSession,
     msg: CallMessage,
     attrs: RequestAttributes,
+    userToken?: string,
   ): Promise<Response> | undefined {
     const { servers, backends, metrics, log } = this.#o;
     const server = attrs.serverName;
@@ -358,8 +409,11 @@ export class McpEndpoint {
         const current = servers.upstream(server) ?? up;
         return {
           endpoint: serverEndpoint(current.config),
-          // A userSpecificList server sees the client's own headers instead of the registration's credential.
-          ...(current.config.userSpecificList
+          // The user's token (URL elicitation) replaces the registration's credential; a
+          // userSpecificList server sees the client's own headers instead.
+          ...(userToken !== undefined
+            ? { credential: userToken }
+            : current.config.userSpecificList
             ? { headers: session.userHeaders }
             : { credential: current.config.credential }),
           sessionId: conn.transport.sessionId,
@@ -375,6 +429,24 @@ export class McpEndpoint {
       }),
       latency: (seconds) => metrics.upstreamLatency(server, "tools/call", seconds),
       listChanged: () => void servers.upstream(server)?.refresh(),
+      // As the router: the server refused the user's token, so it is forgotten and the next call
+      // elicits a new one; this call gets the server's 401.
+      ...(userToken !== undefined
+        ? {
+          unauthorized: () => {
+            this.#o.elicitation?.tokens.delete(session.id, server);
+            log(
+              "info",
+              `Server ${server} refused the user's token (HTTP 401); the next call asks for a new one.`,
+              {
+                session: session.id,
+                server,
+              },
+            );
+            return true;
+          },
+        }
+        : {}),
       log: (level, msg) => log(level, msg, { session: session.id, server }),
     });
   }

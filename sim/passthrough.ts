@@ -43,6 +43,12 @@ export interface CallHooks {
   listChanged?(): void;
   /** Diagnostics. */
   log?(level: "info" | "warn", msg: string): void;
+  /**
+   * The backend answered 401. True passes its answer (status, body within the cap, `Content-Type`
+   * and `WWW-Authenticate`) to the client as the cluster's Envoy does: a `tokenURLElicitation` call
+   * whose user token was refused. Otherwise the 401 is the call's error, as any other status.
+   */
+  unauthorized?(): boolean;
 }
 
 /** One forwarded call. */
@@ -248,6 +254,10 @@ export class PassthroughRouter {
         try {
           target = await hooks.backend(attempt > 0);
         } catch (err) {
+          // The backend refused to open a session for this caller's token: its 401, as above.
+          if (err instanceof UpstreamError && err.status === 401 && hooks.unauthorized?.()) {
+            return new Response(null, { status: 401, headers: sessionHeaders });
+          }
           const e = hooks.backendError(err);
           return fail(e.code, e.message);
         }
@@ -273,6 +283,17 @@ export class PassthroughRouter {
           await res.body?.cancel().catch(() => {});
           hooks.log?.("info", `Backend session on ${req.server} expired; re-initialising.`);
           continue;
+        }
+        if (res.status === 401 && hooks.unauthorized?.()) {
+          const text = await readBody(res.body, maxBytes, { ...backendOf, truncate: true }).catch(() =>
+            undefined
+          );
+          const headers: Record<string, string> = { ...sessionHeaders };
+          for (const h of ["content-type", "www-authenticate"]) {
+            const v = res.headers.get(h);
+            if (v !== null) headers[h] = v;
+          }
+          return new Response(text?.length ? text : null, { status: 401, headers });
         }
         if (!res.ok) {
           const head = await readBody(res.body, 300, { ...backendOf, truncate: true }).catch(() => undefined);

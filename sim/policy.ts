@@ -61,5 +61,25 @@ export interface RequestPolicy {
   evaluateRequest?(input: HttpPolicyInput): PolicyDecision | Promise<PolicyDecision>;
 }
 
+/** A client's address as the listener saw it. */
+export interface RequestSource {
+  address: string;
+  port: number;
+}
+
+// Keyed by the request object so the address reaches the policy without threading it through every
+// stage of the endpoint; entries go with their requests.
+const sources = new WeakMap<Request, RequestSource>();
+
+/** Records the client address of `req` (the gateway does, from `Deno.serve`'s connection info). */
+export function setRequestSource(req: Request, source: RequestSource): void {
+  sources.set(req, source);
+}
+
+/** The client address of `req`, when the gateway recorded one (Authorino's `source.address`). */
+export function requestSource(req: Request): RequestSource | undefined {
+  return sources.get(req);
+}
+
 /** The default policy: everything is allowed. */
 export const allowAll: RequestPolicy = { evaluate: () => ({ allow: true }) };

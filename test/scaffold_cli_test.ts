@@ -152,6 +152,16 @@ Deno.test("gateway init with an issuer scaffolds the extension and an AuthPolicy
     "https://idp.example.com/realms/mcp",
   ]);
   await validates(result.stdout);
+  // With the Gateway it extends, the output has no finding at all, not even a warning.
+  const gateway = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: mcp-gateway, namespace: gateway-system}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: mcp, port: 8080, protocol: HTTP}]
+---
+`;
+  assertEquals(await validates(gateway + result.stdout, ["--strict"]), "3 objects valid\n");
   const missing = await runCli(["gateway", "init", "--listener", "mcp"]);
   assertEquals(missing.code, 2);
   assertStringIncludes(missing.stderr, "--gateway");

@@ -358,6 +358,23 @@ Deno.test("AuthPolicy: gateway overrides beat the route's policy; an update appl
   const unauthenticated = await post(url, call(3, "w_search", { query: "x" }), open.headers);
   assertEquals(unauthenticated.status, 401);
 
+  // The client's address is Authorino's `source.address`.
+  const fromAddress = (address: string) =>
+    authPolicy(GW_NS, "gateway-auth", { kind: "Gateway", name: "mcp-gateway" }, {
+      overrides: {
+        rules: {
+          authentication: { anyone: { anonymous: {} } },
+          authorization: {
+            local: { patternMatching: { patterns: [{ predicate: `source.address == '${address}'` }] } },
+          },
+        },
+      },
+    });
+  s.gate.update({ policies: [fromAddress("127.0.0.1")], targets: policyTargetsFromObjects(s.objects) });
+  assertEquals((await post(url, call(5, "w_search", { query: "x" }), open.headers)).status, 200);
+  s.gate.update({ policies: [fromAddress("10.0.0.1")], targets: policyTargetsFromObjects(s.objects) });
+  assertEquals((await post(url, call(6, "w_search", { query: "x" }), open.headers)).status, 403);
+
   // No policies at all: everything passes.
   s.gate.update({ policies: [], targets: policyTargetsFromObjects(s.objects) });
   assertEquals((await post(url, call(4, "w_search", { query: "x" }), open.headers)).status, 200);

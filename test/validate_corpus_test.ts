@@ -3,7 +3,8 @@
  * line, column, field) and the API server verdict with the adjacent `<case>.expect.jsonc`.
  *
  * `<case>.expect.jsonc`: `{ "apiserver": "accept"|"reject", "options"?: ValidateOptions (JSON part),
- * "old"?: "<case>.old.yaml", "findings": [{severity, code, line, column, field?}] }`. `apiserver` is what a
+ * "old"?: "<case>.old.yaml", "findings": [{severity, code, line, column, field?, message?}] }` (a
+ * `message`, when given, must be exact). `apiserver` is what a
  * real kube-apiserver with our CRDs (and, for other kinds, theirs) says to a server-side dry-run of
  * the file; it must agree with the findings the validator marks `apiserver: true`.
  */
@@ -25,12 +26,13 @@ for (const file of files) {
     const { expect } = corpusCase;
     const { docs, old } = await loadCase(corpusCase);
     const report = validateManifests(docs, { ...expect.options, old });
-    const actual = report.findings.map((f) => ({
+    const actual = report.findings.map((f, i) => ({
       severity: f.severity,
       code: f.code,
       line: f.line,
       column: f.column,
       ...(f.field ? { field: f.field } : {}),
+      ...(expect.findings[i]?.message !== undefined ? { message: f.message } : {}),
     }));
     assertEquals(actual, expect.findings);
     for (const finding of report.findings) {

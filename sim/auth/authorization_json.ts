@@ -41,7 +41,10 @@ export function buildAuthorizationJson(
     ":path": path,
     ":scheme": scheme,
   };
-  for (const [name, value] of req.headers) if (name !== "host") headers[name] = value;
+  // forEach, not the iterator: Deno's Headers iterator costs about ten times as much per request.
+  req.headers.forEach((value, name) => {
+    if (name !== "host") headers[name] = value;
+  });
   if (!headers["x-request-id"]) headers["x-request-id"] = crypto.randomUUID();
   const now = options.now ?? new Date();
   const ms = now.getTime();
@@ -49,11 +52,7 @@ export function buildAuthorizationJson(
   const query = url.search.replace(/^\?/, "");
   const protocol = options.protocol ?? "HTTP/1.1";
   const body = req.body ?? "";
-  const size = headers["content-length"] !== undefined
-    ? Number(headers["content-length"])
-    : body
-    ? new TextEncoder().encode(body).length
-    : 0;
+  const size = headers["content-length"] !== undefined ? Number(headers["content-length"]) : utf8Length(body);
   const request = omitEmpty({
     id: headers["x-request-id"],
     time,
@@ -115,4 +114,9 @@ function omitEmpty(o: Record<string, unknown>): Record<string, unknown> {
     out[k] = v;
   }
   return out;
+}
+
+function utf8Length(s: string): number {
+  // deno-lint-ignore no-control-regex
+  return /^[\x00-\x7f]*$/.test(s) ? s.length : new TextEncoder().encode(s).length;
 }

@@ -100,3 +100,10 @@ Deno.test("authorization json: repeated headers arrive merged; the legacy contex
   );
   assertEquals(selectString(json, "context.destination.address.Address.SocketAddress.address"), "127.0.0.1");
 });
+
+Deno.test("authorization json: the size is in bytes and a content-length wins", () => {
+  assertEquals(build("http://h/mcp", { method: "POST", body: '{"q":"ø"}' }).request.size, 10);
+  assertEquals(build("http://h/mcp", { method: "POST", body: "{}" }).request.size, 2);
+  const json = build("http://h/mcp", { method: "POST", headers: { "content-length": "7" } });
+  assertEquals(json.request.size, 7);
+});

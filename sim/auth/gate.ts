@@ -19,7 +19,13 @@
  * @module
  */
 import type { Logger } from "../options.ts";
-import type { HttpPolicyInput, PolicyDecision, PolicyInput, RequestPolicy } from "../policy.ts";
+import {
+  type HttpPolicyInput,
+  type PolicyDecision,
+  type PolicyInput,
+  type RequestPolicy,
+  requestSource,
+} from "../policy.ts";
 import type { RequestAttributes } from "../routing.ts";
 import {
   type BrokerRule,
@@ -29,7 +35,7 @@ import {
   resolveAuthPolicies,
   type RouteTarget,
 } from "./auth_policy.ts";
-import { compileAuthConfig, type EngineContext } from "./engine.ts";
+import { compileAuthConfig, type CompiledAuthConfig, type EngineContext } from "./engine.ts";
 import type { AuthConfigSpec, AuthDecision, AuthEngine, AuthRequest, Unsupported } from "./types.ts";
 
 /** The `x-mcp-servername` upstream's router sets on requests it sends to the broker. */
@@ -96,6 +102,12 @@ interface Compiled {
   summary: AuthPolicySummary;
   /** Whether any engine exists (a gate without policies allows without work). */
   any: boolean;
+  /** Every distinct engine, to close once no request uses them. */
+  engines: CompiledAuthConfig[];
+  /** Requests evaluating on these engines now. */
+  inFlight: number;
+  /** Replaced by `update`: closed when the last request on it ends. */
+  retired: boolean;
 }
 
 /** Evaluates AuthPolicies for each request; `update` swaps them for the requests that start after it. */
@@ -123,12 +135,31 @@ export class AuthPolicyGate implements RequestPolicy {
   update(input: AuthPolicyGateInput & { context?: EngineContext }): AuthPolicySummary {
     if (input.context) this.#context = input.context;
     const compiled = this.#compile(input);
+    const old = this.#compiled;
     this.#compiled = compiled;
+    this.#retire(old);
     return compiled.summary;
   }
 
+  /** Releases what the engines hold (OPA processes they started); later requests are allowed. */
+  async close(): Promise<void> {
+    const old = this.#compiled;
+    this.#compiled = this.#compile({ policies: [], targets: undefined });
+    this.#retire(old);
+    await this.#closing;
+  }
+
+  #closing: Promise<void> = Promise.resolve();
+
+  #retire(compiled: Compiled): void {
+    compiled.retired = true;
+    if (compiled.inFlight > 0) return;
+    const done = Promise.all(compiled.engines.map((e) => e.close().catch(() => {}))).then(() => {});
+    this.#closing = this.#closing.then(() => done);
+  }
+
   #compile(input: AuthPolicyGateInput): Compiled {
-    const cache = new Map<string, AuthEngine>();
+    const cache = new Map<string, CompiledAuthConfig>();
     const unsupported: GateUnsupported[] = [];
     const engine = (spec: AuthConfigSpec, where: string): AuthEngine => {
       const key = JSON.stringify({ when: spec.when, patterns: spec.patterns, rules: spec.rules });
@@ -161,6 +192,9 @@ export class AuthPolicyGate implements RequestPolicy {
           unsupported,
         },
         any: false,
+        engines: [],
+        inFlight: 0,
+        retired: false,
       };
     }
     const resolved = resolveAuthPolicies(input.policies, input.targets);
@@ -182,6 +216,9 @@ export class AuthPolicyGate implements RequestPolicy {
       hosts,
       summary: { rows: resolved.rows, problems: resolved.problems, unsupported },
       any: servers.size > 0 || Object.keys(broker).length > 0,
+      engines: [...cache.values()],
+      inFlight: 0,
+      retired: false,
     };
   }
 
@@ -195,7 +232,7 @@ export class AuthPolicyGate implements RequestPolicy {
     if (!engine) return { allow: true };
     const headers = authHeaders(input.request.headers, attrs, server !== undefined);
     const host = server !== undefined ? compiled.hosts.get(server) : undefined;
-    return this.#run(engine, input.request, headers, host);
+    return this.#run(compiled, engine, input.request, headers, host);
   }
 
   /** A request without a JSON-RPC message: the broker route rule's policy, no `x-mcp-*` header. */
@@ -203,16 +240,36 @@ export class AuthPolicyGate implements RequestPolicy {
     const compiled = this.#compiled;
     const engine = compiled.any ? compiled.broker[input.rule] : undefined;
     if (!engine) return { allow: true };
-    return this.#run(engine, input.request, authHeaders(input.request.headers, undefined, false));
+    return this.#run(compiled, engine, input.request, authHeaders(input.request.headers, undefined, false));
   }
 
-  async #run(engine: AuthEngine, request: Request, headers: Headers, host?: string): Promise<PolicyDecision> {
+  async #run(
+    compiled: Compiled,
+    engine: AuthEngine,
+    request: Request,
+    headers: Headers,
+    host?: string,
+  ): Promise<PolicyDecision> {
+    compiled.inFlight++;
+    try {
+      return await this.#decide(engine, request, headers, host);
+    } finally {
+      if (--compiled.inFlight === 0 && compiled.retired) this.#retire(compiled);
+    }
+  }
+
+  async #decide(
+    engine: AuthEngine,
+    request: Request,
+    headers: Headers,
+    host?: string,
+  ): Promise<PolicyDecision> {
     if (host) headers.set("host", host);
     const url = new URL(request.url);
     const req: AuthRequest = {
       request,
       headers,
-      source: { address: "127.0.0.1", port: 0 },
+      source: requestSource(request) ?? { address: "127.0.0.1", port: 0 },
       destination: {
         address: url.hostname,
         port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),

@@ -2,54 +2,19 @@ import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
 import { parse } from "yaml";
 import { assert, assertEquals } from "../../test/helpers/assert.ts";
-import { ACCOUNTING, requestJson, rulesOf, TOOL_FILTER_GUIDE } from "../../test/helpers/auth_guides.ts";
+import {
+  ACCOUNTING,
+  requestJson,
+  rulesOf,
+  SEED_ARTICLE_POLICY,
+  TOOL_FILTER_GUIDE,
+} from "../../test/helpers/auth_guides.ts";
 import { requireOpa } from "../../test/helpers/opa.ts";
 import { type AuthorizationRule, authorize, compileAuthorization } from "./authorization.ts";
 import { OpaPool } from "./opa.ts";
 import { compileAuthentication } from "./identity.ts";
 import { compileResponse, goFormat, REASON_HEADER } from "./response.ts";
 import type { SecretObject, SecretSource } from "./types.ts";
-
-// The seed article's AuthPolicy (its YAML lost its indentation in the article; here indented as
-// upstream's authentication guide writes it, with the article's line break inside the header value).
-const SEED_POLICY = `
-apiVersion: kuadrant.io/v1
-kind: AuthPolicy
-metadata:
-  name: mcp-auth
-  namespace: gateway-system
-spec:
-  # Attaches to the gateway's MCP listener
-  targetRef:
-    group: gateway.networking.k8s.io
-    kind: Gateway
-    name: mcp-gateway
-    sectionName: mcp
-  defaults:
-    # Skip auth for OAuth discovery endpoints
-    when:
-      - predicate: "!request.path.contains('/.well-known')"
-    rules:
-      authentication:
-        # Validate JWTs issued by the Keycloak MCP realm
-        "keycloak":
-          jwt:
-            issuerUrl: http://keycloak.example.com/realms/mcp
-      response:
-        # Return OAuth-compliant 401 with resource metadata for auto-discovery
-        unauthenticated:
-          code: 401
-          headers:
-            "WWW-Authenticate":
-              value: Bearer
-                resource_metadata=http://mcp.example.com/.well-known/oauth-protected-resource/mcp
-          body:
-            value: |
-              {
-                "error": "Unauthorized",
-                "message": "Authentication required."
-              }
-`;
 
 // The default headers of an unauthenticated denial, from the identity methods' own challenges.
 function challenges(authentication: unknown): Record<string, string> {
@@ -81,7 +46,7 @@ function spki(key: KeyObject): string {
 
 Deno.test("seed article: the 401 with WWW-Authenticate resource_metadata, byte for byte", () => {
   const spec =
-    (parse(SEED_POLICY) as { spec: { defaults: { rules: Record<string, Record<string, unknown>> } } })
+    (parse(SEED_ARTICLE_POLICY) as { spec: { defaults: { rules: Record<string, Record<string, unknown>> } } })
       .spec.defaults.rules;
   const response = compileResponse(spec.response);
   const deny = response.deny(

@@ -76,12 +76,13 @@ export const validateCommand: Command = {
   name: "validate",
   summary: "Validate MCP gateway manifests offline, or against a cluster with --live",
   description:
-    "Check MCPServerRegistration, MCPGatewayExtension and MCPVirtualServer manifests the way the " +
-    "API server does (schema, defaults, CEL rules) plus cross-object rules: routes, secrets, listeners, " +
-    "policies, prefixes and tool names. With --live, also read the cluster (prefixes of registrations " +
+    "Check MCPServerRegistration, MCPGatewayExtension, MCPVirtualServer and Kuadrant AuthPolicy manifests " +
+    "the way the API server does (schema, defaults, CEL rules) plus cross-object rules: routes, secrets, " +
+    "listeners, policies, prefixes and tool names; of AuthPolicies also their CEL predicates, the headers " +
+    "they read and their x-mcp-authorized wristband. With --live, also read the cluster (prefixes of registrations " +
     "already there, HTTPRoutes, Gateways and listeners, Services, the referenced Secrets' labels and keys, " +
     "the old objects for transition rules, the MCPVirtualServers that routes' X-Mcp-Virtualserver " +
-    "headers name) and end with a server-side dry run whose rejections are " +
+    "headers name, the wristband signing keys in Authorino's namespace) and end with a server-side dry run whose rejections are " +
     "reported as apiserver.rejected. Exit 0 when there are no errors, 1 when there are (or warnings " +
     "with --strict) or the cluster cannot be reached, 2 on usage errors.",
   usage:

@@ -371,9 +371,10 @@ function withKind(items: readonly KubeObject[], info: ResourceInfo): ReplayObjec
 
 /**
  * The Secrets the replay reads: registrations' credentials, each MCPGatewayExtension's
- * `spec.sessionStore` Secret (in the extension's namespace) for `simulate`'s session store, and the
- * AuthPolicies' apiKey Secrets (by label selector) and wristband signing keys (by name). Ones that
- * cannot be read are left out; for the AuthPolicies' ones, `unread` says so.
+ * `spec.sessionStore` Secret (in the extension's namespace) for `simulate`'s session store and its
+ * `spec.trustedHeadersKey` Secret for the wristband's public key, and the AuthPolicies' apiKey
+ * Secrets (by label selector) and wristband signing keys (by name). Ones that cannot be read are
+ * left out; for the AuthPolicies' ones, `unread` says so.
  */
 async function referencedSecrets(
   client: KubeClient,
@@ -392,6 +393,10 @@ async function referencedSecrets(
       ? (object.spec?.sessionStore as { secretName?: string } | undefined)
       : undefined;
     if (store?.secretName) wanted.add(`${object.metadata?.namespace ?? "default"}/${store.secretName}`);
+    const trusted = object.kind === "MCPGatewayExtension"
+      ? (object.spec?.trustedHeadersKey as { secretName?: string } | undefined)
+      : undefined;
+    if (trusted?.secretName) wanted.add(`${object.metadata?.namespace ?? "default"}/${trusted.secretName}`);
   }
   const signingKeys = new Set(auth.named.map((ref) => `${ref.namespace}/${ref.name}`));
   for (const key of signingKeys) wanted.add(key);

@@ -29,9 +29,9 @@ export function pruneNullsInPlace(value: Json, schema: Schema | undefined): void
   if (!schema) return;
   if (Array.isArray(value) && schema.type === "array") {
     for (const item of value) pruneNullsInPlace(item, schema.items);
-  } else if (isObject(value) && schema.type === "object" && schema.properties) {
+  } else if (isObject(value) && schema.type === "object") {
     for (const [key, child] of Object.entries(value)) {
-      const childSchema = schema.properties[key];
+      const childSchema = schema.properties?.[key] ?? schema.additionalProperties;
       if (!childSchema) continue;
       if (child === null && !childSchema.nullable && childSchema.default === undefined) delete value[key];
       else pruneNullsInPlace(child, childSchema);
@@ -46,15 +46,17 @@ export function defaultInPlace(value: Json, schema: Schema | undefined): void {
     for (const item of value) defaultInPlace(item, schema.items);
     return;
   }
-  if (!isObject(value) || schema.type !== "object" || !schema.properties) return;
-  for (const [key, childSchema] of Object.entries(schema.properties)) {
+  if (!isObject(value) || schema.type !== "object") return;
+  for (const [key, childSchema] of Object.entries(schema.properties ?? {})) {
     if (childSchema.default === undefined) continue;
     const current = value[key];
     if (!(key in value) || (current === null && !childSchema.nullable)) {
       value[key] = cloneJson(childSchema.default);
     }
   }
-  for (const [key, child] of Object.entries(value)) defaultInPlace(child, schema.properties[key]);
+  for (const [key, child] of Object.entries(value)) {
+    defaultInPlace(child, schema.properties?.[key] ?? schema.additionalProperties);
+  }
 }
 
 /**

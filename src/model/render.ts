@@ -13,7 +13,9 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** The OpenAPI v3 form of a schema node, as it appears in a CRD. */
 export function toOpenApi(schema: Schema): Record<string, Json> {
-  const out: Record<string, Json> = { type: schema.type };
+  const out: Record<string, Json> = schema.type === "any"
+    ? { "x-kubernetes-preserve-unknown-fields": true }
+    : { type: schema.type };
   if (schema.description !== undefined) out.description = schema.description;
   if (schema.default !== undefined) out.default = schema.default as Json;
   if (schema.nullable) out.nullable = true;
@@ -44,6 +46,8 @@ export function toOpenApi(schema: Schema): Record<string, Json> {
         );
       }
       if (schema.required && schema.required.length > 0) out.required = [...schema.required];
+      if (schema.additionalProperties) out.additionalProperties = toOpenApi(schema.additionalProperties);
+      if (schema.preserveUnknownFields) out["x-kubernetes-preserve-unknown-fields"] = true;
       break;
   }
   if (schema.xValidations && schema.xValidations.length > 0) {

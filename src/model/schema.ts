@@ -95,6 +95,19 @@ export interface ObjectSchema<P extends Properties = Properties, R extends keyof
   properties?: P;
   /** Fields that must be present. */
   required?: readonly R[];
+  /** Schema of the values of fields not in `properties` (a map, `additionalProperties`). */
+  additionalProperties?: Schema;
+  /** `x-kubernetes-preserve-unknown-fields`: fields the schema does not declare are kept, not errors. */
+  preserveUnknownFields?: boolean;
+}
+
+/**
+ * Any JSON value: an untyped node with `x-kubernetes-preserve-unknown-fields` (e.g. the `value` of a
+ * Kuadrant AuthPolicy pattern). Only vendored CRDs have these; the MCP CRDs never do.
+ */
+export interface AnySchema extends SchemaCommon {
+  /** Not an OpenAPI type: marks the absence of one. */
+  type: "any";
 }
 
 /** Any schema node. */
@@ -103,7 +116,8 @@ export type Schema =
   | IntegerSchema
   | BooleanSchema
   | ArraySchema<Schema>
-  | ObjectSchema<Properties, string>;
+  | ObjectSchema<Properties, string>
+  | AnySchema;
 
 type Simplify<T> = { [K in keyof T]: T[K] } & unknown;
 
@@ -112,6 +126,7 @@ export type Infer<S> = S extends StringSchema<infer T> ? T
   : S extends IntegerSchema ? number
   : S extends BooleanSchema ? boolean
   : S extends ArraySchema<infer I> ? Infer<I>[]
+  : S extends AnySchema ? unknown
   : S extends ObjectSchema<infer P, infer R> ? Simplify<
       & { [K in R & keyof P]: Infer<P[K]> }
       & { [K in Exclude<keyof P, R>]?: Infer<P[K]> }
@@ -166,8 +181,9 @@ export function schemaAt(schema: Schema, path: readonly (string | number)[]): Sc
   for (const segment of path) {
     if (!node) return undefined;
     if (node.type === "array" && typeof segment === "number") node = node.items;
-    else if (node.type === "object" && typeof segment === "string") node = node.properties?.[segment];
-    else return undefined;
+    else if (node.type === "object" && typeof segment === "string") {
+      node = node.properties?.[segment] ?? node.additionalProperties;
+    } else return undefined;
   }
   return node;
 }

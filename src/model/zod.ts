@@ -63,9 +63,15 @@ function build(schema: Schema): z.ZodType {
       type = a;
       break;
     }
+    case "any":
+      type = z.unknown();
+      break;
     case "object": {
       if (!schema.properties) {
-        type = z.record(z.string(), z.unknown());
+        type = z.record(
+          z.string(),
+          schema.additionalProperties ? build(schema.additionalProperties) : z.unknown(),
+        );
         break;
       }
       const required = new Set<string>(schema.required ?? []);

@@ -26,6 +26,8 @@ export interface ReplayGatewaySettings {
   discoveryTools?: boolean;
   /** Tool count above which a new session lists only the meta-tools (0: never). */
   discoveryToolThreshold?: number;
+  /** Lists nothing without a wristband (`--enforce-capability-filtering`, default false). */
+  enforceCapabilityFilter?: boolean;
 }
 
 /** What the replay took from a broker Deployment. */
@@ -88,7 +90,7 @@ export function brokerFlags(
   const container = template?.containers?.[0];
   const strings = (v: unknown) => Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
   const argv = [...strings(container?.command), ...strings(container?.args)];
-  const parsed = parseGoFlags(argv, new Set(["discovery-tools-enabled"]));
+  const parsed = parseGoFlags(argv, new Set(["discovery-tools-enabled", "enforce-capability-filtering"]));
   const result: BrokerFlags = {
     deployment: `${namespace}/${BROKER_DEPLOYMENT}`,
     settings: {},
@@ -102,6 +104,15 @@ export function brokerFlags(
     else {
       result.settings.discoveryTools = value;
       result.flags.push(enabled.raw);
+    }
+  }
+  const enforce = parsed.get("enforce-capability-filtering");
+  if (enforce) {
+    const value = goBool(enforce.value);
+    if (value === undefined) result.problems.push(`${enforce.raw}: not a boolean`);
+    else {
+      result.settings.enforceCapabilityFilter = value;
+      result.flags.push(enforce.raw);
     }
   }
   const threshold = parsed.get("discovery-tool-threshold");

@@ -267,33 +267,14 @@ export async function planReplay(
     config,
     resolutions,
     ...(auth ? { auth } : {}),
-    notes: simulationNotes(registrations, extension),
+    // tokenURLElicitation and userSpecificList are served as the cluster serves them: no note.
+    notes: [],
     // Every registration the broker would read, Disabled ones included: its config holds them too.
     warnings: brokerDefectWarnings(
       registrations.map((registration) => ({ name: keyOf(registration), spec: registration.spec })),
     ),
     ...(broker ? { broker } : {}),
   };
-}
-
-/**
- * Registrations using broker features that need a user's verified identity (AuthPolicy), which the
- * simulator does not have yet: said at start-up rather than silently served differently.
- */
-function simulationNotes(registrations: readonly ReplayObject[], extension?: ReplayObject): string[] {
-  const notes: string[] = [];
-  const elicitation = extension?.spec?.urlElicitation === "Enabled";
-  for (const registration of registrations) {
-    const spec = registration.spec ?? {};
-    const name = keyOf(registration);
-    if (elicitation && spec.tokenURLElicitation !== undefined && spec.tokenURLElicitation !== null) {
-      notes.push(
-        `${name}: tokenURLElicitation; the cluster's gateway asks each user for a token (URL elicitation), ` +
-          "the simulator calls with the registration's credential",
-      );
-    }
-  }
-  return notes;
 }
 
 /** The `CACHE_CONNECTION_STRING` of the Secret the extension's `spec.sessionStore` names. */

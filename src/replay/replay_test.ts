@@ -176,15 +176,21 @@ Deno.test("brokerFlags reads Go flag forms from the Deployment beside the extens
       discoveryTools: true,
     },
   );
+  assertEquals(
+    brokerFlags([brokerDeployment("gateway-system", ["x", "--enforce-capability-filtering"])], ext)?.settings,
+    { enforceCapabilityFilter: true },
+  );
   const bad = brokerFlags([
     brokerDeployment("gateway-system", [
       "x",
+      "--enforce-capability-filtering=maybe",
       "--discovery-tool-threshold=lots",
       "--invalid-tool-policy=Drop",
     ]),
   ], ext);
   assertEquals(bad?.settings, {});
   assertEquals(bad?.problems, [
+    "--enforce-capability-filtering=maybe: not a boolean",
     "--discovery-tool-threshold=lots: not a whole number",
     "--invalid-tool-policy=Drop: must be FilterOut or RejectServer",
   ]);
@@ -220,19 +226,20 @@ Deno.test("planReplay: the broker's flags set what no CRD field does; the comman
   ]);
 });
 
-Deno.test("planReplay notes the registrations whose cluster behaviour needs a user's identity", async () => {
+Deno.test("planReplay serves tokenURLElicitation and userSpecificList as the cluster does, without notes", async () => {
   const plan = await planReplay([
     extension("ext", "gw", { urlElicitation: "Enabled" }),
     registration("mine", "mine", { prefix: "mine_", userSpecificList: "Enabled" }),
-    registration("tokens", "tokens", { prefix: "t_", tokenURLElicitation: {} }),
+    registration("tokens", "tokens", { prefix: "t_", tokenURLElicitation: { url: "https://vault.test/ui" } }),
     registration("plain", "plain", { prefix: "p_" }),
-  ], staticResolver({}));
-  // userSpecificList is served as the cluster does (per client, with its own headers): no note.
-  assertEquals(plan.notes.length, 1);
-  assertEquals(plan.notes[0].startsWith("mcp/tokens: tokenURLElicitation"), true, plan.notes[0]);
+  ], staticResolver({ "mcp/mine": "http://127.0.0.1:1/mcp", "mcp/tokens": "http://127.0.0.1:2/mcp" }));
+  assertEquals(plan.notes, []);
+  assertEquals(plan.config.extension.urlElicitation, true);
+  const tokens = plan.config.servers.find((s) => s.name === "mcp/tokens");
+  assertEquals(tokens?.tokenURLElicitation, { url: "https://vault.test/ui" });
   const withoutElicitation = await planReplay([
     extension("ext", "gw"),
     registration("tokens", "tokens", { prefix: "t_", tokenURLElicitation: {} }),
   ], staticResolver({}));
-  assertEquals(withoutElicitation.notes, []);
+  assertEquals(withoutElicitation.config.extension.urlElicitation, undefined);
 });

@@ -31,14 +31,17 @@ export function isTransitionRule(rule: XValidation): boolean {
 }
 
 /** Converts a JSON value to a CEL input, typed by its schema (integers become CEL ints). */
-export function toCel(value: unknown, schema: Schema | undefined): CelInput {
+export function toCel(value: unknown, given: Schema | undefined): CelInput {
+  // An untyped node (preserve-unknown-fields) types its values by what they are, like no schema.
+  const schema = given?.type === "any" ? undefined : given;
   if (Array.isArray(value)) {
     const items = schema?.type === "array" ? schema.items : undefined;
     return value.map((item) => toCel(item, items)) as CelInput;
   }
   if (isObject(value)) {
-    const props = schema?.type === "object" ? schema.properties : undefined;
-    return new Map(Object.entries(value).map(([k, v]) => [k, toCel(v, props?.[k])])) as unknown as CelInput;
+    const child = (key: string) =>
+      schema?.type === "object" ? schema.properties?.[key] ?? schema.additionalProperties : undefined;
+    return new Map(Object.entries(value).map(([k, v]) => [k, toCel(v, child(k))])) as unknown as CelInput;
   }
   if (typeof value === "number" && (schema?.type === "integer" || (!schema && Number.isInteger(value)))) {
     return BigInt(value);
@@ -86,10 +89,10 @@ function walk(
       });
     }
   }
-  if (schema.type === "object" && schema.properties && isObject(value)) {
+  if (schema.type === "object" && isObject(value)) {
     const oldObject = isObject(old) ? old : undefined;
     for (const [key, child] of Object.entries(value)) {
-      const childSchema = schema.properties[key];
+      const childSchema = schema.properties?.[key] ?? schema.additionalProperties;
       if (childSchema) {
         walk(child, childSchema, oldObject?.[key], hasOld && oldObject !== undefined, [...path, key], issues);
       }

@@ -24,7 +24,8 @@ import { brokerDefectRules, CONFLICT_RACE } from "./broker_defects.ts";
 import { type Entry, Index, isLive, label, type Sink, str } from "./entries.ts";
 import { secretRules } from "./secret_rules.ts";
 import { virtualServerHeaderRules } from "./virtual_server_header.ts";
-import { isObject, valueAt } from "./path.ts";
+import { formatPath, isObject, valueAt } from "./path.ts";
+import { authPolicyRules } from "./auth_policy.ts";
 import type { ValidateOptions } from "./types.ts";
 
 /**
@@ -49,6 +50,7 @@ export function crossObjectFindings(
   secretRules(index, sink);
   extensionRules(index, sink);
   policyRules(index, sink);
+  authPolicyRules(index, sink, { authorinoNamespace: options.live?.authorinoNamespace });
   virtualServerRules(index, sink, options);
   virtualServerHeaderRules(index, sink);
   brokerDefectRules(index, sink);
@@ -446,6 +448,14 @@ function extensionRules(index: Index, sink: Sink) {
   }
 }
 
+/** The kinds a Kuadrant policy can target (`targetRef.kind`, enforced by the CRDs' CEL rules). */
+const POLICY_TARGET_KINDS = new Set(["Gateway", "HTTPRoute"]);
+
+/**
+ * Kuadrant policies' targets: the Gateway or HTTPRoute must exist (a warning when it is only not among
+ * the files, as for every reference), and a `sectionName` must name one of its listeners (Gateway) or
+ * rules (HTTPRoute); otherwise Kuadrant does not attach the policy and nothing is enforced.
+ */
 function policyRules(index: Index, sink: Sink) {
   for (const policy of index.entries) {
     if (policy.group !== "kuadrant.io" || !KUADRANT_POLICY_KINDS.has(policy.kind)) continue;
@@ -461,41 +471,60 @@ function policyRules(index: Index, sink: Sink) {
     for (const { ref, path } of refs) {
       const kind = str(ref.kind);
       const name = str(ref.name);
-      if (!kind || !name) continue;
-      const target = index.find(kind, policy.namespace, name);
+      if (!kind || !name || !POLICY_TARGET_KINDS.has(kind)) continue;
+      const field = formatPath(path);
+      const target = index.find(kind, policy.namespace, name, GATEWAY_API_GROUP);
       if (!target) {
-        const known = index.known(kind, str(ref.group) ?? GATEWAY_API_GROUP, policy.namespace, name);
+        const known = index.known(kind, GATEWAY_API_GROUP, policy.namespace, name);
+        const others = index.ofKind(kind, GATEWAY_API_GROUP).filter((e) => e.namespace === policy.namespace);
         sink.add(
           policy,
           known ? "error" : "warning",
           "policy.target-missing",
           known
-            ? `${kind} ${policy.namespace}/${name} targeted by "${
-              path.join(".")
-            }" is neither among the files ` +
-              `nor in the cluster`
-            : `${kind} ${policy.namespace}/${name} targeted by "${
-              path.join(".")
-            }" is not among the files; it ` +
-              `must exist in the cluster`,
+            ? `${kind} ${policy.namespace}/${name} targeted by "${field}" is neither among the files nor in the ` +
+              `cluster, so the policy attaches to nothing`
+            : `${kind} ${policy.namespace}/${name} targeted by "${field}" is not among the files; it must exist ` +
+              `in the cluster`,
           [...path, "name"],
+          others.length > 0
+            ? {
+              hint: `The files hold ${kind}${others.length === 1 ? "" : "s"} ${
+                others.map((e) => e.name).join(", ")
+              } in namespace ${policy.namespace}.`,
+            }
+            : undefined,
         );
         continue;
       }
       const sectionName = str(ref.sectionName);
-      if (sectionName && kind === "Gateway" && !listenerOf(target, sectionName)) {
-        sink.add(
-          policy,
-          "error",
-          "policy.section-missing",
-          `Gateway ${policy.namespace}/${name} has no listener named "${sectionName}" ("${
-            path.join(".")
-          }.sectionName")`,
-          [...path, "sectionName"],
-        );
-      }
+      if (!sectionName) continue;
+      const sections = kind === "Gateway" ? sectionNames(target, "listeners") : sectionNames(target, "rules");
+      if (sections.includes(sectionName)) continue;
+      const what = kind === "Gateway" ? "listener" : "rule";
+      sink.add(
+        policy,
+        "error",
+        "policy.section-missing",
+        `${kind} ${policy.namespace}/${name}${
+          isLive(target) ? " in the cluster" : ""
+        } has no ${what} named ` +
+          `"${sectionName}" ("${field}.sectionName")`,
+        [...path, "sectionName"],
+        sections.length > 0
+          ? { hint: `Its ${what}s are named ${sections.map((s) => `"${s}"`).join(", ")}.` }
+          : undefined,
+      );
     }
   }
+}
+
+/** The names of a Gateway's listeners or an HTTPRoute's rules (unnamed ones left out). */
+function sectionNames(target: Entry, list: "listeners" | "rules"): string[] {
+  const items = valueAt(target.object, ["spec", list]);
+  return Array.isArray(items)
+    ? items.filter(isObject).map((item) => str(item.name)).filter((n): n is string => n !== undefined)
+    : [];
 }
 
 function virtualServerRules(index: Index, sink: Sink, options: ValidateOptions) {

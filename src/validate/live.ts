@@ -5,9 +5,13 @@
  * offline rules with those facts, and then asks the API server itself with a server-side dry run
  * (`dryRun=All`, `fieldValidation=Strict`), whose rejections become `apiserver.rejected` findings.
  *
+ * With AuthPolicies whose `x-mcp-authorized` wristband names signing keys, also Authorino's namespace
+ * (from the Authorino or Kuadrant object), the signing key Secrets there and the extensions'
+ * `trustedHeadersKey` Secrets, so the key pairs can be compared.
+ *
  * What RBAC forbids to read is reported as a `live.forbidden` warning that names the request, and the
  * checks that needed it fall back to their offline form. Secret values are never kept: only their
- * keys are.
+ * keys are, and of PEM keys their kind and the SHA-256 of their public key.
  *
  * @module
  */
@@ -25,6 +29,8 @@ import {
 } from "../model/mod.ts";
 import { CLUSTER_SOURCE } from "./entries.ts";
 import { HEADER_VALUE_PROBLEMS, secretHeaderValueProblem } from "./secret_rules.ts";
+import { allPemKeyFacts, PEM_KEY_FACTS } from "./signing_keys.ts";
+import { DEFAULT_AUTHORINO_NAMESPACE, wristbandSigningSecrets } from "./wristband_rules.ts";
 import { isObject } from "./path.ts";
 import type { Finding, LiveFacts, LiveScope, ValidateOptions, ValidationReport } from "./types.ts";
 import { validateManifests } from "./validate.ts";
@@ -55,6 +61,10 @@ const HTTP_ROUTE: Want = { group: GATEWAY_API_GROUP, version: "v1", kind: "HTTPR
 const GATEWAY: Want = { group: GATEWAY_API_GROUP, version: "v1", kind: "Gateway" };
 const SECRET: Want = { group: "", version: "v1", kind: "Secret" };
 const SERVICE: Want = { group: "", version: "v1", kind: "Service" };
+/** Authorino's own custom resource: Kuadrant creates one where Authorino (and the AuthConfigs) live. */
+const AUTHORINO: Want = { group: "operator.authorino.kuadrant.io", version: "v1beta1", kind: "Authorino" };
+/** The Kuadrant custom resource: its namespace is Authorino's when no Authorino object can be read. */
+const KUADRANT: Want = { group: "kuadrant.io", version: "v1beta1", kind: "Kuadrant" };
 const MCP_KINDS: Want[] = [KIND_SERVER_REGISTRATION, KIND_GATEWAY_EXTENSION, KIND_VIRTUAL_SERVER].map((
   kind,
 ) => ({
@@ -81,8 +91,9 @@ function namespaceOf(object: KubeObject, fallback: string): string {
 }
 
 /**
- * A Secret reduced to what the rules read: metadata, the names of its keys, and for each key whose
- * value cannot be an HTTP header value why not (in {@link HEADER_VALUE_PROBLEMS}); never the values.
+ * A Secret reduced to what the rules read: metadata, the names of its keys, for each key whose value
+ * cannot be an HTTP header value why not (in {@link HEADER_VALUE_PROBLEMS}), and for each PEM key its
+ * kind and public-key hash (in {@link PEM_KEY_FACTS}); never the values.
  */
 function withoutValues(secret: KubeObject): KubeObject {
   const keys = [
@@ -94,6 +105,7 @@ function withoutValues(secret: KubeObject): KubeObject {
     const invalid = secretHeaderValueProblem(secret, key);
     if (invalid) problems[key] = invalid.problem;
   }
+  const pemKeys = allPemKeyFacts(secret);
   return {
     apiVersion: "v1",
     kind: "Secret",
@@ -105,6 +117,7 @@ function withoutValues(secret: KubeObject): KubeObject {
     type: secret.type,
     data: Object.fromEntries(keys.map((key) => [key, ""])),
     ...(Object.keys(problems).length > 0 ? { [HEADER_VALUE_PROBLEMS]: problems } : {}),
+    ...(Object.keys(pemKeys).length > 0 ? { [PEM_KEY_FACTS]: pemKeys } : {}),
   };
 }
 
@@ -227,6 +240,30 @@ class Gatherer {
     }
   }
 
+  /**
+   * The namespace of Authorino: that of an Authorino object, else of the Kuadrant object, else
+   * Kuadrant's default. Objects RBAC forbids to list count as absent, with a warning.
+   */
+  async authorinoNamespace(): Promise<string> {
+    for (const want of [AUTHORINO, KUADRANT]) {
+      const info = await this.resource(want);
+      if (!info) continue;
+      try {
+        const list = await this.client.list(info, { namespace: null, signal: this.signal });
+        const namespace = str(list.items[0]?.metadata?.namespace);
+        if (namespace) return namespace;
+      } catch (error) {
+        if (!(error instanceof KubeApiError && error.status === 403)) throw error;
+        this.forbidden(
+          error,
+          `${info.plural} in all namespaces`,
+          `Authorino is assumed in namespace ${DEFAULT_AUTHORINO_NAMESPACE}`,
+        );
+      }
+    }
+    return DEFAULT_AUTHORINO_NAMESPACE;
+  }
+
   find(kind: string, namespace: string, name: string): KubeObject | undefined {
     return this.objects.find((o) =>
       o.kind === kind && o.metadata?.name === name && o.metadata?.namespace === namespace
@@ -288,6 +325,20 @@ export async function gatherLiveFacts(
 
   // Secrets the objects in the files name: labels and keys only.
   const secrets = files.flatMap((o) => secretNames(o, namespaceOf(o, fallback)));
+  // Wristband signing keys (in Authorino's namespace) and the public keys of every extension that may
+  // verify them: only their public-key hashes are kept.
+  const signing = files.filter((o) => groupOf(o) === "kuadrant.io" && o.kind === "AuthPolicy")
+    .flatMap((o) => wristbandSigningSecrets(o));
+  let authorinoNamespace: string | undefined;
+  if (signing.length > 0) {
+    authorinoNamespace = await gatherer.authorinoNamespace();
+    for (const name of signing) secrets.push([authorinoNamespace, name]);
+    for (const extension of gatherer.objects.filter((o) => o.kind === KIND_GATEWAY_EXTENSION)) {
+      const trusted = isObject(extension.spec) ? extension.spec.trustedHeadersKey : undefined;
+      const name = isObject(trusted) ? str(trusted.secretName) : undefined;
+      if (name) secrets.push([namespaceOf(extension, fallback), name]);
+    }
+  }
   await gatherer.get(SECRET, secrets, "referenced Secrets are not checked", withoutValues);
 
   // Services behind the routes the registrations in the files target.
@@ -320,7 +371,14 @@ export async function gatherLiveFacts(
   }
   await gatherer.get(SERVICE, services, "whether the routes' backend Services exist is not known");
 
-  return { facts: { objects: gatherer.objects, listed: gatherer.listed }, findings: gatherer.findings };
+  return {
+    facts: {
+      objects: gatherer.objects,
+      listed: gatherer.listed,
+      ...(authorinoNamespace ? { authorinoNamespace } : {}),
+    },
+    findings: gatherer.findings,
+  };
 }
 
 /**

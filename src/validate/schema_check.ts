@@ -46,6 +46,7 @@ const TYPE_ARTICLE: Record<string, string> = {
 };
 
 function typeMatches(schema: Schema, value: unknown): boolean {
+  if (schema.type === "any") return true;
   const actual = jsonType(value);
   if (schema.nullable && actual === "null") return true;
   return actual === schema.type;
@@ -153,6 +154,7 @@ function walk(
       return;
     }
     case "boolean":
+    case "any":
       return;
     case "array": {
       const items = value as unknown[];
@@ -184,7 +186,7 @@ function walk(
     }
     case "object": {
       const object = value as Record<string, unknown>;
-      if (!schema.properties) return;
+      if (!schema.properties && !schema.additionalProperties) return;
       if (!only) {
         for (const key of schema.required ?? []) {
           if (!(key in object)) {
@@ -198,9 +200,10 @@ function walk(
         }
       }
       for (const [key, child] of Object.entries(object)) {
-        const childSchema = schema.properties[key];
+        const childSchema = schema.properties?.[key] ?? schema.additionalProperties;
         const childPath = [...path, key];
         if (!childSchema) {
+          if (schema.preserveUnknownFields) continue;
           const childField = formatPath(childPath);
           if (!options.ignoreUnknown?.has(childField)) {
             issues.push({

@@ -40,25 +40,37 @@ export function isBase64(value: string): boolean {
 }
 
 /**
+ * The value under `key` of a Secret as the API server stores it, with the field it came from:
+ * `stringData` wins over `data`, as the API server merges them; `data` is decoded from base64.
+ * Undefined when there is no such value (or `data` holds no base64).
+ */
+export function secretValue(
+  secret: Record<string, unknown>,
+  key: string,
+): { field: "data" | "stringData"; value: string } | undefined {
+  const stringData = secret.stringData;
+  const data = secret.data;
+  if (isObject(stringData) && typeof stringData[key] === "string") {
+    return { field: "stringData", value: stringData[key] as string };
+  }
+  if (isObject(data) && typeof data[key] === "string" && isBase64(data[key] as string)) {
+    return { field: "data", value: atob((data[key] as string).replace(/[\r\n]/g, "")) };
+  }
+  return undefined;
+}
+
+/**
  * Why the value under `key` of a Secret cannot be an HTTP header value (see `invalidHeaderValue`),
- * with the field it is in; undefined when it can, or when there is no such value. `stringData`
- * wins over `data`, as the API server merges it; `data` is judged by its bytes.
+ * with the field it is in; undefined when it can, or when there is no such value. `data` is judged
+ * by its bytes.
  */
 export function secretHeaderValueProblem(
   secret: Record<string, unknown>,
   key: string,
 ): { field: "data" | "stringData"; problem: string } | undefined {
-  const stringData = secret.stringData;
-  const data = secret.data;
-  if (isObject(stringData) && typeof stringData[key] === "string") {
-    const problem = invalidHeaderValue(stringData[key] as string);
-    return problem ? { field: "stringData", problem } : undefined;
-  }
-  if (isObject(data) && typeof data[key] === "string" && isBase64(data[key] as string)) {
-    const problem = invalidHeaderValue(atob((data[key] as string).replace(/[\r\n]/g, "")));
-    return problem ? { field: "data", problem } : undefined;
-  }
-  return undefined;
+  const found = secretValue(secret, key);
+  const problem = found && invalidHeaderValue(found.value);
+  return found && problem ? { field: found.field, problem } : undefined;
 }
 
 function secretRefs(entry: Entry): SecretRef[] {

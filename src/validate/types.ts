@@ -72,6 +72,11 @@ export interface LiveFacts {
    * does not exist, an error; elsewhere it only may exist, a warning.
    */
   listed?: LiveScope[];
+  /**
+   * The namespace of Authorino, where Kuadrant puts the AuthConfigs and Authorino reads wristband
+   * signing keys (`signingKeyRefs`); default `kuadrant-system`.
+   */
+  authorinoNamespace?: string;
 }
 
 /** Options of `validateManifests`. */
@@ -139,7 +144,19 @@ export const FINDING_CODES: Readonly<Record<string, string>> = {
   "gateway.duplicate-listener": "Two MCPGatewayExtensions target the same Gateway listener (port).",
   "gateway.listener-missing": "The targeted Gateway has no listener named sectionName.",
   "policy.target-missing": "A policy targets an object that is not among the files.",
-  "policy.section-missing": "A policy targets a Gateway listener (sectionName) that does not exist.",
+  "policy.section-missing":
+    "A policy's targetRef.sectionName names no listener of the Gateway (or no rule of the HTTPRoute).",
+  "policy.cel":
+    "An AuthPolicy CEL predicate or expression does not compile (Authorino would not reconcile the policy).",
+  "policy.header":
+    "An AuthPolicy predicate or selector reads a request header the gateway never sets (x-mcp-tool for " +
+    "x-mcp-toolname), or a header name with upper case (Authorino sees them in lower case).",
+  "policy.wristband":
+    "The x-mcp-authorized success header is not a wristband the broker can verify: ES256, with the " +
+    "allowed-capabilities claim.",
+  "policy.wristband-key":
+    "The wristband's signing key Secret (signingKeyRefs, in Authorino's namespace) is missing, unusable, or " +
+    "does not pair with the public key in the extension's trustedHeadersKey Secret.",
   "virtualserver.tool-missing": "A virtual server lists a tool no registration provides.",
   "broker.tags-hang": "A registration sets spec.tags, which makes the cluster's broker v0.9.0 hang.",
   "elicitation.disabled":

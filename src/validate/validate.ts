@@ -38,6 +38,7 @@ import {
 } from "../model/mod.ts";
 import { cloneJson, defaultInPlace, pruneNullsInPlace } from "../model/defaults.ts";
 import { GATEWAY_API_GROUP } from "../model/mod.ts";
+import { foreignCrd } from "../model/vendored.ts";
 import { evaluateRules } from "./cel.ts";
 import { crossObjectFindings } from "./cross.ts";
 import { CLUSTER_SOURCE, type Entry } from "./entries.ts";
@@ -161,8 +162,8 @@ function identity(entry: Entry): string {
 
 /** Objects read from a cluster are already defaulted, except under an older CRD; default them anyway. */
 function defaultLive(entry: Entry): Entry {
-  if (entry.group !== GROUP) return entry;
-  const schema = crdForKind(entry.kind)?.versions.find((v) => v.name === entry.version)?.schema;
+  const crd = entry.group === GROUP ? crdForKind(entry.kind) : foreignCrd(entry.group, entry.kind);
+  const schema = crd?.versions.find((v) => v.name === entry.version)?.schema;
   if (!schema) return entry;
   const defaulted = cloneJson(entry.object);
   defaultInPlace(defaulted, schema);
@@ -206,7 +207,27 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
   }
   if (entry.group === GATEWAY_API_GROUP && entry.kind === "HTTPRoute") httpRouteRules(entry, sink);
   if (entry.group === "" && entry.version === "v1" && entry.kind === "Secret") secretObjectRules(entry, sink);
-  if (entry.group !== GROUP || !entry.kind) return;
+  if (!entry.kind) return;
+  const foreign = foreignCrd(entry.group, entry.kind);
+  if (foreign) {
+    const version = foreign.versions.find((v) => v.name === entry.version && v.served);
+    if (!version) {
+      const served = foreign.versions.filter((v) => v.served).map((v) => `${foreign.group}/${v.name}`);
+      sink.add(
+        entry,
+        "error",
+        "apiversion.unknown",
+        `apiVersion "${entry.apiVersion}" is not served for ${entry.kind}; use ${served.join(" or ")}`,
+        ["apiVersion"],
+        apiserver,
+      );
+      entry.valid = false;
+      return;
+    }
+    checkCustomResource(entry, version.schema, sink, options, defaultNamespace);
+    return;
+  }
+  if (entry.group !== GROUP) return;
 
   const crd = crdForKind(entry.kind);
   if (!crd) {
@@ -257,17 +278,37 @@ function validateObject(entry: Entry, sink: FindingSink, options: ValidateOption
     entry.valid = false;
     return;
   }
-  const schema = (version ?? crd.versions[0]).schema;
+  checkCustomResource(
+    entry,
+    (version ?? crd.versions[0]).schema,
+    sink,
+    options,
+    defaultNamespace,
+    ignoreUnknown,
+  );
+}
 
+/**
+ * What the API server checks of a custom resource against its CRD's schema: defaulting, metadata,
+ * the schema (status only for unknown fields: the status subresource drops it on create), then the
+ * CEL rules unless a blocking schema error exists.
+ */
+function checkCustomResource(
+  entry: Entry,
+  schema: ObjectSchema,
+  sink: FindingSink,
+  options: ValidateOptions,
+  defaultNamespace: string,
+  ignoreUnknown: ReadonlySet<string> = new Set(),
+) {
   // Server-side apply defaults nulls that have a default and keeps the others (a type error below).
-  const defaulted = cloneJson(object);
+  const defaulted = cloneJson(entry.object);
   defaultInPlace(defaulted, schema);
   entry.defaulted = defaulted;
 
   // Concatenated, not spread into push(): an object with a huge invalid list has more issues than
   // a call takes arguments.
   let issues: SchemaIssue[] = checkMetadata(defaulted.metadata);
-  // status is dropped on create (status subresource), but its unknown fields still fail strict decoding.
   const { status, metadata: _metadata, ...rest } = defaulted;
   const rootWithoutStatus: ObjectSchema = {
     ...schema,

@@ -8,6 +8,49 @@ import { parse } from "yaml";
 import { buildAuthorizationJson } from "../../sim/auth/authorization_json.ts";
 import type { AuthorizationJson } from "../../sim/auth/types.ts";
 
+/**
+ * The seed article's AuthPolicy (its YAML lost its indentation in the article; here indented as
+ * upstream's authentication guide writes it, with the article's line break inside the header value).
+ */
+export const SEED_ARTICLE_POLICY = `
+apiVersion: kuadrant.io/v1
+kind: AuthPolicy
+metadata:
+  name: mcp-auth
+  namespace: gateway-system
+spec:
+  # Attaches to the gateway's MCP listener
+  targetRef:
+    group: gateway.networking.k8s.io
+    kind: Gateway
+    name: mcp-gateway
+    sectionName: mcp
+  defaults:
+    # Skip auth for OAuth discovery endpoints
+    when:
+      - predicate: "!request.path.contains('/.well-known')"
+    rules:
+      authentication:
+        # Validate JWTs issued by the Keycloak MCP realm
+        "keycloak":
+          jwt:
+            issuerUrl: http://keycloak.example.com/realms/mcp
+      response:
+        # Return OAuth-compliant 401 with resource metadata for auto-discovery
+        unauthenticated:
+          code: 401
+          headers:
+            "WWW-Authenticate":
+              value: Bearer
+                resource_metadata=http://mcp.example.com/.well-known/oauth-protected-resource/mcp
+          body:
+            value: |
+              {
+                "error": "Unauthorized",
+                "message": "Authentication required."
+              }
+`;
+
 /** docs/guides/authorization.md of the MCP gateway (v0.9.0), as written. */
 export const AUTHORIZATION_GUIDE = `
 apiVersion: kuadrant.io/v1

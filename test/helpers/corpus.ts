@@ -17,6 +17,8 @@ export interface ExpectedFinding {
   line: number;
   column: number;
   field?: string;
+  /** The exact message, when the case pins it (the object, field and fix it names). */
+  message?: string;
 }
 
 /** `<case>.expect.jsonc` beside each manifest. */

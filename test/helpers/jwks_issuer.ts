@@ -24,7 +24,7 @@ export interface IssuerKey {
 export async function makeKey(kid: string, alg = "RS256"): Promise<IssuerKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid, alg, use: "sig" };
-  return { kid, alg, privateKey, jwk };
+  return { kid, alg, privateKey: privateKey as CryptoKey, jwk }; // jose types CryptoKey as node:crypto's where @types/node is in the graph
 }
 
 /** What an endpoint does instead of answering normally. */
