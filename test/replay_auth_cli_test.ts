@@ -10,6 +10,7 @@ import { stringify } from "yaml";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./helpers/assert.ts";
 import { runCli, spawnCli } from "./helpers/cli.ts";
 import { startFixture } from "./fixtures/mod.ts";
+import { makeKey, startIssuer } from "./helpers/jwks_issuer.ts";
 
 const NS = "mcp-test";
 const GATEWAY_NS = "gateway-system";
@@ -217,4 +218,56 @@ Deno.test("simulate's AuthPolicy flags: refused values name the flag; help says 
     assertStringIncludes(help.stdout, flag);
   }
   assertStringIncludes(help.stdout, "the cluster evaluates that rule");
+});
+
+Deno.test("simulate --issuer-override fetches an unreachable issuer's keys from another: its tokens get in, others do not", async () => {
+  await using weather = await startFixture("weather");
+  await using issuer = await startIssuer();
+  // The policy names an issuer this machine cannot reach; the override points it at the local one.
+  const written = "https://idp.example.invalid/realms/mcp";
+  issuer.doc.issuer = written;
+  const dir = await Deno.makeTempDir({ prefix: "replay_auth_cli_test_" });
+  try {
+    await write(`${dir}/all.yaml`, [extension, registration, {
+      apiVersion: "kuadrant.io/v1",
+      kind: "AuthPolicy",
+      metadata: { name: "jwt-auth", namespace: GATEWAY_NS },
+      spec: {
+        targetRef: {
+          group: "gateway.networking.k8s.io",
+          kind: "Gateway",
+          name: "mcp-gateway",
+          sectionName: "mcp",
+        },
+        rules: { authentication: { idp: { jwt: { issuerUrl: written } } } },
+      },
+    }]);
+    await using sim = spawnCli([
+      "simulate",
+      "-f",
+      dir,
+      "--port",
+      "0",
+      "--upstream",
+      `${NS}/weather=${weather.url}`,
+      "--issuer-override",
+      `${written}=${issuer.url}`,
+    ]);
+    const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/, 30_000);
+    const token = await issuer.sign({ iss: written });
+    const allowed = await fetch(url, initialize({ authorization: `Bearer ${token}` }));
+    assertEquals(allowed.status, 200, `${await allowed.clone().text()}\n${sim.stdout}\n${sim.stderr}`);
+    await allowed.body?.cancel();
+    assert(issuer.hits.discovery > 0, "the discovery document was not fetched from the override");
+    const forged = await issuer.sign({ iss: written }, { key: await makeKey("k1") });
+    for (const headers of [{}, { authorization: `Bearer ${forged}` }] as Record<string, string>[]) {
+      const refused = await fetch(url, initialize(headers));
+      await refused.body?.cancel();
+      assertEquals(refused.status, 401);
+    }
+    assertEquals(await sim.interrupt(), 130);
+    assert(!sim.stdout.includes(token) && !sim.stderr.includes(token), "the token was printed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
