@@ -271,3 +271,54 @@ Deno.test("simulate --issuer-override fetches an unreachable issuer's keys from 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an opa rule without the opa binary: reported at start-up; --unsupported-rules deny (default) refuses, allow lets through", async () => {
+  await using weather = await startFixture("weather");
+  const dir = await Deno.makeTempDir({ prefix: "replay_auth_cli_test_" });
+  try {
+    await write(`${dir}/all.yaml`, [extension, registration, {
+      apiVersion: "kuadrant.io/v1",
+      kind: "AuthPolicy",
+      metadata: { name: "rego", namespace: GATEWAY_NS },
+      spec: {
+        targetRef: {
+          group: "gateway.networking.k8s.io",
+          kind: "Gateway",
+          name: "mcp-gateway",
+          sectionName: "mcp",
+        },
+        rules: { authorization: { "allow-all": { opa: { rego: "allow = true" } } } },
+      },
+    }]);
+    const statuses: Record<string, number> = {};
+    for (const decision of ["deny", "allow", undefined]) {
+      await using sim = spawnCli([
+        "simulate",
+        "-f",
+        dir,
+        "--port",
+        "0",
+        "--upstream",
+        `${NS}/weather=${weather.url}`,
+        // A path that is no binary: the rule cannot be evaluated, whatever is on PATH.
+        "--opa",
+        `${dir}/no-opa-here`,
+        ...(decision ? ["--unsupported-rules", decision] : []),
+      ]);
+      const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/, 30_000);
+      assertMatch(
+        sim.stdout,
+        new RegExp(
+          `unsupported: ${GATEWAY_NS}/rego rules\\.authorization\\.allow-all \\(broker, [^)]*\\): .*opa`,
+        ),
+      );
+      const response = await fetch(url, initialize());
+      await response.body?.cancel();
+      statuses[decision ?? "default"] = response.status;
+      assertEquals(await sim.interrupt(), 130);
+    }
+    assertEquals(statuses, { deny: 403, allow: 200, default: 403 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
