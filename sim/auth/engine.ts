@@ -154,7 +154,7 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
     const what = ctx.unsupportedRules === "allow" ? "passes" : "fails";
     unsupported.push({
       path: compiled.path,
-      reason: `${compiled.reason} The rule ${what} (--unsupported-rules).`,
+      reason: `${compiled.reason.replace(/\.?$/, ".")} The rule ${what} (--unsupported-rules).`,
     });
     const ruleWhen: CelProgram[] = [];
     for (const condition of isObj(ruleSpec) && Array.isArray(ruleSpec.when) ? ruleSpec.when : []) {
