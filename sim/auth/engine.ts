@@ -21,10 +21,16 @@ import {
   type NamedPatterns,
 } from "./authorization.ts";
 import { buildAuthorizationJson } from "./authorization_json.ts";
-import { authenticate, compileAuthentication, compileCondition, type IdentityContext } from "./identity.ts";
+import {
+  authenticate,
+  compileAuthentication,
+  compileCondition,
+  type IdentityContext,
+  type IdentityMethod,
+} from "./identity.ts";
 import type { JwksCache } from "./jwks.ts";
 import type { OpaPool } from "./opa.ts";
-import { compileResponse } from "./response.ts";
+import { type CompiledResponse, compileResponse } from "./response.ts";
 import type {
   AuthConfigSpec,
   AuthDecision,
@@ -74,10 +80,31 @@ interface UnsupportedRule {
   reason: string;
 }
 
+/**
+ * The compiled stages of an AuthConfig, for `trace.ts`, which walks them to say which rule decided
+ * (`kubectl mcp auth can-i`); the request path never reads them.
+ */
+export interface EngineParts {
+  /** The spec compiled. */
+  spec: AuthConfigSpec;
+  /** The top-level `when`. */
+  when: CelProgram[];
+  /** The identity methods. */
+  methods: IdentityMethod[];
+  /** The authorization rules the simulator evaluates. */
+  authorization: AuthorizationRule[];
+  /** The authorization rules it cannot evaluate that fail (`--unsupported-rules deny`), with their `when`. */
+  failUnsupported: { name: string; when: CelProgram[]; reason: string }[];
+  /** The response stage. */
+  response: CompiledResponse;
+}
+
 /** An AuthConfig ready to evaluate, with what it holds (OPA processes) to release. */
 export interface CompiledAuthConfig extends AuthEngine {
   /** Releases what the rules hold; the engine must not be used after. */
   close(): Promise<void>;
+  /** The compiled stages (absent when the spec did not compile: every request is denied). */
+  readonly parts?: EngineParts;
 }
 
 /** The deny every internal failure becomes. */
@@ -205,6 +232,14 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
 
   return {
     unsupported,
+    parts: {
+      spec,
+      when,
+      methods: authentication.methods,
+      authorization: authzRules,
+      failUnsupported,
+      response,
+    },
     close: () => closeAuthorization(authzRules),
     async evaluate(req: AuthRequest): Promise<AuthDecision> {
       try {

@@ -36,6 +36,7 @@ import {
   type RouteTarget,
 } from "./auth_policy.ts";
 import { compileAuthConfig, type CompiledAuthConfig, type EngineContext } from "./engine.ts";
+import { type AuthTrace, traceAuthConfig } from "./trace.ts";
 import type { AuthConfigSpec, AuthDecision, AuthEngine, AuthRequest, Unsupported } from "./types.ts";
 
 /** The `x-mcp-servername` upstream's router sets on requests it sends to the broker. */
@@ -62,6 +63,16 @@ export interface GateUnsupported extends Unsupported {
   where: string;
   /** The policies whose merged rules hold it. */
   sources: string[];
+}
+
+/** What the gate decides for one request, and why (see `trace.ts`). */
+export interface GateTrace {
+  /** Where the request is evaluated: `broker` (the broker route) or `server ns/name` (that server's route). */
+  where: string;
+  /** The decision, exactly as `evaluate` would give it. */
+  decision: AuthDecision;
+  /** How the AuthConfig there decided; absent when no AuthPolicy applies there (allowed). */
+  trace?: AuthTrace;
 }
 
 /** What the gate resolved, for the start-up table and `/status`. */
@@ -241,6 +252,42 @@ export class AuthPolicyGate implements RequestPolicy {
     const engine = compiled.any ? compiled.broker[input.rule] : undefined;
     if (!engine) return { allow: true };
     return this.#run(compiled, engine, input.request, authHeaders(input.request.headers, undefined, false));
+  }
+
+  /**
+   * Like `evaluate`, with the record of which policy, rule and predicate decided (`kubectl mcp auth
+   * can-i`): the same engine, the same headers. Not on the request path.
+   */
+  async explain(input: PolicyInput): Promise<GateTrace> {
+    const compiled = this.#compiled;
+    const attrs = input.attributes;
+    const server = routedServer(attrs);
+    const where = server !== undefined ? `server ${server}` : "broker";
+    const engine = !compiled.any
+      ? undefined
+      : server !== undefined
+      ? compiled.servers.get(server)
+      : compiled.broker.mcp;
+    if (!engine) return { where, decision: { allow: true, requestHeaders: {} } };
+    const headers = authHeaders(input.request.headers, attrs, server !== undefined);
+    const host = server !== undefined ? compiled.hosts.get(server) : undefined;
+    if (host) headers.set("host", host);
+    const url = new URL(input.request.url);
+    compiled.inFlight++;
+    try {
+      const trace = await traceAuthConfig(engine, {
+        request: input.request,
+        headers,
+        source: requestSource(input.request) ?? { address: "127.0.0.1", port: 0 },
+        destination: {
+          address: url.hostname,
+          port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+        },
+      });
+      return { where, decision: trace.decision, trace };
+    } finally {
+      if (--compiled.inFlight === 0 && compiled.retired) this.#retire(compiled);
+    }
   }
 
   async #run(
