@@ -29,6 +29,11 @@ export interface AuthReplayOptions {
   issuerOverrides?: Readonly<Record<string, string>>;
   /** The opa binary (`--opa`); default `opa` on PATH. */
   opaPath?: string;
+  /**
+   * What-if claims (`--claims FILE`): every `jwt` method takes them as verified, whatever token the
+   * client presents (see `sim/auth/what_if.ts`).
+   */
+  whatIfClaims?: Record<string, unknown>;
 }
 
 /** What the gate gets from one load of the objects. */

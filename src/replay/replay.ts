@@ -22,6 +22,7 @@ import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../si
 import { AuthPolicyGate, type AuthPolicySummary } from "../../sim/auth/gate.ts";
 import type { EngineContext } from "../../sim/auth/engine.ts";
 import { JwksCache } from "../../sim/auth/jwks.ts";
+import { WhatIfJwks } from "../../sim/auth/what_if.ts";
 import { OpaPool } from "../../sim/auth/opa.ts";
 import { type PolicyTargets, policyTargetsFromObjects } from "../../sim/auth/auth_policy.ts";
 import type { KubeReviewClient, SecretObject } from "../../sim/auth/types.ts";
@@ -165,6 +166,8 @@ export interface Replay {
   readonly warnings: readonly ReplayWarning[];
   /** The AuthPolicies applied, as of the last reload; undefined when the replay applies none. */
   readonly auth: ReplayAuth | undefined;
+  /** The gate evaluating them (`auth can-i` asks it why); undefined when the replay applies none. */
+  readonly gate: AuthPolicyGate | undefined;
   /** The registrations and their state now. */
   rows(): Promise<ServerRow[]>;
   /** Re-reads the objects and reloads the gateway now. */
@@ -411,7 +414,10 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
   const context = (auth: NonNullable<Plan["auth"]>): EngineContext => {
     const overrides = JSON.stringify(Object.entries(auth.issuerOverrides).sort());
     if (!jwks || overrides !== jwksOverrides) {
-      jwks = new JwksCache({ issuerOverrides: new Map(Object.entries(auth.issuerOverrides)) });
+      const whatIf = options.auth?.whatIfClaims;
+      jwks = whatIf
+        ? new WhatIfJwks(whatIf)
+        : new JwksCache({ issuerOverrides: new Map(Object.entries(auth.issuerOverrides)) });
       jwksOverrides = overrides;
     }
     return {
@@ -575,6 +581,7 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     get auth() {
       return authView();
     },
+    gate,
     rows: async () => summaryRows(plan, await gateway.status()),
     refresh,
     status: () => gateway.status(),
