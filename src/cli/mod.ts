@@ -89,6 +89,11 @@ export const VERBS: Command[] = [
     "Call a federated tool through the gateway and print the result",
     async () => (await import("./call.ts")).callCommand,
   ),
+  lazy(
+    "token",
+    "Print an access token from a running simulator's dev identity provider (simulate --dev-idp)",
+    async () => (await import("./token.ts")).tokenCommand,
+  ),
   lazy("version", "Print the kubectl-mcp version", async () => (await import("./version.ts")).versionCommand),
 ];
 
