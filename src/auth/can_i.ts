@@ -150,7 +150,9 @@ export async function canI(gw: CanIGateway, identity: CanIIdentity, action: CanI
       if (answer.allowed && tool && !tool.listed) {
         answer.notes.push(
           `${action.name} is not in this identity's tools/list (${
-            tool.filteredBy === "wristband" ? "the wristband leaves it out" : "the virtual server leaves it out"
+            tool.filteredBy === "wristband"
+              ? "the wristband leaves it out"
+              : "the virtual server leaves it out"
           }): the gateway routes the call, but a client that lists tools first will not see it`,
         );
       }
@@ -224,7 +226,8 @@ async function routedAnswer(
       Object.assign(routed.step, {
         allowed: false,
         stage: "gateway",
-        reason: `${kind} ${action.name} is not in virtual server ${vs.name}, and virtual servers are enforced`,
+        reason:
+          `${kind} ${action.name} is not in virtual server ${vs.name}, and virtual servers are enforced`,
       });
       return answer(routed.step);
     }
@@ -261,7 +264,13 @@ async function step(
   const label = `${method}${name}`;
   if (!gw.gate) {
     return {
-      step: { request: label, where: "broker", allowed: true, policies: [], reason: "no AuthPolicy is replayed" },
+      step: {
+        request: label,
+        where: "broker",
+        allowed: true,
+        policies: [],
+        reason: "no AuthPolicy is replayed",
+      },
       ...(attributes.serverName ? { server: attributes.serverName } : {}),
     };
   }
@@ -335,7 +344,11 @@ function allTools(gw: CanIGateway): { name: string; server: string }[] {
 }
 
 /** The broker's list filter for the identity: the wristband its `tools/list` got, then the virtual server. */
-async function listView(gw: CanIGateway, identity: CanIIdentity, list: GateTrace | undefined): Promise<ListedTool[]> {
+async function listView(
+  gw: CanIGateway,
+  identity: CanIIdentity,
+  list: GateTrace | undefined,
+): Promise<ListedTool[]> {
   const granted = list?.decision.allow ? list.decision.requestHeaders : undefined;
   const clientHeaders = identity.virtualServer ? { [VIRTUAL_SERVER_HEADER]: identity.virtualServer } : {};
   const keep = await wristbandFilter({
@@ -352,7 +365,9 @@ async function listView(gw: CanIGateway, identity: CanIIdentity, list: GateTrace
     : undefined;
   return tools.map((tool) => {
     if (!kept.has(tool.name)) return { ...tool, listed: false, filteredBy: "wristband" as const };
-    if (vs && !vs.tools.includes(tool.name)) return { ...tool, listed: false, filteredBy: "virtual-server" as const };
+    if (vs && !vs.tools.includes(tool.name)) {
+      return { ...tool, listed: false, filteredBy: "virtual-server" as const };
+    }
     return { ...tool, listed: true };
   });
 }
@@ -369,6 +384,10 @@ function virtualServerNotes(gw: CanIGateway, identity: CanIIdentity): string[] {
 export function formatAnswer(answer: CanIAnswer): string {
   const lines = [answer.allowed ? "yes" : "no"];
   lines.push(...describeStep(answer.decidedBy).map((line) => `  ${line}`));
+  if (answer.tools) {
+    const listed = answer.tools.filter((tool) => tool.listed).map((tool) => tool.name);
+    lines.push(`  tools/list shows ${listed.length ? listed.join(", ") : "no tools"}`);
+  }
   for (const note of answer.notes) lines.push(`  note: ${note}`);
   return lines.join("\n") + "\n";
 }

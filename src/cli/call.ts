@@ -9,8 +9,13 @@
 import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { Command } from "./command.ts";
 import { outputFlag } from "./flags.ts";
-import { REPLAY_FLAGS } from "./simulate.ts";
-import { GATEWAY_FLAGS, openToolSource, warnUnknownVirtualServer } from "./tool_source.ts";
+import {
+  GATEWAY_FLAGS,
+  IDENTITY_REPLAY_FLAGS,
+  openToolSource,
+  USER_FLAGS,
+  warnUnknownVirtualServer,
+} from "./tool_source.ts";
 import { VIRTUAL_SERVER_FLAG } from "./tools.ts";
 import { McpError, UsageError } from "../errors.ts";
 import { connectGateway, describe, listAllTools } from "../mcp/client.ts";
@@ -118,7 +123,8 @@ export const callCommand: Command = {
     VIRTUAL_SERVER_FLAG,
     outputFlag(["json", "yaml"]),
     ...GATEWAY_FLAGS,
-    ...REPLAY_FLAGS,
+    ...USER_FLAGS,
+    ...IDENTITY_REPLAY_FLAGS,
   ],
   async run({ io, args, flags }) {
     if (args.length !== 1) {
@@ -133,7 +139,7 @@ export const callCommand: Command = {
       warnUnknownVirtualServer(io, source, virtualServer);
       const client = await connectGateway(source.url, {
         virtualServer,
-        token: flags.string("token"),
+        token: source.identity.token,
         signal: io.signal,
       });
       try {

@@ -94,6 +94,11 @@ export const VERBS: Command[] = [
     "Print an access token from a running simulator's dev identity provider (simulate --dev-idp)",
     async () => (await import("./token.ts")).tokenCommand,
   ),
+  lazy(
+    "auth",
+    "Inspect authorization: may an identity call a tool (auth can-i)",
+    async () => (await import("./auth.ts")).authCommand,
+  ),
   lazy("version", "Print the kubectl-mcp version", async () => (await import("./version.ts")).versionCommand),
 ];
 

@@ -5,13 +5,22 @@
  * @module
  */
 
-import type { Flags } from "./command.ts";
+import type { Flags, FlagSpec } from "./command.ts";
+import { AUTH_POLICY_FLAGS } from "./flags.ts";
 import type { Io } from "./io.ts";
-import { replayOptionsFromFlags } from "./simulate.ts";
-import { formatReplayWarning, startReplay } from "../replay/mod.ts";
+import { REPLAY_FLAGS, replayOptionsFromFlags } from "./simulate.ts";
+import {
+  type AuthReplayOptions,
+  formatReplayWarning,
+  parseIssuerOverrides,
+  type Replay,
+  startReplay,
+} from "../replay/mod.ts";
 import type { GatewayStatus } from "../../sim/mod.ts";
 import { invalidHeaderValue } from "../../sim/redact.ts";
 import { UsageError } from "../errors.ts";
+import { ANONYMOUS, claimsIdentity, type ClientIdentity } from "../auth/identity.ts";
+import { DEFAULT_GATEWAY_URL, fetchDevToken, locateDevIdp } from "../idp/mod.ts";
 
 /** A gateway to talk to, and what is known about its servers. */
 export interface ToolSource {
@@ -23,6 +32,10 @@ export interface ToolSource {
   absent(): Promise<{ name: string; prefix: string; state: string; reason?: string }[]>;
   /** `namespace/name` of every MCPVirtualServer, from a replay; undefined for a running gateway. */
   virtualServers(): string[] | undefined;
+  /** Who the client is (`--token`, `--user`, `--claims`; anonymous without them). */
+  identity: ClientIdentity;
+  /** The replay, when the source is one (its gate answers `auth can-i`). */
+  replay?: Replay;
   /** Stops what was started. */
   close(): Promise<void>;
 }
@@ -35,32 +48,104 @@ export const GATEWAY_FLAGS = [
     description:
       "Talk to a running MCP gateway at this URL (e.g. http://127.0.0.1:8080/mcp) instead of a replay.",
   },
-  { name: "token", type: "string", description: "Bearer token sent to the gateway given with --gateway." },
+  {
+    name: "token",
+    type: "string",
+    description: "Act as the holder of this bearer token: sent to the gateway, and evaluated by the " +
+      "replayed AuthPolicies.",
+  },
 ] as const;
 
+/** `--user` (the dev identity provider's) and where that provider runs. */
+export const USER_FLAGS = [
+  {
+    name: "user",
+    type: "string",
+    description: "Act as this user of the dev identity provider of a running `kubectl mcp simulate " +
+      "--dev-idp` (see --dev-idp): its token is presented, and the replayed AuthPolicies accept that " +
+      "provider's tokens. The kubeconfig user is --kubeconfig-user here.",
+  },
+  {
+    name: "dev-idp",
+    type: "string",
+    description: "The running `kubectl mcp simulate --dev-idp` (its MCP URL) that --user gets tokens " +
+      `from; default --gateway when given, else ${DEFAULT_GATEWAY_URL}.`,
+  },
+] as const satisfies readonly FlagSpec[];
+
+/** `--claims`: a what-if identity. */
+export const CLAIMS_FLAG = {
+  name: "claims",
+  type: "string",
+  complete: "file",
+  description: "What-if: act as an identity with these claims (a YAML or JSON file), which every jwt " +
+    "rule of the replayed AuthPolicies takes as verified; the rest of each policy is evaluated for real.",
+} as const satisfies FlagSpec;
+
+/**
+ * The replay flags of a verb that acts as an identity: the kubeconfig's `--user` is
+ * `--kubeconfig-user` there, as `--user` names the identity (see {@linkcode openToolSource}).
+ */
+export const IDENTITY_REPLAY_FLAGS: readonly FlagSpec[] = [
+  ...REPLAY_FLAGS.filter((flag) => flag.name !== "user"),
+  {
+    name: "kubeconfig-user",
+    type: "string",
+    description: "The name of the kubeconfig user to use (--user names the identity the verb acts as).",
+    complete: "user",
+  },
+  ...AUTH_POLICY_FLAGS,
+];
+
+/** Options of {@linkcode openToolSource}. */
+export interface OpenToolSourceOptions {
+  /**
+   * Apply the replayed AuthPolicies even for an anonymous client (`auth can-i`); without it they
+   * apply when the verb acts as an identity (`--token`, `--user`, `--claims`).
+   */
+  auth?: boolean;
+}
+
 /** Opens the tool source the flags select. */
-export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> {
+export async function openToolSource(
+  flags: Flags,
+  io: Io,
+  options: OpenToolSourceOptions = {},
+): Promise<ToolSource> {
   checkToken(flags.string("token"));
   const url = flags.string("gateway");
+  const identity = await identityFromFlags(flags, io);
   if (url) {
+    if (identity.identity.claims) {
+      throw new UsageError(
+        "--claims needs a replay (the cluster's, or -f FILES): a running gateway " +
+          "verifies real tokens only",
+        { hint: "Use --token or --user with --gateway." },
+      );
+    }
     return {
       url,
+      identity: identity.identity,
       status: () => fetchStatus(url, io.signal),
       absent: () => Promise.resolve([]),
       virtualServers: () => undefined,
       close: () => Promise.resolve(),
     };
   }
+  const acting = identity.identity !== ANONYMOUS;
   const replay = await startReplay({
-    ...await replayOptionsFromFlags(flags, io),
+    ...await replayOptionsFromFlags(kubeconfigUserFlags(flags), io),
     port: 0,
     // Only `tools --watch` outlives one answer; the others need no watches on the cluster.
     follow: flags.boolean("watch"),
     onWarning: (warning) => io.err(formatReplayWarning(warning)),
+    ...(options.auth || acting ? { auth: authOptionsFromFlags(flags, identity) } : {}),
   });
   for (const warning of replay.warnings) io.err(formatReplayWarning(warning));
   return {
     url: replay.url,
+    identity: identity.identity,
+    replay,
     status: () => replay.status(),
     absent: async () =>
       (await replay.rows()).filter((row) => row.state === "Disabled" || row.state === "Unresolved").map((
@@ -73,6 +158,60 @@ export async function openToolSource(flags: Flags, io: Io): Promise<ToolSource> 
       })),
     virtualServers: () => replay.gateway.gateway.config.virtualServers.map((server) => server.name),
     close: () => replay.close(),
+  };
+}
+
+/** The identity the flags name, and the dev identity provider's issuer when it is a `--user`'s. */
+async function identityFromFlags(
+  flags: Flags,
+  io: Io,
+): Promise<{ identity: ClientIdentity; devIdpIssuer?: string }> {
+  const token = flags.string("token");
+  const user = flags.string("user");
+  const claims = flags.string("claims");
+  const given = [
+    token !== undefined && "--token",
+    user !== undefined && "--user",
+    claims !== undefined && "--claims",
+  ].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`${given.join(" and ")} name two identities: give one`);
+  if (token !== undefined) return { identity: { token, label: "token" } };
+  if (claims !== undefined) return { identity: await claimsIdentity(claims) };
+  if (user === undefined) return { identity: ANONYMOUS };
+  const idp = flags.string("dev-idp") ?? flags.string("gateway") ?? DEFAULT_GATEWAY_URL;
+  const [where, issued] = await Promise.all([
+    locateDevIdp(idp, { signal: io.signal }),
+    fetchDevToken({ gateway: idp, user, signal: io.signal }),
+  ]);
+  return { identity: { token: issued.token, label: `user ${user}` }, devIdpIssuer: where.issuer };
+}
+
+/**
+ * How the replay applies its AuthPolicies: `--unsupported-rules`, `--issuer-override`, `--opa`; a
+ * `--user`'s provider stands in for every issuer the policies name (its tokens are accepted as the
+ * issuer's, as `simulate --dev-idp` does), and `--claims` are taken as verified.
+ */
+function authOptionsFromFlags(
+  flags: Flags,
+  identity: { identity: ClientIdentity; devIdpIssuer?: string },
+): AuthReplayOptions {
+  const opaPath = flags.string("opa");
+  return {
+    unsupportedRules: flags.string("unsupported-rules") === "allow" ? "allow" : "deny",
+    issuerOverrides: parseIssuerOverrides(flags.strings("issuer-override")),
+    ...(opaPath ? { opaPath } : {}),
+    ...(identity.devIdpIssuer ? { everyIssuer: identity.devIdpIssuer } : {}),
+    ...(identity.identity.claims ? { whatIfClaims: identity.identity.claims } : {}),
+  };
+}
+
+/** The flags as the kubeconfig reads them: its user is `--kubeconfig-user` where `--user` is an identity. */
+function kubeconfigUserFlags(flags: Flags): Flags {
+  return {
+    string: (name) => flags.string(name === "user" ? "kubeconfig-user" : name),
+    boolean: (name) => flags.boolean(name),
+    strings: (name) => flags.strings(name),
+    given: (name) => flags.given(name === "user" ? "kubeconfig-user" : name),
   };
 }
 

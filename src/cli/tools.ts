@@ -10,8 +10,15 @@ import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/typ
 import type { Command, Flags } from "./command.ts";
 import { type Io, waitForAbort } from "./io.ts";
 import { NO_HEADERS_FLAG, outputFlag } from "./flags.ts";
-import { REPLAY_FLAGS } from "./simulate.ts";
-import { GATEWAY_FLAGS, openToolSource, type ToolSource, warnUnknownVirtualServer } from "./tool_source.ts";
+import {
+  CLAIMS_FLAG,
+  GATEWAY_FLAGS,
+  IDENTITY_REPLAY_FLAGS,
+  openToolSource,
+  type ToolSource,
+  USER_FLAGS,
+  warnUnknownVirtualServer,
+} from "./tool_source.ts";
 import { UsageError } from "../errors.ts";
 import { connectGateway, listAllTools } from "../mcp/client.ts";
 import { explainTool } from "../tools/explain.ts";
@@ -29,7 +36,7 @@ export const VIRTUAL_SERVER_FLAG = {
 async function listRows(source: ToolSource, flags: Flags, signal: AbortSignal): Promise<ToolRow[]> {
   const client = await connectGateway(source.url, {
     virtualServer: flags.string("virtual-server"),
-    token: flags.string("token"),
+    token: source.identity.token,
     signal,
   });
   try {
@@ -66,7 +73,7 @@ function render(io: Io, rows: ToolRow[], flags: Flags): void {
 
 async function explain(io: Io, source: ToolSource, flags: Flags, name: string): Promise<void> {
   const virtualServer = flags.string("virtual-server");
-  const token = flags.string("token");
+  const token = source.identity.token;
   const client = await connectGateway(source.url, { virtualServer, token, signal: io.signal });
   const plain = virtualServer ? await connectGateway(source.url, { token, signal: io.signal }) : client;
   try {
@@ -140,7 +147,9 @@ export const toolsCommand: Command = {
     outputFlag(["wide", "json", "yaml", "name"]),
     NO_HEADERS_FLAG,
     ...GATEWAY_FLAGS,
-    ...REPLAY_FLAGS,
+    ...USER_FLAGS,
+    CLAIMS_FLAG,
+    ...IDENTITY_REPLAY_FLAGS,
   ],
   async run({ io, args, flags }) {
     if (args.length > 0) {
@@ -162,7 +171,7 @@ export const toolsCommand: Command = {
       }
       const client = await connectGateway(source.url, {
         virtualServer: flags.string("virtual-server"),
-        token: flags.string("token"),
+        token: source.identity.token,
         signal: io.signal,
       });
       try {

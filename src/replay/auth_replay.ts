@@ -34,6 +34,12 @@ export interface AuthReplayOptions {
    * client presents (see `sim/auth/what_if.ts`).
    */
   whatIfClaims?: Record<string, unknown>;
+  /**
+   * An issuer that stands in for every issuer the policies name that no `issuerOverrides` entry
+   * names (`--user`: the dev identity provider's): discovery and keys come from it, so its tokens
+   * are accepted as the issuer's.
+   */
+  everyIssuer?: string;
 }
 
 /** What the gate gets from one load of the objects. */
@@ -107,6 +113,11 @@ export async function planAuth(
   for (const use of issuerUrlsOf(policies)) {
     if (seen.has(use.url) || options.issuerOverrides?.[use.url] !== undefined) continue;
     seen.add(use.url);
+    if (options.everyIssuer) {
+      issuerOverrides[use.url] = options.everyIssuer;
+      notes.push(`${use.policy}: the issuer ${use.url} is played by ${options.everyIssuer}`);
+      continue;
+    }
     // A bare Service name resolves where Authorino runs, beside its AuthConfigs.
     const service = serviceOfUrl(use.url, namespace);
     if (!service) continue;

@@ -1,0 +1,328 @@
+/**
+ * `kubectl mcp auth can-i` and `tools` as an identity, through the real binary, against what the
+ * simulator does: upstream's user-based-tool-filter and authorization guides' AuthPolicies as
+ * written (issuer and public host swapped for loopback ones), real tokens from a loopback issuer,
+ * the real opa binary for the guide's rego, two real MCP servers and two virtual servers. For every
+ * identity, tool and virtual server, can-i's answer and an actual call through `simulate` agree;
+ * `--claims` (what-if) answers as a real token with the same claims; `tools --token` lists what the
+ * wristband keeps; `tools --explain` says auth-denied and wristband-filter.
+ */
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { generateKeyPairSync } from "node:crypto";
+import { parse, stringify } from "yaml";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./helpers/assert.ts";
+import { AUTHORIZATION_GUIDE, TOOL_FILTER_GUIDE } from "./helpers/auth_guides.ts";
+import { runCli, spawnCli } from "./helpers/cli.ts";
+import { requireOpa } from "./helpers/opa.ts";
+import { startIssuer } from "./helpers/jwks_issuer.ts";
+import { startFixture } from "./fixtures/mod.ts";
+
+const GW_NS = "gateway-system";
+const MCP_NS = "mcp-system";
+const NS = "mcp-test";
+
+/** The identities: roles per server as the guides' Keycloak realm gives them. */
+const CLAIMS: Record<string, Record<string, unknown>> = {
+  alice: {
+    sub: "alice",
+    resource_access: {
+      [`${NS}/weather`]: { roles: ["tool:search", "tool:get_forecast"] },
+      [`${NS}/github`]: { roles: ["tool:search"] },
+    },
+  },
+  bob: {
+    sub: "bob",
+    resource_access: {
+      [`${NS}/github`]: { roles: ["tool:get_issue", "tool:create_issue", "tool:delete_issue"] },
+    },
+  },
+  carol: { sub: "carol" },
+};
+
+/** Each tool with arguments that make its call succeed. */
+const TOOLS: Record<string, Record<string, unknown>> = {
+  weather_get_forecast: { city: "Paris" },
+  weather_search: { query: "par" },
+  github_search: { query: "bug" },
+  github_get_issue: { number: 1 },
+  github_create_issue: { title: "from the matrix" },
+  github_delete_issue: { number: 999 },
+};
+
+const VIRTUAL_SERVERS: Record<string, string[]> = {
+  [`${NS}/search-only`]: ["weather_search", "github_search", "github_get_issue"],
+  [`${NS}/issues`]: [
+    "github_get_issue",
+    "github_create_issue",
+    "github_delete_issue",
+    "weather_get_forecast",
+  ],
+};
+
+/** A guide's policy as written, its identity provider swapped for `issuer`. */
+function asWritten(yaml: string, issuer: string): unknown {
+  return parse(yaml.replaceAll(/https?:\/\/keycloak[^\s/]*\/realms\/mcp/g, issuer));
+}
+
+/** The guides' cluster objects: extension with trusted headers key, Gateway, routes, registrations, virtual servers. */
+function objects(issuer: string): unknown[] {
+  const keys = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const publicPem = keys.publicKey.export({ format: "pem", type: "spki" }) as string;
+  const privatePem = keys.privateKey.export({ format: "pem", type: "sec1" }) as string;
+  const route = (name: string) => ({
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: { namespace: NS, name: `${name}-route` },
+    spec: {
+      parentRefs: [{ name: "mcp-gateway", namespace: GW_NS }],
+      hostnames: [`${name}.mcp.local`],
+      rules: [{ backendRefs: [{ name, port: 9090 }] }],
+    },
+  });
+  const registration = (name: string) => ({
+    apiVersion: "mcp.kuadrant.io/v1",
+    kind: "MCPServerRegistration",
+    metadata: { namespace: NS, name },
+    spec: {
+      prefix: `${name}_`,
+      targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: `${name}-route` },
+    },
+  });
+  return [
+    {
+      apiVersion: "mcp.kuadrant.io/v1",
+      kind: "MCPGatewayExtension",
+      metadata: { namespace: MCP_NS, name: "mcp-gateway-extension" },
+      spec: {
+        targetRef: {
+          group: "gateway.networking.k8s.io",
+          kind: "Gateway",
+          name: "mcp-gateway",
+          namespace: GW_NS,
+          sectionName: "mcp",
+        },
+        trustedHeadersKey: { secretName: "trusted-headers-public-key" },
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { namespace: MCP_NS, name: "trusted-headers-public-key" },
+      stringData: { key: publicPem },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { namespace: "kuadrant-system", name: "trusted-headers-private-key" },
+      stringData: { "key.pem": privatePem },
+    },
+    {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { namespace: GW_NS, name: "mcp-gateway" },
+      spec: {
+        listeners: [
+          { name: "mcp", hostname: "127.0.0.1", port: 8080, protocol: "HTTP" },
+          { name: "mcps", hostname: "*.mcp.local", port: 8080, protocol: "HTTP" },
+        ],
+      },
+    },
+    route("weather"),
+    route("github"),
+    registration("weather"),
+    registration("github"),
+    ...Object.entries(VIRTUAL_SERVERS).map(([key, tools]) => ({
+      apiVersion: "mcp.kuadrant.io/v1",
+      kind: "MCPVirtualServer",
+      metadata: { namespace: NS, name: key.split("/")[1] },
+      spec: { tools },
+    })),
+    asWritten(TOOL_FILTER_GUIDE, issuer),
+    asWritten(AUTHORIZATION_GUIDE, issuer),
+  ];
+}
+
+/** The issuer, the servers, the manifests and the flags every command of the test takes. */
+export async function setup() {
+  const issuer = await startIssuer();
+  const weather = await startFixture("weather");
+  const github = await startFixture("github");
+  const dir = await Deno.makeTempDir({ prefix: "auth_can_i_cli_test_" });
+  await Deno.writeTextFile(`${dir}/objects.yaml`, objects(issuer.url).map((o) => stringify(o)).join("---\n"));
+  const flags = [
+    "-f",
+    dir,
+    "--upstream",
+    `${NS}/weather=${weather.url}`,
+    "--upstream",
+    `${NS}/github=${github.url}`,
+    "--opa",
+    requireOpa(),
+    "--enforce-virtual-servers",
+  ];
+  const tokens: Record<string, string> = {};
+  for (const [name, claims] of Object.entries(CLAIMS)) tokens[name] = await issuer.sign(claims);
+  return {
+    issuer,
+    dir,
+    flags,
+    tokens,
+    async [Symbol.asyncDispose]() {
+      await Promise.all([issuer.close(), weather.close(), github.close()]);
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Calls `tool` through the gateway at `url` as `token` via `virtualServer`: whether it went through, and why not. */
+async function callThrough(
+  url: string,
+  token: string | undefined,
+  virtualServer: string,
+  tool: string,
+): Promise<{ ok: boolean; why?: string }> {
+  const headers: Record<string, string> = { "x-mcp-virtualserver": virtualServer };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const client = new Client({ name: "matrix", version: "1" });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+  try {
+    await client.connect(transport);
+  } catch (error) {
+    return { ok: false, why: `connect: ${(error as Error).message}` };
+  }
+  try {
+    const result = await client.callTool({ name: tool, arguments: TOOLS[tool] });
+    return result.isError ? { ok: false, why: JSON.stringify(result) } : { ok: true };
+  } catch (error) {
+    return { ok: false, why: (error as Error).message };
+  } finally {
+    await transport.terminateSession().catch(() => {});
+    await client.close();
+  }
+}
+
+/** Runs `f` over `items` with at most `limit` at once. */
+async function pool<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]);
+    }
+  }));
+  return out;
+}
+
+Deno.test("auth can-i agrees with the gateway: 4 identities x 6 tools x 2 virtual servers, answer and actual call", async () => {
+  await using s = await setup();
+  await using sim = spawnCli(["simulate", "--port", "0", ...s.flags]);
+  const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/, 60_000);
+  const identities: [string, string | undefined][] = [
+    ["alice", s.tokens.alice],
+    ["bob", s.tokens.bob],
+    ["carol", s.tokens.carol],
+    ["anonymous", undefined],
+  ];
+  const cells = identities.flatMap(([who, token]) =>
+    Object.keys(VIRTUAL_SERVERS).flatMap((vs) => Object.keys(TOOLS).map((tool) => ({ who, token, vs, tool })))
+  );
+  assertEquals(cells.length, 48);
+
+  // Each cell asked on its own, as a user would: `auth can-i call TOOL`, exit 0 for yes and 1 for no.
+  const answers = await pool(cells, 3, async (cell) => {
+    const identity = cell.token ? ["--token", cell.token] : [];
+    const result = await runCli(
+      ["auth", "can-i", "call", cell.tool, "--virtual-server", cell.vs, ...identity, ...s.flags],
+      { timeoutMs: 60_000 },
+    );
+    assert(
+      result.code === 0 || result.code === 1,
+      `${JSON.stringify(cell)}: exit ${result.code}\n${result.stderr}`,
+    );
+    const first = result.stdout.split("\n")[0];
+    assertEquals(first, result.code === 0 ? "yes" : "no", result.stdout);
+    return { allowed: result.code === 0, stdout: result.stdout };
+  });
+  // The same cells through the gateway, for real.
+  const actual = await pool(cells, 4, (cell) => callThrough(url, cell.token, cell.vs, cell.tool));
+
+  const disagreements = cells.flatMap((cell, i) =>
+    answers[i].allowed === actual[i].ok ? [] : [
+      `${cell.who} ${cell.tool} via ${cell.vs}: can-i ${answers[i].allowed ? "yes" : "no"}, gateway ${
+        actual[i].ok ? "called it" : `refused (${actual[i].why})`
+      }\n${answers[i].stdout}`,
+    ]
+  );
+  assertEquals(disagreements, []);
+
+  // The matrix is not trivial: every identity and virtual server has a yes and a no where roles allow.
+  const yes = (who: string, vs: string) =>
+    cells.flatMap((cell, i) => cell.who === who && cell.vs === vs && answers[i].allowed ? [cell.tool] : [])
+      .sort();
+  assertEquals(yes("alice", `${NS}/search-only`), ["github_search", "weather_search"]);
+  assertEquals(yes("alice", `${NS}/issues`), ["weather_get_forecast"]);
+  assertEquals(yes("bob", `${NS}/search-only`), ["github_get_issue"]);
+  assertEquals(yes("bob", `${NS}/issues`), [
+    "github_create_issue",
+    "github_delete_issue",
+    "github_get_issue",
+  ]);
+  assertEquals(yes("carol", `${NS}/issues`), []);
+  assertEquals(yes("anonymous", `${NS}/issues`), []);
+
+  // What decided, as the user reads it.
+  const at = (who: string, tool: string, vs: string) =>
+    answers[cells.findIndex((c) => c.who === who && c.tool === tool && c.vs === vs)].stdout;
+  const denied = at("alice", "github_create_issue", `${NS}/issues`);
+  assertStringIncludes(
+    denied,
+    `tools/call github_create_issue -> server ${NS}/github: denied 403 by ${GW_NS}/mcp-tool-auth-policy, rule tool-access-check: Unauthorized`,
+  );
+  assertStringIncludes(denied, "predicate: ('tool:' + request.headers['x-mcp-toolname']) in (");
+  assertMatch(
+    at("anonymous", "weather_search", `${NS}/search-only`),
+    new RegExp(
+      `^no\n  initialize -> broker: denied 401 by ${GW_NS}/mcp-auth-policy, identity keycloak: credential not found`,
+    ),
+  );
+  assertStringIncludes(
+    at("alice", "github_search", `${NS}/issues`),
+    `tool github_search is not in virtual server ${NS}/issues, and virtual servers are enforced`,
+  );
+  assertStringIncludes(
+    at("bob", "github_get_issue", `${NS}/search-only`),
+    `tools/call github_get_issue -> server ${NS}/github: allowed by ${GW_NS}/mcp-tool-auth-policy (identity sso-server; rule tool-access-check passed)`,
+  );
+  for (const answer of answers) {
+    for (const token of Object.values(s.tokens)) {
+      assert(!answer.stdout.includes(token), "no token in the output");
+    }
+  }
+
+  // --list: the same answers, every tool at once.
+  const list = await runCli(["auth", "can-i", "--list", "--token", s.tokens.bob, "-o", "json", ...s.flags]);
+  assertEquals(list.code, 0, list.stderr);
+  const document = JSON.parse(list.stdout) as {
+    tools: { name: string; allowed: boolean; listed: boolean }[];
+  };
+  assertEquals(
+    document.tools.filter((t) => t.allowed).map((t) => t.name).sort(),
+    ["github_create_issue", "github_delete_issue", "github_get_issue"],
+  );
+  assertEquals(
+    document.tools.filter((t) => t.listed).map((t) => t.name).sort(),
+    ["github_create_issue", "github_delete_issue", "github_get_issue"],
+  );
+  const table = await runCli(["auth", "can-i", "--list", "--token", s.tokens.alice, ...s.flags]);
+  assertEquals(table.code, 0, table.stderr);
+  assertEquals(table.stdout.trim().split("\n").map((line) => line.trim().split(/\s{2,}/)), [
+    ["TOOL", "SERVER", "LISTED"],
+    ["weather_get_forecast", `${NS}/weather`, "yes"],
+    ["weather_search", `${NS}/weather`, "yes"],
+    ["github_search", `${NS}/github`, "yes"],
+  ]);
+});
