@@ -232,24 +232,67 @@ Deno.test("auth can-i agrees with the gateway: 4 identities x 6 tools x 2 virtua
   );
   assertEquals(cells.length, 48);
 
-  // Each cell asked on its own, as a user would: `auth can-i call TOOL`, exit 0 for yes and 1 for no.
-  const answers = await pool(cells, 3, async (cell) => {
+  // Every cell answered by can-i: `--list -o json` per identity and virtual server gives each tool's answer.
+  const lists = new Map<string, Map<string, { allowed: boolean; listed: boolean }>>();
+  await pool(
+    identities.flatMap(([who, token]) => Object.keys(VIRTUAL_SERVERS).map((vs) => ({ who, token, vs }))),
+    3,
+    async ({ who, token, vs }) => {
+      const identity = token ? ["--token", token] : [];
+      const result = await runCli([
+        "auth",
+        "can-i",
+        "--list",
+        "--virtual-server",
+        vs,
+        "-o",
+        "json",
+        ...identity,
+        ...s.flags,
+      ]);
+      assertEquals(result.code, 0, result.stderr);
+      const tools =
+        (JSON.parse(result.stdout) as { tools: { name: string; allowed: boolean; listed: boolean }[] }).tools;
+      lists.set(`${who} ${vs}`, new Map(tools.map((t) => [t.name, t])));
+    },
+  );
+  // And each cell of the `issues` virtual server asked on its own, as a user would: `auth can-i call
+  // TOOL`, exit 0 for yes and 1 for no, the same answer as the list's.
+  const single = new Map<string, { allowed: boolean; stdout: string }>();
+  const asked = cells.filter((cell) => cell.vs === `${NS}/issues` || cell.tool === "github_get_issue");
+  await pool(asked, 3, async (cell) => {
     const identity = cell.token ? ["--token", cell.token] : [];
-    const result = await runCli(
-      ["auth", "can-i", "call", cell.tool, "--virtual-server", cell.vs, ...identity, ...s.flags],
-      { timeoutMs: 60_000 },
-    );
+    const result = await runCli([
+      "auth",
+      "can-i",
+      "call",
+      cell.tool,
+      "--virtual-server",
+      cell.vs,
+      ...identity,
+      ...s.flags,
+    ]);
     assert(
       result.code === 0 || result.code === 1,
       `${JSON.stringify(cell)}: exit ${result.code}\n${result.stderr}`,
     );
-    const first = result.stdout.split("\n")[0];
-    assertEquals(first, result.code === 0 ? "yes" : "no", result.stdout);
-    return { allowed: result.code === 0, stdout: result.stdout };
+    assertEquals(result.stdout.split("\n")[0], result.code === 0 ? "yes" : "no", result.stdout);
+    single.set(`${cell.who} ${cell.tool} ${cell.vs}`, { allowed: result.code === 0, stdout: result.stdout });
+  });
+  const answers = cells.map((cell) => {
+    const listed = lists.get(`${cell.who} ${cell.vs}`)!.get(cell.tool)!;
+    const alone = single.get(`${cell.who} ${cell.tool} ${cell.vs}`);
+    if (alone) {
+      assertEquals(
+        alone.allowed,
+        listed.allowed,
+        `${JSON.stringify(cell)}: can-i call vs --list\n${alone.stdout}`,
+      );
+    }
+    return { allowed: listed.allowed, stdout: alone?.stdout ?? "" };
   });
   // The same cells through the gateway, for real.
   const actual = await pool(cells, 4, (cell) => callThrough(url, cell.token, cell.vs, cell.tool));
-
   const disagreements = cells.flatMap((cell, i) =>
     answers[i].allowed === actual[i].ok ? [] : [
       `${cell.who} ${cell.tool} via ${cell.vs}: can-i ${answers[i].allowed ? "yes" : "no"}, gateway ${
@@ -275,8 +318,7 @@ Deno.test("auth can-i agrees with the gateway: 4 identities x 6 tools x 2 virtua
   assertEquals(yes("anonymous", `${NS}/issues`), []);
 
   // What decided, as the user reads it.
-  const at = (who: string, tool: string, vs: string) =>
-    answers[cells.findIndex((c) => c.who === who && c.tool === tool && c.vs === vs)].stdout;
+  const at = (who: string, tool: string, vs: string) => single.get(`${who} ${tool} ${vs}`)!.stdout;
   const denied = at("alice", "github_create_issue", `${NS}/issues`);
   assertStringIncludes(
     denied,
@@ -284,7 +326,7 @@ Deno.test("auth can-i agrees with the gateway: 4 identities x 6 tools x 2 virtua
   );
   assertStringIncludes(denied, "predicate: ('tool:' + request.headers['x-mcp-toolname']) in (");
   assertMatch(
-    at("anonymous", "weather_search", `${NS}/search-only`),
+    at("anonymous", "github_get_issue", `${NS}/search-only`),
     new RegExp(
       `^no\n  initialize -> broker: denied 401 by ${GW_NS}/mcp-auth-policy, identity keycloak: credential not found`,
     ),
@@ -325,4 +367,104 @@ Deno.test("auth can-i agrees with the gateway: 4 identities x 6 tools x 2 virtua
     ["weather_search", `${NS}/weather`, "yes"],
     ["github_search", `${NS}/github`, "yes"],
   ]);
+});
+
+Deno.test("--claims (what-if) answers as a real token carrying the same claims; tools --token lists what the wristband keeps; --explain says why", async () => {
+  await using s = await setup();
+  const verdicts = (stdout: string) =>
+    (JSON.parse(stdout) as {
+      tools: {
+        name: string;
+        allowed: boolean;
+        listed: boolean;
+        decidedBy: { rule?: string; stage?: string };
+      }[];
+    }).tools.map((t) => [t.name, t.allowed, t.listed, t.decidedBy.rule ?? null, t.decidedBy.stage ?? null]);
+  for (const who of ["alice", "bob"]) {
+    const file = `${s.dir}/../${who}-claims.yaml`;
+    // Claims as a file says them: no signature, no iss, no exp.
+    await Deno.writeTextFile(file, stringify(CLAIMS[who]));
+    try {
+      const [whatIf, real, whatIfTools, realTools] = await Promise.all([
+        runCli(["auth", "can-i", "--list", "-o", "json", "--claims", file, ...s.flags]),
+        runCli(["auth", "can-i", "--list", "-o", "json", "--token", s.tokens[who], ...s.flags]),
+        runCli(["tools", "-o", "name", "--claims", file, ...s.flags]),
+        runCli(["tools", "-o", "name", "--token", s.tokens[who], ...s.flags]),
+      ]);
+      for (const result of [whatIf, real, whatIfTools, realTools]) {
+        assertEquals(result.code, 0, result.stderr);
+      }
+      assertEquals(verdicts(whatIf.stdout), verdicts(real.stdout));
+      assert(verdicts(real.stdout).some(([, allowed]) => allowed), `${who} may call something`);
+      assertEquals(whatIfTools.stdout, realTools.stdout);
+    } finally {
+      await Deno.remove(file);
+    }
+  }
+
+  // tools as an identity: the wristband's list, then the virtual server's.
+  const alice = await runCli(["tools", "-o", "name", "--token", s.tokens.alice, ...s.flags]);
+  assertEquals(alice.stdout.trim().split("\n").sort(), [
+    "github_search",
+    "weather_get_forecast",
+    "weather_search",
+  ]);
+  const bob = await runCli([
+    "tools",
+    "-o",
+    "name",
+    "--token",
+    s.tokens.bob,
+    "--virtual-server",
+    `${NS}/search-only`,
+    ...s.flags,
+  ]);
+  assertEquals(bob.stdout.trim(), "github_get_issue");
+
+  // --explain: the wristband leaves it out, and the call is refused by the rule.
+  const dropped = await runCli([
+    "tools",
+    "--explain",
+    "github_create_issue",
+    "-o",
+    "json",
+    "--token",
+    s.tokens.alice,
+    ...s.flags,
+  ]);
+  assertEquals(dropped.code, 0, dropped.stderr);
+  const explanation = JSON.parse(dropped.stdout) as {
+    listed: boolean;
+    reasons: { code: string; message: string }[];
+  };
+  assertEquals(explanation.listed, false);
+  assertEquals(explanation.reasons.map((r) => r.code), ["wristband-filter", "auth-denied"]);
+  assertStringIncludes(
+    explanation.reasons[1].message,
+    `${GW_NS}/mcp-tool-auth-policy, rule tool-access-check`,
+  );
+
+  // A token the issuer did not sign: the session is refused, with the identity's error.
+  const forged = `${s.tokens.alice.slice(0, -4)}AAAA`;
+  const refused = await runCli(["tools", "--explain", "weather_search", "--token", forged, ...s.flags]);
+  assertEquals(refused.code, 0, refused.stderr);
+  assertMatch(
+    refused.stdout,
+    new RegExp(
+      `REASON: +weather_search is not listed: this identity's tools/list is refused \\(initialize -> broker: denied 401 by ${GW_NS}/mcp-auth-policy, identity keycloak: .+\\)\\. \\[auth-denied\\]`,
+    ),
+  );
+  assert(!refused.stdout.includes(forged) && !refused.stderr.includes(forged), "the token is not printed");
+
+  // Usage: two identities, a question without a name, an unknown verb: exit 2.
+  for (
+    const args of [
+      ["auth", "can-i", "call", "x", "--token", "t", "--claims", "f"],
+      ["auth", "can-i", "call"],
+      ["auth", "can-i", "delete", "x"],
+    ]
+  ) {
+    const result = await runCli(args);
+    assertEquals(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+  }
 });

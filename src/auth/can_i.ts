@@ -26,6 +26,8 @@ import type { Catalog } from "../../sim/federation.ts";
 import type { GatewayConfig } from "../../sim/config.ts";
 import { computeAttributes } from "../../sim/routing.ts";
 import { VIRTUAL_SERVER_HEADER } from "../mcp/client.ts";
+import type { Replay } from "../replay/mod.ts";
+import type { ExplainAuth } from "../tools/explain.ts";
 
 /** What is asked. */
 export type CanIAction =
@@ -378,6 +380,37 @@ function virtualServerNotes(gw: CanIGateway, identity: CanIIdentity): string[] {
   return [
     `virtual server ${name} matches no MCPVirtualServer: the gateway serves such a client every tool, unfiltered`,
   ];
+}
+
+/** A replay's gateway, as {@linkcode canI} asks it. */
+export async function replayGateway(replay: Replay): Promise<CanIGateway> {
+  const gateway = replay.gateway.gateway;
+  return {
+    url: replay.url,
+    gate: replay.gate,
+    config: gateway.config,
+    catalog: gateway.catalog,
+    metaTools: (await replay.status()).metaTools,
+  };
+}
+
+/** What the policies say about one tool for `tools --explain`: the list refused, the wristband, the call refused. */
+export async function explainAuth(
+  gw: CanIGateway,
+  identity: CanIIdentity,
+  tool: string,
+): Promise<ExplainAuth> {
+  const auth: ExplainAuth = {};
+  const list = await canI(gw, identity, { verb: "list", name: "tools" });
+  if (!list.allowed) auth.listDenied = describeStep(list.decidedBy).join("; ");
+  const entry = list.tools?.find((candidate) => candidate.name === tool);
+  if (entry) auth.wristband = entry.filteredBy === "wristband" ? "dropped" : "kept";
+  const call = await canI(gw, identity, { verb: "call", name: tool });
+  // The gateway's own refusals (unknown tool, enforced virtual server) have codes of their own.
+  if (!call.allowed && call.decidedBy.stage !== "gateway") {
+    auth.callDenied = describeStep(call.decidedBy).join("; ");
+  }
+  return auth;
 }
 
 /** The answer as `kubectl auth can-i` prints it: yes or no, then what decided, indented. */

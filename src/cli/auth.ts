@@ -28,6 +28,7 @@ import {
   type CanIGateway,
   describeStep,
   formatAnswer,
+  replayGateway,
 } from "../auth/can_i.ts";
 import { connectGateway, describe, listAllTools } from "../mcp/client.ts";
 import { formatJson, formatTable, formatYaml } from "../print/mod.ts";
@@ -49,19 +50,6 @@ function actionOf(args: string[]): CanIAction {
     return { verb, name };
   }
   return { verb: verb as "call" | "get-prompt", name };
-}
-
-/** The replay's gateway, as `canI` asks it. */
-async function replayGateway(source: ToolSource): Promise<CanIGateway> {
-  const replay = source.replay!;
-  const gateway = replay.gateway.gateway;
-  return {
-    url: replay.url,
-    gate: replay.gate,
-    config: gateway.config,
-    catalog: gateway.catalog,
-    metaTools: (await replay.status()).metaTools,
-  };
 }
 
 /** `list tools` of a running gateway: connect and list as the identity (no rule to name: it does not say). */
@@ -238,7 +226,7 @@ const canICommand: Command = {
         render(io, flags, answer, source.identity.label);
         return answer.allowed ? 0 : 1;
       }
-      const gw = await replayGateway(source);
+      const gw = await replayGateway(source.replay);
       if (!action) {
         await renderList(io, flags, gw, source.identity);
         return 0;

@@ -5,6 +5,8 @@
  * @module
  */
 
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Command, Flags } from "./command.ts";
@@ -20,8 +22,9 @@ import {
   warnUnknownVirtualServer,
 } from "./tool_source.ts";
 import { UsageError } from "../errors.ts";
-import { connectGateway, listAllTools } from "../mcp/client.ts";
-import { explainTool } from "../tools/explain.ts";
+import { connectGateway, describe, listAllTools } from "../mcp/client.ts";
+import { type ExplainAuth, explainTool, type Explanation } from "../tools/explain.ts";
+import { explainAuth, replayGateway } from "../auth/can_i.ts";
 import { attributionServers, formatToolTable, type ToolRow, toolRows, totals } from "../tools/mod.ts";
 import { formatJson, formatYaml } from "../print/mod.ts";
 
@@ -71,30 +74,64 @@ function render(io: Io, rows: ToolRow[], flags: Flags): void {
   else io.out(formatToolTable(rows, { wide: output === "wide", noHeaders: flags.boolean("no-headers") }));
 }
 
+/**
+ * A client of the gateway as the identity, or, when a running gateway refuses it (401, 403), why:
+ * the one thing `--explain` can say about its policies. A replay's refusals were asked of its gate.
+ */
+async function connectOrRefused(
+  source: ToolSource,
+  options: { virtualServer?: string; token?: string; signal: AbortSignal },
+): Promise<Client | string> {
+  try {
+    return await connectGateway(source.url, options);
+  } catch (error) {
+    const why = describe((error as Error).cause ?? error);
+    const refused = /\b(401|403)\b/.exec(why);
+    if (!refused || source.replay) throw error;
+    return `the gateway answers ${refused[1]}: ${why}`;
+  }
+}
+
 async function explain(io: Io, source: ToolSource, flags: Flags, name: string): Promise<void> {
   const virtualServer = flags.string("virtual-server");
   const token = source.identity.token;
-  const client = await connectGateway(source.url, { virtualServer, token, signal: io.signal });
-  const plain = virtualServer ? await connectGateway(source.url, { token, signal: io.signal }) : client;
-  try {
-    const explanation = explainTool(name, {
-      listed: await listAllTools(client),
-      unfiltered: virtualServer ? await listAllTools(plain) : await listAllTools(client),
+  // With replayed AuthPolicies, what they say about this identity (the rule that decided).
+  const auth: ExplainAuth | undefined = source.replay?.gate
+    ? await explainAuth(await replayGateway(source.replay), { token, virtualServer }, name)
+    : undefined;
+  const client = auth?.listDenied ??
+    await connectOrRefused(source, { virtualServer, token, signal: io.signal });
+  let explanation: Explanation;
+  if (typeof client === "string") {
+    explanation = explainTool(name, {
+      listed: [],
+      unfiltered: [],
       status: await source.status(),
-      virtualServer,
-      absent: await source.absent(),
+      auth: { ...auth, listDenied: client },
     });
-    const output = flags.string("output");
-    if (output === "json") return io.out(formatJson([explanation]));
-    if (output === "yaml") return io.out(formatYaml([explanation]));
-    io.out(`TOOL:     ${explanation.name}\n`);
-    io.out(`LISTED:   ${explanation.listed ? "yes" : "no"}\n`);
-    io.out(`SERVER:   ${explanation.server ?? "<unknown>"}\n`);
-    for (const reason of explanation.reasons) io.out(`REASON:   ${reason.message} [${reason.code}]\n`);
-  } finally {
-    if (plain !== client) await plain.close();
-    await client.close();
+  } else {
+    const plain = virtualServer ? await connectGateway(source.url, { token, signal: io.signal }) : client;
+    try {
+      explanation = explainTool(name, {
+        listed: await listAllTools(client),
+        unfiltered: virtualServer ? await listAllTools(plain) : await listAllTools(client),
+        status: await source.status(),
+        virtualServer,
+        absent: await source.absent(),
+        ...(auth ? { auth } : {}),
+      });
+    } finally {
+      if (plain !== client) await plain.close();
+      await client.close();
+    }
   }
+  const output = flags.string("output");
+  if (output === "json") return io.out(formatJson([explanation]));
+  if (output === "yaml") return io.out(formatYaml([explanation]));
+  io.out(`TOOL:     ${explanation.name}\n`);
+  io.out(`LISTED:   ${explanation.listed ? "yes" : "no"}\n`);
+  io.out(`SERVER:   ${explanation.server ?? "<unknown>"}\n`);
+  for (const reason of explanation.reasons) io.out(`REASON:   ${reason.message} [${reason.code}]\n`);
 }
 
 /** The `tools` verb. */

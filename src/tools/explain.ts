@@ -23,7 +23,9 @@ export interface Explanation {
   server?: string;
   /** Stable reason codes: listed, gateway-meta-tool, virtual-server-filter, discovery-threshold,
    * conflict (withheld, or listed after winning one here), invalid-schema, server-disabled,
-   * server-unhealthy, server-unreachable, server-rejected, not-provided, no-server. */
+   * server-unhealthy, server-unreachable, server-rejected, not-provided, no-server; with an
+   * identity, auth-denied (its list or its call refused by an AuthPolicy, with the rule) and
+   * wristband-filter (the wristband the policy issued leaves the tool out). */
   reasons: { code: string; message: string }[];
 }
 
@@ -39,6 +41,18 @@ export interface ExplainInput {
   virtualServer?: string;
   /** Registrations the gateway does not serve at all (disabled or unreachable), from a replay. */
   absent?: readonly { name: string; prefix: string; state: string; reason?: string }[];
+  /** What the AuthPolicies say about the identity asking (`--token`, `--user`, `--claims`). */
+  auth?: ExplainAuth;
+}
+
+/** The AuthPolicies' answers for one identity (see `src/auth/can_i.ts`). */
+export interface ExplainAuth {
+  /** Why the identity's `tools/list` (or the session before it) is refused, naming the policy and rule. */
+  listDenied?: string;
+  /** Whether the wristband its `tools/list` got keeps the tool; undefined when unknown. */
+  wristband?: "kept" | "dropped";
+  /** Why calling the tool is refused, naming the policy and rule. */
+  callDenied?: string;
 }
 
 /** Explains why `name` is or is not listed. */
@@ -49,6 +63,17 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
   );
   const owner = serverOf(name, servers) || undefined;
   const reasons: Explanation["reasons"] = [];
+  const auth = input.auth;
+  if (auth?.listDenied) {
+    reasons.push({
+      code: "auth-denied",
+      message: `${name} is not listed: this identity's tools/list is refused (${auth.listDenied}).`,
+    });
+    return { name, listed: false, server: owner, reasons };
+  }
+  const callDenied = auth?.callDenied
+    ? [{ code: "auth-denied", message: `calling ${name} is refused (${auth.callDenied}).` }]
+    : [];
   if (owner === GATEWAY_OWNER && input.listed.some((tool) => tool.name === name)) {
     reasons.push({
       code: "gateway-meta-tool",
@@ -60,7 +85,7 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
   if (input.listed.some((tool) => tool.name === name)) {
     const where = owner ? ` from ${owner}` : "";
     const via = input.virtualServer ? `, and virtual server ${input.virtualServer} includes it` : "";
-    reasons.push({ code: "listed", message: `${name} is listed${where}${via}.` });
+    reasons.push({ code: "listed", message: `${name} is listed${where}${via}.` }, ...callDenied);
     // Won here, but in the cluster the other server may answer first and win.
     const wins = (input.status?.conflicts ?? []).filter((c) => c.kind === "tool" && c.server === owner);
     const won = wins.find((c) => c.name === name) ?? wins[0];
@@ -72,12 +97,20 @@ export function explainTool(name: string, input: ExplainInput): Explanation {
     }
     return { name, listed: true, server: owner, reasons };
   }
+  if (auth?.wristband === "dropped") {
+    reasons.push({
+      code: "wristband-filter",
+      message: `the wristband the AuthPolicy issued this identity (x-mcp-authorized) leaves ${name} out: ` +
+        `its allowed-capabilities do not name it${owner ? ` among ${owner}'s tools` : ""}.`,
+    }, ...callDenied);
+    return { name, listed: false, server: owner, reasons };
+  }
   if (input.virtualServer && input.unfiltered.some((tool) => tool.name === name)) {
     reasons.push({
       code: "virtual-server-filter",
       message:
         `virtual server ${input.virtualServer} does not include ${name}; without a virtual server it is listed.`,
-    });
+    }, ...callDenied);
     return { name, listed: false, server: owner, reasons };
   }
   const status = input.status;
