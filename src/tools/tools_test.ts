@@ -142,3 +142,42 @@ Deno.test("explain and rows: the gateway's meta-tools belong to it; the discover
   );
   assertEquals(rows.map((r) => [r.name, r.server]), [["search", "ns/a"], ["select_tools", GATEWAY_OWNER]]);
 });
+
+Deno.test("explainTool with an identity: auth-denied for a refused list or call, wristband-filter for a tool the wristband leaves out", () => {
+  const status = {
+    servers: [{ name: "ns/a", prefix: "a_", enabled: true, state: "ready", tools: ["a_search", "a_get"] }],
+    metaTools: [],
+    conflicts: [],
+  } as unknown as GatewayStatus;
+  const all = [tool("a_search"), tool("a_get")];
+  const rule = "tools/call a_get -> server ns/a: denied 403 by gw/p, rule tool-access-check: Unauthorized";
+  const refused = explainTool("a_get", {
+    listed: [],
+    unfiltered: [],
+    status,
+    auth: { listDenied: "initialize -> broker: denied 401 by gw/p, identity sso: credential not found" },
+  });
+  assertEquals(refused.listed, false);
+  assertEquals(refused.reasons.map((r) => r.code), ["auth-denied"]);
+  assertEquals(refused.reasons[0].message.includes("identity sso: credential not found"), true);
+  const dropped = explainTool("a_get", {
+    listed: [all[0]],
+    unfiltered: [all[0]],
+    status,
+    auth: { wristband: "dropped", callDenied: rule },
+  });
+  assertEquals(dropped.reasons.map((r) => r.code), ["wristband-filter", "auth-denied"]);
+  assertEquals(dropped.server, "ns/a");
+  const listedButRefused = explainTool("a_get", {
+    listed: all,
+    unfiltered: all,
+    status,
+    auth: { wristband: "kept", callDenied: rule },
+  });
+  assertEquals(listedButRefused.listed, true);
+  assertEquals(listedButRefused.reasons.map((r) => r.code), ["listed", "auth-denied"]);
+  // Without an identity's answers, nothing about auth is said.
+  assertEquals(explainTool("a_get", { listed: all, unfiltered: all, status }).reasons.map((r) => r.code), [
+    "listed",
+  ]);
+});
