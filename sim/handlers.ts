@@ -383,6 +383,16 @@ async function route(
       return rewritten(await call());
     }
   } catch (err) {
+    if (httpStatus(err) === 401 && ctx.backends.userTokenRefused(session, server)) {
+      ctx.log(
+        "info",
+        `Server ${server} refused the user's token (HTTP 401); the next call asks for a new one.`,
+        {
+          session: session.id,
+          server,
+        },
+      );
+    }
     throw upstreamFailure(err, server, method, extra.signal.aborted);
   }
 }

@@ -299,7 +299,8 @@ function secretIdentity(secret: SecretObject): Record<string, unknown> {
   return { metadata, data, type: "Opaque" };
 }
 
-function base64(text: string): string {
+/** `text`'s UTF-8 bytes in base64, as a Secret's `data` holds them. */
+export function base64(text: string): string {
   let binary = "";
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
   return btoa(binary);
