@@ -8,13 +8,13 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { assertEquals } from "./helpers/assert.ts";
 import { serveMcp, text } from "./fixtures/harness.ts";
+import { authPolicy, GATEWAY_NS, mcpExtension, mcpGateway, mcpServer } from "./helpers/auth_objects.ts";
 import { MCP_HEADERS, post } from "./sim_helpers.ts";
 import { normalizeConfig, startGateway } from "../sim/mod.ts";
 import { AuthPolicyGate } from "../sim/auth/gate.ts";
 import { policyTargetsFromObjects } from "../sim/auth/auth_policy.ts";
 import type { SecretObject } from "../sim/auth/types.ts";
 
-const GW_NS = "gateway-system";
 const NS = "mcp-test";
 const KEY = "hdr-api-key-0123456789";
 
@@ -45,69 +45,23 @@ async function headerServer() {
 }
 
 function objects() {
-  return [
-    {
-      apiVersion: "mcp.kuadrant.io/v1",
-      kind: "MCPGatewayExtension",
-      metadata: { namespace: "mcp-system", name: "ext" },
-      spec: {
-        targetRef: {
-          group: "gateway.networking.k8s.io",
-          kind: "Gateway",
-          name: "mcp-gateway",
-          namespace: GW_NS,
-          sectionName: "mcp",
-        },
-      },
-    },
-    {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "Gateway",
-      metadata: { namespace: GW_NS, name: "mcp-gateway" },
-      spec: { listeners: [{ name: "mcp", port: 8080, protocol: "HTTP" }] },
-    },
-    {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "HTTPRoute",
-      metadata: { namespace: NS, name: "hdr-route" },
-      spec: {
-        parentRefs: [{ name: "mcp-gateway", namespace: GW_NS }],
-        hostnames: ["hdr.mcp.local"],
-        rules: [{ backendRefs: [{ name: "hdr", port: 9090 }] }],
-      },
-    },
-    {
-      apiVersion: "mcp.kuadrant.io/v1",
-      kind: "MCPServerRegistration",
-      metadata: { namespace: NS, name: "hdr" },
-      spec: {
-        prefix: "h_",
-        targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "hdr-route" },
-      },
-    },
-  ];
+  return [mcpExtension(), mcpGateway(), ...mcpServer(NS, "hdr", "h_")];
 }
 
 /** API keys on the whole Gateway; the key's Secret name goes to the server as `x-policy-user`. */
-const policy = {
-  apiVersion: "kuadrant.io/v1",
-  kind: "AuthPolicy",
-  metadata: { namespace: GW_NS, name: "keys", creationTimestamp: "2026-01-01T00:00:00Z" },
-  spec: {
-    targetRef: { group: "gateway.networking.k8s.io", kind: "Gateway", name: "mcp-gateway" },
-    rules: {
-      authentication: {
-        "api-key": {
-          apiKey: { selector: { matchLabels: { group: "users" } } },
-          credentials: { authorizationHeader: { prefix: "APIKEY" } },
-        },
-      },
-      response: {
-        success: { headers: { "x-policy-user": { plain: { selector: "auth.identity.metadata.name" } } } },
+const policy = authPolicy(GATEWAY_NS, "keys", { kind: "Gateway", name: "mcp-gateway" }, {
+  rules: {
+    authentication: {
+      "api-key": {
+        apiKey: { selector: { matchLabels: { group: "users" } } },
+        credentials: { authorizationHeader: { prefix: "APIKEY" } },
       },
     },
+    response: {
+      success: { headers: { "x-policy-user": { plain: { selector: "auth.identity.metadata.name" } } } },
+    },
   },
-};
+});
 
 const secrets: SecretObject[] = [{
   namespace: "kuadrant-system",

@@ -18,6 +18,7 @@ import { elicitation, elicitingClient, enterToken, tokenServer, whoami } from ".
 import { runCli, spawnCli } from "./helpers/cli.ts";
 import { AUTH_FIXTURE_TOKEN, startFixture } from "./fixtures/mod.ts";
 import { sharedCluster } from "./cluster/cluster.ts";
+import { authPolicy, GATEWAY_NS, mcpExtension, mcpGateway, mcpServer } from "./helpers/auth_objects.ts";
 import { MCP_HEADERS, waitFor } from "./sim_helpers.ts";
 import { configFromObjects } from "../sim/config.ts";
 import { startGateway } from "../sim/gateway.ts";
@@ -27,7 +28,6 @@ import { policyTargetsFromObjects } from "../sim/auth/auth_policy.ts";
 import { OpaPool } from "../sim/auth/opa.ts";
 import type { SecretObject } from "../sim/auth/types.ts";
 
-const GW_NS = "gateway-system";
 const MCP_NS = "mcp-system";
 const NS = "mcp-test";
 const AUTHORINO_NS = "kuadrant-system";
@@ -55,26 +55,6 @@ function clusterObjects(urls: { weather: string; auth: string; github: string })
   const keys = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const publicPem = keys.publicKey.export({ format: "pem", type: "spki" }) as string;
   const privatePem = keys.privateKey.export({ format: "pem", type: "sec1" }) as string;
-  const route = (ns: string, name: string) => ({
-    apiVersion: "gateway.networking.k8s.io/v1",
-    kind: "HTTPRoute",
-    metadata: { namespace: ns, name: `${name}-route` },
-    spec: {
-      parentRefs: [{ name: "mcp-gateway", namespace: GW_NS }],
-      hostnames: [`${name}.mcp.local`],
-      rules: [{ backendRefs: [{ name, port: 9090 }] }],
-    },
-  });
-  const registration = (name: string, prefix: string, extra: Record<string, unknown> = {}) => ({
-    apiVersion: "mcp.kuadrant.io/v1",
-    kind: "MCPServerRegistration",
-    metadata: { namespace: NS, name },
-    spec: {
-      prefix,
-      targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: `${name}-route` },
-      ...extra,
-    },
-  });
   const secret = (namespace: string, name: string, data: Record<string, string>, labels = {}) => ({
     apiVersion: "v1",
     kind: "Secret",
@@ -82,35 +62,18 @@ function clusterObjects(urls: { weather: string; auth: string; github: string })
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, btoa(v)])),
   });
   const objects = [
-    {
-      apiVersion: "mcp.kuadrant.io/v1",
-      kind: "MCPGatewayExtension",
-      metadata: { namespace: MCP_NS, name: "ext" },
-      spec: {
-        targetRef: {
-          group: "gateway.networking.k8s.io",
-          kind: "Gateway",
-          name: "mcp-gateway",
-          namespace: GW_NS,
-          sectionName: "mcp",
-        },
-        trustedHeadersKey: { secretName: "trusted-headers-public-key" },
-        urlElicitation: "Enabled",
-        oauthProtectedResource: { authorizationServers: ["http://127.0.0.1:1/realms/mcp"] },
-      },
-    },
-    {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "Gateway",
-      metadata: { namespace: GW_NS, name: "mcp-gateway" },
-      spec: { listeners: [{ name: "mcp", hostname: "127.0.0.1", port: 8080, protocol: "HTTP" }] },
-    },
-    route(NS, "weather"),
-    route(NS, "auth"),
-    route(NS, "github"),
-    registration("weather", "w_"),
-    registration("auth", "a_", { credentialRef: { name: "auth-credential" } }),
-    registration("github", "gh_", { credentialRef: { name: "github-credential" }, tokenURLElicitation: {} }),
+    mcpExtension({
+      trustedHeadersKey: { secretName: "trusted-headers-public-key" },
+      urlElicitation: "Enabled",
+      oauthProtectedResource: { authorizationServers: ["http://127.0.0.1:1/realms/mcp"] },
+    }),
+    mcpGateway("127.0.0.1"),
+    ...mcpServer(NS, "weather", "w_"),
+    ...mcpServer(NS, "auth", "a_", { credentialRef: { name: "auth-credential" } }),
+    ...mcpServer(NS, "github", "gh_", {
+      credentialRef: { name: "github-credential" },
+      tokenURLElicitation: {},
+    }),
     secret(MCP_NS, "trusted-headers-public-key", { key: publicPem }),
     secret(NS, "auth-credential", { token: `Bearer ${AUTH_FIXTURE_TOKEN}` }, {
       "mcp.kuadrant.io/secret": "true",
@@ -154,64 +117,52 @@ function policies(issuer: string) {
     apiKey: { selector: { matchLabels: { group: "mcp-users" } } },
     credentials: { authorizationHeader: { prefix: "APIKEY" } },
   };
-  const gateway = {
-    apiVersion: "kuadrant.io/v1",
-    kind: "AuthPolicy",
-    metadata: { namespace: GW_NS, name: "gateway-auth", creationTimestamp: "2026-01-01T00:00:00Z" },
-    spec: {
-      targetRef: { group: "gateway.networking.k8s.io", kind: "Gateway", name: "mcp-gateway" },
-      when: [{ predicate: "!request.path.startsWith('/.well-known')" }],
-      rules: {
-        authentication: { oidc: { jwt: { issuerUrl: issuer } }, "api-key": apiKey },
-        authorization: {
-          "cel-crash": {
-            when: when("x-crash", "cel"),
-            patternMatching: { patterns: [{ predicate: "int(request.headers.authorization) > 0" }] },
-          },
-          "opa-crash": {
-            when: when("x-crash", "opa"),
-            opa: {
-              rego: 'allow = x { x := input.request.headers.authorization }\nallow = y { y := concat("", ' +
-                '[input.request.headers.authorization, "!"]) }',
-            },
+  const gateway = authPolicy(GATEWAY_NS, "gateway-auth", { kind: "Gateway", name: "mcp-gateway" }, {
+    when: [{ predicate: "!request.path.startsWith('/.well-known')" }],
+    rules: {
+      authentication: { oidc: { jwt: { issuerUrl: issuer } }, "api-key": apiKey },
+      authorization: {
+        "cel-crash": {
+          when: when("x-crash", "cel"),
+          patternMatching: { patterns: [{ predicate: "int(request.headers.authorization) > 0" }] },
+        },
+        "opa-crash": {
+          when: when("x-crash", "opa"),
+          opa: {
+            rego: 'allow = x { x := input.request.headers.authorization }\nallow = y { y := concat("", ' +
+              '[input.request.headers.authorization, "!"]) }',
           },
         },
-        response: {
-          unauthenticated: {
-            headers: {
-              "WWW-Authenticate": { value: "Bearer resource_metadata=http://127.0.0.1/.well-known" },
-            },
+      },
+      response: {
+        unauthenticated: {
+          headers: {
+            "WWW-Authenticate": { value: "Bearer resource_metadata=http://127.0.0.1/.well-known" },
           },
-          success: {
-            headers: {
-              "x-mcp-authorized": {
-                wristband: {
-                  issuer: "https://authorino.kuadrant-system/wristband",
-                  customClaims: {
-                    "allowed-capabilities": {
-                      value: JSON.stringify({
-                        tools: { [`${NS}/weather`]: ["get_forecast"], [`${NS}/github`]: ["whoami"] },
-                      }),
-                    },
+        },
+        success: {
+          headers: {
+            "x-mcp-authorized": {
+              wristband: {
+                issuer: "https://authorino.kuadrant-system/wristband",
+                customClaims: {
+                  "allowed-capabilities": {
+                    value: JSON.stringify({
+                      tools: { [`${NS}/weather`]: ["get_forecast"], [`${NS}/github`]: ["whoami"] },
+                    }),
                   },
-                  signingKeyRefs: [{ name: "trusted-headers-private-key", algorithm: "ES256" }],
                 },
+                signingKeyRefs: [{ name: "trusted-headers-private-key", algorithm: "ES256" }],
               },
             },
           },
         },
       },
     },
-  };
-  const authRoute = {
-    apiVersion: "kuadrant.io/v1",
-    kind: "AuthPolicy",
-    metadata: { namespace: NS, name: "auth-route-keys", creationTimestamp: "2026-01-01T00:00:00Z" },
-    spec: {
-      targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "auth-route" },
-      rules: { authentication: { "api-key": apiKey } },
-    },
-  };
+  });
+  const authRoute = authPolicy(NS, "auth-route-keys", { kind: "HTTPRoute", name: "auth-route" }, {
+    rules: { authentication: { "api-key": apiKey } },
+  });
   return [gateway, authRoute];
 }
 
