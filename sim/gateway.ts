@@ -256,8 +256,12 @@ export class Gateway {
             ? new Response(`waiting for ${pending.join(", ")}\n`, { status: 503 })
             : new Response("ok\n");
         }
-        case "/status":
+        case "/status": {
+          // The broker route's `status` rule: a gateway policy guards it in the cluster too.
+          const decision = await this.#policy.evaluateRequest?.({ request: req, rule: "status" });
+          if (decision && !decision.allow) return denied(decision, null);
           return await statusResponse(req, () => this.status());
+        }
         case "/metrics":
           this.metrics.sessions(this.#sessions.size);
           this.metrics.scopedSessions(this.#scopes.size);

@@ -379,7 +379,7 @@ Deno.test("API errors name what failed and what to do", () => {
 
 Deno.test("printer-column JSONPaths evaluate as the API server's table printer does", () => {
   const object = {
-    metadata: { name: "github", creationTimestamp: new Date(Date.now() - 90_000).toISOString() },
+    metadata: { name: "github", creationTimestamp: new Date(Date.now() - 90 * 60_000).toISOString() },
     spec: { prefix: "gh_", category: ["dev", "code"], tools: ["a", "b", "c"] },
     status: { conditions: [{ type: "Other", status: "False" }, { type: "Ready", status: "True" }] },
   };
@@ -399,7 +399,7 @@ Deno.test("printer-column JSONPaths evaluate as the API server's table printer d
   assertEquals(columnCell({ name: "Tools", type: "integer", jsonPath: ".spec.tools.length()" }, object), "3");
   assertEquals(
     columnCell({ name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }, object),
-    "90s",
+    "90m",
   );
   assertEquals(columnCell({ name: "Prefix", type: "string", jsonPath: ".spec.nothing" }, object), "");
 });

@@ -254,6 +254,12 @@ Deno.test("AuthPolicy: 401 and 403 exactly as written, per-route policies, and w
     const r = await raw(await fetch(url, { method, headers: { accept: "text/event-stream" } }));
     assertEquals([r.status, r.body], [401, UNAUTHENTICATED_BODY], method);
   }
+  // So does /status, on the broker route's `status` rule as in the cluster; with a key it answers.
+  const status = await raw(await fetch(new URL("/status", url)));
+  assertEquals([status.status, status.body], [401, UNAUTHENTICATED_BODY]);
+  const keyed = await fetch(new URL("/status", url), { headers: { authorization: `APIKEY ${ALICE_KEY}` } });
+  assertEquals(keyed.status, 200);
+  await keyed.body?.cancel();
   // The metadata stays public: the policy's `when` leaves /.well-known out.
   const metadata = await fetch(new URL("/.well-known/oauth-protected-resource/mcp", url));
   assertEquals(metadata.status, 200);

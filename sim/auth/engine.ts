@@ -146,7 +146,7 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
     const what = ctx.unsupportedRules === "allow" ? "passes" : "fails";
     unsupported.push({
       path: compiled.path,
-      reason: `${compiled.reason} The rule ${what} (--unsupported-rules).`,
+      reason: `${compiled.reason.replace(/\.?$/, ".")} The rule ${what} (--unsupported-rules).`,
     });
     const ruleWhen = compileConditions(isObj(ruleSpec) ? ruleSpec.when : undefined, patterns);
     unsupportedAuthz.push({ name, when: ruleWhen, reason: compiled.reason });

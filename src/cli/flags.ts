@@ -247,3 +247,31 @@ function describeParseError(error: unknown): string {
   if (noValue) return `flag does not take a value: ${noValue[1].split(", ").at(-1)}`;
   return message.replace(/^./, (c) => c.toLowerCase()).replace(/\.$/, "");
 }
+
+/** How `simulate` evaluates AuthPolicies where this machine differs from the cluster. */
+export const AUTH_POLICY_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "unsupported-rules",
+    type: "string",
+    values: ["deny", "allow"],
+    default: "deny",
+    description: "What an AuthPolicy rule the simulator cannot evaluate here decides (opa without the " +
+      "opa binary, metadata sources, x509, ...; each is listed at start-up): deny (default: the " +
+      "cluster evaluates that rule, so letting the request through could show access the cluster " +
+      "refuses) or allow (try the rest of the policy as if the rule passed).",
+  },
+  {
+    name: "issuer-override",
+    type: "string",
+    multiple: true,
+    description: "Point the AuthPolicies' jwt issuerUrl OLD at another issuer, as OLD=NEW (repeatable): " +
+      "discovery and keys come from NEW, tokens still carry OLD as iss. Issuers that are cluster " +
+      "Services are port-forwarded without it.",
+  },
+  {
+    name: "opa",
+    type: "string",
+    description: "The opa binary that evaluates AuthPolicy opa rules (rego); default: opa on PATH.",
+    complete: "file",
+  },
+];

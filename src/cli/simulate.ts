@@ -6,15 +6,17 @@
  */
 
 import type { Command, Flags } from "./command.ts";
-import { ALL_NAMESPACES_FLAG, FILENAME_FLAGS, KUBE_FLAGS } from "./flags.ts";
+import { ALL_NAMESPACES_FLAG, AUTH_POLICY_FLAGS, FILENAME_FLAGS, KUBE_FLAGS } from "./flags.ts";
 import { type Io, waitForAbort } from "./io.ts";
 import { formatFinding } from "./validate.ts";
 import { UsageError, ValidationFailedError } from "../errors.ts";
 import { validateManifests } from "../validate/mod.ts";
 import {
   fileSource,
+  formatAuthSummary,
   formatReplayWarning,
   formatServerSummary,
+  parseIssuerOverrides,
   parseUpstreams,
   type Replay,
   type ReplayOptions,
@@ -153,10 +155,12 @@ export async function replayOptionsFromFlags(flags: Flags, io: Io): Promise<Repl
   const overlay = files.length > 0
     ? fileSource(files, { recursive: flags.boolean("recursive"), check: validationGate(io) })
     : undefined;
+  const kubeReviews = await factory.reviews?.(flags, io);
   return {
     ...common,
     source: await factory.source(flags, io, overlay),
     resolver: await factory.resolver(flags, io, upstreams),
+    ...(kubeReviews ? { kubeReviews } : {}),
   };
 }
 
@@ -170,10 +174,11 @@ export const simulateCommand: Command = {
   aliases: ["sim"],
   summary: "Run a local MCP gateway replaying the cluster's (or the files') registrations",
   description: [
-    "Run a local MCP gateway that replays MCPServerRegistrations, MCPVirtualServers and the",
-    "MCPGatewayExtension against the real MCP servers: from the cluster through port-forwards, from",
-    "files with -f (no cluster needed; give each server's URL with --upstream), or from files laid over",
-    "the cluster with -f DIR --overlay. Changes are followed live; client sessions survive reloads.",
+    "Run a local MCP gateway that replays MCPServerRegistrations, MCPVirtualServers, the",
+    "MCPGatewayExtension and the AuthPolicies (kuadrant.io/v1) on its Gateway and routes against the",
+    "real MCP servers: from the cluster through port-forwards, from files with -f (no cluster needed;",
+    "give each server's URL with --upstream), or from files laid over the cluster with -f DIR --overlay.",
+    "Changes are followed live; client sessions survive reloads.",
   ].join("\n"),
   usage: "simulate [-n NAMESPACE | -A] [-f DIR [--overlay]] [--upstream NAME=URL]... [--port 8080] [options]",
   examples: [
@@ -185,6 +190,11 @@ export const simulateCommand: Command = {
     {
       comment: "Try a change before applying it",
       command: "kubectl mcp simulate -f new-registration.yaml --overlay",
+    },
+    {
+      comment: "Replay the AuthPolicies, fetching the keys of their issuer from a local one",
+      command:
+        "kubectl mcp simulate -A --issuer-override https://idp.example.com/realms/mcp=http://127.0.0.1:8081/realms/mcp",
     },
   ],
   flags: [
@@ -220,6 +230,7 @@ export const simulateCommand: Command = {
       default: String(DEFAULT_MAX_SESSIONS),
       description: "Client sessions the gateway holds at most; an initialize past it gets 503.",
     },
+    ...AUTH_POLICY_FLAGS,
     ...REPLAY_FLAGS,
   ],
   async run({ io, args, flags }) {
@@ -244,6 +255,8 @@ export const simulateCommand: Command = {
     if (!Number.isInteger(maxSessions) || maxSessions < 1) {
       throw new UsageError(`invalid value "${maxText}" for --max-sessions: expected a positive whole number`);
     }
+    const issuerOverrides = parseIssuerOverrides(flags.strings("issuer-override"));
+    const opaPath = flags.string("opa");
     const options = await replayOptionsFromFlags(flags, io);
     let replay: Replay;
     try {
@@ -254,6 +267,11 @@ export const simulateCommand: Command = {
         signingKey,
         maxSessions,
         publicHosts: flags.strings("public-host"),
+        auth: {
+          unsupportedRules: flags.string("unsupported-rules") === "allow" ? "allow" : "deny",
+          issuerOverrides,
+          ...(opaPath ? { opaPath } : {}),
+        },
         port,
         hostname: flags.string("address"),
         onChange: (line) => io.out(`${timestamp()} ${line}\n`),
@@ -275,6 +293,8 @@ export const simulateCommand: Command = {
       const rows = await replay.rows();
       io.out(formatServerSummary(rows));
       for (const note of replay.notes) io.out(`note: ${note}\n`);
+      const auth = replay.auth && formatAuthSummary(replay.auth);
+      if (auth) io.out(`\n${auth}`);
       for (const warning of replay.warnings) io.err(formatReplayWarning(warning));
       const store = replay.sessionStore;
       io.out(`\nsession store: ${store.description}${store.note ? ` (${store.note})` : ""}\n`);

@@ -1,7 +1,8 @@
 /**
- * The cluster side of the replay: reads the MCP objects, their HTTPRoutes and credential Secrets
- * from the API server, watches them (and Pods, so a restarted Pod is re-resolved), and reaches each
- * registration's server through a port-forward to a ready Pod behind its route's Service.
+ * The cluster side of the replay: reads the MCP objects, their HTTPRoutes and credential Secrets,
+ * the AuthPolicies with the Gateways they may target and the Secrets they read, from the API server,
+ * watches them (and Pods, so a restarted Pod is re-resolved), and reaches each registration's server
+ * (and each issuer that is a cluster Service) through a port-forward to a ready Pod behind its Service.
  *
  * @module
  */
@@ -10,6 +11,10 @@ import type { Flags } from "../cli/command.ts";
 import type { Io } from "../cli/io.ts";
 import { KubeApiError } from "../errors.ts";
 import {
+  authConfigNamespace,
+  authPoliciesOf,
+  type AuthSecretRefs,
+  authSecretRefs,
   BROKER_DEPLOYMENT,
   keyOf,
   overlay as overlayObjects,
@@ -20,6 +25,8 @@ import {
   type ResolverEvents,
   routeBackend,
   routeKeyOf,
+  type ServiceBackend,
+  serviceForwardKey,
   type UpstreamResolver,
 } from "../replay/mod.ts";
 import { CRDS } from "../model/mod.ts";
@@ -27,6 +34,8 @@ import { KubeClient, type KubeObject, type ResourceInfo } from "./client.ts";
 import { openPortForward, type PortForward, resolveServiceToPod } from "./portforward.ts";
 import { configOptionsFromFlags, resourceInfoOf } from "./resources.ts";
 import { listAndWatch } from "./watch.ts";
+import { KubeReviews } from "./reviews.ts";
+import type { KubeReviewClient } from "../../sim/auth/types.ts";
 
 const core = (kind: string, plural: string): ResourceInfo => ({
   group: "",
@@ -52,6 +61,23 @@ const HTTP_ROUTE: ResourceInfo = {
   group: "gateway.networking.k8s.io",
   version: "v1",
 };
+const GATEWAY: ResourceInfo = { ...HTTP_ROUTE, kind: "Gateway", plural: "gateways", singular: "gateway" };
+const AUTH_POLICY: ResourceInfo = {
+  ...core("AuthPolicy", "authpolicies"),
+  group: "kuadrant.io",
+  version: "v1",
+};
+/** The Kuadrant install: its namespace is where AuthConfigs, their apiKey Secrets and signing keys live. */
+const KUADRANT: ResourceInfo = {
+  ...core("Kuadrant", "kuadrants"),
+  group: "kuadrant.io",
+  version: "v1beta1",
+};
+/**
+ * Read in every namespace when RBAC allows, else the chosen one: extensions, Gateways and their
+ * AuthPolicies usually live in the Gateway's namespace, not the servers'.
+ */
+const WIDE_KINDS = new Set(["MCPGatewayExtension", "Gateway", "AuthPolicy", "Kuadrant"]);
 const DEPLOYMENT: ResourceInfo = { ...core("Deployment", "deployments"), group: "apps", version: "v1" };
 /** The broker Deployments, whose flags set behaviour no CRD field does. */
 const BROKER_SELECTOR = `metadata.name=${BROKER_DEPLOYMENT}`;
@@ -75,11 +101,18 @@ export interface ClusterSourceOptions {
  */
 export function clusterSource(client: KubeClient, options: ClusterSourceOptions): ReplaySource {
   const namespace = options.namespace;
+  /** The Secrets the AuthPolicies read, as of the last load; the watch follows them. */
+  let authRefs: AuthSecretRefs = { selectors: [], named: [] };
+  /** Follows the Secrets of `authRefs` once watching (set by `watch`). */
+  let followAuthSecrets: (() => void) | undefined;
+  /** What could not be read in the last load, for the start-up output. */
+  let problems: string[] = [];
   return {
     async load() {
       const objects: ReplayObject[] = [];
+      const unread: string[] = [];
       for (const info of MCP_TYPES) {
-        const everywhere = info.kind === "MCPGatewayExtension" ? null : namespace;
+        const everywhere = WIDE_KINDS.has(info.kind) ? null : namespace;
         const list = await client.list(info, { namespace: everywhere }).catch((error) => {
           if (
             everywhere === null && namespace !== null && error instanceof KubeApiError && error.status === 403
@@ -100,23 +133,38 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
         .catch(() => client.list(DEPLOYMENT, { namespace, fieldSelector: BROKER_SELECTOR }))
         .catch(() => ({ items: [] as KubeObject[] }));
       objects.push(...withKind(brokers.items, DEPLOYMENT));
+      // Only its namespace matters, and kuadrant-system is the default: not being allowed to read it is no news.
+      objects.push(...withKind(await listWide(client, KUADRANT, namespace, []), KUADRANT));
+      // Policies attach to targets in their own namespace: the servers' (routes) and the Gateway's.
+      const scopes = namespace === null ? [null] : [...new Set([namespace, ...gatewayNamespaces(objects)])];
+      for (const info of [GATEWAY, AUTH_POLICY]) {
+        for (const scope of scopes) {
+          const items = scope === null
+            ? await listWide(client, info, namespace, unread)
+            : await listIn(client, info, scope, unread);
+          objects.push(...withKind(items, info));
+        }
+      }
       const layered = options.overlay ? overlayObjects(objects, await options.overlay.load()) : objects;
-      return [...layered, ...await referencedSecrets(client, layered)];
+      authRefs = authSecretRefs(authPoliciesOf(layered), authConfigNamespace(layered));
+      followAuthSecrets?.();
+      const secrets = await referencedSecrets(client, layered, authRefs, namespace, unread);
+      problems = unread;
+      return [...layered, ...secrets];
     },
+    problems: () => problems,
     watch(onChange) {
       const abort = new AbortController();
       const fingerprints = new Map<string, string>();
-      const follows: {
-        info: ResourceInfo;
-        scope: string | null;
-        labelSelector?: string;
-        fieldSelector?: string;
-      }[] = [
+      const follows: Follow[] = [
         ...MCP_TYPES.map((info) => ({
           info,
-          scope: info.kind === "MCPGatewayExtension" ? null : namespace,
+          scope: WIDE_KINDS.has(info.kind) ? null : namespace,
         })),
         { info: HTTP_ROUTE, scope: namespace },
+        { info: GATEWAY, scope: null },
+        { info: AUTH_POLICY, scope: null },
+        { info: KUADRANT, scope: null },
         { info: SERVICE, scope: namespace },
         { info: ENDPOINT_SLICE, scope: namespace },
         { info: POD, scope: namespace },
@@ -129,10 +177,9 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
         if (--unsynced === 0 && !abort.signal.aborted) onChange();
       };
       const follow = async (
-        info: ResourceInfo,
-        scope: string | null,
-        labelSelector?: string,
-        fieldSelector?: string,
+        { info, scope, labelSelector, fieldSelector }: Follow,
+        signal: AbortSignal = abort.signal,
+        onSynced: () => void = synced,
       ) => {
         let live = false;
         try {
@@ -141,10 +188,10 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
               namespace: scope,
               labelSelector,
               fieldSelector,
-              signal: abort.signal,
+              signal,
               onSynced: () => {
                 live = true;
-                synced();
+                onSynced();
               },
             })
           ) {
@@ -161,27 +208,123 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
             if (live) onChange();
           }
         } catch (error) {
-          if (abort.signal.aborted) return;
+          if (signal.aborted) return;
           if (
             scope === null && namespace !== null && error instanceof KubeApiError && error.status === 403
           ) {
             // Not allowed across namespaces (extensions, broker Deployments): follow the chosen namespace.
-            return follow(info, namespace, labelSelector, fieldSelector);
+            return follow({ info, scope: namespace, labelSelector, fieldSelector }, signal, onSynced);
           }
           // Missing types (no Gateway API, no EndpointSlices) or forbidden ones: nothing to follow.
-          if (!live) synced();
+          if (!live) onSynced();
         }
       };
-      for (const { info, scope, labelSelector, fieldSelector } of follows) {
-        follow(info, scope, labelSelector, fieldSelector);
-      }
+      for (const each of follows) follow(each);
+      // The Secrets the AuthPolicies read change with the policies: each selector and signing key gets
+      // its own watch, started and stopped as the policies change (after each load).
+      const secretFollows = new Map<string, AbortController>();
+      followAuthSecrets = () => {
+        if (abort.signal.aborted) return;
+        const wanted = new Map<string, Follow>();
+        for (const ref of authRefs.selectors) {
+          const labelSelector = ref.labelSelector || undefined;
+          wanted.set(`${ref.namespace}|${ref.labelSelector}`, {
+            info: SECRET,
+            scope: ref.namespace,
+            labelSelector,
+          });
+        }
+        for (const ref of authRefs.named) {
+          wanted.set(`${ref.namespace}/${ref.name}`, {
+            info: SECRET,
+            scope: ref.namespace,
+            fieldSelector: `metadata.name=${ref.name}`,
+          });
+        }
+        for (const [key, stop] of secretFollows) {
+          if (!wanted.has(key)) {
+            stop.abort();
+            secretFollows.delete(key);
+          }
+        }
+        for (const [key, each] of wanted) {
+          if (secretFollows.has(key)) continue;
+          const stop = new AbortController();
+          secretFollows.set(key, stop);
+          // A Secret created between the load and this watch's own list arrives as no event: refresh once.
+          follow(each, AbortSignal.any([abort.signal, stop.signal]), () => {
+            if (!stop.signal.aborted) onChange();
+          });
+        }
+      };
+      followAuthSecrets();
       const stopOverlay = options.overlay?.watch?.(onChange);
       return () => {
         abort.abort();
+        followAuthSecrets = undefined;
         stopOverlay?.();
       };
     },
   };
+}
+
+/** One list-and-watch of the cluster source. */
+interface Follow {
+  info: ResourceInfo;
+  /** The namespace, or `null` for every namespace (the chosen one when that is forbidden). */
+  scope: string | null;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** The namespaces of the Gateways the MCPGatewayExtensions target. */
+function gatewayNamespaces(objects: readonly ReplayObject[]): string[] {
+  return objects.filter((object) => object.kind === "MCPGatewayExtension").map((extension) =>
+    (extension.spec?.targetRef as { namespace?: string } | undefined)?.namespace ??
+      extension.metadata?.namespace ?? "default"
+  );
+}
+
+/** Lists a kind in one namespace; a kind the cluster lacks is none, one that cannot be read is said. */
+async function listIn(
+  client: KubeClient,
+  info: ResourceInfo,
+  namespace: string,
+  unread: string[],
+): Promise<KubeObject[]> {
+  try {
+    return (await client.list(info, { namespace })).items;
+  } catch (error) {
+    if (!(error instanceof KubeApiError)) throw error;
+    if (error.status !== 404) {
+      unread.push(`${info.kind}s could not be read in namespace ${namespace}: ${(error as Error).message}`);
+    }
+    return [];
+  }
+}
+
+/**
+ * Lists a kind in every namespace when allowed, else in the chosen one. A kind the cluster does
+ * not have (no Gateway API, no Kuadrant) is nothing to read; one that cannot be read is named in
+ * `unread`, since replaying without it (an AuthPolicy above all) would serve what the cluster refuses.
+ */
+async function listWide(
+  client: KubeClient,
+  info: ResourceInfo,
+  namespace: string | null,
+  unread: string[],
+): Promise<KubeObject[]> {
+  try {
+    return (await client.list(info, { namespace: null })).items;
+  } catch (error) {
+    if (!(error instanceof KubeApiError)) throw error;
+    if (error.status === 404) return [];
+    if (error.status !== 403 || namespace === null) {
+      unread.push(`${info.kind}s could not be read: ${error.message}`);
+      return [];
+    }
+  }
+  return await listIn(client, info, namespace, unread);
 }
 
 /**
@@ -227,14 +370,18 @@ function withKind(items: readonly KubeObject[], info: ResourceInfo): ReplayObjec
 }
 
 /**
- * The Secrets the replay reads: registrations' credentials, and each MCPGatewayExtension's
+ * The Secrets the replay reads: registrations' credentials, each MCPGatewayExtension's
  * `spec.sessionStore` Secret (in the extension's namespace) for `simulate`'s session store and its
- * `spec.trustedHeadersKey` Secret for the wristband's public key. Ones
- * that cannot be read are left out.
+ * `spec.trustedHeadersKey` Secret for the wristband's public key, and the AuthPolicies' apiKey
+ * Secrets (by label selector) and wristband signing keys (by name). Ones that cannot be read are
+ * left out; for the AuthPolicies' ones, `unread` says so.
  */
 async function referencedSecrets(
   client: KubeClient,
   objects: readonly ReplayObject[],
+  auth: AuthSecretRefs,
+  namespace: string | null,
+  unread: string[],
 ): Promise<ReplayObject[]> {
   const wanted = new Set<string>();
   for (const object of objects) {
@@ -251,6 +398,8 @@ async function referencedSecrets(
       : undefined;
     if (trusted?.secretName) wanted.add(`${object.metadata?.namespace ?? "default"}/${trusted.secretName}`);
   }
+  const signingKeys = new Set(auth.named.map((ref) => `${ref.namespace}/${ref.name}`));
+  for (const key of signingKeys) wanted.add(key);
   const present = new Set(
     objects.filter((object) => object.kind === "Secret").map((object) => keyOf(object)),
   );
@@ -259,12 +408,48 @@ async function referencedSecrets(
       const [namespace, name] = key.split("/");
       try {
         return withKind([await client.get(SECRET, name, { namespace })], SECRET)[0];
-      } catch {
+      } catch (error) {
+        if (signingKeys.has(key) && !(error instanceof KubeApiError && error.status === 404)) {
+          unread.push(
+            `the wristband signing key Secret ${key} could not be read: ${(error as Error).message}`,
+          );
+        }
         return undefined;
       }
     }),
   );
-  return secrets.filter((secret): secret is ReplayObject => secret !== undefined);
+  const selected = await Promise.all(auth.selectors.map(async (ref) => {
+    const labelSelector = ref.labelSelector || undefined;
+    const where = ref.namespace === null ? "any namespace" : `namespace ${ref.namespace}`;
+    try {
+      return withKind((await client.list(SECRET, { namespace: ref.namespace, labelSelector })).items, SECRET);
+    } catch (error) {
+      if (
+        ref.namespace === null && namespace !== null && error instanceof KubeApiError && error.status === 403
+      ) {
+        // allNamespaces without the right to read them: the chosen namespace's, said at start-up.
+        unread.push(
+          `apiKey Secrets (${ref.labelSelector || "any labels"}) could not be read in every ` +
+            `namespace (${error.message}); only namespace ${namespace}'s are used`,
+        );
+        return withKind(
+          (await client.list(SECRET, { namespace, labelSelector }).catch(() => ({ items: [] }))).items,
+          SECRET,
+        );
+      }
+      unread.push(
+        `apiKey Secrets (${ref.labelSelector || "any labels"}) in ${where} could not be read: ${
+          (error as Error).message
+        }`,
+      );
+      return [];
+    }
+  }));
+  const found = new Map<string, ReplayObject>();
+  for (const secret of [...secrets, ...selected.flat()]) {
+    if (secret && !present.has(keyOf(secret))) found.set(keyOf(secret), secret);
+  }
+  return [...found.values()];
 }
 
 interface OpenForward {
@@ -339,6 +524,47 @@ export function portForwardResolver(
     timers.add(timer);
   };
 
+  /** Reaches `backend` through a port-forward kept as `name`, reopened when its Pod changed or it broke. */
+  const forwardTo = async (name: string, backend: ServiceBackend): Promise<Resolution> => {
+    const target = `svc/${backend.service}:${backend.port}`;
+    let key: string;
+    let pod: { pod: string; port: number };
+    try {
+      pod = await resolveServiceToPod(client, backend.namespace, backend.service, backend.port);
+      const object = await client.get(POD, pod.pod, { namespace: backend.namespace });
+      key = `${backend.namespace}/${pod.pod}@${object.metadata?.uid}:${pod.port}`;
+    } catch (error) {
+      await drop(name);
+      return { target, reason: (error as Error).message };
+    }
+    let open = forwards.get(name);
+    if (open?.key !== key || open.broken) {
+      await drop(name);
+      try {
+        let opened: OpenForward | undefined;
+        const forward = await openPortForward(client, {
+          namespace: backend.namespace,
+          pod: pod.pod,
+          port: pod.port,
+          onError: (error) => opened && failed(name, opened, error),
+        });
+        if (closed) {
+          await forward.close();
+          return { target, pod: pod.pod, reason: "the replay is closing" };
+        }
+        open = opened = { key, pod: pod.pod, forward };
+        forwards.set(name, open);
+      } catch (error) {
+        return {
+          target,
+          pod: pod.pod,
+          reason: `port-forward to pod ${pod.pod}: ${(error as Error).message}`,
+        };
+      }
+    }
+    return { url: `http://127.0.0.1:${open.forward.localPort}`, target, pod: pod.pod };
+  };
+
   return {
     async resolve(registration: ReplayObject, objects: readonly ReplayObject[]): Promise<Resolution> {
       const name = keyOf(registration);
@@ -352,44 +578,9 @@ export function portForwardResolver(
         await drop(name);
         return { target: routeKeyOf(registration), reason: backend.reason };
       }
-      const target = `svc/${backend.service}:${backend.port}`;
-      let key: string;
-      let pod: { pod: string; port: number };
-      try {
-        pod = await resolveServiceToPod(client, backend.namespace, backend.service, backend.port);
-        const object = await client.get(POD, pod.pod, { namespace: backend.namespace });
-        key = `${backend.namespace}/${pod.pod}@${object.metadata?.uid}:${pod.port}`;
-      } catch (error) {
-        await drop(name);
-        return { target, reason: (error as Error).message };
-      }
-      let open = forwards.get(name);
-      if (open?.key !== key || open.broken) {
-        await drop(name);
-        try {
-          let opened: OpenForward | undefined;
-          const forward = await openPortForward(client, {
-            namespace: backend.namespace,
-            pod: pod.pod,
-            port: pod.port,
-            onError: (error) => opened && failed(name, opened, error),
-          });
-          if (closed) {
-            await forward.close();
-            return { target, pod: pod.pod, reason: "the replay is closing" };
-          }
-          open = opened = { key, pod: pod.pod, forward };
-          forwards.set(name, open);
-        } catch (error) {
-          return {
-            target,
-            pod: pod.pod,
-            reason: `port-forward to pod ${pod.pod}: ${(error as Error).message}`,
-          };
-        }
-      }
-      return { url: `http://127.0.0.1:${open.forward.localPort}`, target, pod: pod.pod };
+      return await forwardTo(name, backend);
     },
+    forwardService: (backend) => forwardTo(serviceForwardKey(backend), backend),
     async retain(keep) {
       for (const name of [...forwards.keys()]) if (!keep.has(name)) await drop(name);
     },
@@ -425,6 +616,8 @@ export interface ClusterReplayFactory {
   source(flags: Flags, io: Io, overlay?: ReplaySource): Promise<ReplaySource>;
   /** A resolver that port-forwards to the registrations' Pods (overrides first). */
   resolver(flags: Flags, io: Io, upstreams: Record<string, string>): Promise<UpstreamResolver>;
+  /** The cluster's TokenReview and SubjectAccessReview, for the AuthPolicies' kubernetes rules. */
+  reviews?(flags: Flags, io: Io): Promise<KubeReviewClient>;
 }
 
 /** The cluster replay `simulate`, `tools` and `call` use without `-f`. */
@@ -435,6 +628,9 @@ export const clusterReplayFactory: ClusterReplayFactory = {
     await client.resourceFor("mcp.kuadrant.io/v1", "MCPServerRegistration");
     const namespace = flags.boolean("all-namespaces") ? null : client.namespace;
     return clusterSource(client, { namespace, overlay });
+  },
+  reviews(flags, io) {
+    return Promise.resolve(new KubeReviews(clientFor(flags, io)));
   },
   resolver(flags, io, upstreams) {
     const client = clientFor(flags, io);

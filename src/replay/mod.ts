@@ -11,3 +11,5 @@ export * from "./replay.ts";
 export * from "./files.ts";
 export * from "./summary.ts";
 export * from "./broker_flags.ts";
+export * from "./auth.ts";
+export * from "./auth_replay.ts";

@@ -19,6 +19,13 @@ import {
   startGateway,
 } from "../../sim/mod.ts";
 import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../sim/store_redis.ts";
+import { AuthPolicyGate, type AuthPolicySummary } from "../../sim/auth/gate.ts";
+import type { EngineContext } from "../../sim/auth/engine.ts";
+import { JwksCache } from "../../sim/auth/jwks.ts";
+import { OpaPool } from "../../sim/auth/opa.ts";
+import { type PolicyTargets, policyTargetsFromObjects } from "../../sim/auth/auth_policy.ts";
+import type { KubeReviewClient, SecretObject } from "../../sim/auth/types.ts";
+import { type AuthPlan, type AuthReplayOptions, planAuth } from "./auth_replay.ts";
 import { redactedMessage, redactHeaderValues } from "../../sim/redact.ts";
 import { type BrokerFlags, brokerFlags, type ReplayGatewaySettings } from "./broker_flags.ts";
 import type { Resolution, UpstreamResolver } from "./resolve.ts";
@@ -41,6 +48,8 @@ export interface ReplaySource {
   load(): Promise<ReplayObject[]>;
   /** Calls `onChange` when objects may have changed; returns a function that stops watching. */
   watch?(onChange: () => void): () => void;
+  /** What the last `load` could not read (e.g. AuthPolicies RBAC hides), one sentence each. */
+  problems?(): readonly string[];
 }
 
 /** One registration as the summary table shows it. */
@@ -113,6 +122,23 @@ export interface ReplayOptions {
   maxSessions?: number;
   /** Host names clients may use besides loopback ones (see `GatewayOptions.publicHosts`). */
   publicHosts?: string[];
+  /**
+   * Apply the AuthPolicies (`simulate`), evaluated this way; without it they are not applied (a
+   * one-shot `tools` or `call` has no client identity to present).
+   */
+  auth?: AuthReplayOptions;
+  /** The cluster's TokenReview and SubjectAccessReview, for the AuthPolicies' kubernetes rules. */
+  kubeReviews?: KubeReviewClient;
+}
+
+/** The AuthPolicies a replay applies, as of the last reload. */
+export interface ReplayAuth {
+  /** One row per policy, the policies not applied and the rules not evaluated here. */
+  summary: AuthPolicySummary;
+  /** How issuers are reached, and what could not be read. */
+  notes: readonly string[];
+  /** What a rule the simulator cannot evaluate decides. */
+  unsupportedRules: "allow" | "deny";
 }
 
 /** The session store a replay runs on, as the start-up output shows it. */
@@ -137,6 +163,8 @@ export interface Replay {
   readonly notes: readonly string[];
   /** Defects of the cluster's broker the objects trigger, as of the last reload. */
   readonly warnings: readonly ReplayWarning[];
+  /** The AuthPolicies applied, as of the last reload; undefined when the replay applies none. */
+  readonly auth: ReplayAuth | undefined;
   /** The registrations and their state now. */
   rows(): Promise<ServerRow[]>;
   /** Re-reads the objects and reloads the gateway now. */
@@ -158,13 +186,15 @@ interface Plan {
   notes: string[];
   /** Defects of the cluster's broker these objects trigger. */
   warnings: ReplayWarning[];
+  /** The AuthPolicies' inputs and the gateway's targets, when the replay applies them. */
+  auth?: AuthPlan & { targets: PolicyTargets | undefined };
 }
 
 /** Builds the gateway config from objects, resolving each registration. */
 export async function planReplay(
   objects: readonly ReplayObject[],
   resolver: UpstreamResolver,
-  options: Pick<ReplayOptions, "gatewayExtension" | "settings"> = {},
+  options: Pick<ReplayOptions, "gatewayExtension" | "settings" | "auth"> = {},
 ): Promise<Plan> {
   const defaulted = withModelDefaults(objects);
   const extension = selectExtension(defaulted, options.gatewayExtension);
@@ -227,9 +257,16 @@ export async function planReplay(
       ...definedOnly(options.settings ?? {}),
     },
   });
+  const auth = options.auth
+    ? {
+      ...await planAuth(scoped, extension, resolver, options.auth),
+      targets: policyTargetsFromObjects(scoped, { tokens: extension?.spec?.urlElicitation === "Enabled" }),
+    }
+    : undefined;
   return {
     config,
     resolutions,
+    ...(auth ? { auth } : {}),
     // tokenURLElicitation and userSpecificList are served as the cluster serves them: no note.
     notes: [],
     // Every registration the broker would read, Disabled ones included: its config holds them too.
@@ -363,10 +400,52 @@ export function summaryRows(plan: Plan, status: GatewayStatus): ServerRow[] {
 export async function startReplay(options: ReplayOptions): Promise<Replay> {
   let objects = await options.source.load();
   let plan = await planReplay(objects, options.resolver, options);
+  // The Secrets the policies read: replaced at each reload, read by the gate's stages when they need them.
+  let secrets: readonly SecretObject[] = plan.auth?.secrets ?? [];
+  // One set of OPA processes for the replay (started when a rule first needs one), stopped at close.
+  const opa = options.auth ? new OpaPool({ opaPath: options.auth.opaPath }) : undefined;
+  // One key cache for the replay, so keys survive reloads; a new one when the issuers move (a
+  // port-forward reopened on another local port).
+  let jwks: JwksCache | undefined;
+  let jwksOverrides = "";
+  const context = (auth: NonNullable<Plan["auth"]>): EngineContext => {
+    const overrides = JSON.stringify(Object.entries(auth.issuerOverrides).sort());
+    if (!jwks || overrides !== jwksOverrides) {
+      jwks = new JwksCache({ issuerOverrides: new Map(Object.entries(auth.issuerOverrides)) });
+      jwksOverrides = overrides;
+    }
+    return {
+      secrets: { list: () => secrets },
+      ...(options.kubeReviews ? { kube: options.kubeReviews } : {}),
+      jwks,
+      namespace: auth.namespace,
+      ...(opa ? { opa } : {}),
+      unsupportedRules: options.auth?.unsupportedRules ?? "deny",
+      ...(options.logger ? { log: options.logger } : {}),
+    };
+  };
+  const gate = plan.auth
+    ? new AuthPolicyGate({
+      policies: plan.auth.policies,
+      targets: plan.auth.targets,
+      // No log: what the gate would warn about (policies not applied) is in the start-up table and
+      // the change lines already.
+      context: context(plan.auth),
+    })
+    : undefined;
+  const authView = (): ReplayAuth | undefined =>
+    gate && plan.auth
+      ? {
+        summary: gate.summary,
+        notes: [...(options.source.problems?.() ?? []), ...plan.auth.notes],
+        unsupportedRules: options.auth?.unsupportedRules ?? "deny",
+      }
+      : undefined;
   const { store, choice } = await openSessionStore(objects, options);
   let gateway: RunningGateway;
   try {
     gateway = await startGateway(plan.config, {
+      ...(gate ? { policy: gate } : {}),
       port: options.port,
       hostname: options.hostname,
       logger: options.logger,
@@ -377,10 +456,13 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       publicHosts: options.publicHosts,
     });
   } catch (error) {
+    await opa?.close();
     await (store as { close?(): Promise<void> }).close?.();
     throw error;
   }
   let previous = summaryRows(plan, await gateway.status());
+  let previousPolicies = policyPrints(plan);
+  let noted = new Set(authView()?.notes ?? []);
   // Warnings already given: a reload repeats only the ones that are new.
   let warned = new Set(plan.warnings.map((warning) => warning.message));
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -398,7 +480,23 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       );
     }
     const resolved = [...plan.resolutions].filter(([, resolution]) => resolution.url).map(([key]) => key);
-    await options.resolver.retain?.(new Set(resolved));
+    await options.resolver.retain?.(new Set([...resolved, ...plan.auth?.forwards ?? []]));
+    if (gate && plan.auth) {
+      // Before the gateway reloads: the next request is judged by the policies just read.
+      secrets = plan.auth.secrets;
+      gate.update({ policies: plan.auth.policies, targets: plan.auth.targets, context: context(plan.auth) });
+      const prints = policyPrints(plan);
+      const notes = authView()?.notes ?? [];
+      if (!closed) {
+        for (const line of describePolicyChanges(previousPolicies, prints, gate.summary)) {
+          options.onChange?.(line);
+        }
+        // Notes are about the issuers and Secrets the policies use: new ones are news.
+        for (const note of notes) if (!noted.has(note)) options.onChange?.(`note: ${note}`);
+      }
+      previousPolicies = prints;
+      noted = new Set(notes);
+    }
     if (!closed) {
       for (const warning of plan.warnings) {
         if (!warned.has(warning.message)) options.onWarning?.(warning);
@@ -457,6 +555,7 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     await queued;
     await running;
     await gateway.close();
+    await opa?.close();
     await (store as { close?(): Promise<void> }).close?.();
     await options.resolver.close();
   };
@@ -473,12 +572,44 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     get warnings() {
       return plan.warnings;
     },
+    get auth() {
+      return authView();
+    },
     rows: async () => summaryRows(plan, await gateway.status()),
     refresh,
     status: () => gateway.status(),
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Each applied AuthPolicy's spec, to tell which changed between reloads. */
+function policyPrints(plan: Plan): Map<string, string> {
+  return new Map(
+    (plan.auth?.policies ?? []).map((policy) => [keyOf(policy), JSON.stringify(policy.spec ?? null)]),
+  );
+}
+
+/** One line per AuthPolicy that appeared, left or changed, with where it applies now. */
+export function describePolicyChanges(
+  before: ReadonlyMap<string, string>,
+  after: ReadonlyMap<string, string>,
+  summary: AuthPolicySummary,
+): string[] {
+  const lines: string[] = [];
+  const where = (policy: string) => {
+    const row = summary.rows.find((candidate) => candidate.policy === policy);
+    if (!row) return "";
+    return row.appliesTo.length
+      ? ` (applies to ${row.appliesTo.join(", ")})`
+      : ` (not applied: ${row.reason ?? "no target"})`;
+  };
+  for (const [policy, print] of after) {
+    if (!before.has(policy)) lines.push(`authpolicy ${policy} added${where(policy)}`);
+    else if (before.get(policy) !== print) lines.push(`authpolicy ${policy} changed${where(policy)}`);
+  }
+  for (const policy of before.keys()) if (!after.has(policy)) lines.push(`authpolicy ${policy} removed`);
+  return lines;
 }
 
 /** One line per registration that appeared, left, or changed state, target or tool count. */

@@ -29,11 +29,31 @@ export interface ResolverEvents {
   invalidate(): void;
 }
 
+/** A port of a cluster Service. */
+export interface ServiceBackend {
+  namespace: string;
+  service: string;
+  port: number;
+}
+
+/** The name a resolver keeps a Service's port-forward under, for `retain` (`svc:ns/name:port`). */
+export function serviceForwardKey(backend: ServiceBackend): string {
+  return `svc:${backend.namespace}/${backend.service}:${backend.port}`;
+}
+
 /** Resolves registrations to URLs; keeps whatever it opened (port-forwards) until closed. */
 export interface UpstreamResolver {
   /** Resolves one registration against the current objects. */
   resolve(registration: ReplayObject, objects: readonly ReplayObject[]): Promise<Resolution>;
-  /** Drops what is no longer used after a refresh (registrations not in `keep`). */
+  /**
+   * Reaches a port of a cluster Service from this machine (an issuer the AuthPolicies fetch keys
+   * from); absent when there is no cluster. The URL is `http://127.0.0.1:PORT`.
+   */
+  forwardService?(backend: ServiceBackend): Promise<Resolution>;
+  /**
+   * Drops what is no longer used after a refresh: registrations not in `keep`, and Services whose
+   * {@link serviceForwardKey} is not in it.
+   */
   retain?(keep: ReadonlySet<string>): Promise<void>;
   /** Called once by the replay, so the resolver can report problems and ask for a refresh. */
   listen?(events: ResolverEvents): void;

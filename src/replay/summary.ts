@@ -1,12 +1,13 @@
 /**
  * The replay's start-up summary: one row per registration, and the reasons for every server that
- * serves no tools.
+ * serves no tools; one row per AuthPolicy, and what of them is not applied or not evaluated here.
  *
  * @module
  */
 
 import { type Column, formatTable } from "../print/mod.ts";
-import type { ReplayWarning, ServerRow } from "./replay.ts";
+import type { ReplayAuth, ReplayWarning, ServerRow } from "./replay.ts";
+import type { PolicyRow } from "../../sim/auth/auth_policy.ts";
 
 const COLUMNS: Column<ServerRow>[] = [
   { header: "SERVER", value: (row) => row.name },
@@ -31,4 +32,61 @@ export function formatServerSummary(rows: readonly ServerRow[]): string {
 /** A warning as `validate` words it: `warning: <message> [<code>]` and a hint line. */
 export function formatReplayWarning(warning: ReplayWarning): string {
   return `warning: ${warning.message} [${warning.code}]\n  hint: ${warning.hint}\n`;
+}
+
+/** Rule groups in the order Authorino evaluates them. */
+const GROUPS = ["when", "patterns", "authentication", "metadata", "authorization", "response", "callbacks"];
+
+const POLICY_COLUMNS: Column<PolicyRow>[] = [
+  { header: "AUTHPOLICY", value: (row) => row.policy },
+  { header: "TARGET", value: (row) => row.target, empty: "<none>" },
+  {
+    header: "PHASE",
+    value: (row) => row.phase === "rules" ? "rules" : `${row.phase} (${row.strategy})`,
+  },
+  {
+    header: "RULES",
+    value: (row) =>
+      [...GROUPS, ...Object.keys(row.rules).filter((group) => !GROUPS.includes(group))]
+        .filter((group) => row.rules[group]?.length)
+        .map((group) => `${group}: ${row.rules[group].join(",")}`).join("; "),
+    empty: "<none>",
+  },
+  { header: "APPLIES TO", value: (row) => row.appliesTo.join(", "), empty: "<none>" },
+];
+
+/**
+ * The AuthPolicies as the replay applies them: a table (policy, target, phase, rules by group,
+ * where it applies), then why each policy that applies nowhere does not, each rule the simulator
+ * cannot evaluate with its reason (which says what it does instead), and the notes (issuers, unread
+ * kinds).
+ */
+export function formatAuthSummary(auth: ReplayAuth): string {
+  const { rows, problems, unsupported } = auth.summary;
+  if (rows.length === 0 && auth.notes.length === 0) return "";
+  let text = rows.length ? formatTable(POLICY_COLUMNS, rows) : "No AuthPolicies found.\n";
+  // Every policy that applies nowhere says why (missing target, invalid, superseded, serves nothing).
+  const reasons = rows.filter((row) => row.appliesTo.length === 0).map((row) =>
+    `${row.policy}: not applied: ${
+      (row.reason ?? problems.find((p) => p.policy === row.policy)?.message ?? "no target").replace(
+        /(;\s*not applied)?\.?$/,
+        "",
+      )
+    }`
+  );
+  // One line per rule, however many places it applies to.
+  const rules = new Map<string, { reason: string; where: string[] }>();
+  for (const rule of unsupported) {
+    const key = `${rule.sources.join(", ")} ${rule.path}`;
+    const entry = rules.get(key) ?? { reason: rule.reason, where: [] };
+    if (!entry.where.includes(rule.where)) entry.where.push(rule.where);
+    rules.set(key, entry);
+  }
+  const lines = [
+    ...reasons,
+    ...[...rules].map(([key, entry]) => `unsupported: ${key} (${entry.where.join(", ")}): ${entry.reason}`),
+    ...auth.notes.map((note) => `note: ${note}`),
+  ];
+  if (lines.length) text += "\n" + lines.join("\n") + "\n";
+  return text;
 }

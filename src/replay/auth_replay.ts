@@ -1,0 +1,175 @@
+/**
+ * AuthPolicies in the replay: which policies concern the replayed gateway, the Secrets handed to
+ * the gate, and how the issuers they fetch keys from are reached from this machine
+ * (`--issuer-override`, or a port-forward when an issuer is a cluster Service).
+ *
+ * @module
+ */
+
+import {
+  authConfigNamespace,
+  AUTHORINO_SECRET_LABEL,
+  AUTHORINO_SECRET_LABEL_VALUE,
+  authPoliciesOf,
+  authSecretRefs,
+  issuerUrlsOf,
+  matchesLabelSelector,
+  secretObjectsOf,
+  serviceOfUrl,
+} from "./auth.ts";
+import { isKind, keyOf, type ReplayObject } from "./state.ts";
+import { serviceForwardKey, type UpstreamResolver } from "./resolve.ts";
+import type { SecretObject } from "../../sim/auth/types.ts";
+
+/** How `simulate` evaluates AuthPolicies (its flags). */
+export interface AuthReplayOptions {
+  /** What a rule the simulator cannot evaluate here decides (`--unsupported-rules`, default deny). */
+  unsupportedRules?: "allow" | "deny";
+  /** `--issuer-override OLD=NEW`: the issuer OLD's discovery and keys are fetched from NEW. */
+  issuerOverrides?: Readonly<Record<string, string>>;
+  /** The opa binary (`--opa`); default `opa` on PATH. */
+  opaPath?: string;
+}
+
+/** What the gate gets from one load of the objects. */
+export interface AuthPlan {
+  /** The AuthPolicies that concern the replayed gateway. */
+  policies: ReplayObject[];
+  /** Every Secret the replay read (the gate picks apiKey and signing key Secrets among them). */
+  secrets: SecretObject[];
+  /** Where Kuadrant creates the AuthConfigs (see `authConfigNamespace`). */
+  namespace: string;
+  /** The command line's overrides and, for issuers that are cluster Services, their port-forwards. */
+  issuerOverrides: Record<string, string>;
+  /** Port-forwards the plan uses ({@link serviceForwardKey}), to keep across the refresh. */
+  forwards: string[];
+  /** How issuers are reached, and what could not be read, one sentence each. */
+  notes: string[];
+}
+
+const GATEWAY_API = "gateway.networking.k8s.io";
+
+/**
+ * The AuthPolicies that concern the gateway an extension targets: those on its Gateway, and those
+ * on an HTTPRoute that is not known to attach elsewhere. A policy whose target does not exist is
+ * kept so that it is reported; one whose target exists and belongs to another Gateway (another
+ * extension's, in a shared cluster) is left out.
+ */
+export function policiesForGateway(
+  objects: readonly ReplayObject[],
+  extension?: ReplayObject,
+): ReplayObject[] {
+  const target = extension?.spec?.targetRef as { name?: string; namespace?: string } | undefined;
+  const gatewayKey = extension
+    ? `${target?.namespace ?? extension.metadata?.namespace ?? "default"}/${target?.name ?? ""}`
+    : undefined;
+  const known = (kind: string, key: string) =>
+    objects.find((object) => isKind(object, GATEWAY_API, kind) && keyOf(object) === key);
+  return authPoliciesOf(objects).filter((policy) => {
+    if (!gatewayKey) return true;
+    const ref = (policy.spec?.targetRef ?? {}) as { kind?: string; name?: string };
+    const key = `${policy.metadata?.namespace ?? "default"}/${ref.name ?? ""}`;
+    if (ref.kind === "Gateway") return key === gatewayKey || !known("Gateway", key);
+    if (ref.kind !== "HTTPRoute") return true;
+    const route = known("HTTPRoute", key);
+    if (!route) return true;
+    const parents = (route.spec?.parentRefs ?? []) as { name?: string; namespace?: string; kind?: string }[];
+    return parents.some((parent) =>
+      (parent.kind ?? "Gateway") === "Gateway" &&
+      `${parent.namespace ?? route.metadata?.namespace ?? "default"}/${parent.name}` === gatewayKey
+    );
+  });
+}
+
+/**
+ * The gate's inputs from the replayed objects. Each issuer (or JWKS) URL that names a cluster Service
+ * (`svc.ns.svc.cluster.local`, `svc.ns`, ...) and has no `--issuer-override` is port-forwarded
+ * through `resolver`, and overridden to the local address: keys are fetched there while tokens are
+ * still checked against the issuer as written. Without a cluster (files), such an issuer is noted.
+ */
+export async function planAuth(
+  objects: readonly ReplayObject[],
+  extension: ReplayObject | undefined,
+  resolver: UpstreamResolver,
+  options: AuthReplayOptions = {},
+): Promise<AuthPlan> {
+  const policies = policiesForGateway(objects, extension);
+  const namespace = authConfigNamespace(objects);
+  const issuerOverrides: Record<string, string> = { ...options.issuerOverrides };
+  const forwards: string[] = [];
+  const notes: string[] = [];
+  const seen = new Set<string>();
+  for (const use of issuerUrlsOf(policies)) {
+    if (seen.has(use.url) || options.issuerOverrides?.[use.url] !== undefined) continue;
+    seen.add(use.url);
+    // A bare Service name resolves where Authorino runs, beside its AuthConfigs.
+    const service = serviceOfUrl(use.url, namespace);
+    if (!service) continue;
+    const name = `Service ${service.namespace}/${service.service}:${service.port}`;
+    if (!resolver.forwardService) {
+      if (service.certain) {
+        notes.push(
+          `${use.policy}: the issuer ${use.url} is the cluster's ${name}, which files alone cannot reach; ` +
+            "its tokens get 401 unless --issuer-override points it at a reachable issuer",
+        );
+      }
+      continue;
+    }
+    const reached = await resolver.forwardService(service);
+    if (!reached.url) {
+      // `svc.ns` may as well be a public name (`idp.example`): only a Service that exists is one.
+      if (!service.certain && /not found/i.test(reached.reason ?? "")) continue;
+      notes.push(
+        `${use.policy}: the issuer ${use.url} is the cluster's ${name}, which cannot be reached ` +
+          `(${reached.reason}); its tokens get 401 unless --issuer-override points it at a reachable issuer`,
+      );
+      continue;
+    }
+    forwards.push(serviceForwardKey(service));
+    const local = new URL(use.url);
+    const forwarded = new URL(reached.url);
+    local.host = forwarded.host;
+    issuerOverrides[use.url] = local.href.replace(/\/$/, use.url.endsWith("/") ? "/" : "");
+    notes.push(
+      `${use.policy}: the issuer ${use.url} is reached through a port-forward to ${name}` +
+        (reached.pod ? ` (pod ${reached.pod})` : ""),
+    );
+  }
+  return {
+    policies,
+    secrets: visibleSecrets(objects, policies, namespace, notes),
+    namespace,
+    issuerOverrides,
+    forwards,
+    notes,
+  };
+}
+
+/**
+ * The Secrets Authorino can read: those with its label, and the wristband signing keys it reads by
+ * name. A Secret an apiKey selector matches but that lacks the label is left out, and said: in the
+ * cluster that key is refused.
+ */
+function visibleSecrets(
+  objects: readonly ReplayObject[],
+  policies: readonly ReplayObject[],
+  namespace: string,
+  notes: string[],
+): SecretObject[] {
+  const refs = authSecretRefs(policies, namespace);
+  return secretObjectsOf(objects).filter((secret) => {
+    if (secret.labels[AUTHORINO_SECRET_LABEL] === AUTHORINO_SECRET_LABEL_VALUE) return true;
+    if (refs.named.some((ref) => ref.namespace === secret.namespace && ref.name === secret.name)) return true;
+    const selected = refs.selectors.some((ref) =>
+      (ref.namespace === null || ref.namespace === secret.namespace) &&
+      matchesLabelSelector(ref.selector, secret.labels)
+    );
+    if (selected) {
+      notes.push(
+        `Secret ${secret.namespace}/${secret.name} matches an apiKey selector but lacks the label ` +
+          `${AUTHORINO_SECRET_LABEL}=${AUTHORINO_SECRET_LABEL_VALUE}, so Authorino does not see it; left out`,
+      );
+    }
+    return false;
+  });
+}
