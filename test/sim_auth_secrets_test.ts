@@ -79,7 +79,10 @@ function clusterObjects(urls: { weather: string; auth: string; github: string })
       "mcp.kuadrant.io/secret": "true",
     }),
     secret(NS, "github-credential", { token: BROKER_TOKEN }, { "mcp.kuadrant.io/secret": "true" }),
-    secret(AUTHORINO_NS, "alice-key", { api_key: ALICE_KEY }, { group: "mcp-users" }),
+    secret(AUTHORINO_NS, "alice-key", { api_key: ALICE_KEY }, {
+      group: "mcp-users",
+      "authorino.kuadrant.io/managed-by": "authorino",
+    }),
     secret(AUTHORINO_NS, "trusted-headers-private-key", { "key.pem": privatePem }),
   ];
   const config = configFromObjects(objects, {
@@ -437,10 +440,20 @@ Deno.test("no token or secret in simulate's and validate's output over files wit
       `${NS}/github=${github.url}`,
     ]
       .flatMap((u) => ["--upstream", u]);
-    await using sim = spawnCli(["simulate", "-f", `${dir}/objects.yaml`, "--port", "0", ...upstreams]);
+    await using sim = spawnCli([
+      "simulate",
+      "-f",
+      `${dir}/objects.yaml`,
+      "--port",
+      "0",
+      "--opa",
+      requireOpa(),
+      ...upstreams,
+    ]);
     const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/, 30_000);
     const alice = await issuer.sign({ sub: "alice" });
     secretValues.push(...secretParts([alice, ...MALFORMED]));
+    const statuses: number[] = [];
     for (
       const authorization of [`APIKEY ${WRONG_KEY}`, `APIKEY ${ALICE_KEY}`, `Bearer ${alice}`, ...MALFORMED]
     ) {
@@ -459,9 +472,16 @@ Deno.test("no token or secret in simulate's and validate's output over files wit
             },
           }),
         });
+        statuses.push(res.status);
         check(`${JSON.stringify([...res.headers])}\n${await res.text()}`, "simulate's answer");
       }
     }
+    // The policy applied: wrong keys and malformed tokens 401, the CEL and OPA failures 403.
+    assertEquals(
+      statuses,
+      [401, 401, 403, 403, 403, 403, ...MALFORMED.flatMap(() => [401, 401])],
+      sim.stdout + sim.stderr,
+    );
     for (const path of ["/status", "/metrics"]) {
       const res = await fetch(new URL(path, url));
       check(await res.text(), `simulate's ${path}`);
