@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { AuthorizationDenied, authorize, compileConditions, type NamedPatterns } from "./authorization.ts";
+import { AuthorizationDenied, authorize } from "./authorization.ts";
+import { compileConditions, holds, type NamedPatterns } from "./conditions.ts";
 import { buildAuthorizationJson } from "./authorization_json.ts";
 import type { CompiledAuthConfig } from "./engine.ts";
 import { authenticate } from "./identity.ts";
@@ -100,13 +101,11 @@ export async function traceAuthConfig(
   const patterns = (spec.patterns ?? {}) as NamedPatterns;
   try {
     const json = buildAuthorizationJson(req);
-    for (const program of parts.when) {
-      if (!holds(() => program.evaluate(json))) {
-        trace.stage = "when";
-        trace.skippedBy = program.source.trim();
-        trace.reason = `the policy's when does not hold (${trace.skippedBy}), so it does not apply: allowed`;
-        return trace;
-      }
+    if (!holds(parts.when, json)) {
+      trace.stage = "when";
+      trace.skippedBy = failedCondition(spec.when, json, patterns) ?? conditionsText(spec.when);
+      trace.reason = `the policy's when does not hold (${trace.skippedBy}), so it does not apply: allowed`;
+      return trace;
     }
     const identity = await authenticate(parts.methods, req, json, req.request.signal);
     if (!identity.authenticated) {
@@ -137,7 +136,7 @@ export async function traceAuthConfig(
         rule.reason = denied.reason;
         const failed = failedPattern(ruleSpec, json, patterns);
         if (failed) rule.predicate = failed;
-      } else if (!holds(() => compiled.when.matches(json))) {
+      } else if (!holds(compiled.when, json)) {
         rule.result = "skipped";
         rule.predicate = conditionsText(ruleSpec.when);
       }
@@ -148,9 +147,13 @@ export async function traceAuthConfig(
         trace.authorization.push({ name: rule.name, result: "not-reached" });
         continue;
       }
-      if (!rule.when.every((p) => holds(() => p.evaluate(json)))) {
-        const when = rule.when.map((p) => p.source.trim()).join(" && ");
-        trace.authorization.push({ name: rule.name, result: "skipped", predicate: when });
+      if (!holds(rule.when, json)) {
+        const ruleSpec = isObj(ruleSpecs[rule.name]) ? ruleSpecs[rule.name] as Record<string, unknown> : {};
+        trace.authorization.push({
+          name: rule.name,
+          result: "skipped",
+          ...(ruleSpec.when ? { predicate: conditionsText(ruleSpec.when) } : {}),
+        });
         continue;
       }
       trace.authorization.push({ name: rule.name, result: "unsupported", reason: rule.reason });
@@ -191,8 +194,16 @@ function failedPattern(
   patterns: NamedPatterns,
 ): string | undefined {
   const matching = isObj(ruleSpec.patternMatching) ? ruleSpec.patternMatching : undefined;
-  if (!matching) return undefined;
-  for (const item of Array.isArray(matching.patterns) ? matching.patterns : []) {
+  return matching ? failedCondition(matching.patterns, json, patterns) : undefined;
+}
+
+/** The first condition of a `when` or `patterns` list that does not hold (or fails to evaluate), as written. */
+function failedCondition(
+  list: unknown,
+  json: AuthorizationJson,
+  patterns: NamedPatterns,
+): string | undefined {
+  for (const item of Array.isArray(list) ? list : []) {
     let ok: boolean;
     try {
       ok = compileConditions([item], patterns).matches(json);
@@ -204,11 +215,7 @@ function failedPattern(
     const named = ref !== undefined && Object.hasOwn(patterns, ref) ? patterns[ref] : undefined;
     if (named !== undefined) {
       // A named pattern set: the one of its patterns that fails says more than its name.
-      const inner = failedPattern(
-        { patternMatching: { patterns: Array.isArray(named) ? named : named.allOf ?? [] } },
-        json,
-        {},
-      );
+      const inner = failedCondition(Array.isArray(named) ? named : named.allOf ?? [], json, {});
       return inner ? `${ref}: ${inner}` : `patternRef ${ref}`;
     }
     return conditionText(item);
@@ -234,12 +241,4 @@ function conditionText(item: unknown): string {
     if (Array.isArray(item[op])) return `${op}(${item[op].map(conditionText).join(", ")})`;
   }
   return JSON.stringify(item);
-}
-
-function holds(test: () => unknown): boolean {
-  try {
-    return test() === true;
-  } catch {
-    return false;
-  }
 }
