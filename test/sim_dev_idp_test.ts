@@ -5,22 +5,11 @@
  * registration -> code + PKCE with the login page driven over HTTP -> token) lists exactly the
  * logged-in user's tools; `kubectl mcp token --user` gives curl a token the gateway accepts.
  */
-// @ts-types="@modelcontextprotocol/sdk/client/index"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-// @ts-types="@modelcontextprotocol/sdk/client/auth"
-import { type OAuthClientProvider, UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-// @ts-types="@modelcontextprotocol/sdk/shared/auth"
-import type {
-  OAuthClientInformationMixed,
-  OAuthClientMetadata,
-  OAuthTokens,
-} from "@modelcontextprotocol/sdk/shared/auth.js";
 import { decodeJwt } from "jose";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./helpers/assert.ts";
 import { REPO_ROOT, runCli, spawnCli } from "./helpers/cli.ts";
 import { loginOverHttp } from "./helpers/idp_login.ts";
+import { LoginOAuthClient, oauthConnect } from "./helpers/oauth_client.ts";
 import { startFixture } from "./fixtures/mod.ts";
 
 const KEYCLOAK = "https://keycloak.127-0-0-1.sslip.io:8002/realms/mcp";
@@ -92,70 +81,16 @@ async function startSimulator() {
   };
 }
 
-/** The SDK's OAuth client side in memory; the "browser" logs in over HTTP as `user`. */
-class HttpLoginOAuthClient implements OAuthClientProvider {
-  #client?: OAuthClientInformationMixed;
-  #tokens?: OAuthTokens;
-  #verifier = "";
-  code?: string;
+/** The SDK's OAuth client whose "browser" logs in over HTTP as `user`, noting the users the page listed. */
+class HttpLoginOAuthClient extends LoginOAuthClient {
   listed: string[] = [];
-  readonly authorizationUrls: URL[] = [];
-  constructor(readonly user: string) {}
-  get redirectUrl() {
-    return "http://127.0.0.1/oauth/callback";
+  constructor(readonly user: string) {
+    super(async (url) => {
+      const login = await loginOverHttp(url, user);
+      this.listed = login.listed;
+      return login.callback;
+    }, "dev-idp-test");
   }
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: "dev-idp-test",
-      redirect_uris: [this.redirectUrl],
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "none",
-    };
-  }
-  clientInformation() {
-    return this.#client;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.#client = info;
-  }
-  tokens() {
-    return this.#tokens;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.#tokens = tokens;
-  }
-  async redirectToAuthorization(url: URL) {
-    this.authorizationUrls.push(url);
-    const login = await loginOverHttp(url, this.user);
-    this.listed = login.listed;
-    this.code = login.callback.searchParams.get("code") ?? undefined;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.#verifier = verifier;
-  }
-  codeVerifier() {
-    return this.#verifier;
-  }
-}
-
-/** An MCP host's OAuth connect: the 401 starts the SDK's flow; the code is exchanged; a second connect. */
-async function oauthConnect(url: string, oauth: HttpLoginOAuthClient) {
-  const transport = () => new StreamableHTTPClientTransport(new URL(url), { authProvider: oauth });
-  const first = transport();
-  await assertRejects(() => new Client({ name: "t", version: "1" }).connect(first), UnauthorizedError);
-  assert(oauth.code, "the provider redirected back with a code");
-  await first.finishAuth(oauth.code!);
-  const client = new Client({ name: "t", version: "1" });
-  const second = transport();
-  await client.connect(second);
-  return {
-    client,
-    async [Symbol.asyncDispose]() {
-      await second.terminateSession().catch(() => {});
-      await client.close();
-    },
-  };
 }
 
 const names = (items: { name: string }[]) => items.map((t) => t.name).sort();

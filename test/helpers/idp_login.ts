@@ -18,7 +18,8 @@ export interface HttpLogin {
 }
 
 /** A cookie jar for one origin, every path. */
-class CookieJar {
+export class CookieJar {
+  /** Keeps the cookies `res` sets (and forgets the ones it expires). */
   #cookies = new Map<string, string>();
   take(res: Response): void {
     for (const line of res.headers.getSetCookie()) {
@@ -30,6 +31,7 @@ class CookieJar {
       else this.#cookies.set(name, value);
     }
   }
+  /** The `cookie` request header. */
   header(): string {
     return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join("; ");
   }
