@@ -144,6 +144,21 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       ? interact
       : undefined;
     if (!own) {
+      // oidc-provider answers CORS on its other endpoints; registration is open here anyway, and
+      // browser clients (MCP Inspector without its proxy) register from their own origin.
+      const origin = req.headers.origin;
+      if (path === "/reg" && origin) {
+        res.setHeader("access-control-allow-origin", origin);
+        res.setHeader("vary", "Origin");
+        if (req.method === "OPTIONS") {
+          res.setHeader("access-control-allow-methods", "POST");
+          res.setHeader("access-control-allow-headers", "content-type, authorization");
+          res.setHeader("access-control-max-age", "3600");
+          res.statusCode = 204;
+          res.end();
+          return;
+        }
+      }
       provider.callback()(req, res);
       return;
     }

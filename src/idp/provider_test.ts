@@ -75,6 +75,16 @@ Deno.test("dev idp: client credentials and dynamic registration give a JWT for t
   });
   assertEquals(reg.status, 201);
   const client = await reg.json();
+  // A browser client registers from its own origin.
+  const preflight = await fetch(`${idp.issuer}/reg`, {
+    method: "OPTIONS",
+    headers: { origin: "http://localhost:6274", "access-control-request-method": "POST" },
+  });
+  await preflight.body?.cancel();
+  assertEquals(
+    [preflight.status, preflight.headers.get("access-control-allow-origin")],
+    [204, "http://localhost:6274"],
+  );
   const res = await fetch(`${idp.issuer}/token`, {
     method: "POST",
     headers: {
