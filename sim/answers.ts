@@ -10,6 +10,7 @@
  */
 import { type SseEvent, SseReader } from "./sse.ts";
 import { relayBody } from "./streams.ts";
+import { RpcCode } from "./transport.ts";
 
 /** Headers of the SDK's event stream that do not belong on a JSON body. */
 const STREAM_ONLY_HEADERS = ["content-type", "cache-control", "connection", "x-accel-buffering"];
@@ -116,3 +117,19 @@ export function toolNotFound(id: unknown, sessionId: string): Response {
 
 /** The text of the router's tool result for an unknown tool. */
 export const TOOL_NOT_FOUND = "MCP error -32602: Tool not found";
+
+/**
+ * The cluster's answer to a `prompts/get` of a prompt no server has: the router answers it itself,
+ * before the auth filter, with `-32602 "Prompt not found"` in an event stream, the session id echoed
+ * (routing/router_202511.go `routePromptGet`). Upstream's event leaves out the request's id, so no
+ * client can match it to its request; this one carries it.
+ */
+export function promptNotFound(id: unknown, sessionId: string): Response {
+  const message = { jsonrpc: "2.0", id, error: { code: RpcCode.InvalidParams, message: PROMPT_NOT_FOUND } };
+  return new Response(`\nevent: message\ndata: ${JSON.stringify(message)}\n\n`, {
+    headers: { "content-type": "text/event-stream", "mcp-session-id": sessionId },
+  });
+}
+
+/** The message of the router's error for an unknown prompt. */
+export const PROMPT_NOT_FOUND = "Prompt not found";

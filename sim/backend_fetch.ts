@@ -78,10 +78,21 @@ export function backendHeaders(target: BackendTarget): Record<string, string> {
   if (target.sessionId) h["mcp-session-id"] = target.sessionId;
   if (target.protocolVersion) h["mcp-protocol-version"] = target.protocolVersion;
   if (target.credential) h.authorization = target.credential;
-  for (const [name, value] of Object.entries(target.policyHeaders ?? {})) {
-    if (!TRANSPORT_OWNED.has(name.toLowerCase())) h[name.toLowerCase()] = value;
-  }
+  for (const [name, value] of policyHeaderEntries(target.policyHeaders)) h[name] = value;
   return h;
+}
+
+/**
+ * The policy's success headers a backend request may carry, names in lower case: all but those the
+ * gateway owns on it (see {@linkcode BackendTarget.policyHeaders}).
+ */
+export function policyHeaderEntries(headers: Record<string, string> | undefined): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (!TRANSPORT_OWNED.has(lower)) out.push([lower, value]);
+  }
+  return out;
 }
 
 /** Whether a redirect from `from` to `to` stays within the origin, by the MCP SDK client's rule. */

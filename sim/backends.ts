@@ -40,6 +40,8 @@ export interface BackendPoolOptions {
    * cached (URL elicitation): it replaces the registration's credential on that backend session.
    */
   userToken?(sessionId: string, server: ServerConfig): string | undefined;
+  /** Forgets the user's token for `server` in a client session (the server refused it). */
+  forgetUserToken?(sessionId: string, server: string): void;
 }
 
 /** Opens, remembers and ends the backend sessions of client sessions. */
@@ -72,6 +74,18 @@ export class BackendPool {
     await this.#opts.store.deleteBackend(session.id, server);
     const c = await p?.catch(() => undefined);
     await c?.client.close().catch(() => {});
+  }
+
+  /**
+   * The server answered HTTP 401 to a session that sent it the user's own token (URL elicitation):
+   * the token is forgotten so the next call asks for a new one, as upstream's router does. False
+   * when the session sent no user token there (the registration's credential was refused).
+   */
+  userTokenRefused(session: ClientSession, server: string): boolean {
+    const cfg = this.#opts.servers.upstream(server)?.config;
+    if (!cfg?.tokenURLElicitation || this.#opts.userToken?.(session.id, cfg) === undefined) return false;
+    this.#opts.forgetUserToken?.(session.id, server);
+    return true;
   }
 
   /** Closes every given session's backend session on `server` (it left or changed). */

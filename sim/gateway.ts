@@ -93,6 +93,7 @@ export class Gateway {
         UrlElicitation.applies(server, servers.config.extension.urlElicitation)
           ? elicitation.tokens.get(sessionId, server.name)
           : undefined,
+      forgetUserToken: (sessionId, server) => elicitation.tokens.delete(sessionId, server),
     });
     const handlerContext = { servers, backends, scopes: this.#scopes, metrics, log, timeoutMs, federateAll };
     this.#sessions = new SessionRegistry({

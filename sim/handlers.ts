@@ -55,7 +55,7 @@ import { backendParams, computeAttributes, type RequestAttributes } from "./rout
 import type { ServerSet } from "./server_set.ts";
 import { SessionStoreError } from "./store.ts";
 import { RpcCode } from "./transport.ts";
-import { httpStatus, message } from "./upstream.ts";
+import { httpStatus, message, withPolicyHeaders } from "./upstream.ts";
 
 /** What the handlers of every session share. */
 export interface HandlerContext {
@@ -353,15 +353,19 @@ async function route(
     stack.push(extra);
     const t0 = performance.now();
     try {
-      return await conn.client.request({ method, params: upParams } as never, ResultSchema, {
-        signal: extra.signal,
-        timeout: ctx.timeoutMs,
-        resetTimeoutOnProgress: true,
-        onprogress: progressToken === undefined ? undefined : (p) => {
-          extra.sendNotification({ method: "notifications/progress", params: { ...p, progressToken } })
-            .catch(() => {});
-        },
-      });
+      return await withPolicyHeaders(
+        attrs.granted?.requestHeaders,
+        () =>
+          conn.client.request({ method, params: upParams } as never, ResultSchema, {
+            signal: extra.signal,
+            timeout: ctx.timeoutMs,
+            resetTimeoutOnProgress: true,
+            onprogress: progressToken === undefined ? undefined : (p) => {
+              extra.sendNotification({ method: "notifications/progress", params: { ...p, progressToken } })
+                .catch(() => {});
+            },
+          }),
+      );
     } finally {
       ctx.metrics.upstreamLatency(server, method, (performance.now() - t0) / 1000);
       stack.splice(stack.lastIndexOf(extra), 1);
@@ -383,6 +387,16 @@ async function route(
       return rewritten(await call());
     }
   } catch (err) {
+    if (httpStatus(err) === 401 && ctx.backends.userTokenRefused(session, server)) {
+      ctx.log(
+        "info",
+        `Server ${server} refused the user's token (HTTP 401); the next call asks for a new one.`,
+        {
+          session: session.id,
+          server,
+        },
+      );
+    }
     throw upstreamFailure(err, server, method, extra.signal.aborted);
   }
 }

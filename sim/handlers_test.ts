@@ -77,16 +77,17 @@ Deno.test("tools/list and prompts/list: everything, or what the selected virtual
   }
 });
 
-Deno.test("routed requests no server owns get the cluster's answer for a tool, else the spec's codes naming what was asked for", async () => {
+Deno.test("routed requests no server owns get the cluster's answer for a tool and a prompt, else the spec's codes naming what was asked for", async () => {
   await using e = await env({}, undefined, true);
   await using c = await connectClient(e.s.url);
   assertEquals(await c.client.callTool({ name: "w_nope", arguments: {} }), {
     content: [{ type: "text", text: "MCP error -32602: Tool not found" }],
     isError: true,
   });
+  // The router's own error for a prompt (routePromptGet), as for a tool.
   assertEquals(await rpcError(() => c.client.getPrompt({ name: "nope" })), {
     code: RpcCode.InvalidParams,
-    message: "MCP error -32602: Unknown prompt: nope",
+    message: "MCP error -32602: Prompt not found",
   });
   assertEquals(await rpcError(() => c.client.readResource({ uri: "mcp+nope:weather://x" })), {
     code: RpcCode.ResourceNotFound,

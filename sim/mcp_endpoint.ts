@@ -12,7 +12,7 @@
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { DEFAULT_NEGOTIATED_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
-import { jsonRpcError, singleAnswer, toolNotFound } from "./answers.ts";
+import { jsonRpcError, promptNotFound, singleAnswer, toolNotFound } from "./answers.ts";
 import type { BackendPool } from "./backends.ts";
 import type { ClientSession } from "./client_session.ts";
 import { serverEndpoint } from "./config.ts";
@@ -184,8 +184,8 @@ export class McpEndpoint {
 
   /**
    * A `tools/call` or `prompts/get`, which upstream's router handles before the auth filter: it
-   * checks the session and answers an unknown tool itself, and only a call it routes meets the
-   * policy (of the server's HTTPRoute, or of the broker's route for the broker's own tools).
+   * checks the session and answers an unknown tool or prompt itself, and only a call it routes meets
+   * the policy (of the server's HTTPRoute, or of the broker's route for the broker's own tools).
    */
   async #routed(req: Request, msg: PostedMessage, vsName: string | undefined): Promise<Response> {
     const found = await this.#o.sessions.find(req, msg.id);
@@ -196,6 +196,9 @@ export class McpEndpoint {
     if (msg.method === "tools/call" && msg.id !== undefined && !attributes.serverName) {
       const unknown = this.#unknownTool(found, msg, attributes);
       if (unknown) return unknown;
+    }
+    if (msg.method === "prompts/get" && msg.id !== undefined && !attributes.serverName) {
+      return promptNotFound(msg.id, found.id);
     }
     const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
     if (!decision.allow) return denied(decision, msg.id);

@@ -81,3 +81,83 @@ export function redactHeaderValues(text: string, options: RedactOptions = {}): s
 export function redactedMessage(err: unknown, options: RedactOptions = {}): string {
   return redactHeaderValues(err instanceof Error ? err.message : String(err), options);
 }
+
+/** Shortest value {@link redactValues} looks for: shorter ones would cut ordinary words out of messages. */
+const MIN_SECRET_LENGTH = 8;
+/** How much of a value's start marks it where a message shortened it (OPA cuts long strings with `...`). */
+const SECRET_PREFIX_LENGTH = 16;
+/** Request headers that may carry a credential, by a word in their name. */
+const CREDENTIAL_HEADER = /auth|token|key|secret|session|cookie|passw|credential/i;
+
+/**
+ * The values of a request that may be credentials: every header whose name says it may carry one
+ * (`authorization`, `cookie`, `x-api-key`, `x-mcp-authorized`, ...), also without a scheme (the part
+ * after `Bearer `) and cookie by cookie, and every query parameter. Values shorter than eight
+ * characters are left out (see {@link redactValues}).
+ */
+export function requestSecrets(headers: Headers, url?: string): string[] {
+  const out = new Set<string>();
+  const add = (value: string) => {
+    const trimmed = value.trim();
+    if (trimmed.length >= MIN_SECRET_LENGTH) out.add(trimmed);
+  };
+  headers.forEach((value, name) => {
+    if (!CREDENTIAL_HEADER.test(name)) return;
+    add(value);
+    const space = value.indexOf(" ");
+    if (space > 0) add(value.slice(space + 1));
+    if (name === "cookie") {
+      for (const pair of value.split(";")) add(pair.slice(pair.indexOf("=") + 1));
+    }
+  });
+  if (url) {
+    try {
+      new URL(url).searchParams.forEach((value) => add(value));
+    } catch {
+      // Not a URL: nothing in a query.
+    }
+  }
+  return [...out];
+}
+
+/**
+ * `text` with every occurrence of each of `secrets` (eight characters or more) replaced by
+ * `<redacted>`, also where the text holds only its start (sixteen characters or more, as OPA
+ * shortens long strings in its messages). Linear in the text per secret.
+ */
+export function redactValues(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length < MIN_SECRET_LENGTH) continue;
+    const head = secret.slice(0, Math.min(secret.length, SECRET_PREFIX_LENGTH));
+    let at = out.indexOf(head);
+    if (at < 0) continue;
+    let cut = "";
+    let from = 0;
+    while (at >= 0) {
+      let end = at + head.length;
+      while (end < out.length && end - at < secret.length && out[end] === secret[end - at]) end++;
+      cut += `${out.slice(from, at)}<redacted>`;
+      from = end;
+      at = out.indexOf(head, end);
+    }
+    out = cut + out.slice(from);
+  }
+  return out;
+}
+
+/**
+ * `text` as an HTTP header value: line breaks and other control characters become spaces, and a
+ * character beyond Latin-1 its UTF-8 bytes (what a proxy sends for it), so `Headers` takes it.
+ */
+export function headerSafe(text: string): string {
+  if (headerValueProblem(text) === undefined) return text;
+  let out = "";
+  for (const ch of text) {
+    const code = ch.codePointAt(0)!;
+    if (code === 0x09 || (code >= 0x20 && code <= 0x7e) || (code >= 0x80 && code <= 0xff)) out += ch;
+    else if (code < 0x20 || code === 0x7f) out += " ";
+    else for (const byte of new TextEncoder().encode(ch)) out += String.fromCharCode(byte);
+  }
+  return out;
+}

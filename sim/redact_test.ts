@@ -1,5 +1,13 @@
 import { assert, assertEquals, assertStringIncludes } from "../test/helpers/assert.ts";
-import { headerValueProblem, invalidHeaderValue, redactedMessage, redactHeaderValues } from "./redact.ts";
+import {
+  headerSafe,
+  headerValueProblem,
+  invalidHeaderValue,
+  redactedMessage,
+  redactHeaderValues,
+  redactValues,
+  requestSecrets,
+} from "./redact.ts";
 
 const SECRET = 'Bearer abc"\r\nX-Evil: 1';
 
@@ -86,4 +94,50 @@ Deno.test("redactHeaderValues leaves other text alone", () => {
   const text = 'Server mcp/a could not be initialised (HTTP 401): Unauthorized "token"';
   assertEquals(redactHeaderValues(text), text);
   assertEquals(redactedMessage("plain"), "plain");
+});
+
+Deno.test("requestSecrets takes credential headers (with and without scheme), cookies and query values", () => {
+  const headers = new Headers({
+    authorization: "Bearer abcdefgh12345678",
+    cookie: "session=cookie-value-1234; theme=dark",
+    "x-api-key": "key-value-87654321",
+    "content-type": "application/json-of-some-length",
+    "x-short-token": "short",
+  });
+  const found = requestSecrets(headers, "http://h/mcp?api_key=query-value-1234&x=1");
+  for (
+    const want of [
+      "Bearer abcdefgh12345678",
+      "abcdefgh12345678",
+      "cookie-value-1234",
+      "key-value-87654321",
+      "query-value-1234",
+    ]
+  ) {
+    assert(found.includes(want), `${want} in ${JSON.stringify(found)}`);
+  }
+  assert(!found.includes("application/json-of-some-length"), "a header that names no credential");
+  assert(!found.includes("short"), "values under eight characters");
+});
+
+Deno.test("redactValues cuts whole values and the start of one a message shortened", () => {
+  const token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+  assertEquals(
+    redactValues(`cannot convert Bearer ${token} to int; again ${token}`, [token]),
+    "cannot convert Bearer <redacted> to int; again <redacted>",
+  );
+  assertEquals(
+    redactValues(`conflicting values:\n  "${token.slice(0, 30)}... at x:3`, [token]),
+    `conflicting values:\n  "<redacted>... at x:3`,
+  );
+  assertEquals(redactValues("no secret here", [token, "tiny"]), "no secret here");
+  assertEquals(redactValues("tiny tiny", ["tiny"]), "tiny tiny");
+});
+
+Deno.test("headerSafe makes any text a header value", () => {
+  assertEquals(headerSafe("plain text"), "plain text");
+  assertEquals(headerSafe("two\nlines\r\n"), "two lines  ");
+  const snow = headerSafe("snow\u2603man");
+  assertEquals(headersError(snow), undefined);
+  assertEquals(snow, "snow\u00e2\u0098\u0083man");
 });

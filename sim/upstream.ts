@@ -25,12 +25,27 @@ import {
   type Tool,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { boundedFetch, type FetchLike } from "./backend_fetch.ts";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { boundedFetch, type FetchLike, policyHeaderEntries } from "./backend_fetch.ts";
 import { type ServerConfig, serverEndpoint } from "./config.ts";
 import { UpstreamError } from "./errors.ts";
 import { redactedMessage } from "./redact.ts";
 import type { ServerListing } from "./federation.ts";
 import { DEFAULT_SSE_LIMIT_BYTES } from "./sse.ts";
+
+/** The policy's success headers of the routed request being sent (see {@linkcode withPolicyHeaders}). */
+const policyHeaders = new AsyncLocalStorage<Record<string, string>>();
+
+/**
+ * Runs `send` so that the request it makes to a backend carries `headers`, the success headers the
+ * AuthPolicy added to the client's routed request (as Envoy forwards what Authorino allowed): set
+ * last, so one named `authorization` replaces the credential, as on the pass-through
+ * (`backendHeaders`). Requests the gateway makes on its own (a session's initialize, lists) run
+ * outside and carry none.
+ */
+export function withPolicyHeaders<T>(headers: Record<string, string> | undefined, send: () => T): T {
+  return headers && Object.keys(headers).length > 0 ? policyHeaders.run(headers, send) : send();
+}
 
 /** Name and version the gateway presents to upstreams. */
 export const GATEWAY_INFO = { name: "kubectl-mcp-sim", version: "0.1.0" };
@@ -74,15 +89,16 @@ export async function connectUpstream(
   const headers: Record<string, string> = {};
   if (server.credential && !opts.headers) headers.Authorization = server.credential;
   const dynamic = opts.headers;
-  const base: FetchLike = dynamic
-    ? (url, init) => {
-      const merged = new Headers(init?.headers);
-      for (const [name, value] of Object.entries(dynamic())) {
-        if (!merged.has(name)) merged.set(name, value);
-      }
-      return fetch(url, { ...init, headers: merged });
+  const base: FetchLike = (url, init) => {
+    const policy = policyHeaders.getStore();
+    if (!dynamic && !policy) return fetch(url, init);
+    const merged = new Headers(init?.headers);
+    for (const [name, value] of Object.entries(dynamic?.() ?? {})) {
+      if (!merged.has(name)) merged.set(name, value);
     }
-    : fetch;
+    for (const [name, value] of policyHeaderEntries(policy)) merged.set(name, value);
+    return fetch(url, { ...init, headers: merged });
+  };
   const transport = new StreamableHTTPClientTransport(serverEndpoint(server), {
     requestInit: { headers },
     fetch: boundedFetch({

@@ -12,11 +12,11 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { compileCel, evaluatePredicate } from "./cel.ts";
 import { type LoadedPolicy, OpaPool, type RegoVersion } from "./opa.ts";
 
 import type { AuthorizationJson, KubeReviewClient, Unsupported } from "./types.ts";
-import { compilePattern, toGjsonString } from "./selector.ts";
+import { toGjsonString } from "./selector.ts";
+import { compileConditions, type Condition, holds, type NamedPatterns } from "./conditions.ts";
 import { type CompiledValue, compileValue, type ValueSpec } from "./value.ts";
 
 /** Authorino's reason when a pattern or OPA policy says no. */
@@ -38,25 +38,6 @@ export class AuthorizationDenied extends Error {
     this.reason = reason;
   }
 }
-
-/** A compiled `when` list or pattern tree; `matches` throws on an evaluation error. */
-export interface Condition {
-  /** Whether the conditions hold for this request. */
-  matches(json: AuthorizationJson): boolean;
-}
-
-/** One selector/operator/value pattern as written. */
-export interface PatternSpec {
-  selector?: string;
-  operator?: string;
-  value?: string;
-}
-
-/**
- * Named patterns (AuthPolicy `spec.patterns`, or its `defaults`/`overrides`): each name maps to
- * `{ allOf: [...] }` as the AuthPolicy writes it, or to the list itself as the AuthConfig does.
- */
-export type NamedPatterns = Record<string, { allOf?: PatternSpec[] } | PatternSpec[]>;
 
 /** What the authorization rules may use. */
 export interface AuthorizationContext {
@@ -89,57 +70,6 @@ export interface AuthorizationRule {
   ready(): Promise<void>;
   /** Releases what the rule holds (an OPA process it started). */
   close(): Promise<void>;
-}
-
-/**
- * Compiles the conditions of a `when` list or a `patterns` list, as Authorino's `buildPredicates`:
- * each item is a `patternRef` (when the name is known), else a selector/operator/value pattern (when
- * it has an operator), else a CEL `predicate`, plus its nested `all` (every one) and `any` (at least
- * one). The list holds when all items hold; an empty list holds. Throws `CelCompileError`.
- */
-export function compileConditions(list: unknown, patterns: NamedPatterns = {}): Condition {
-  return allOf(buildPredicates(Array.isArray(list) ? list : [], patterns));
-}
-
-function buildPredicates(list: unknown[], patterns: NamedPatterns): Condition[] {
-  const out: Condition[] = [];
-  for (const raw of list) {
-    const item = (raw ?? {}) as Record<string, unknown>;
-    const ref = typeof item.patternRef === "string" ? item.patternRef : "";
-    const named = Object.hasOwn(patterns, ref) ? patterns[ref] : undefined;
-    if (named !== undefined) {
-      const specs = Array.isArray(named) ? named : named.allOf ?? [];
-      for (const spec of specs) out.push(pattern(spec));
-    } else if (typeof item.operator === "string" && item.operator !== "") {
-      out.push(pattern(item as PatternSpec));
-    } else if (typeof item.predicate === "string" && item.predicate !== "") {
-      const program = compileCel(item.predicate, { kind: "predicate" });
-      out.push({ matches: (json) => evaluatePredicate(program, json) });
-    }
-    if (Array.isArray(item.all) && item.all.length > 0) out.push(allOf(buildPredicates(item.all, patterns)));
-    if (Array.isArray(item.any) && item.any.length > 0) out.push(anyOf(buildPredicates(item.any, patterns)));
-  }
-  return out;
-}
-
-function pattern(spec: PatternSpec): Condition {
-  const compiled = compilePattern(
-    {
-      selector: spec.selector ?? "",
-      operator: spec.operator ?? "",
-      value: spec.value ?? "",
-    } as Parameters<typeof compilePattern>[0],
-  );
-  return { matches: (json) => compiled.matches(json) };
-}
-
-function allOf(conditions: Condition[]): Condition {
-  if (conditions.length === 1) return conditions[0];
-  return { matches: (json) => conditions.every((c) => c.matches(json)) };
-}
-
-function anyOf(conditions: Condition[]): Condition {
-  return { matches: (json) => conditions.some((c) => c.matches(json)) };
 }
 
 /**
@@ -366,7 +296,7 @@ export async function authorize(
   signal?: AbortSignal,
 ): Promise<void> {
   for (const priority of prioritiesOf(rules)) {
-    const group = rules.filter((r) => r.priority === priority && applies(r, json));
+    const group = rules.filter((r) => r.priority === priority && holds(r.when, json));
     if (group.length === 0) continue;
     if (group.length === 1) {
       // The common case needs no cancellation of siblings (an AbortController costs more than a rule).
@@ -413,14 +343,6 @@ function denialOf(rule: AuthorizationRule, err: unknown): AuthorizationDenied {
   return err instanceof AuthorizationDenied
     ? err
     : new AuthorizationDenied(rule.name, errorMessage(err), { cause: err });
-}
-
-function applies(rule: AuthorizationRule, json: AuthorizationJson): boolean {
-  try {
-    return rule.when.matches(json);
-  } catch {
-    return false;
-  }
 }
 
 /** Closes every rule (OPA processes the rules started themselves). */

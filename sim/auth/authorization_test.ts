@@ -1,14 +1,13 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "../../test/helpers/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../test/helpers/assert.ts";
 import {
   AuthorizationDenied,
   type AuthorizationRule,
   authorize,
   closeAuthorization,
   compileAuthorization,
-  compileConditions,
 } from "./authorization.ts";
 import { OpaPool } from "./opa.ts";
-import { type AuthorizationJson, CelCompileError, type Unsupported } from "./types.ts";
+import type { AuthorizationJson, Unsupported } from "./types.ts";
 import {
   ACCOUNTING,
   AUTHORIZATION_GUIDE,
@@ -251,17 +250,6 @@ Deno.test("priorities: a lower group runs first and its results are visible to t
   assertEquals(json.auth.authorization, { first: true, second: true, third: true });
   const get = requestJson({ method: "GET" });
   assertEquals((await denial(rules, get)).rule, "third");
-});
-
-Deno.test("compileConditions: an unknown patternRef and an empty all/any add nothing, as Authorino's builder", () => {
-  assertEquals(compileConditions([{ patternRef: "nope" }]).matches(requestJson()), true);
-  assertEquals(compileConditions([{ any: [] }, { all: [] }]).matches(requestJson()), true);
-  assertEquals(
-    compileConditions([{ any: [{ predicate: "false" }, { predicate: "true" }] }]).matches(requestJson()),
-    true,
-  );
-  assertEquals(compileConditions([]).matches(requestJson()), true);
-  assertThrows(() => compileConditions([{ predicate: "request.method ==" }]), CelCompileError);
 });
 
 Deno.test("closeAuthorization: an opa rule's own process is stopped", async () => {

@@ -18,10 +18,10 @@ import {
   authorize,
   closeAuthorization,
   compileAuthorization,
-  type NamedPatterns,
 } from "./authorization.ts";
+import { compileConditions, type Condition, holds, type NamedPatterns } from "./conditions.ts";
 import { buildAuthorizationJson } from "./authorization_json.ts";
-import { authenticate, compileAuthentication, compileCondition, type IdentityContext } from "./identity.ts";
+import { authenticate, compileAuthentication, type IdentityContext } from "./identity.ts";
 import type { JwksCache } from "./jwks.ts";
 import type { OpaPool } from "./opa.ts";
 import { compileResponse } from "./response.ts";
@@ -30,9 +30,7 @@ import type {
   AuthDecision,
   AuthDeny,
   AuthEngine,
-  AuthorizationJson,
   AuthRequest,
-  CelProgram,
   KubeReviewClient,
   SecretSource,
   Unsupported,
@@ -70,7 +68,7 @@ const isObj = (v: unknown): v is Record<string, unknown> =>
 /** An authorization rule the simulator cannot evaluate, kept with its `when` so it only counts where it applies. */
 interface UnsupportedRule {
   name: string;
-  when: CelProgram[];
+  when: Condition;
   reason: string;
 }
 
@@ -107,16 +105,10 @@ export function compileAuthConfig(spec: AuthConfigSpec, ctx: EngineContext): Com
 }
 
 function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
-  const patterns = spec.patterns ?? {};
+  const patterns = (spec.patterns ?? {}) as NamedPatterns;
   const rules = spec.rules;
   const unsupported: Unsupported[] = [];
-
-  const when: CelProgram[] = [];
-  for (const [i, condition] of (spec.when ?? []).entries()) {
-    const program = compileCondition(condition, patterns);
-    if (typeof program === "string") throw new Error(`when[${i}]: ${program}`);
-    when.push(program);
-  }
+  const when = compileConditions(spec.when, patterns);
 
   const identityCtx: IdentityContext = {
     namespace: ctx.namespace ?? DEFAULT_AUTHCONFIG_NAMESPACE,
@@ -142,7 +134,7 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
   const unsupportedAuthz: UnsupportedRule[] = [];
   for (const [name, ruleSpec] of Object.entries(isObj(rules.authorization) ? rules.authorization : {})) {
     const compiled = compileAuthorization(name, isObj(ruleSpec) ? ruleSpec : {}, {
-      patterns: patterns as NamedPatterns,
+      patterns,
       ...(ctx.kube ? { kube: ctx.kube } : {}),
       ...(ctx.opa ? { opa: ctx.opa } : {}),
       ...(ctx.opaPath ? { opaPath: ctx.opaPath } : {}),
@@ -156,18 +148,14 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
       path: compiled.path,
       reason: `${compiled.reason.replace(/\.?$/, ".")} The rule ${what} (--unsupported-rules).`,
     });
-    const ruleWhen: CelProgram[] = [];
-    for (const condition of isObj(ruleSpec) && Array.isArray(ruleSpec.when) ? ruleSpec.when : []) {
-      const program = compileCondition(condition, patterns);
-      if (typeof program !== "string") ruleWhen.push(program);
-    }
+    const ruleWhen = compileConditions(isObj(ruleSpec) ? ruleSpec.when : undefined, patterns);
     unsupportedAuthz.push({ name, when: ruleWhen, reason: compiled.reason });
   }
 
   const response = compileResponse(isObj(rules.response) ? rules.response : {}, {
     secrets: ctx.secrets,
     authorinoNamespace: identityCtx.namespace,
-    patterns: patterns as NamedPatterns,
+    patterns,
   });
   unsupported.push(...response.unsupported);
 
@@ -176,10 +164,8 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
 
   async function run(req: AuthRequest): Promise<AuthDecision> {
     const json = buildAuthorizationJson(req);
-    for (const program of when) {
-      // A condition that fails to evaluate does not hold (Authorino's `when`): the AuthConfig is skipped.
-      if (!holds(program, json)) return { allow: true, requestHeaders: {} };
-    }
+    // A condition that fails to evaluate does not hold (Authorino's `when`): the AuthConfig is skipped.
+    if (!holds(when, json)) return { allow: true, requestHeaders: {} };
     const signal = req.request.signal;
     const identity = await authenticate(authentication.methods, req, json, signal);
     if (!identity.authenticated) {
@@ -195,7 +181,7 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
       return response.deny("unauthorized", err.reason, json);
     }
     for (const rule of failUnsupported) {
-      if (rule.when.every((p) => holds(p, json))) {
+      if (holds(rule.when, json)) {
         return response.deny("unauthorized", `${rule.name}: ${rule.reason}`, json);
       }
     }
@@ -216,13 +202,4 @@ function compile(spec: AuthConfigSpec, ctx: EngineContext): CompiledAuthConfig {
       }
     },
   };
-}
-
-/** Whether a condition holds; an evaluation error means it does not. */
-function holds(program: CelProgram, json: AuthorizationJson): boolean {
-  try {
-    return program.evaluate(json) === true;
-  } catch {
-    return false;
-  }
 }

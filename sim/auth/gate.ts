@@ -37,6 +37,9 @@ import {
 } from "./auth_policy.ts";
 import { compileAuthConfig, type CompiledAuthConfig, type EngineContext } from "./engine.ts";
 import type { AuthConfigSpec, AuthDecision, AuthEngine, AuthRequest, Unsupported } from "./types.ts";
+import { headerSafe, redactValues, requestSecrets } from "../redact.ts";
+import { base64 } from "./identity.ts";
+import { REASON_HEADER } from "./response.ts";
 
 /** The `x-mcp-servername` upstream's router sets on requests it sends to the broker. */
 export const BROKER_SERVER_NAME = "mcpBroker";
@@ -52,6 +55,9 @@ const ROUTER_HEADERS = [
   "x-mcp-servername",
   "x-mcp-annotation-hints",
 ] as const;
+
+/** Authorino's reason header, lower case. */
+const REASON = REASON_HEADER.toLowerCase();
 
 /** Methods the router sends to a server's HTTPRoute; everything else goes to the broker. */
 const ROUTED = new Set(["tools/call", "prompts/get"]);
@@ -290,17 +296,34 @@ export class AuthPolicyGate implements RequestPolicy {
         ...(decision.identity !== undefined ? { identity: decision.identity } : {}),
       };
     }
-    this.#log("debug", `AuthPolicy denied the request with ${decision.status}: ${decision.reason}`, {
+    // Authorino's reason may quote what it evaluated (a CEL conversion error, OPA's conflicting
+    // values): never a credential of the request or a Secret's value in the log or the answer.
+    const secrets = [...requestSecrets(request.headers, request.url), ...this.#secretValues()];
+    const reason = redactValues(decision.reason, secrets);
+    const answerHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(decision.headers)) {
+      answerHeaders[name] = headerSafe(name.toLowerCase() === REASON ? redactValues(value, secrets) : value);
+    }
+    this.#log("debug", `AuthPolicy denied the request with ${decision.status}: ${reason}`, {
       path: url.pathname,
       method: headers.get("x-mcp-method") ?? request.method,
     });
     return {
       allow: false,
       status: decision.status,
-      message: decision.reason,
-      headers: decision.headers,
+      message: reason,
+      headers: answerHeaders,
       body: decision.body,
     };
+  }
+
+  /** Every value of the Secrets the policies read, as written and base64 (as `auth.identity` holds an API key's). */
+  #secretValues(): string[] {
+    const out: string[] = [];
+    for (const secret of this.#context.secrets.list()) {
+      for (const value of Object.values(secret.data)) out.push(value, base64(value));
+    }
+    return out;
   }
 }
 

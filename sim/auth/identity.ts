@@ -22,7 +22,6 @@
 import type {
   AuthorizationJson,
   AuthRequest,
-  CelProgram,
   KubeReviewClient,
   SecretObject,
   SecretSource,
@@ -35,8 +34,9 @@ import {
   extractCredential,
 } from "./credentials.ts";
 import { JwksCache } from "./jwks.ts";
-import { compileCel } from "./cel.ts";
-import { compilePattern, goJson, type Pattern, select } from "./selector.ts";
+import { compileConditions, type Condition, holds, type NamedPatterns } from "./conditions.ts";
+import { goJson } from "./selector.ts";
+import { type CompiledValue, compileValue, type ValueSpec } from "./value.ts";
 
 /** One authentication method of an AuthConfig, compiled once. */
 export interface IdentityMethod {
@@ -44,8 +44,8 @@ export interface IdentityMethod {
   name: string;
   /** Lower runs first; methods of one priority run together. Default 0. */
   priority: number;
-  /** Predicates that must all hold for the method to run (otherwise it is skipped). */
-  when: CelProgram[];
+  /** The method's `when`: it runs only where this holds (otherwise it is skipped). */
+  when: Condition;
   /** Where the credential is read (absent for `plain`). */
   credentials?: CredentialsSpec;
   /** Which method: `jwt`, `apiKey`, `kubernetesTokenReview`, `plain` or `anonymous`. */
@@ -75,7 +75,7 @@ export interface IdentityContext {
   /** The shared key cache for `jwt` (absent: one of its own per method). */
   jwks?: JwksCache;
   /** The policy's named `patterns` (for `patternRef` in `when`). */
-  patterns?: Record<string, unknown>;
+  patterns?: NamedPatterns;
   /**
    * Whether Authorino watches all namespaces (Kuadrant's default, true); a namespaced Authorino
    * ignores `allNamespaces`.
@@ -110,8 +110,8 @@ const METHODS = [
 /**
  * Compiles one `rules.authentication.<name>` entry. Returns {@linkcode Unsupported} for what the
  * simulator cannot evaluate (x509 client certificates, OAuth2 token introspection, a token review
- * without a cluster, a `when` that is not a CEL predicate), with the reason. Throws
- * `CelCompileError` for a predicate or expression that does not compile.
+ * without a cluster), with the reason. Throws `CelCompileError` for a predicate or expression that
+ * does not compile.
  */
 export function compileIdentity(
   name: string,
@@ -120,12 +120,7 @@ export function compileIdentity(
 ): IdentityMethod | Unsupported {
   const path = `rules.authentication.${name}`;
   const unsupported = (reason: string): Unsupported => ({ path, reason });
-  const when: CelProgram[] = [];
-  for (const [i, condition] of asArray(spec.when).entries()) {
-    const program = compileCondition(condition, ctx.patterns ?? {});
-    if (typeof program === "string") return unsupported(`when[${i}]: ${program}`);
-    when.push(program);
-  }
+  const when = compileConditions(spec.when, ctx.patterns);
   const credentials = asObject(spec.credentials) as CredentialsSpec | undefined;
   const priority = typeof spec.priority === "number" ? spec.priority : 0;
   const kinds = METHODS.filter((m) => spec[m] !== undefined && spec[m] !== null);
@@ -199,9 +194,9 @@ export function compileIdentity(
         : undefined;
       const selector = typeof config.selector === "string" ? config.selector : "";
       identifier = expression ?? selector;
-      const program = expression ? compileCel(expression, { kind: "expression" }) : undefined;
+      const plain = compileValue({ expression, selector });
       resolve = (_req, json) => {
-        const value = program ? program.evaluate(json) : select(json, selector);
+        const value = plain.resolve(json);
         if (value === undefined || value === null) {
           return Promise.reject(
             new IdentityRejected("no_identity", "could not retrieve identity object or null"),
@@ -234,54 +229,6 @@ export function compileIdentity(
   };
 }
 
-/**
- * One `when` entry as a program that gives a boolean: a CEL `predicate`, a selector/operator/value
- * pattern, a `patternRef` to the policy's named `patterns`, or `all`/`any` of those. A string says
- * why it cannot be used. Throws `CelCompileError` or `PatternError` for one that does not compile.
- */
-export function compileCondition(
-  condition: unknown,
-  patterns: Record<string, unknown>,
-  depth = 0,
-): CelProgram | string {
-  const spec = asObject(condition);
-  if (!spec || depth > 16) return "not a condition";
-  if (typeof spec.predicate === "string") return compileCel(spec.predicate);
-  if (typeof spec.selector === "string") {
-    const compiled = compilePattern({
-      selector: spec.selector,
-      operator: spec.operator as Pattern["operator"],
-      value: String(spec.value ?? ""),
-    });
-    return {
-      source: `${spec.selector} ${spec.operator} ${spec.value ?? ""}`,
-      evaluate: (json) => compiled.matches(json),
-    };
-  }
-  if (typeof spec.patternRef === "string") {
-    const named = asObject(patterns[spec.patternRef]);
-    if (!named) return `patternRef "${spec.patternRef}" names no pattern in the policy's patterns`;
-    return compileCondition({ all: named.allOf }, patterns, depth + 1);
-  }
-  for (const op of ["all", "any"] as const) {
-    if (!Array.isArray(spec[op])) continue;
-    const parts: CelProgram[] = [];
-    for (const part of spec[op] as unknown[]) {
-      const program = compileCondition(part, patterns, depth + 1);
-      if (typeof program === "string") return program;
-      parts.push(program);
-    }
-    const holds = (p: CelProgram, json: AuthorizationJson) => p.evaluate(json) === true;
-    return {
-      source: `${op}(${parts.map((p) => p.source).join(", ")})`,
-      evaluate: op === "all"
-        ? (json) => parts.every((p) => holds(p, json))
-        : (json) => parts.some((p) => holds(p, json)),
-    };
-  }
-  return "not a predicate, pattern, patternRef, all or any";
-}
-
 /** The credential of `req`, or Authorino's "credential not found". */
 function credentialOf(req: AuthRequest, credentials?: CredentialsSpec): string {
   const credential = extractCredential(req, credentials);
@@ -299,7 +246,8 @@ function secretIdentity(secret: SecretObject): Record<string, unknown> {
   return { metadata, data, type: "Opaque" };
 }
 
-function base64(text: string): string {
+/** `text`'s UTF-8 bytes in base64, as a Secret's `data` holds them. */
+export function base64(text: string): string {
   let binary = "";
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
   return btoa(binary);
@@ -350,28 +298,16 @@ export function compileLabelSelector(
 
 /**
  * The method's `defaults` and `overrides` (Authorino's extended properties) as one function, or
- * undefined when it has none. Values resolve against the authorization JSON with `auth.identity`
- * set to the resolved object; a default does not replace a property the object has.
+ * undefined when it has none. Values (see value.ts) resolve against the authorization JSON with
+ * `auth.identity` set to the resolved object; a default does not replace a property the object has.
  */
 function compileExtensions(
   spec: Record<string, unknown>,
 ): ((identity: unknown, json: AuthorizationJson) => unknown) | undefined {
-  const properties: { name: string; overwrite: boolean; value: (json: AuthorizationJson) => unknown }[] = [];
+  const properties: { name: string; overwrite: boolean; value: CompiledValue }[] = [];
   for (const [field, overwrite] of [["defaults", false], ["overrides", true]] as const) {
     for (const [name, raw] of Object.entries(asObject(spec[field]) ?? {})) {
-      const property = asObject(raw) ?? {};
-      let value: (json: AuthorizationJson) => unknown;
-      if (typeof property.expression === "string" && property.expression) {
-        const program = compileCel(property.expression, { kind: "expression" });
-        value = (json) => program.evaluate(json);
-      } else if (typeof property.selector === "string" && property.selector) {
-        const selector = property.selector;
-        value = (json) => select(json, selector);
-      } else {
-        const constant = property.value;
-        value = () => constant;
-      }
-      properties.push({ name, overwrite, value });
+      properties.push({ name, overwrite, value: compileValue(asObject(raw) as ValueSpec | undefined) });
     }
   }
   if (!properties.length) return undefined;
@@ -383,7 +319,7 @@ function compileExtensions(
     const input: AuthorizationJson = { ...json, auth: { ...json.auth, identity: extended } };
     for (const { name, overwrite, value } of properties) {
       if (name in extended && !overwrite) continue;
-      extended[name] = value(input);
+      extended[name] = value.resolve(input);
     }
     return extended;
   };
@@ -455,7 +391,7 @@ export async function authenticate(
   const errors: Record<string, string> = {};
   const priorities = [...new Set(methods.map((m) => m.priority))].sort((a, b) => a - b);
   for (const priority of priorities) {
-    const group = methods.filter((m) => m.priority === priority && conditionsHold(m, json));
+    const group = methods.filter((m) => m.priority === priority && holds(m.when, json));
     if (!group.length) continue;
     const abort = new AbortController();
     const linked = signal ? AbortSignal.any([signal, abort.signal]) : abort.signal;
@@ -478,15 +414,6 @@ export async function authenticate(
   }
   const message = methods.length === 1 ? errors[methods[0].name] ?? "{}" : goJson(errors);
   return { authenticated: false, message, challenges: methods.map((m) => m.challenge), errors };
-}
-
-/** Whether every `when` of `method` holds; an evaluation error skips the method, as Authorino. */
-function conditionsHold(method: IdentityMethod, json: AuthorizationJson): boolean {
-  try {
-    return method.when.every((program) => program.evaluate(json) === true);
-  } catch {
-    return false;
-  }
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {

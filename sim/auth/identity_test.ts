@@ -16,6 +16,7 @@ import {
   type IdentityContext,
   type IdentityMethod,
 } from "./identity.ts";
+import { compileConditions } from "./conditions.ts";
 import { JwksCache } from "./jwks.ts";
 import type { AuthRequest, SecretObject, Unsupported } from "./types.ts";
 
@@ -237,7 +238,7 @@ Deno.test("priority: lower first, any success wins; all failing gives Authorino'
   const counted = (name: string, priority: number, ok: boolean): IdentityMethod => ({
     name,
     priority,
-    when: [],
+    when: compileConditions([]),
     kind: "plain",
     challenge: `x realm="${name}"`,
     verify: () => {
@@ -300,6 +301,22 @@ Deno.test("defaults and overrides extend the identity object", async () => {
   assert(bob.authenticated);
   const identity = bob.identity as Record<string, unknown>;
   assertEquals([identity.username, identity.tier, identity.type], ["bob", "free", "api-key"]);
+
+  // A selector with placeholders is a template, as Authorino resolves any value; a method's `when`
+  // takes named patterns and a predicate with its `all` beside it.
+  const templated = method("api-key-users", {
+    apiKey: { selector: {} },
+    when: [{ predicate: "request.method == 'GET'", all: [{ patternRef: "mcp-path" }] }],
+    defaults: { greeting: { selector: "Hello, {auth.identity.metadata.name}!" } },
+  }, {
+    ...CTX,
+    patterns: { "mcp-path": { allOf: [{ selector: "request.path", operator: "eq", value: "/mcp" }] } },
+  });
+  const greeted = await run([templated], request(GATEWAY, { authorization: "Bearer IAMBOB" }));
+  assert(greeted.authenticated);
+  assertEquals((greeted.identity as Record<string, unknown>).greeting, "Hello, bob-key!");
+  const elsewhere = await run([templated], request(`${GATEWAY}/other`, { authorization: "Bearer IAMBOB" }));
+  assertEquals([elsewhere.authenticated, !elsewhere.authenticated && elsewhere.message], [false, "{}"]);
 });
 
 Deno.test("unsupported methods are reported, never allow, and anonymous is not added for them", async () => {

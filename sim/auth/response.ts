@@ -17,7 +17,7 @@
  */
 import { createHash, createPrivateKey } from "node:crypto";
 import { CompactSign, importPKCS8 } from "jose";
-import { compileConditions, type Condition, type NamedPatterns } from "./authorization.ts";
+import { compileConditions, type Condition, holds, type NamedPatterns } from "./conditions.ts";
 import type { AuthDeny, AuthorizationJson, SecretSource, Unsupported } from "./types.ts";
 import { goJson, toGjsonString } from "./selector.ts";
 import { type CompiledValue, compileValue, type ValueSpec } from "./value.ts";
@@ -244,14 +244,6 @@ function resolveText(value: CompiledValue, json: AuthorizationJson): string {
     return toGjsonString(value.resolve(json));
   } catch {
     return "";
-  }
-}
-
-function holds(when: Condition, json: AuthorizationJson): boolean {
-  try {
-    return when.matches(json);
-  } catch {
-    return false;
   }
 }
 

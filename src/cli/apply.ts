@@ -8,7 +8,7 @@
 import type { Command, FlagSpec } from "./command.ts";
 import { DRY_RUN_FLAG, FIELD_MANAGER_FLAGS, FILENAME_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
 import type { Io } from "./io.ts";
-import { printObjects } from "./output.ts";
+import { printObjects, redactSecrets } from "./output.ts";
 import { formatError, KubeApiError, UsageError, ValidationFailedError } from "../errors.ts";
 import { applyObject, type ApplyResult, type DryRun } from "../kube/apply.ts";
 import { KubeClient, type KubeObject } from "../kube/client.ts";
@@ -94,7 +94,10 @@ export const applyCommand: Command = {
         failures.push(error);
       }
     }
-    const shown = results.map((result) => printable(result.object, flags.boolean("show-managed-fields")));
+    // Unlike kubectl, a Secret's values are not echoed back (see redactSecrets).
+    const shown = redactSecrets(
+      results.map((result) => printable(result.object, flags.boolean("show-managed-fields"))),
+    );
     printObjects(io, shown, { output: flags.string("output"), action: "serverside-applied", dryRun });
     if (failures.length === 1 && results.length === 0) throw failures[0];
     if (failures.length) {

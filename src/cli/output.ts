@@ -49,3 +49,31 @@ export function listFlag(values: readonly string[]): string[] {
     value !== ""
   );
 }
+
+/** kubectl's client-side apply record, which holds a Secret's values in clear. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+/**
+ * Secret values are never printed: each key of a `v1` Secret's `data` and `stringData` shows
+ * `<redacted>`, and kubectl's last-applied record (the whole Secret as JSON) is redacted too.
+ */
+export function redactSecrets<T extends KubeObjectLike>(objects: readonly T[]): T[] {
+  return objects.map((object) => {
+    if (object.kind !== "Secret" || object.apiVersion !== "v1") return object;
+    const secret = object as T & { data?: unknown; stringData?: unknown };
+    const redact = (values: unknown) =>
+      Object.fromEntries(
+        Object.keys((values ?? {}) as Record<string, unknown>).map((key) => [key, "<redacted>"]),
+      );
+    const annotations = (object.metadata as { annotations?: Record<string, string> } | undefined)
+      ?.annotations;
+    return {
+      ...object,
+      ...(annotations?.[LAST_APPLIED] !== undefined
+        ? { metadata: { ...object.metadata, annotations: { ...annotations, [LAST_APPLIED]: "<redacted>" } } }
+        : {}),
+      ...(secret.stringData ? { stringData: redact(secret.stringData) } : {}),
+      ...(secret.data ? { data: redact(secret.data) } : {}),
+    };
+  });
+}

@@ -9,7 +9,7 @@
 
 import type { Flags, FlagSpec } from "./command.ts";
 import type { Io } from "./io.ts";
-import { OBJECT_FORMATS, printObjects } from "./output.ts";
+import { OBJECT_FORMATS, printObjects, redactSecrets } from "./output.ts";
 import { DRY_RUN_FLAG, FIELD_MANAGER_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
 import { printable } from "./apply.ts";
 import type { KubeObject } from "../scaffold/mod.ts";
@@ -54,22 +54,6 @@ export function scaffoldNamespace(flags: Flags, io: Io): string {
     if (flags.string("dry-run") === "client") return "default";
     throw error;
   }
-}
-
-/** Secret values given on the command line are never echoed back. */
-export function redactSecrets(objects: readonly KubeObject[]): KubeObject[] {
-  return objects.map((object) => {
-    if (object.kind !== "Secret" || object.apiVersion !== "v1") return object;
-    const redact = (values: unknown) =>
-      Object.fromEntries(
-        Object.keys((values ?? {}) as Record<string, unknown>).map((key) => [key, "<redacted>"]),
-      );
-    return {
-      ...object,
-      ...(object.stringData ? { stringData: redact(object.stringData) } : {}),
-      ...(object.data ? { data: redact(object.data) } : {}),
-    };
-  });
 }
 
 /**

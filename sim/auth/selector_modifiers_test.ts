@@ -1,0 +1,71 @@
+/** GJSON's and Authorino's modifiers, applied through paths as Authorino applies them. */
+import { assertGjsonAnswers } from "../../test/helpers/gjson.ts";
+
+// GJSON v1.14's answers with Authorino's modifiers (see test/helpers/gjson.ts for how they were recorded).
+const GJSON_ANSWERS: [string, string | undefined][] = [
+  [
+    "auth.authorization.authorized-capabilities.capabilities.@tostr",
+    '{"tools":{"ns/a":["x","w"],"ns/b":["y"]}}',
+  ],
+  ["auth.authorization.authorized-capabilities.capabilities.tools.ns/a.@tostr", '["x","w"]'],
+  ["auth.authorization.authorized-capabilities.allow.@tostr", "true"],
+  ["auth.identity.username.@tostr", '"jane"'],
+  ["auth.identity.username.@tostr.@fromstr", "jane"],
+  ["auth.identity.email.@strip", "\u0006jane\u0012@petcorp.com\n"],
+  ["auth.identity.username.@case:upper", "JANE"],
+  ["auth.identity.obj.@case:upper", '{"A":[1,2],"Z":1}'],
+  ['auth.identity.fullname.@replace:{"old":"Smith","new":"Doe"}', "Jane Doe"],
+  ['context.request.http.path.@extract:{"sep":"/","pos":2}', "123"],
+  ['context.request.http.path.@extract:{"sep":"/","pos":9}', ""],
+  [
+    'context.request.http.headers.authorization.@extract:{"pos":1}|@base64:decode|@extract:{"sep":":","pos":1}',
+    "secret\n",
+  ],
+  ['context.request.http.headers.authorization.@extract:{"pos":1}|@base64:decode', "jane:secret\n"],
+  ["context.request.http.headers.baggage.@base64:decode", '{"key1":"value1"}'],
+  ["context.request.http.headers.baggage.@base64:decode|@fromstr.key1", "value1"],
+  ["auth.identity.username.@base64:encode", "amFuZQ=="],
+  ["children.@reverse", '["Jack","Alex","Sara"]'],
+  ["children.@reverse.0", "Jack"],
+  ["auth.identity.obj.@keys", '["a","z"]'],
+  ["auth.identity.obj.@values", "[[1,2],1]"],
+  ["auth.identity.obj.@reverse", '{"z":1,"a":[1,2]}'],
+  ["@this.auth.identity.username", "jane"],
+  ["auth.identity.@this.username", "jane"],
+  ["friends.#.nets.@flatten", '[["ig","fb"],["fb"]]'],
+  ["auth.identity.username.@unknown", undefined],
+  ["auth.identity.roles.@join", "{}"],
+  ["friends.@join", '{"age":47,"first":"Jane","last":"Murphy","nets":["fb"]}'],
+  ["auth.identity.username.@case:lower", "jane"],
+  ["auth.identity.n.@tostr", "3"],
+  ["auth.identity.roles.@tostr", '["a","b","c"]'],
+  [
+    '{"a":friends.#.first,"b":friends.#.age}|@group',
+    '[{"a":"Dale","b":44},{"a":"Roger","b":68},{"a":"Jane","b":47}]',
+  ],
+  ["[friends.0,friends.1]|@join", '{"age":68,"first":"Roger","last":"Craig","nets":["fb"]}'],
+  ["context.request.http.headers.authorization.@extract", "Basic"],
+  ['context.request.http.headers.authorization.@replace:{"old":"Basic ","new":""}', "amFuZTpzZWNyZXQK"],
+  ["auth.identity.username.@replace", "jane"],
+  ['auth.identity.n.@extract:{"pos":0}', "3"],
+  ["friends.0.@keys", '["age","first","last","nets"]'],
+  ["friends.0.@values", '[44,"Dale","Murphy",["ig","fb"]]'],
+  ["auth.identity.f.@tostr", "1.5"],
+  ["auth.identity.nul.@tostr", "null"],
+  ["auth.identity.roles|@reverse|0", "c"],
+  ["friends.#.nets|@flatten", '["ig","fb","fb"]'],
+  ['friends.#.nets|@flatten:{"deep":true}', '["ig","fb","fb"]'],
+  ["auth.identity.username.@base64:decode", "���"],
+  ["auth.identity.html.@tostr", '"\\u003ca\\u0026b\\u003e"'],
+  ['auth.identity.fullname.@case:upper.@replace:{"old":"JANE","new":"J"}', "Jane Smith"],
+  ["auth.identity.roles.@case:upper", '["A","B","C"]'],
+  ["auth.identity.roles.@tostr.@fromstr.1", "b"],
+  ["auth.identity.obj.a.@reverse", "[2,1]"],
+  ['auth.identity.username.@extract:{"sep":"n"}', "ja"],
+  ['auth.identity.username.@extract:{"sep":"n","pos":1}', "e"],
+  ['context.request.http.headers.authorization.@extract:{"pos":1}|@base64:decode|@strip', "jane:secret"],
+];
+
+Deno.test("selector: every path with modifiers gives GJSON v1.14's answer (with Authorino's modifiers)", () => {
+  assertGjsonAnswers(GJSON_ANSWERS);
+});
