@@ -6,6 +6,8 @@ set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# The dev identity provider's login page is checked in a real browser (test/idp_browser_test.ts).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -36,7 +38,9 @@ if [ "$status" -ne 0 ]; then
   echo "test/setup_packages.sh: apt-get install ${missing[*]} failed (exit $status)" >&2
   exit 1
 fi
-command -v redis-server >/dev/null 2>&1 || {
-  echo "test/setup_packages.sh: redis-server is still not on PATH after installing" >&2
-  exit 1
-}
+for binary in redis-server chromium; do
+  command -v "$binary" >/dev/null 2>&1 || {
+    echo "test/setup_packages.sh: $binary is still not on PATH after installing" >&2
+    exit 1
+  }
+done

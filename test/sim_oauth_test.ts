@@ -8,22 +8,11 @@
  * policy signs, verified by the broker with the extension's trustedHeadersKey), and a call outside
  * its roles gets the guide's 403.
  */
-// @ts-types="@modelcontextprotocol/sdk/client/index"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-// @ts-types="@modelcontextprotocol/sdk/client/auth"
-import { type OAuthClientProvider, UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-// @ts-types="@modelcontextprotocol/sdk/shared/auth"
-import type {
-  OAuthClientInformationMixed,
-  OAuthClientMetadata,
-  OAuthTokens,
-} from "@modelcontextprotocol/sdk/shared/auth.js";
 import { generateKeyPairSync } from "node:crypto";
 import { decodeJwt, generateKeyPair, SignJWT } from "jose";
 import { parse } from "yaml";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./helpers/assert.ts";
+import { LoginOAuthClient, oauthConnect } from "./helpers/oauth_client.ts";
 import { AUTHORIZATION_GUIDE, SEED_ARTICLE_POLICY, TOOL_FILTER_GUIDE } from "./helpers/auth_guides.ts";
 import { requireOpa } from "./helpers/opa.ts";
 import { startFixture } from "./fixtures/mod.ts";
@@ -201,75 +190,11 @@ async function setup(policies: (issuer: string, gateway: string) => unknown[]) {
   };
 }
 
-/** The MCP SDK's OAuth client side, in memory; the "browser" logs in as `user` at the provider. */
-class TestOAuthClient implements OAuthClientProvider {
-  #client?: OAuthClientInformationMixed;
-  #tokens?: OAuthTokens;
-  #verifier = "";
-  /** The authorization code the redirect brought back. */
-  code?: string;
-  /** Every authorization URL the SDK sent the user to. */
-  readonly authorizationUrls: URL[] = [];
-  constructor(readonly idp: OidcProvider, readonly user: string) {}
-  get redirectUrl() {
-    return "http://127.0.0.1/oauth/callback";
+/** The SDK's OAuth client whose "browser" logs in as `user` at the provider. */
+class TestOAuthClient extends LoginOAuthClient {
+  constructor(readonly idp: OidcProvider, readonly user: string) {
+    super((url) => idp.browse(url, user), "sim-oauth-test");
   }
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: "sim-oauth-test",
-      redirect_uris: [this.redirectUrl],
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "none",
-    };
-  }
-  clientInformation() {
-    return this.#client;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.#client = info;
-  }
-  tokens() {
-    return this.#tokens;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.#tokens = tokens;
-  }
-  async redirectToAuthorization(url: URL) {
-    this.authorizationUrls.push(url);
-    const back = await this.idp.browse(url, this.user);
-    this.code = back.searchParams.get("code") ?? undefined;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.#verifier = verifier;
-  }
-  codeVerifier() {
-    return this.#verifier;
-  }
-}
-
-/**
- * Connects an SDK client to `url` the way an MCP host does with OAuth: the first connect meets the
- * 401 and runs the SDK's flow up to the redirect; the code is exchanged with `finishAuth`; a second
- * transport connects with the token.
- */
-async function oauthConnect(url: string, oauth: TestOAuthClient, headers: Record<string, string> = {}) {
-  const transport = () =>
-    new StreamableHTTPClientTransport(new URL(url), { authProvider: oauth, requestInit: { headers } });
-  const first = transport();
-  await assertRejects(() => new Client({ name: "t", version: "1" }).connect(first), UnauthorizedError);
-  assert(oauth.code, "the provider redirected back with a code");
-  await first.finishAuth(oauth.code!);
-  const client = new Client({ name: "t", version: "1" });
-  const second = transport();
-  await client.connect(second);
-  return {
-    client,
-    async [Symbol.asyncDispose]() {
-      await second.terminateSession().catch(() => {});
-      await client.close();
-    },
-  };
 }
 
 const names = (items: { name: string }[]) => items.map((t) => t.name).sort();

@@ -25,6 +25,7 @@ import {
 } from "../replay/mod.ts";
 import type { ManifestDocument } from "../manifest/mod.ts";
 import { DEFAULT_MAX_SESSIONS } from "../../sim/options.ts";
+import { defaultUsers, describeUser, type DevIdp, readUsersFile, startDevIdp } from "../idp/mod.ts";
 // A type only: the cluster replay itself is imported when a verb needs the cluster.
 import type { ClusterReplayFactory } from "../kube/replay.ts";
 
@@ -88,6 +89,70 @@ export const REPLAY_FLAGS = [
   ALL_NAMESPACES_FLAG,
   ...KUBE_FLAGS,
 ] as const satisfies Command["flags"];
+
+/** `simulate --dev-idp`: a local identity provider serving every AuthPolicy's jwt issuer. */
+export const DEV_IDP_FLAGS = [
+  {
+    name: "dev-idp",
+    type: "boolean",
+    description: "Run a local OIDC identity provider and point every replayed AuthPolicy's jwt issuer at " +
+      "it (--issuer-override still wins for the issuers it names); the gateway's protected-resource " +
+      "metadata names it, so MCP clients log in through the gateway's 401. Get a token for scripts " +
+      "with 'kubectl mcp token --user NAME'.",
+  },
+  {
+    name: "users",
+    type: "string",
+    description: "With --dev-idp: a YAML or JSON file mapping each user name to its tokens' claims " +
+      "(resource_access, groups, ...); default: alice (groups mcp-admins) and bob (groups mcp-developers).",
+    complete: "file",
+  },
+  {
+    name: "dev-idp-port",
+    type: "string",
+    default: "0",
+    description: "With --dev-idp: the port on 127.0.0.1 it listens on (0: any free port).",
+  },
+] as const satisfies Command["flags"];
+
+/** Starts the dev identity provider the flags ask for, or none; prints nothing. */
+async function startDevIdpFromFlags(flags: Flags): Promise<{ idp: DevIdp; usersFrom: string } | undefined> {
+  const usersFile = flags.string("users");
+  if (!flags.boolean("dev-idp")) {
+    if (usersFile !== undefined) throw new UsageError("--users needs --dev-idp");
+    if (flags.given("dev-idp-port")) throw new UsageError("--dev-idp-port needs --dev-idp");
+    return undefined;
+  }
+  const portText = flags.string("dev-idp-port") ?? "0";
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) {
+    throw new UsageError(`invalid value "${portText}" for --dev-idp-port: expected a port number`);
+  }
+  const users = usersFile !== undefined ? await readUsersFile(usersFile) : defaultUsers();
+  try {
+    return { idp: await startDevIdp({ users, port }), usersFrom: usersFile ?? "the default pair" };
+  } catch (error) {
+    if ((error as { code?: string })?.code === "EADDRINUSE" || error instanceof Deno.errors.AddrInUse) {
+      throw new UsageError(`port ${port} on 127.0.0.1 is in use; choose another with --dev-idp-port`);
+    }
+    throw error;
+  }
+}
+
+/** What `simulate --dev-idp` prints at start-up: the provider, its users, how to get a token. */
+export function formatDevIdpSummary(idp: DevIdp, usersFrom: string, gatewayUrl: string): string {
+  const names = Object.keys(idp.users);
+  const width = Math.max(...names.map((name) => name.length));
+  const gatewayFlag = gatewayUrl === "http://127.0.0.1:8080/mcp" ? "" : ` --gateway ${gatewayUrl}`;
+  return [
+    `dev identity provider: ${idp.issuer} (login page, code + PKCE, client credentials, registration)`,
+    `  users (${usersFrom}):`,
+    ...names.map((name) => `    ${name.padEnd(width)}  ${describeUser(idp.users[name])}`),
+    `  a token: kubectl mcp token --user ${names[0]}${gatewayFlag}`,
+    `  MCP clients log in through the gateway's 401: its metadata names this provider.`,
+    "",
+  ].join("\n");
+}
 
 /**
  * Validates documents before they are replayed. Objects the API server would reject cannot exist in
@@ -192,6 +257,11 @@ export const simulateCommand: Command = {
       command: "kubectl mcp simulate -f new-registration.yaml --overlay",
     },
     {
+      comment:
+        "Replay the AuthPolicies with a local identity provider and its users (then: kubectl mcp token --user alice)",
+      command: "kubectl mcp simulate -f manifests/ --dev-idp --users users.yaml",
+    },
+    {
       comment: "Replay the AuthPolicies, fetching the keys of their issuer from a local one",
       command:
         "kubectl mcp simulate -A --issuer-override https://idp.example.com/realms/mcp=http://127.0.0.1:8081/realms/mcp",
@@ -231,6 +301,7 @@ export const simulateCommand: Command = {
       description: "Client sessions the gateway holds at most; an initialize past it gets 503.",
     },
     ...AUTH_POLICY_FLAGS,
+    ...DEV_IDP_FLAGS,
     ...REPLAY_FLAGS,
   ],
   async run({ io, args, flags }) {
@@ -258,6 +329,13 @@ export const simulateCommand: Command = {
     const issuerOverrides = parseIssuerOverrides(flags.strings("issuer-override"));
     const opaPath = flags.string("opa");
     const options = await replayOptionsFromFlags(flags, io);
+    let dev: Awaited<ReturnType<typeof startDevIdpFromFlags>>;
+    try {
+      dev = await startDevIdpFromFlags(flags);
+    } catch (error) {
+      await options.resolver.close();
+      throw error;
+    }
     let replay: Replay;
     try {
       replay = await startReplay({
@@ -271,6 +349,7 @@ export const simulateCommand: Command = {
           unsupportedRules: flags.string("unsupported-rules") === "allow" ? "allow" : "deny",
           issuerOverrides,
           ...(opaPath ? { opaPath } : {}),
+          ...(dev ? { devIdp: { issuer: dev.idp.issuer, jwksUri: dev.idp.jwksUri } } : {}),
         },
         port,
         hostname: flags.string("address"),
@@ -282,6 +361,7 @@ export const simulateCommand: Command = {
       });
     } catch (error) {
       await options.resolver.close();
+      await dev?.idp.close();
       if (error instanceof Deno.errors.AddrInUse) {
         throw new UsageError(
           `port ${port} on ${flags.string("address")} is in use; choose another with --port`,
@@ -295,6 +375,7 @@ export const simulateCommand: Command = {
       for (const note of replay.notes) io.out(`note: ${note}\n`);
       const auth = replay.auth && formatAuthSummary(replay.auth);
       if (auth) io.out(`\n${auth}`);
+      if (dev) io.out(`\n${formatDevIdpSummary(dev.idp, dev.usersFrom, replay.url)}`);
       for (const warning of replay.warnings) io.err(formatReplayWarning(warning));
       const store = replay.sessionStore;
       io.out(`\nsession store: ${store.description}${store.note ? ` (${store.note})` : ""}\n`);
@@ -317,6 +398,7 @@ export const simulateCommand: Command = {
       io.out("Stopping.\n");
     } finally {
       await replay.close();
+      await dev?.idp.close();
     }
     return 0;
   },

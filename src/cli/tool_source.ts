@@ -200,7 +200,7 @@ function authOptionsFromFlags(
     unsupportedRules: flags.string("unsupported-rules") === "allow" ? "allow" : "deny",
     issuerOverrides: parseIssuerOverrides(flags.strings("issuer-override")),
     ...(opaPath ? { opaPath } : {}),
-    ...(identity.devIdpIssuer ? { everyIssuer: identity.devIdpIssuer } : {}),
+    ...(identity.devIdpIssuer ? { devIdp: { issuer: identity.devIdpIssuer } } : {}),
     ...(identity.identity.claims ? { whatIfClaims: identity.identity.claims } : {}),
   };
 }

@@ -67,3 +67,32 @@ export function memoryAdapter(): new (model: string) => unknown {
     }
   };
 }
+
+/**
+ * Answers a consent interaction by granting everything the client asked for (scopes, claims, the
+ * resource indicators' scopes), as a first-party application is granted it, and finishes the
+ * interaction (oidc-provider redirects back to the authorization endpoint).
+ */
+export async function grantWhatWasAsked(
+  // deno-lint-ignore no-explicit-any
+  provider: any,
+  req: unknown,
+  res: unknown,
+  // deno-lint-ignore no-explicit-any
+  details: any,
+): Promise<void> {
+  const { prompt, params, session } = details;
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  const missing = prompt.details ?? {};
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(" "));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, (scopes as string[]).join(" "));
+  }
+  const grantId = await grant.save();
+  await provider.interactionFinished(req, res, { consent: details.grantId ? {} : { grantId } }, {
+    mergeWithLastSubmission: true,
+  });
+}

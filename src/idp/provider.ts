@@ -24,7 +24,7 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { loadOidcProvider, memoryAdapter } from "./oidc_provider.ts";
+import { grantWhatWasAsked, loadOidcProvider, memoryAdapter } from "./oidc_provider.ts";
 import { errorPage, loginPage } from "./login_page.ts";
 import { type DevUsers, type UserClaims, validateClaims } from "./users.ts";
 import { IdpError } from "./errors.ts";
@@ -144,6 +144,21 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       ? interact
       : undefined;
     if (!own) {
+      // oidc-provider answers CORS on its other endpoints; registration is open here anyway, and
+      // browser clients (MCP Inspector without its proxy) register from their own origin.
+      const origin = req.headers.origin;
+      if (path === "/reg" && origin) {
+        res.setHeader("access-control-allow-origin", origin);
+        res.setHeader("vary", "Origin");
+        if (req.method === "OPTIONS") {
+          res.setHeader("access-control-allow-methods", "POST");
+          res.setHeader("access-control-allow-headers", "content-type, authorization");
+          res.setHeader("access-control-max-age", "3600");
+          res.statusCode = 204;
+          res.end();
+          return;
+        }
+      }
       provider.callback()(req, res);
       return;
     }
@@ -186,7 +201,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       );
     }
     if (details.uid !== uid) throw new IdpError("This sign-in link does not match the current sign-in.");
-    const { prompt, params, session } = details;
+    const { prompt, params } = details;
     if (action === "abort") {
       await provider.interactionFinished(req, res, {
         error: "access_denied",
@@ -217,20 +232,8 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       );
       return;
     }
-    // Consent: whatever the client asked for, as a first-party application is granted it.
-    const grant = details.grantId
-      ? await provider.Grant.find(details.grantId)
-      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
-    const missing = prompt.details ?? {};
-    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(" "));
-    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-      grant.addResourceScope(indicator, (scopes as string[]).join(" "));
-    }
-    const grantId = await grant.save();
-    await provider.interactionFinished(req, res, { consent: details.grantId ? {} : { grantId } }, {
-      mergeWithLastSubmission: true,
-    });
+    // Consent: implied, as for a first-party application.
+    await grantWhatWasAsked(provider, req, res, details);
   }
 
   /** `POST /dev/token`: `{"user": NAME | "claims": {...}, "resource": URL}` -> an access token. */

@@ -120,48 +120,41 @@ export function validateClaims(claims: unknown, where: string): UserClaims {
   return structuredClone(claims) as UserClaims;
 }
 
-/** Parses YAML or JSON text as a users document (see {@linkcode validateUsers}). */
-export function parseUsers(text: string, source: string): DevUsers {
-  let document: unknown;
+/** YAML or JSON text as a document; `source` names it in the error. */
+function parseDocument(text: string, source: string): unknown {
   try {
-    document = parse(text);
+    return parse(text);
   } catch (error) {
     throw new InputError(`${source}: not valid YAML or JSON: ${(error as Error).message.split("\n")[0]}`, {
       cause: error,
     });
   }
-  return validateUsers(document, source);
+}
+
+/** The YAML or JSON document in the file at `path`; `what` names the file in errors. */
+async function readDocument(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new InputError(`cannot read the ${what} ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return parseDocument(text, path);
+}
+
+/** Parses YAML or JSON text as a users document (see {@linkcode validateUsers}). */
+export function parseUsers(text: string, source: string): DevUsers {
+  return validateUsers(parseDocument(text, source), source);
 }
 
 /** Reads `--users FILE`. */
 export async function readUsersFile(path: string): Promise<DevUsers> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new InputError(`cannot read the users file ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  return parseUsers(text, path);
+  return validateUsers(await readDocument(path, "users file"), path);
 }
 
 /** Reads `--claims FILE`: one identity's claims (a mapping), for a token with exactly those. */
 export async function readClaimsFile(path: string): Promise<UserClaims> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new InputError(`cannot read the claims file ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  let document: unknown;
-  try {
-    document = parse(text);
-  } catch (error) {
-    throw new InputError(`${path}: not valid YAML or JSON: ${(error as Error).message.split("\n")[0]}`, {
-      cause: error,
-    });
-  }
+  const document = await readDocument(path, "claims file");
   // `sub` may name the subject here (it is a what-if identity, not one of the provider's users).
   if (typeof document === "object" && document !== null && !Array.isArray(document)) {
     const { sub, ...rest } = document as Record<string, unknown>;

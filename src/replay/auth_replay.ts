@@ -14,6 +14,7 @@ import {
   authSecretRefs,
   issuerUrlsOf,
   matchesLabelSelector,
+  ruleSetsOf,
   secretObjectsOf,
   serviceOfUrl,
 } from "./auth.ts";
@@ -35,11 +36,11 @@ export interface AuthReplayOptions {
    */
   whatIfClaims?: Record<string, unknown>;
   /**
-   * An issuer that stands in for every issuer the policies name that no `issuerOverrides` entry
-   * names (`--user`: the dev identity provider's): discovery and keys come from it, so its tokens
-   * are accepted as the issuer's.
+   * `simulate --dev-idp`: the issuer of the dev identity provider, which serves every jwt issuer
+   * the policies name (but those `issuerOverrides` name), and which the gateway's protected-resource
+   * metadata and the policies' 401s point clients at (see {@linkcode pointDenialsAtGateway}).
    */
-  everyIssuer?: string;
+  devIdp?: { issuer: string; jwksUri?: string };
 }
 
 /** What the gate gets from one load of the objects. */
@@ -110,14 +111,21 @@ export async function planAuth(
   const forwards: string[] = [];
   const notes: string[] = [];
   const seen = new Set<string>();
+  const devIdp = options.devIdp;
+  const replaced = new Map<string, string[]>();
   for (const use of issuerUrlsOf(policies)) {
-    if (seen.has(use.url) || options.issuerOverrides?.[use.url] !== undefined) continue;
-    seen.add(use.url);
-    if (options.everyIssuer) {
-      issuerOverrides[use.url] = options.everyIssuer;
-      notes.push(`${use.policy}: the issuer ${use.url} is played by ${options.everyIssuer}`);
+    if (devIdp && options.issuerOverrides?.[use.url] === undefined) {
+      // A jwksUrl names the key set itself; an issuerUrl the issuer whose discovery names it.
+      issuerOverrides[use.url] = use.path.endsWith(".jwksUrl")
+        ? devIdp.jwksUri ?? `${devIdp.issuer}/jwks`
+        : devIdp.issuer;
+      const users = replaced.get(use.url) ?? [];
+      if (!users.includes(use.policy)) users.push(use.policy);
+      replaced.set(use.url, users);
       continue;
     }
+    if (seen.has(use.url) || options.issuerOverrides?.[use.url] !== undefined) continue;
+    seen.add(use.url);
     // A bare Service name resolves where Authorino runs, beside its AuthConfigs.
     const service = serviceOfUrl(use.url, namespace);
     if (!service) continue;
@@ -151,14 +159,66 @@ export async function planAuth(
         (reached.pod ? ` (pod ${reached.pod})` : ""),
     );
   }
+  for (const [url, users] of replaced) {
+    notes.push(
+      `the issuer ${url} (${users.join(", ")}) is replaced by the dev identity provider ${devIdp!.issuer}`,
+    );
+  }
+  const served = devIdp ? policies.map((policy) => pointDenialsAtGateway(policy, notes)) : policies;
   return {
-    policies,
+    policies: served,
     secrets: visibleSecrets(objects, policies, namespace, notes),
     namespace,
     issuerOverrides,
     forwards,
     notes,
   };
+}
+
+/** `resource_metadata=URL` in a `WWW-Authenticate` value (RFC 9728 section 5.1), quoted or not. */
+const RESOURCE_METADATA = /(resource_metadata="?)(https?:\/\/[^\s",/]+)([^\s",]*)/;
+
+/**
+ * `policy` with each denial header that points clients at protected-resource metadata
+ * (`WWW-Authenticate: Bearer resource_metadata=https://mcp.example.com/.well-known/...`) pointing
+ * at this gateway instead: the same path on the host the request named, so the client's OAuth flow
+ * goes through the simulator's metadata, which names the dev identity provider. The value becomes a
+ * CEL `expression` over `request.host`; a header already given by `selector` or `expression` is
+ * kept. Each header changed is said in `notes`.
+ */
+export function pointDenialsAtGateway(policy: ReplayObject, notes: string[]): ReplayObject {
+  let copy: ReplayObject | undefined;
+  for (const { path, rules } of ruleSetsOf(policy)) {
+    const response = rules.response;
+    if (typeof response !== "object" || response === null) continue;
+    for (const denial of ["unauthenticated", "unauthorized"]) {
+      const headers = (response as Record<string, { headers?: Record<string, unknown> }>)[denial]?.headers;
+      if (typeof headers !== "object" || headers === null) continue;
+      for (const [name, header] of Object.entries(headers)) {
+        const value = (header as { value?: unknown } | null)?.value;
+        if (typeof value !== "string" || (header as { expression?: unknown }).expression !== undefined) {
+          continue;
+        }
+        const match = RESOURCE_METADATA.exec(value);
+        if (!match) continue;
+        const before = value.slice(0, match.index) + match[1] + "http://";
+        const after = match[3] + value.slice(match.index + match[0].length);
+        const expression = `${JSON.stringify(before)} + request.host + ${JSON.stringify(after)}`;
+        copy ??= structuredClone(policy);
+        const target = ruleSetsOf(copy).find((set) => set.path === path)!.rules.response as Record<
+          string,
+          { headers: Record<string, Record<string, unknown>> }
+        >;
+        target[denial].headers[name] = { expression };
+        notes.push(
+          `${keyOf(policy)}: ${path}.response.${denial}.headers.${name} points clients at ${match[2]}${
+            match[3]
+          }; served as this gateway's ${match[3] || "/"} so they log in at the dev identity provider`,
+        );
+      }
+    }
+  }
+  return copy ?? policy;
 }
 
 /**

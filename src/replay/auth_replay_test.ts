@@ -1,8 +1,11 @@
 import { assertEquals } from "../../test/helpers/assert.ts";
+import { requestJson } from "../../test/helpers/auth_guides.ts";
+import { compileResponse } from "../../sim/auth/response.ts";
 import {
   describePolicyChanges,
   planAuth,
   planReplay,
+  pointDenialsAtGateway,
   policiesForGateway,
   type ReplayObject,
   type ServiceBackend,
@@ -252,5 +255,78 @@ Deno.test("describePolicyChanges: added, changed and removed policies, with wher
       "authpolicy ns/b added (not applied: HTTPRoute ns/x is not among the objects)",
       "authpolicy ns/c removed",
     ],
+  );
+});
+
+Deno.test("planAuth with the dev identity provider serves every issuer but an --issuer-override, and says which", async () => {
+  const dev = { issuer: "http://127.0.0.1:7000", jwksUri: "http://127.0.0.1:7000/jwks" };
+  const objects = [
+    extension,
+    gateway("gw"),
+    policy("a", "gateway-system", "Gateway", "gw", jwt("https://idp.example.com/realms/mcp")),
+    policy("b", "gateway-system", "Gateway", "gw", jwt("https://idp.example.com/realms/mcp")),
+    policy("c", "gateway-system", "Gateway", "gw", jwt("https://other.example.com")),
+    policy("d", "gateway-system", "Gateway", "gw", {
+      authentication: { keys: { jwt: { jwksUrl: "https://keys.example.com/certs" } } },
+    }),
+  ];
+  const plan = await planAuth(objects, extension, staticResolver({}), {
+    devIdp: dev,
+    issuerOverrides: { "https://other.example.com": "http://127.0.0.1:9000" },
+  });
+  assertEquals(plan.issuerOverrides, {
+    "https://idp.example.com/realms/mcp": dev.issuer,
+    "https://other.example.com": "http://127.0.0.1:9000",
+    "https://keys.example.com/certs": dev.jwksUri,
+  });
+  assertEquals(plan.notes, [
+    "the issuer https://idp.example.com/realms/mcp (gateway-system/a, gateway-system/b) is replaced by the dev identity provider http://127.0.0.1:7000",
+    "the issuer https://keys.example.com/certs (gateway-system/d) is replaced by the dev identity provider http://127.0.0.1:7000",
+  ]);
+});
+
+Deno.test("pointDenialsAtGateway: a 401's resource_metadata names this gateway's host, the rest of the value kept", () => {
+  const written = policy("p", "gateway-system", "Gateway", "gw", {
+    response: {
+      unauthenticated: {
+        headers: {
+          "WWW-Authenticate": {
+            value:
+              'Bearer realm="mcp", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"',
+          },
+          "X-Other": { value: "kept" },
+        },
+      },
+      unauthorized: { headers: { "WWW-Authenticate": { expression: "'Bearer error=\"x\"'" } } },
+    },
+  });
+  const notes: string[] = [];
+  const served = pointDenialsAtGateway(written, notes);
+  // The written policy is untouched; the served one evaluates against the request's host.
+  assertEquals(
+    ((written.spec!.rules as { response: { unauthenticated: { headers: Record<string, unknown> } } }).response
+      .unauthenticated.headers["WWW-Authenticate"] as { value: string }).value.includes("mcp.example.com"),
+    true,
+  );
+  const response = compileResponse((served.spec!.rules as { response: Record<string, unknown> }).response);
+  const json = requestJson({ headers: { host: "127.0.0.1:8123" } });
+  const denial = response.deny("unauthenticated", "credential not found", json);
+  assertEquals(denial.headers, {
+    "X-Ext-Auth-Reason": "credential not found",
+    "WWW-Authenticate":
+      'Bearer realm="mcp", resource_metadata="http://127.0.0.1:8123/.well-known/oauth-protected-resource/mcp"',
+    "X-Other": "kept",
+  });
+  assertEquals(notes.length, 1);
+  assertEquals(
+    notes[0],
+    "gateway-system/p: spec.rules.response.unauthenticated.headers.WWW-Authenticate points clients at " +
+      "https://mcp.example.com/.well-known/oauth-protected-resource/mcp; served as this gateway's " +
+      "/.well-known/oauth-protected-resource/mcp so they log in at the dev identity provider",
+  );
+  // Nothing to point: the same object back.
+  assertEquals(
+    pointDenialsAtGateway(policy("q", "ns", "Gateway", "gw"), []),
+    policy("q", "ns", "Gateway", "gw"),
   );
 });

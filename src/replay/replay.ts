@@ -258,6 +258,11 @@ export async function planReplay(
       ...base.extension,
       ...definedOnly(broker?.settings ?? {}),
       ...definedOnly(options.settings ?? {}),
+      ...(options.auth?.devIdp
+        ? {
+          oauthProtectedResource: devIdpResource(base.extension.oauthProtectedResource, options.auth.devIdp),
+        }
+        : {}),
     },
   });
   const auth = options.auth
@@ -278,6 +283,19 @@ export async function planReplay(
     ),
     ...(broker ? { broker } : {}),
   };
+}
+
+/**
+ * The protected-resource metadata with `simulate --dev-idp`: the dev identity provider is the
+ * authorization server, and the resource is left to this gateway's own `/mcp` (a cluster's public
+ * `resource` would fail the client's check that the metadata is the server's it connected to).
+ */
+function devIdpResource(
+  extension: GatewayConfig["extension"]["oauthProtectedResource"],
+  devIdp: { issuer: string },
+): NonNullable<GatewayConfig["extension"]["oauthProtectedResource"]> {
+  const { resource: _cluster, ...rest } = extension ?? { authorizationServers: [] };
+  return { ...rest, authorizationServers: [devIdp.issuer] };
 }
 
 /** The `CACHE_CONNECTION_STRING` of the Secret the extension's `spec.sessionStore` names. */
