@@ -468,3 +468,80 @@ Deno.test("--claims (what-if) answers as a real token carrying the same claims; 
     assertEquals(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
   }
 });
+
+Deno.test("--user gets its token from a running simulate --dev-idp: can-i from the files, tools and call through that gateway", async () => {
+  await using s = await setup();
+  const users = `${s.dir}/../users-${crypto.randomUUID()}.yaml`;
+  // The provider sets `sub` itself: the user's name.
+  const withoutSub = (claims: Record<string, unknown>) => ({ ...claims, sub: undefined });
+  await Deno.writeTextFile(
+    users,
+    JSON.stringify({ alice: withoutSub(CLAIMS.alice), bob: withoutSub(CLAIMS.bob) }),
+  );
+  try {
+    await using sim = spawnCli(["simulate", "--port", "0", "--dev-idp", "--users", users, ...s.flags]);
+    const [, url] = await sim.waitFor(/listening on (http:\/\/\S+\/mcp)/, 60_000);
+    const idp = ["--dev-idp", url];
+
+    // The same answers as alice's real token from the test's issuer, the dev provider standing in for it.
+    const [asUser, asToken] = await Promise.all([
+      runCli(["auth", "can-i", "--list", "-o", "json", "--user", "alice", ...idp, ...s.flags]),
+      runCli(["auth", "can-i", "--list", "-o", "json", "--token", s.tokens.alice, ...s.flags]),
+    ]);
+    assertEquals(asUser.code, 0, asUser.stderr);
+    const allowed = (stdout: string) =>
+      (JSON.parse(stdout) as { tools: { name: string; allowed: boolean }[] }).tools.filter((t) => t.allowed)
+        .map((t) => t.name);
+    assertEquals(allowed(asUser.stdout), allowed(asToken.stdout));
+    assertEquals(allowed(asUser.stdout).sort(), ["github_search", "weather_get_forecast", "weather_search"]);
+    const no = await runCli([
+      "auth",
+      "can-i",
+      "call",
+      "github_create_issue",
+      "--user",
+      "alice",
+      ...idp,
+      ...s.flags,
+    ]);
+    assertEquals(no.code, 1, no.stderr);
+    assertStringIncludes(no.stdout, "rule tool-access-check");
+
+    // Through the running gateway itself: bob's list and a call in his roles.
+    const tools = await runCli(["tools", "-o", "name", "--user", "bob", "--gateway", url]);
+    assertEquals(tools.code, 0, tools.stderr);
+    assertEquals(tools.stdout.trim().split("\n").sort(), [
+      "github_create_issue",
+      "github_delete_issue",
+      "github_get_issue",
+    ]);
+    const call = await runCli([
+      "call",
+      "github_get_issue",
+      "--arg",
+      "number=1",
+      "--user",
+      "bob",
+      "--gateway",
+      url,
+    ]);
+    assertEquals(call.code, 0, call.stderr);
+    assertStringIncludes(call.stdout, '"number":1');
+    // An unknown user is the provider's refusal, not a yes or no.
+    const unknown = await runCli([
+      "auth",
+      "can-i",
+      "call",
+      "weather_search",
+      "--user",
+      "mallory",
+      ...idp,
+      ...s.flags,
+    ]);
+    assertEquals(unknown.code, 1);
+    assertEquals(unknown.stdout, "");
+    assertStringIncludes(unknown.stderr, "mallory");
+  } finally {
+    await Deno.remove(users);
+  }
+});

@@ -192,9 +192,24 @@ async function routedAnswer(
   notes: string[],
 ): Promise<CanIAnswer> {
   const method = action.verb === "call" ? "tools/call" : "prompts/get";
-  const routed = await step(gw, identity, method, { name: action.name, arguments: {} });
-  const steps = [...session, routed.step];
-  const server = routed.server;
+  const kind = action.verb === "call" ? "tool" : "prompt";
+  const params = { name: action.name, arguments: {} };
+  const meta = action.verb === "call" && gw.metaTools.includes(action.name);
+  const server = computeAttributes(method, params, gw.catalog, new Map(), identity.virtualServer).serverName;
+  // The router answers a name no server owns itself, before the auth filter: no policy is asked.
+  const routed: CanIStep = !server && !meta
+    ? {
+      request: `${method} ${action.name}`,
+      where: "router",
+      allowed: false,
+      policies: [],
+      stage: "gateway",
+      reason: `no server provides ${kind} ${action.name}: the router answers ${
+        kind === "tool" ? "Tool" : "Prompt"
+      } not found before the AuthPolicy`,
+    }
+    : (await step(gw, identity, method, params)).step;
+  const steps = [...session, routed];
   const answer = (decidedBy: CanIStep): CanIAnswer => ({
     allowed: steps.every((s) => s.allowed),
     action: `${action.verb} ${action.name}`,
@@ -206,17 +221,7 @@ async function routedAnswer(
   });
   const refused = steps.find((s) => !s.allowed);
   if (refused) return answer(refused);
-  // Past the policy, the gateway's own answers: an unknown name, a virtual server that is enforced.
-  const meta = action.verb === "call" && gw.metaTools.includes(action.name);
-  const kind = action.verb === "call" ? "tool" : "prompt";
-  if (!server && !meta) {
-    Object.assign(routed.step, {
-      allowed: false,
-      stage: "gateway",
-      reason: `no server provides ${kind} ${action.name}: the gateway answers Unknown ${kind}`,
-    });
-    return answer(routed.step);
-  }
+  // Past the policy, the gateway's own answer: a name outside a virtual server that is enforced.
   const vs = identity.virtualServer
     ? gw.config.virtualServers.find((v) => v.name === identity.virtualServer)
     : undefined;
@@ -225,16 +230,16 @@ async function routedAnswer(
       ? !vs.tools.includes(action.name)
       : Boolean(vs.prompts?.length) && !vs.prompts!.includes(action.name);
     if (outside) {
-      Object.assign(routed.step, {
+      Object.assign(routed, {
         allowed: false,
         stage: "gateway",
         reason:
           `${kind} ${action.name} is not in virtual server ${vs.name}, and virtual servers are enforced`,
       });
-      return answer(routed.step);
+      return answer(routed);
     }
   }
-  return answer(routed.step);
+  return answer(routed);
 }
 
 /** `initialize` and `notifications/initialized`: what a client needs before anything else. */

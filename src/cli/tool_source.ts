@@ -126,7 +126,7 @@ export async function openToolSource(
     return {
       url,
       identity: identity.identity,
-      status: () => fetchStatus(url, io.signal),
+      status: () => fetchStatus(url, io.signal, identity.identity.token),
       absent: () => Promise.resolve([]),
       virtualServers: () => undefined,
       close: () => Promise.resolve(),
@@ -249,10 +249,13 @@ function checkToken(token: string | undefined): void {
 export async function fetchStatus(
   mcpUrl: string,
   signal: AbortSignal = new AbortController().signal,
+  token?: string,
 ): Promise<GatewayStatus | undefined> {
   try {
+    // The gateway's policy guards /status too (its route's status rule): ask as the identity.
     const response = await fetch(new URL("/status", mcpUrl), {
       signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]),
+      ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}),
     });
     if (!response.ok || !response.headers.get("content-type")?.includes("json")) {
       await response.body?.cancel();
