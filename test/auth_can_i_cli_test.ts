@@ -15,12 +15,12 @@ import { generateKeyPairSync } from "node:crypto";
 import { parse, stringify } from "yaml";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./helpers/assert.ts";
 import { AUTHORIZATION_GUIDE, TOOL_FILTER_GUIDE } from "./helpers/auth_guides.ts";
+import { GATEWAY_NS as GW_NS, mcpExtension, mcpGateway, mcpServer } from "./helpers/auth_objects.ts";
 import { runCli, spawnCli } from "./helpers/cli.ts";
 import { requireOpa } from "./helpers/opa.ts";
 import { startIssuer } from "./helpers/jwks_issuer.ts";
 import { startFixture } from "./fixtures/mod.ts";
 
-const GW_NS = "gateway-system";
 const MCP_NS = "mcp-system";
 const NS = "mcp-test";
 
@@ -72,41 +72,11 @@ function objects(issuer: string): unknown[] {
   const keys = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const publicPem = keys.publicKey.export({ format: "pem", type: "spki" }) as string;
   const privatePem = keys.privateKey.export({ format: "pem", type: "sec1" }) as string;
-  const route = (name: string) => ({
-    apiVersion: "gateway.networking.k8s.io/v1",
-    kind: "HTTPRoute",
-    metadata: { namespace: NS, name: `${name}-route` },
-    spec: {
-      parentRefs: [{ name: "mcp-gateway", namespace: GW_NS }],
-      hostnames: [`${name}.mcp.local`],
-      rules: [{ backendRefs: [{ name, port: 9090 }] }],
-    },
-  });
-  const registration = (name: string) => ({
-    apiVersion: "mcp.kuadrant.io/v1",
-    kind: "MCPServerRegistration",
-    metadata: { namespace: NS, name },
-    spec: {
-      prefix: `${name}_`,
-      targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: `${name}-route` },
-    },
-  });
+  // As the guides set it up: the broker's listener `mcp`, the servers' `mcps` the authorization guide targets.
+  const gateway = mcpGateway("127.0.0.1");
+  gateway.spec.listeners.push({ name: "mcps", hostname: "*.mcp.local", port: 8080, protocol: "HTTP" });
   return [
-    {
-      apiVersion: "mcp.kuadrant.io/v1",
-      kind: "MCPGatewayExtension",
-      metadata: { namespace: MCP_NS, name: "mcp-gateway-extension" },
-      spec: {
-        targetRef: {
-          group: "gateway.networking.k8s.io",
-          kind: "Gateway",
-          name: "mcp-gateway",
-          namespace: GW_NS,
-          sectionName: "mcp",
-        },
-        trustedHeadersKey: { secretName: "trusted-headers-public-key" },
-      },
-    },
+    mcpExtension({ trustedHeadersKey: { secretName: "trusted-headers-public-key" } }),
     {
       apiVersion: "v1",
       kind: "Secret",
@@ -119,21 +89,9 @@ function objects(issuer: string): unknown[] {
       metadata: { namespace: "kuadrant-system", name: "trusted-headers-private-key" },
       stringData: { "key.pem": privatePem },
     },
-    {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "Gateway",
-      metadata: { namespace: GW_NS, name: "mcp-gateway" },
-      spec: {
-        listeners: [
-          { name: "mcp", hostname: "127.0.0.1", port: 8080, protocol: "HTTP" },
-          { name: "mcps", hostname: "*.mcp.local", port: 8080, protocol: "HTTP" },
-        ],
-      },
-    },
-    route("weather"),
-    route("github"),
-    registration("weather"),
-    registration("github"),
+    gateway,
+    ...mcpServer(NS, "weather", "weather_"),
+    ...mcpServer(NS, "github", "github_"),
     ...Object.entries(VIRTUAL_SERVERS).map(([key, tools]) => ({
       apiVersion: "mcp.kuadrant.io/v1",
       kind: "MCPVirtualServer",
@@ -146,7 +104,7 @@ function objects(issuer: string): unknown[] {
 }
 
 /** The issuer, the servers, the manifests and the flags every command of the test takes. */
-export async function setup() {
+async function setup() {
   const issuer = await startIssuer();
   const weather = await startFixture("weather");
   const github = await startFixture("github");

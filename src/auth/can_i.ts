@@ -264,7 +264,7 @@ async function step(
   identity: CanIIdentity,
   method: string,
   params: Record<string, unknown> | undefined,
-): Promise<{ step: CanIStep; trace?: GateTrace; server?: string }> {
+): Promise<{ step: CanIStep; trace?: GateTrace }> {
   const attributes = computeAttributes(method, params, gw.catalog, new Map(), identity.virtualServer);
   const request = clientRequest(gw.url, identity, method, params);
   const name = typeof params?.name === "string" ? ` ${params.name}` : "";
@@ -282,11 +282,7 @@ async function step(
     };
   }
   const gate = await gw.gate.explain({ attributes, request });
-  return {
-    step: stepOf(label, gate),
-    trace: gate,
-    ...(attributes.serverName ? { server: attributes.serverName } : {}),
-  };
+  return { step: stepOf(label, gate), trace: gate };
 }
 
 /** A gate's answer as a step (the decision's headers and identity are left out: they may be credentials). */
