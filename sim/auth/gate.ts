@@ -290,6 +290,17 @@ export class AuthPolicyGate implements RequestPolicy {
           port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
         },
       });
+      // As for the answers: what a reason quotes is never a credential of the request or a Secret's value.
+      const secrets = [...requestSecrets(input.request.headers, input.request.url), ...this.#secretValues()];
+      const redact = (text: string) => redactValues(text, secrets);
+      trace.reason = redact(trace.reason);
+      if (!trace.decision.allow) trace.decision.reason = redact(trace.decision.reason);
+      for (const rule of trace.authorization) if (rule.reason) rule.reason = redact(rule.reason);
+      if (trace.identity) {
+        for (const [name, error] of Object.entries(trace.identity.errors)) {
+          trace.identity.errors[name] = redact(error);
+        }
+      }
       return { where, decision: trace.decision, trace };
     } finally {
       if (--compiled.inFlight === 0 && compiled.retired) this.#retire(compiled);

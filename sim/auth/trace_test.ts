@@ -5,7 +5,10 @@
 import { assert, assertEquals } from "../../test/helpers/assert.ts";
 import { ACCOUNTING, AUTHORIZATION_GUIDE, rulesOf } from "../../test/helpers/auth_guides.ts";
 import { startIssuer } from "../../test/helpers/jwks_issuer.ts";
+import { authPolicy, mcpExtension, mcpGateway, mcpServer } from "../../test/helpers/auth_objects.ts";
+import { policyTargetsFromObjects } from "./auth_policy.ts";
 import { compileAuthConfig, type EngineContext } from "./engine.ts";
+import { AuthPolicyGate } from "./gate.ts";
 import { JwksCache } from "./jwks.ts";
 import { traceAuthConfig } from "./trace.ts";
 import type { AuthRequest } from "./types.ts";
@@ -113,5 +116,56 @@ Deno.test("trace: a top-level when that does not hold, a named pattern that fail
     assertEquals(unsupported.authorization.map((r) => r.result), ["passed", "unsupported"]);
   } finally {
     await engine.close();
+  }
+});
+
+Deno.test("trace: the gate's explain picks the engine evaluate would and never quotes a credential", async () => {
+  const objects = [
+    mcpExtension(),
+    mcpGateway(),
+    ...mcpServer("mcp-test", "weather", "weather_"),
+    authPolicy("gateway-system", "p", { kind: "Gateway", name: "mcp-gateway" }, {
+      rules: {
+        authorization: {
+          // A conversion error quotes the value it could not convert: the credential.
+          numeric: {
+            patternMatching: { patterns: [{ predicate: "int(request.headers.authorization) > 0" }] },
+          },
+        },
+      },
+    }),
+  ];
+  const gate = new AuthPolicyGate({
+    policies: objects,
+    targets: policyTargetsFromObjects(objects),
+    context: { secrets: { list: () => [] }, unsupportedRules: "deny" },
+  });
+  try {
+    const credential = "Bearer s3cr3t-credential-value";
+    const request = new Request("http://127.0.0.1:8080/mcp", {
+      method: "POST",
+      headers: { authorization: credential },
+    });
+    const attributes = {
+      method: "tools/call",
+      serverName: "mcp-test/weather",
+      toolName: "search",
+      requestedName: "weather_search",
+    };
+    const explained = await gate.explain({ attributes, request });
+    assertEquals(explained.where, "server mcp-test/weather");
+    const decided = await gate.evaluate({ attributes, request });
+    assert(!explained.decision.allow && !decided.allow);
+    assertEquals(explained.decision.status, decided.status);
+    assertEquals(explained.trace?.rule, "numeric");
+    const printed = JSON.stringify({ ...explained.trace, decision: undefined });
+    assert(!printed.includes("s3cr3t-credential-value"), printed);
+    assertEquals(explained.trace?.predicate, "int(request.headers.authorization) > 0");
+
+    // A list request goes to the broker's route: the same policy there (it is on the whole Gateway).
+    const list = await gate.explain({ attributes: { method: "tools/list" }, request });
+    assertEquals(list.where, "broker");
+  } finally {
+    await gate.close();
   }
 });
