@@ -140,8 +140,14 @@ async function startDevIdpFromFlags(flags: Flags): Promise<{ idp: DevIdp; usersF
 }
 
 /** What `simulate --dev-idp` prints at start-up: the provider, its users, how to get a token. */
-export function formatDevIdpSummary(idp: DevIdp, usersFrom: string, gatewayUrl: string): string {
+export function formatDevIdpSummary(
+  idp: DevIdp,
+  usersFrom: string,
+  gatewayUrl: string,
+  notes: readonly string[] = [],
+): string {
   const names = Object.keys(idp.users);
+  const serves = notes.some((note) => note.includes(`replaced by the dev identity provider ${idp.issuer}`));
   const width = Math.max(...names.map((name) => name.length));
   const gatewayFlag = gatewayUrl === "http://127.0.0.1:8080/mcp" ? "" : ` --gateway ${gatewayUrl}`;
   return [
@@ -150,6 +156,9 @@ export function formatDevIdpSummary(idp: DevIdp, usersFrom: string, gatewayUrl: 
     ...names.map((name) => `    ${name.padEnd(width)}  ${describeUser(idp.users[name])}`),
     `  a token: kubectl mcp token --user ${names[0]}${gatewayFlag}`,
     `  MCP clients log in through the gateway's 401: its metadata names this provider.`,
+    ...(serves ? [] : [
+      "  No replayed AuthPolicy has a jwt rule (yet): nothing checks these tokens; a policy added later is served too.",
+    ]),
     "",
   ].join("\n");
 }
@@ -375,7 +384,7 @@ export const simulateCommand: Command = {
       for (const note of replay.notes) io.out(`note: ${note}\n`);
       const auth = replay.auth && formatAuthSummary(replay.auth);
       if (auth) io.out(`\n${auth}`);
-      if (dev) io.out(`\n${formatDevIdpSummary(dev.idp, dev.usersFrom, replay.url)}`);
+      if (dev) io.out(`\n${formatDevIdpSummary(dev.idp, dev.usersFrom, replay.url, replay.auth?.notes)}`);
       for (const warning of replay.warnings) io.err(formatReplayWarning(warning));
       const store = replay.sessionStore;
       io.out(`\nsession store: ${store.description}${store.note ? ` (${store.note})` : ""}\n`);
