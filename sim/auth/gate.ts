@@ -36,6 +36,7 @@ import {
   type RouteTarget,
 } from "./auth_policy.ts";
 import { compileAuthConfig, type CompiledAuthConfig, type EngineContext } from "./engine.ts";
+import { RecordHeaders } from "./headers.ts";
 import type { AuthConfigSpec, AuthDecision, AuthEngine, AuthRequest, Unsupported } from "./types.ts";
 
 /** The `x-mcp-servername` upstream's router sets on requests it sends to the broker. */
@@ -314,7 +315,8 @@ function routedServer(attrs: RequestAttributes): string | undefined {
 
 /** The headers Authorino sees, as upstream's router leaves them (see the module doc). */
 export function authHeaders(client: Headers, attrs: RequestAttributes | undefined, routed: boolean): Headers {
-  const headers = new Headers(client);
+  // A plain copy: `new Headers(client)` cost more than the rest of the evaluation.
+  const headers = RecordHeaders.from(client);
   for (const name of INTERNAL_ONLY) headers.delete(name);
   if (!attrs) return headers;
   if (routed) {
