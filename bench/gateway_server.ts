@@ -3,8 +3,9 @@
  * `deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--port N] [--sim PATH/mod.ts]`,
  * where `--config` is a `GatewayConfigInput`, `--auth` is `{"objects": [...]}`: AuthPolicies with the
  * objects their targets need (the MCPGatewayExtension, the Gateway, the servers' HTTPRoutes and
- * MCPServerRegistrations), evaluated by the simulator's AuthPolicy gate as the replay builds it; and
- * `--sim` loads another copy of the simulator (default `sim/mod.ts`, its `auth/` beside it).
+ * MCPServerRegistrations), evaluated by the simulator's AuthPolicy gate as the replay builds it
+ * (SIGUSR1 switches them off and on, printing `auth off` or `auth on`); and `--sim` loads another copy
+ * of the simulator (default `sim/mod.ts`, its `auth/` beside it).
  * Prints `listening gateway URL` once every upstream had its first connection attempt, exits 0 on
  * SIGTERM or SIGINT, and runs a full GC on SIGUSR2 (see `gc_signal.ts`).
  *
@@ -72,9 +73,21 @@ async function main(args: string[]): Promise<number> {
   const sim: typeof import("../sim/mod.ts") = await import(simUrl.href);
   const config = sim.normalizeConfig(JSON.parse(values.config) as GatewayConfigInput);
   const gate = values.auth ? await authGate(JSON.parse(values.auth) as AuthInput, simUrl) : undefined;
+  // SIGUSR1 switches the policies off (every request allowed, as without --auth) and on again, so
+  // one process measures both: no second process's own speed in the difference.
+  let enabled = true;
+  const policy: RequestPolicy | undefined = gate && {
+    evaluate: (input) => enabled ? gate.evaluate(input) : { allow: true },
+    evaluateRequest: (input) => enabled ? gate.evaluateRequest?.(input) ?? { allow: true } : { allow: true },
+  };
+  const toggle = () => {
+    enabled = !enabled;
+    console.log(`auth ${enabled ? "on" : "off"}`);
+  };
+  if (gate) Deno.addSignalListener("SIGUSR1", toggle);
   const gateway = await sim.startGateway(config, {
     port: Number(values.port),
-    ...(gate ? { policy: gate } : {}),
+    ...(policy ? { policy } : {}),
   });
   const removeGc = installGcSignal();
   const stopped = untilStopped();
@@ -86,6 +99,7 @@ async function main(args: string[]): Promise<number> {
   console.log(`listening gateway ${gateway.url}`);
   await stopped;
   removeGc();
+  if (gate) Deno.removeSignalListener("SIGUSR1", toggle);
   await gateway.close();
   await gate?.close();
   return 0;
