@@ -14,15 +14,23 @@ import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { connectGateway } from "../src/mcp/client.ts";
 import {
   bytes,
+  type Call,
+  callOnce,
   count,
   cpuMsOf,
-  DENO,
+  ECHO,
+  load,
+  type LoadResult,
   ms,
   ratio,
   ROOT,
+  rotate,
   runCommand,
+  sequential,
   Server,
   sleep,
+  SLEEP_5MS,
+  startServer,
   type Stats,
   stats,
   type SuiteContext,
@@ -44,97 +52,6 @@ interface Path {
   prefix: string;
   /** The process between the clients and the fixture, if any. */
   hop?: Server;
-}
-
-/** A tools/call and the text it must answer. */
-interface Call {
-  tool: string;
-  args: (message: string) => Record<string, unknown>;
-  expect: (message: string) => string;
-}
-
-const ECHO: Call = { tool: "echo", args: (message) => ({ message }), expect: (message) => message };
-/** A tool that does 5 ms of work (a timer) before answering, without progress notifications. */
-const SLEEP_5MS: Call = { tool: "sleep", args: () => ({ ms: 5, steps: 1 }), expect: () => "slept 5ms" };
-
-/** Starts a bench server script and waits for its `listening NAME URL` line. */
-async function startServer(
-  name: string,
-  script: string,
-  args: string[],
-): Promise<{ server: Server; url: string }> {
-  const server = new Server(name, DENO, ["run", "-A", "--v8-flags=--expose-gc", script, ...args]);
-  try {
-    const m = await server.waitFor(/^listening \S+ (\S+)$/, 60_000);
-    return { server, url: m[1] };
-  } catch (error) {
-    await server.stop();
-    throw error;
-  }
-}
-
-async function callOnce(client: Client, path: Path, message: string, call: Call = ECHO): Promise<void> {
-  const name = path.prefix + call.tool;
-  const r = await client.callTool({ name, arguments: call.args(message) }, undefined, { timeout: 10_000 });
-  const content = r.content as Array<{ type: string; text?: string }>;
-  if (r.isError || content?.[0]?.text !== call.expect(message)) {
-    throw new Error(`${path.label} ${name} answered ${JSON.stringify(r).slice(0, 200)}`);
-  }
-}
-
-/** Sequential calls on one session; returns per-call latencies in ms. */
-async function sequential(client: Client, path: Path, calls: number, call: Call = ECHO): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < calls; i++) {
-    const t0 = performance.now();
-    await callOnce(client, path, `m${i}`, call);
-    out.push(performance.now() - t0);
-  }
-  return out;
-}
-
-interface LoadResult {
-  calls: number;
-  errors: number;
-  seconds: number;
-  latencies: number[];
-  cpuMs: Record<string, number>;
-}
-
-/** `clients` sessions calling in a loop for `seconds`; counts completed calls. */
-async function load(
-  clients: Client[],
-  path: Path,
-  seconds: number,
-  pids: Record<string, number>,
-  call: Call = ECHO,
-): Promise<LoadResult> {
-  const cpu0 = Object.fromEntries(
-    await Promise.all(Object.entries(pids).map(async ([k, p]) => [k, await cpuMsOf(p)])),
-  );
-  const latencies: number[] = [];
-  let calls = 0;
-  let errors = 0;
-  const t0 = performance.now();
-  const deadline = t0 + seconds * 1000;
-  await Promise.all(clients.map(async (client, c) => {
-    let i = 0;
-    while (performance.now() < deadline) {
-      const s = performance.now();
-      try {
-        await callOnce(client, path, `c${c}-${i++}`, call);
-        latencies.push(performance.now() - s);
-        calls++;
-      } catch {
-        errors++;
-        if (errors > 100) throw new Error(`more than 100 failed calls on the ${path.label} path`);
-      }
-    }
-  }));
-  const elapsed = (performance.now() - t0) / 1000;
-  const cpuMs: Record<string, number> = {};
-  for (const [k, p] of Object.entries(pids)) cpuMs[k] = (await cpuMsOf(p)) - cpu0[k];
-  return { calls, errors, seconds: elapsed, latencies, cpuMs };
 }
 
 const ACCEPT = "application/json, text/event-stream";
@@ -349,9 +266,6 @@ type Side = "direct" | "gateway";
 
 /** How the memory tables name the server process of a path. */
 const serverProcess = (p: Path) => (p.kind === "direct" ? "fixture (direct)" : "gateway");
-
-/** `list` rotated left by `n`: in block n every path takes its turn first. */
-const rotate = <T>(list: T[], n: number): T[] => list.map((_, i) => list[(i + n) % list.length]);
 
 /** Runs the gateway suite. */
 export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Promise<void> {

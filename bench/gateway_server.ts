@@ -1,7 +1,11 @@
 /**
- * Runs the simulator gateway as its own process for the gateway benchmark:
- * `deno run -A bench/gateway_server.ts --config JSON [--port N] [--sim PATH/mod.ts]`, where JSON is a
- * `GatewayConfigInput` and `--sim` loads another copy of the simulator (default `sim/mod.ts`).
+ * Runs the simulator gateway as its own process for the gateway benchmarks:
+ * `deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--port N] [--sim PATH/mod.ts]`,
+ * where `--config` is a `GatewayConfigInput`, `--auth` is `{"objects": [...]}`: AuthPolicies with the
+ * objects their targets need (the MCPGatewayExtension, the Gateway, the servers' HTTPRoutes and
+ * MCPServerRegistrations), evaluated by the simulator's AuthPolicy gate as the replay builds it
+ * (SIGUSR1 switches them off and on, printing `auth off` or `auth on`); and `--sim` loads another copy
+ * of the simulator (default `sim/mod.ts`, its `auth/` beside it).
  * Prints `listening gateway URL` once every upstream had its first connection attempt, exits 0 on
  * SIGTERM or SIGINT, and runs a full GC on SIGUSR2 (see `gc_signal.ts`).
  *
@@ -9,14 +13,48 @@
  */
 
 import { parseArgs } from "node:util";
-import type { GatewayConfigInput } from "../sim/mod.ts";
+import type { GatewayConfigInput, RequestPolicy } from "../sim/mod.ts";
 import { installGcSignal, untilStopped } from "./gc_signal.ts";
+
+/** What `--auth` holds. */
+interface AuthInput {
+  /** AuthPolicies and the objects that give them targets; other objects are ignored. */
+  objects: unknown[];
+}
+
+/** The AuthPolicy gate over `input`, from the simulator copy whose `mod.ts` is `simUrl`. */
+async function authGate(input: AuthInput, simUrl: URL): Promise<RequestPolicy & { close(): Promise<void> }> {
+  const gateMod: typeof import("../sim/auth/gate.ts") = await import(new URL("./auth/gate.ts", simUrl).href);
+  const policyMod: typeof import("../sim/auth/auth_policy.ts") = await import(
+    new URL("./auth/auth_policy.ts", simUrl).href
+  );
+  const jwksMod: typeof import("../sim/auth/jwks.ts") = await import(new URL("./auth/jwks.ts", simUrl).href);
+  const gate = new gateMod.AuthPolicyGate({
+    policies: input.objects,
+    targets: policyMod.policyTargetsFromObjects(input.objects),
+    // As the replay: one key cache for the gateway, rules the simulator cannot evaluate deny.
+    context: { secrets: { list: () => [] }, jwks: new jwksMod.JwksCache(), unsupportedRules: "deny" },
+    log: (level, msg) => {
+      if (level === "warn" || level === "error") console.error(`${level}: ${msg}`);
+    },
+  });
+  const { problems, unsupported } = gate.summary;
+  if (problems.length || unsupported.length) {
+    throw new Error(
+      `The AuthPolicies do not apply as given: ${
+        JSON.stringify({ problems: problems.map((p) => p.message), unsupported })
+      }`,
+    );
+  }
+  return gate;
+}
 
 async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       config: { type: "string" },
+      auth: { type: "string" },
       port: { type: "string", default: "0" },
       // Another copy of sim/mod.ts (e.g. the last commit's, exported to a temporary directory) to
       // compare a change against the working tree's.
@@ -24,14 +62,33 @@ async function main(args: string[]): Promise<number> {
     },
   });
   if (!values.config) {
-    console.error("Usage: deno run -A bench/gateway_server.ts --config JSON [--port N] [--sim PATH/mod.ts]");
+    console.error(
+      "Usage: deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--port N] [--sim PATH/mod.ts]",
+    );
     return 2;
   }
-  const sim: typeof import("../sim/mod.ts") = values.sim
-    ? await import(new URL(values.sim, `file://${Deno.cwd()}/`).href)
-    : await import("../sim/mod.ts");
+  const simUrl = values.sim
+    ? new URL(values.sim, `file://${Deno.cwd()}/`)
+    : new URL("../sim/mod.ts", import.meta.url);
+  const sim: typeof import("../sim/mod.ts") = await import(simUrl.href);
   const config = sim.normalizeConfig(JSON.parse(values.config) as GatewayConfigInput);
-  const gateway = await sim.startGateway(config, { port: Number(values.port) });
+  const gate = values.auth ? await authGate(JSON.parse(values.auth) as AuthInput, simUrl) : undefined;
+  // SIGUSR1 switches the policies off (every request allowed, as without --auth) and on again, so
+  // one process measures both: no second process's own speed in the difference.
+  let enabled = true;
+  const policy: RequestPolicy | undefined = gate && {
+    evaluate: (input) => enabled ? gate.evaluate(input) : { allow: true },
+    evaluateRequest: (input) => enabled ? gate.evaluateRequest?.(input) ?? { allow: true } : { allow: true },
+  };
+  const toggle = () => {
+    enabled = !enabled;
+    console.log(`auth ${enabled ? "on" : "off"}`);
+  };
+  if (gate) Deno.addSignalListener("SIGUSR1", toggle);
+  const gateway = await sim.startGateway(config, {
+    port: Number(values.port),
+    ...(policy ? { policy } : {}),
+  });
   const removeGc = installGcSignal();
   const stopped = untilStopped();
   const status = await gateway.status();
@@ -42,7 +99,9 @@ async function main(args: string[]): Promise<number> {
   console.log(`listening gateway ${gateway.url}`);
   await stopped;
   removeGc();
+  if (gate) Deno.removeSignalListener("SIGUSR1", toggle);
   await gateway.close();
+  await gate?.close();
   return 0;
 }
 

@@ -6,6 +6,9 @@
  * @module
  */
 
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+
 /** Absolute path of the repository root, with a trailing slash. */
 export const ROOT: string = new URL("../", import.meta.url).pathname;
 
@@ -31,7 +34,7 @@ export interface SuiteContext {
   quick: boolean;
   /** A temporary directory of this run, removed at the end. */
   tmp: string;
-  /** `--sim PATH/mod.ts`: the simulator copy the gateway suite runs instead of `sim/mod.ts`. */
+  /** `--sim PATH/mod.ts`: the simulator copy the gateway and auth suites run instead of `sim/mod.ts`. */
   sim?: string;
 }
 
@@ -413,3 +416,130 @@ export function textTable(table: Table): string {
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return [table.title, line(table.columns), ...table.rows.map(line)].join("\n");
 }
+
+/** A way from the clients to the fixture's tools, as the gateway suites call them. */
+export interface CallPath {
+  /** Name in tables and errors. */
+  label: string;
+  /** Prepended to the fixture's tool names (a registration's prefix on a gateway path). */
+  prefix: string;
+}
+
+/** A tools/call and the text it must answer. */
+export interface Call {
+  /** The fixture's tool name (the path's prefix is prepended). */
+  tool: string;
+  /** The arguments for one call. */
+  args: (message: string) => Record<string, unknown>;
+  /** The text the call must answer. */
+  expect: (message: string) => string;
+}
+
+/** The fixture's `echo`: no work, pure protocol and hop cost. */
+export const ECHO: Call = { tool: "echo", args: (message) => ({ message }), expect: (message) => message };
+/** A tool that does 5 ms of work (a timer) before answering, without progress notifications. */
+export const SLEEP_5MS: Call = {
+  tool: "sleep",
+  args: () => ({ ms: 5, steps: 1 }),
+  expect: () => "slept 5ms",
+};
+
+/** Starts a bench server script and waits for its `listening NAME URL` line. */
+export async function startServer(
+  name: string,
+  script: string,
+  args: string[],
+): Promise<{ server: Server; url: string }> {
+  const server = new Server(name, DENO, ["run", "-A", "--v8-flags=--expose-gc", script, ...args]);
+  try {
+    const m = await server.waitFor(/^listening \S+ (\S+)$/, 60_000);
+    return { server, url: m[1] };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
+/** One tools/call of `call` on `path`; throws unless it answers the expected text. */
+export async function callOnce(
+  client: Client,
+  path: CallPath,
+  message: string,
+  call: Call = ECHO,
+): Promise<void> {
+  const name = path.prefix + call.tool;
+  const r = await client.callTool({ name, arguments: call.args(message) }, undefined, { timeout: 10_000 });
+  const content = r.content as Array<{ type: string; text?: string }>;
+  if (r.isError || content?.[0]?.text !== call.expect(message)) {
+    throw new Error(`${path.label} ${name} answered ${JSON.stringify(r).slice(0, 200)}`);
+  }
+}
+
+/** Sequential calls on one session; returns per-call latencies in ms. */
+export async function sequential(
+  client: Client,
+  path: CallPath,
+  calls: number,
+  call: Call = ECHO,
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    await callOnce(client, path, `m${i}`, call);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** What {@linkcode load} measured. */
+export interface LoadResult {
+  /** Calls answered as expected. */
+  calls: number;
+  /** Calls that failed. */
+  errors: number;
+  /** Wall time of the load, seconds. */
+  seconds: number;
+  /** Each answered call's latency, ms. */
+  latencies: number[];
+  /** CPU each measured process used during the load, ms, by the names `pids` gave. */
+  cpuMs: Record<string, number>;
+}
+
+/** `clients` sessions calling in a loop for `seconds`; counts completed calls. */
+export async function load(
+  clients: Client[],
+  path: CallPath,
+  seconds: number,
+  pids: Record<string, number>,
+  call: Call = ECHO,
+): Promise<LoadResult> {
+  const cpu0 = Object.fromEntries(
+    await Promise.all(Object.entries(pids).map(async ([k, p]) => [k, await cpuMsOf(p)])),
+  );
+  const latencies: number[] = [];
+  let calls = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  await Promise.all(clients.map(async (client, c) => {
+    let i = 0;
+    while (performance.now() < deadline) {
+      const s = performance.now();
+      try {
+        await callOnce(client, path, `c${c}-${i++}`, call);
+        latencies.push(performance.now() - s);
+        calls++;
+      } catch {
+        errors++;
+        if (errors > 100) throw new Error(`more than 100 failed calls on the ${path.label} path`);
+      }
+    }
+  }));
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpuMs: Record<string, number> = {};
+  for (const [k, p] of Object.entries(pids)) cpuMs[k] = (await cpuMsOf(p)) - cpu0[k];
+  return { calls, errors, seconds: elapsed, latencies, cpuMs };
+}
+
+/** `list` rotated left by `n`: in block n every path takes its turn first. */
+export const rotate = <T>(list: T[], n: number): T[] => list.map((_, i) => list[(i + n) % list.length]);

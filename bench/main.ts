@@ -1,5 +1,5 @@
 /**
- * `deno task bench [startup|validate|gateway|all] [--quick]`: speed and memory compared side by side
+ * `deno task bench [startup|validate|gateway|auth|all] [--quick]`: speed and memory compared side by side
  * with the direct path and with peers in the same run. Writes `bench/results/latest.json` and
  * `latest.md` (a full run's suites replace the same suites there) plus a dated copy of this run;
  * `--quick` is a short smoke run written to `bench/results/quick.*` only.
@@ -8,6 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { authSuite } from "./auth.ts";
 import { gatewaySuite } from "./gateway.ts";
 import {
   bytes,
@@ -34,6 +35,11 @@ const SUITES: Record<string, { run: Suite; timeoutMs: number; what: string }> = 
     timeoutMs: 15 * 60_000,
     what: "gateway vs direct: latency, throughput, memory",
   },
+  auth: {
+    run: authSuite,
+    timeoutMs: 15 * 60_000,
+    what: "tools/call with the authorization guide's AuthPolicy on vs off; engine CPU per call",
+  },
 };
 
 const RESULTS = `${ROOT}bench/results`;
@@ -48,13 +54,13 @@ interface ResultsFile {
 
 function usage(): string {
   return [
-    "Usage: deno task bench [startup|validate|gateway|all]... [--quick]",
+    "Usage: deno task bench [startup|validate|gateway|auth|all]... [--quick]",
     "",
     ...Object.entries(SUITES).map(([name, s]) => `  ${name.padEnd(9)} ${s.what}`),
     "  all       every suite (the default)",
     "",
     "  --quick   a short smoke run; results go to bench/results/quick.* instead of latest.*",
-    "  --sim P   run the gateway suite on another copy of the simulator (P is its mod.ts), e.g. the",
+    "  --sim P   run the gateway and auth suites on another copy of the simulator (P is its mod.ts), e.g. the",
     "            last commit's exported with git archive, to compare a change; results go to sim-compare.*",
   ].join("\n");
 }

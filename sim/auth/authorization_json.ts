@@ -48,43 +48,54 @@ export function buildAuthorizationJson(
   if (!headers["x-request-id"]) headers["x-request-id"] = crypto.randomUUID();
   const now = options.now ?? new Date();
   const ms = now.getTime();
-  const time = omitEmpty({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 });
+  const time = {};
+  add(time, "seconds", Math.floor(ms / 1000));
+  add(time, "nanos", (ms % 1000) * 1_000_000);
   const query = url.search.replace(/^\?/, "");
   const protocol = options.protocol ?? "HTTP/1.1";
   const body = req.body ?? "";
-  const size = headers["content-length"] !== undefined ? Number(headers["content-length"]) : utf8Length(body);
-  const request = omitEmpty({
-    id: headers["x-request-id"],
-    time,
-    protocol,
-    scheme,
-    host,
-    method,
-    path,
-    url_path: url.pathname,
-    query,
-    headers,
-    referer: headers["referer"] ?? "",
-    user_agent: headers["user-agent"] ?? "",
-    size: Number.isFinite(size) ? size : -1,
-    body,
-  });
-  const http = omitEmpty({
-    id: headers["x-request-id"],
-    method,
-    headers,
-    path,
-    host,
-    scheme,
-    query,
-    size: Number.isFinite(size) ? size : -1,
-    protocol,
-    body,
-  });
+  const length = headers["content-length"] !== undefined
+    ? Number(headers["content-length"])
+    : utf8Length(body);
+  const size = Number.isFinite(length) ? length : -1;
+  const id = headers["x-request-id"];
+  // Each `add` leaves an empty value out, in the order Authorino's structs declare the fields.
+  const request = {};
+  add(request, "id", id);
+  add(request, "time", time);
+  add(request, "protocol", protocol);
+  add(request, "scheme", scheme);
+  add(request, "host", host);
+  add(request, "method", method);
+  add(request, "path", path);
+  add(request, "url_path", url.pathname);
+  add(request, "query", query);
+  add(request, "headers", headers);
+  add(request, "referer", headers["referer"] ?? "");
+  add(request, "user_agent", headers["user-agent"] ?? "");
+  add(request, "size", size);
+  add(request, "body", body);
+  const http = {};
+  add(http, "id", id);
+  add(http, "method", method);
+  add(http, "headers", headers);
+  add(http, "path", path);
+  add(http, "host", host);
+  add(http, "scheme", scheme);
+  add(http, "query", query);
+  add(http, "size", size);
+  add(http, "protocol", protocol);
+  add(http, "body", body);
+  const source = {};
+  add(source, "address", req.source.address);
+  add(source, "port", req.source.port);
+  const destination = {};
+  add(destination, "address", req.destination.address);
+  add(destination, "port", req.destination.port);
   return {
     request,
-    source: omitEmpty({ address: req.source.address, port: req.source.port }),
-    destination: omitEmpty({ address: req.destination.address, port: req.destination.port }),
+    source,
+    destination,
     context: {
       request: { time, http },
       source: peer(req.source),
@@ -96,24 +107,24 @@ export function buildAuthorizationJson(
 
 // Envoy's `config.core.v3.Address` as Go's encoder writes the generated struct (oneofs by Go name).
 function peer(p: { address: string; port: number }): Record<string, unknown> {
-  return {
-    address: {
-      Address: {
-        SocketAddress: omitEmpty({ address: p.address, PortSpecifier: p.port ? { PortValue: p.port } : "" }),
-      },
-    },
-  };
+  const socketAddress = {};
+  add(socketAddress, "address", p.address);
+  add(socketAddress, "PortSpecifier", p.port ? { PortValue: p.port } : "");
+  return { address: { Address: { SocketAddress: socketAddress } } };
 }
 
-// Go's `omitempty`: empty strings, zero numbers and empty maps are left out.
-function omitEmpty(o: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) {
-    if (v === undefined || v === null || v === "" || v === 0) continue;
-    if (typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0) continue;
-    out[k] = v;
-  }
-  return out;
+// Go's `omitempty`: empty strings, zero numbers and empty maps are left out. Field by field rather
+// than over a whole object: this runs for every request, and building and scanning an object of
+// entries cost a third of the authorization JSON.
+function add(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (value === undefined || value === null || value === "" || value === 0) return;
+  if (typeof value === "object" && !Array.isArray(value) && isEmpty(value)) return;
+  out[key] = value;
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 function utf8Length(s: string): number {

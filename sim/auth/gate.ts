@@ -37,6 +37,7 @@ import {
 } from "./auth_policy.ts";
 import { compileAuthConfig, type CompiledAuthConfig, type EngineContext } from "./engine.ts";
 import { type AuthTrace, traceAuthConfig } from "./trace.ts";
+import { RecordHeaders } from "./headers.ts";
 import type { AuthConfigSpec, AuthDecision, AuthEngine, AuthRequest, Unsupported } from "./types.ts";
 import { headerSafe, redactValues, requestSecrets } from "../redact.ts";
 import { base64 } from "./identity.ts";
@@ -395,7 +396,8 @@ function routedServer(attrs: RequestAttributes): string | undefined {
 
 /** The headers Authorino sees, as upstream's router leaves them (see the module doc). */
 export function authHeaders(client: Headers, attrs: RequestAttributes | undefined, routed: boolean): Headers {
-  const headers = new Headers(client);
+  // A plain copy: `new Headers(client)` cost more than the rest of the evaluation.
+  const headers = RecordHeaders.from(client);
   for (const name of INTERNAL_ONLY) headers.delete(name);
   if (!attrs) return headers;
   if (routed) {
