@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "../../test/helpers/assert.ts";
-import { compileCel, evaluateExpression, evaluatePredicate, locateSyntaxError } from "./cel.ts";
+import { compileCel, evaluateExpression, evaluatePredicate } from "./cel.ts";
 import { buildAuthorizationJson } from "./authorization_json.ts";
 import { AuthEvalError, type AuthorizationJson, CelCompileError } from "./types.ts";
 
@@ -16,10 +16,6 @@ const PROMPT_ROLES =
   `auth.identity.resource_access[request.headers['x-mcp-servername']].roles : [])\n`;
 const ALLOW_METHOD = `!request.headers.exists(h, h == 'x-mcp-method') || ` +
   `(request.headers['x-mcp-method'] in ["tools/list","initialize","notifications/initialized"])\n`;
-const VAULT = "!has(auth.metadata.vault.data) || !has(auth.metadata.vault.data.data) || " +
-  "!has(auth.metadata.vault.data.data.token) || type(auth.metadata.vault.data.data.token) != string";
-const AUDIENCE =
-  "type(auth.identity.aud) != string || auth.identity.aud != request.headers['x-mcp-servername']";
 
 function input(
   path: string,
@@ -96,70 +92,6 @@ Deno.test("cel: user-based-tool-filter guide: only list and initialize methods p
   assertEquals(holds(ALLOW_METHOD, input("/mcp", {}, alice)), true);
 });
 
-Deno.test("cel: a missing header is a runtime error naming the key, as cel-go on Authorino's Struct", () => {
-  const json = input("/mcp", { "x-mcp-method": "tools/call" }, alice);
-  const err = assertThrows(
-    () => holds("request.headers['x-mcp-toolname'] in ['forecast']", json),
-    AuthEvalError,
-  );
-  assertEquals(err.code, "cel_runtime");
-  assertStringIncludes(err.message, "no such key: x-mcp-toolname");
-  assertStringIncludes(err.message, "request.headers['x-mcp-toolname'] in ['forecast']");
-  // The guards upstream writes avoid it.
-  assertEquals(holds("'x-mcp-toolname' in request.headers", json), false);
-  assertEquals(holds("has(request.headers.accept)", json), false);
-  assertEquals(holds("has(request.headers.authorization) || true", json), true);
-});
-
-Deno.test("cel: token-exchange sample predicates: has() chains and type() checks", () => {
-  const withToken = input("/mcp", { "x-mcp-servername": "account" }, alice, {
-    vault: { data: { data: { token: "t" } } },
-  });
-  assertEquals(holds(VAULT, withToken), false);
-  assertEquals(holds(VAULT, input("/mcp", {}, alice, { vault: { data: {} } })), true);
-  assertEquals(holds(AUDIENCE, withToken), false);
-  assertEquals(
-    holds(AUDIENCE, input("/mcp", { "x-mcp-servername": "x" }, { ...alice, aud: ["a", "b"] })),
-    true,
-  );
-  // Authorino omits empty maps: with no metadata at all, `auth.metadata` does not exist.
-  assertThrows(() => holds(VAULT, input("/mcp", {}, alice)), AuthEvalError, "no such key: metadata");
-});
-
-Deno.test("cel: standard and strings-extension functions over the request", () => {
-  const json = input("/mcp/Tools?x=1", { "X-Custom": "Hello World" }, { sub: "a", n: 3, groups: ["a", "b"] });
-  assertEquals(holds("request.url_path.lowerAscii() == '/mcp/tools'", json), true);
-  assertEquals(holds("request.query == 'x=1' && request.path.endsWith('?x=1')", json), true);
-  assertEquals(
-    holds("request.headers['x-custom'].startsWith('Hello') && size(request.headers['x-custom']) == 11", json),
-    true,
-  );
-  assertEquals(holds("request.headers['x-custom'].matches('^[A-Z][a-z]+ W')", json), true);
-  assertEquals(holds("request.headers['x-custom'].split(' ')[1] == 'World'", json), true);
-  assertEquals(holds("auth.identity.n == 3 && auth.identity.n > 2.5", json), true);
-  assertEquals(
-    holds("auth.identity.groups.all(g, g.size() == 1) && 'b' in auth.identity.groups", json),
-    true,
-  );
-  assertEquals(holds("auth.identity.groups.exists_one(g, g == 'a')", json), true);
-  assertEquals(
-    holds("request.method == 'POST' && source.address == '127.0.0.1' && destination.port == 8001", json),
-    true,
-  );
-  assertEquals(holds("request.headers[':authority'] == 'mcp.127-0-0-1.sslip.io:8001'", json), true);
-});
-
-Deno.test("cel: expressions return JSON values", () => {
-  const json = input("/a/b", { "x-a": "1" }, { sub: "alice", groups: ["x", "y"] });
-  const value = (src: string) => evaluateExpression(compileCel(src, { kind: "expression" }), json);
-  assertEquals(value("auth.identity.sub"), "alice");
-  assertEquals(value("request.url_path.split('/')"), ["", "a", "b"]);
-  assertEquals(value("size(auth.identity.groups)"), 2);
-  assertEquals(value("{'user': auth.identity.sub, 'n': [1, 2u, 3.5]}"), { user: "alice", n: [1, 2, 3.5] });
-  assertEquals(value("auth.identity"), { sub: "alice", groups: ["x", "y"] });
-  assertEquals(value("auth.identity.groups.map(g, g.upperAscii())"), ["X", "Y"]);
-});
-
 Deno.test("cel: a predicate that is not boolean: at compile time when known, at run time otherwise", () => {
   const err = assertThrows(() => compileCel("request.path + 'x'"), CelCompileError, "must be boolean");
   assertEquals(err.code, "cel_compile");
@@ -174,36 +106,6 @@ Deno.test("cel: a predicate that is not boolean: at compile time when known, at 
   );
   // An expression may be anything.
   assertEquals(compileCel("request.path + 'x'", { kind: "expression" }).source, "request.path + 'x'");
-});
-
-Deno.test("cel: compile errors carry the 1-based position of the problem", () => {
-  const cases: [string, string, number, number][] = [
-    ["request.path ==", "ends after '=='", 1, 14],
-    ["request.headers.exists(h,\n  h == 'x-mcp-method'", "'(' is never closed", 1, 23],
-    ["request.path == 'x", "unterminated string literal", 1, 17],
-    ["request.path = '/mcp'", "did you mean '=='", 1, 14],
-    ["request.path == '/mcp')", "unmatched ')'", 1, 23],
-    ["request.path == '/mcp' &&\n  foo.bar", "Undeclared reference to 'foo'", 2, 3],
-    ["request.path.nosuch()", "Undeclared reference to method 'nosuch'", 1, 14],
-    ["1 + 'a' == 'b'", "no matching overload for '+' applied to '(int, string)'", 1, 3],
-    ["request.headers[?'x']", "optional syntax '[?' is not supported", 1, 16],
-    ["1 == 1.0", "no matching overload for '==' applied to '(int, double)'", 1, 3],
-    ["'x' in [1, 2]", "no matching overload for 'in' applied to '(string, list(int))'", 1, 5],
-    ["true ? 1 : 'a'", "no matching overload for '?:' applied to '(bool, int, string)'", 1, 6],
-    ["request.path $ 'x'", "unexpected character '$'", 1, 14],
-    ["'a'.size(1)", "No method 'size' takes 1 argument", 1, 5],
-    ["if request.path", "'if' is a reserved word", 1, 1],
-    ["'ab'.startsWith(1)", "no matching overload for 'startsWith'", 1, 6],
-    ["!1", "no matching overload for '!'", 1, 1],
-    ["'x'.exists(c, true)", "cannot be the range of a comprehension", 1, 1],
-  ];
-  for (const [source, text, line, column] of cases) {
-    const err = assertThrows(() => compileCel(source), CelCompileError, text);
-    assertEquals(err.position, { line, column }, `${source}: ${err.message}`);
-    assertEquals(err.source, source);
-    assert(/^[A-Z]/.test(err.message), err.message);
-  }
-  assertThrows(() => compileCel("   "), CelCompileError, "empty");
 });
 
 // Recorded from cel-go v0.21.0 (Authorino's) through Authorino's pkg/expressions/cel (NewPredicate,
@@ -436,37 +338,8 @@ Deno.test("cel: a bad literal pattern compiles with a warning and fails each eva
   assertEquals(compileCel("request.path.matches('^/m')").warnings, []);
 });
 
-Deno.test("cel: the syntax scan accepts what CEL accepts", () => {
-  for (
-    const ok of [
-      "f()",
-      "[]",
-      "{}",
-      "[1, 2,]",
-      "{'a': 1,}",
-      "a.b(c)[0].d",
-      "-1 - -2",
-      "!!true",
-      "x ? y : z",
-      "r'\\d' == '''a'b'''",
-      "b'abc'",
-      "1.5e3 + .5 + 0x1F + 3u",
-      "a // comment\n && b",
-      "a.exists(x, x in [1, 2])",
-      "google.protobuf.Timestamp{seconds: 1}",
-    ]
-  ) {
-    assertEquals(locateSyntaxError(ok), undefined, ok);
-  }
-});
-
-Deno.test("cel: evaluation is per request and reads the JSON in place", () => {
+Deno.test("cel: programs are compiled once per source and kind", () => {
   const p = compileCel(TOOL_ROLES);
-  const json = input("/mcp", { "x-mcp-toolname": "forecast", "x-mcp-servername": "mcp-test/weather" }, alice);
-  assertEquals(evaluatePredicate(p, json), true);
-  // The pipeline fills `auth` as it goes; a later evaluation sees the new identity.
-  json.auth.identity = { sub: "bob", resource_access: { "mcp-test/weather": { roles: ["tool:other"] } } };
-  assertEquals(evaluatePredicate(p, json), false);
   // Compiled once: the same source gives the same program.
   assert(compileCel(TOOL_ROLES) === p);
   assert(compileCel(TOOL_ROLES, { kind: "expression" }) !== p);
