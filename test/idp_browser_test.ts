@@ -162,7 +162,11 @@ Deno.test("dev identity provider: headless Chromium renders the login page, list
   // The client's redirect URI: a loopback server that records the code the browser brings back.
   let received: URL | undefined;
   await using callback = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-    received = new URL(req.url);
+    const url = new URL(req.url);
+    // Only the redirect counts: the browser also asks this origin for /favicon.ico, which would
+    // otherwise overwrite the code it brought back (seen once under load).
+    if (url.pathname !== "/callback") return new Response(null, { status: 404 });
+    received ??= url;
     return new Response("<!DOCTYPE html><title>done</title><p>Signed in.</p>", {
       headers: { "content-type": "text/html" },
     });
