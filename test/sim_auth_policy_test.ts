@@ -12,60 +12,25 @@ import { AuthPolicyGate } from "../sim/auth/gate.ts";
 import { policyTargetsFromObjects } from "../sim/auth/auth_policy.ts";
 import type { SecretObject } from "../sim/auth/types.ts";
 import { MCP_HEADERS, post, rawSession } from "./sim_helpers.ts";
+import {
+  authPolicy,
+  GATEWAY_NS as GW_NS,
+  mcpExtension,
+  mcpGateway,
+  mcpServer,
+} from "./helpers/auth_objects.ts";
 
-const GW_NS = "gateway-system";
 const NS = "mcp-test";
 const ALICE_KEY = "alice-api-key-0123456789";
 const BOB_KEY = "bob-api-key-9876543210";
 
 /** The cluster objects a replay would read: extension, Gateway, the servers' routes and registrations. */
 function clusterObjects(): unknown[] {
-  const route = (name: string, host: string) => ({
-    apiVersion: "gateway.networking.k8s.io/v1",
-    kind: "HTTPRoute",
-    metadata: { namespace: NS, name },
-    spec: {
-      parentRefs: [{ name: "mcp-gateway", namespace: GW_NS }],
-      hostnames: [host],
-      rules: [{ backendRefs: [{ name, port: 9090 }] }],
-    },
-  });
-  const registration = (name: string, routeName: string, prefix: string) => ({
-    apiVersion: "mcp.kuadrant.io/v1",
-    kind: "MCPServerRegistration",
-    metadata: { namespace: NS, name },
-    spec: { prefix, targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: routeName } },
-  });
   return [
-    {
-      apiVersion: "mcp.kuadrant.io/v1",
-      kind: "MCPGatewayExtension",
-      metadata: { namespace: "mcp-system", name: "ext" },
-      spec: {
-        targetRef: {
-          group: "gateway.networking.k8s.io",
-          kind: "Gateway",
-          name: "mcp-gateway",
-          namespace: GW_NS,
-          sectionName: "mcp",
-        },
-      },
-    },
-    {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "Gateway",
-      metadata: { namespace: GW_NS, name: "mcp-gateway" },
-      spec: {
-        listeners: [
-          { name: "mcp", hostname: "mcp.127-0-0-1.sslip.io", port: 8080, protocol: "HTTP" },
-          { name: "mcps", hostname: "*.mcp.local", port: 8080, protocol: "HTTP" },
-        ],
-      },
-    },
-    route("weather-route", "weather.mcp.local"),
-    route("auth-route", "auth.mcp.local"),
-    registration("weather", "weather-route", "w_"),
-    registration("auth", "auth-route", "a_"),
+    mcpExtension(),
+    mcpGateway("mcp.127-0-0-1.sslip.io", { serversListener: true }),
+    ...mcpServer(NS, "weather", "w_"),
+    ...mcpServer(NS, "auth", "a_"),
   ];
 }
 
@@ -89,22 +54,6 @@ const response = {
   },
   unauthorized: { body: { value: UNAUTHORIZED_BODY } },
 };
-
-/** A policy object. */
-function authPolicy(
-  namespace: string,
-  name: string,
-  targetRef: Record<string, string>,
-  spec: Record<string, unknown>,
-  created = "2026-01-01T00:00:00Z",
-) {
-  return {
-    apiVersion: "kuadrant.io/v1",
-    kind: "AuthPolicy",
-    metadata: { namespace, name, creationTimestamp: created },
-    spec: { targetRef: { group: "gateway.networking.k8s.io", ...targetRef }, ...spec },
-  };
-}
 
 /** The whole Gateway: API keys required everywhere (except the metadata), as defaults. */
 const gatewayRules = {

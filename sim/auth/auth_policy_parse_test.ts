@@ -1,6 +1,6 @@
 /** AuthPolicy objects read into targets, phases, strategies and rules keyed as Kuadrant keys them. */
 import { assertEquals, assertStringIncludes } from "../../test/helpers/assert.ts";
-import { ANON, authPolicy, parsedPolicy as parsed } from "../../test/helpers/auth_policy.ts";
+import { ANON, authPolicy, parsedPolicy as parsed } from "../../test/helpers/auth_objects.ts";
 import { byAge, isAuthPolicy, parsePolicy } from "./auth_policy_parse.ts";
 
 const gateway = { kind: "Gateway" as const, name: "gw" };

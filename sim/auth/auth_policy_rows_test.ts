@@ -1,6 +1,6 @@
 /** The start-up table's rows: target, phase, strategy and rule names by group. */
 import { assertEquals } from "../../test/helpers/assert.ts";
-import { ANON, authPolicy, parsedPolicy } from "../../test/helpers/auth_policy.ts";
+import { ANON, authPolicy, parsedPolicy } from "../../test/helpers/auth_objects.ts";
 import { invalidPolicyRow, policyRow } from "./auth_policy_rows.ts";
 
 Deno.test("auth policy rows: a policy's rules by group, `when` counted, response rules by place", () => {

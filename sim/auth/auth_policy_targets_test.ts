@@ -5,9 +5,9 @@ import {
   API_KEY as key,
   authPolicy as policy,
   gatewayObjects as objects,
-  GW_NS,
+  GATEWAY_NS as GW_NS,
   parsedPolicy as parsed,
-} from "../../test/helpers/auth_policy.ts";
+} from "../../test/helpers/auth_objects.ts";
 import { resolveAuthPolicies } from "./auth_policy.ts";
 import {
   describeTarget,
