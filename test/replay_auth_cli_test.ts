@@ -11,91 +11,60 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./helpe
 import { runCli, spawnCli } from "./helpers/cli.ts";
 import { startFixture } from "./fixtures/mod.ts";
 import { makeKey, startIssuer } from "./helpers/jwks_issuer.ts";
+import {
+  authPolicy,
+  GATEWAY_NS,
+  mcpExtension,
+  registration as registrationObject,
+  secret,
+} from "./helpers/auth_objects.ts";
 
 const NS = "mcp-test";
-const GATEWAY_NS = "gateway-system";
 /** The apiKey in the Secret; it must appear in no output. */
 const API_KEY = "ndyBzreUzF4zqDQsqSPMHkRhriEOtcRx";
 const RESOURCE_METADATA =
   'Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource/mcp"';
 
-const extension = {
-  apiVersion: "mcp.kuadrant.io/v1",
-  kind: "MCPGatewayExtension",
-  metadata: { name: "mcp-gateway", namespace: GATEWAY_NS },
-  spec: {
-    targetRef: {
-      group: "gateway.networking.k8s.io",
-      kind: "Gateway",
-      name: "mcp-gateway",
-      namespace: GATEWAY_NS,
-      sectionName: "mcp",
-    },
-  },
-};
+const extension = mcpExtension({}, { namespace: GATEWAY_NS, name: "mcp-gateway" });
 
-const registration = {
-  apiVersion: "mcp.kuadrant.io/v1",
-  kind: "MCPServerRegistration",
-  metadata: { name: "weather", namespace: NS },
-  spec: {
-    prefix: "weather_",
-    targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "weather-route" },
-  },
-};
+const registration = registrationObject(NS, "weather", "weather-route");
 
-const apiKeySecret = {
-  apiVersion: "v1",
-  kind: "Secret",
-  metadata: {
-    name: "alice-key",
-    // Beside Kuadrant's AuthConfigs, where Authorino looks (the policy's namespace does not matter).
-    namespace: "kuadrant-system",
+const apiKeySecret = secret(
+  // Beside Kuadrant's AuthConfigs, where Authorino looks (the policy's namespace does not matter).
+  "kuadrant-system",
+  "alice-key",
+  {
     labels: { "authorino.kuadrant.io/managed-by": "authorino", app: "mcp-clients" },
+    stringData: { api_key: API_KEY },
   },
-  stringData: { api_key: API_KEY },
-};
+);
+
+/** The broker's listener `mcp` of the Gateway, as the policies below target it. */
+const MCP_LISTENER = { kind: "Gateway", name: "mcp-gateway", sectionName: "mcp" };
 
 /** On the MCP listener: API keys only, and the seed article's 401 for anyone without one. */
-const gatewayPolicy = {
-  apiVersion: "kuadrant.io/v1",
-  kind: "AuthPolicy",
-  metadata: { name: "mcp-auth", namespace: GATEWAY_NS },
-  spec: {
-    targetRef: {
-      group: "gateway.networking.k8s.io",
-      kind: "Gateway",
-      name: "mcp-gateway",
-      sectionName: "mcp",
-    },
-    rules: {
-      authentication: {
-        "api-key-users": {
-          apiKey: { selector: { matchLabels: { app: "mcp-clients" } } },
-          credentials: { authorizationHeader: { prefix: "APIKEY" } },
-        },
+const gatewayPolicy = authPolicy(GATEWAY_NS, "mcp-auth", MCP_LISTENER, {
+  rules: {
+    authentication: {
+      "api-key-users": {
+        apiKey: { selector: { matchLabels: { app: "mcp-clients" } } },
+        credentials: { authorizationHeader: { prefix: "APIKEY" } },
       },
-      response: {
-        unauthenticated: {
-          code: 401,
-          headers: { "WWW-Authenticate": { value: RESOURCE_METADATA } },
-          body: { value: "an API key is required" },
-        },
+    },
+    response: {
+      unauthenticated: {
+        code: 401,
+        headers: { "WWW-Authenticate": { value: RESOURCE_METADATA } },
+        body: { value: "an API key is required" },
       },
     },
   },
-};
+});
 
 /** On a route nobody has: reported at start-up, applied nowhere. */
-const lostPolicy = {
-  apiVersion: "kuadrant.io/v1",
-  kind: "AuthPolicy",
-  metadata: { name: "lost", namespace: NS },
-  spec: {
-    targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "nowhere-route" },
-    rules: { authorization: { "deny-all": { patternMatching: { patterns: [{ predicate: "false" }] } } } },
-  },
-};
+const lostPolicy = authPolicy(NS, "lost", { kind: "HTTPRoute", name: "nowhere-route" }, {
+  rules: { authorization: { "deny-all": { patternMatching: { patterns: [{ predicate: "false" }] } } } },
+});
 
 const initialize = (headers: Record<string, string> = {}) => ({
   method: "POST",
@@ -228,20 +197,13 @@ Deno.test("simulate --issuer-override fetches an unreachable issuer's keys from 
   issuer.doc.issuer = written;
   const dir = await Deno.makeTempDir({ prefix: "replay_auth_cli_test_" });
   try {
-    await write(`${dir}/all.yaml`, [extension, registration, {
-      apiVersion: "kuadrant.io/v1",
-      kind: "AuthPolicy",
-      metadata: { name: "jwt-auth", namespace: GATEWAY_NS },
-      spec: {
-        targetRef: {
-          group: "gateway.networking.k8s.io",
-          kind: "Gateway",
-          name: "mcp-gateway",
-          sectionName: "mcp",
-        },
+    await write(`${dir}/all.yaml`, [
+      extension,
+      registration,
+      authPolicy(GATEWAY_NS, "jwt-auth", MCP_LISTENER, {
         rules: { authentication: { idp: { jwt: { issuerUrl: written } } } },
-      },
-    }]);
+      }),
+    ]);
     await using sim = spawnCli([
       "simulate",
       "-f",
@@ -276,20 +238,13 @@ Deno.test("an opa rule without the opa binary: reported at start-up; --unsupport
   await using weather = await startFixture("weather");
   const dir = await Deno.makeTempDir({ prefix: "replay_auth_cli_test_" });
   try {
-    await write(`${dir}/all.yaml`, [extension, registration, {
-      apiVersion: "kuadrant.io/v1",
-      kind: "AuthPolicy",
-      metadata: { name: "rego", namespace: GATEWAY_NS },
-      spec: {
-        targetRef: {
-          group: "gateway.networking.k8s.io",
-          kind: "Gateway",
-          name: "mcp-gateway",
-          sectionName: "mcp",
-        },
+    await write(`${dir}/all.yaml`, [
+      extension,
+      registration,
+      authPolicy(GATEWAY_NS, "rego", MCP_LISTENER, {
         rules: { authorization: { "allow-all": { opa: { rego: "allow = true" } } } },
-      },
-    }]);
+      }),
+    ]);
     const statuses: Record<string, number> = {};
     for (const decision of ["deny", "allow", undefined]) {
       await using sim = spawnCli([

@@ -16,9 +16,9 @@ import { type RunningFixture, startFixture } from "./fixtures/mod.ts";
 import { connectGateway, listAllTools } from "../src/mcp/client.ts";
 import { KubeClient } from "../src/kube/client.ts";
 import { clusterSource } from "../src/kube/replay.ts";
+import { GATEWAY_NS, mcpExtension } from "./helpers/auth_objects.ts";
 
 const NS = "mcp-replay";
-const GATEWAY_NS = "gateway-system";
 const CLUSTER_CRDS = new URL("./cluster/bin/crds", import.meta.url).pathname;
 
 function service(name: string, targetPort = 8080): string {
@@ -44,26 +44,14 @@ function registration(name: string, spec: Record<string, unknown>): string {
   });
 }
 
-const EXTENSION = stringify({
-  apiVersion: "mcp.kuadrant.io/v1",
-  kind: "MCPGatewayExtension",
-  metadata: { name: "mcp-gateway", namespace: GATEWAY_NS },
-  spec: {
-    targetRef: {
-      group: "gateway.networking.k8s.io",
-      kind: "Gateway",
-      name: "mcp-gateway",
-      namespace: GATEWAY_NS,
-      sectionName: "mcp",
-    },
-    backendPingIntervalSeconds: 10,
-    maxBodyBytes: 20000,
-    oauthProtectedResource: {
-      authorizationServers: ["https://idp.example.com/realms/mcp"],
-      scopesSupported: ["tools"],
-    },
+const EXTENSION = stringify(mcpExtension({
+  backendPingIntervalSeconds: 10,
+  maxBodyBytes: 20000,
+  oauthProtectedResource: {
+    authorizationServers: ["https://idp.example.com/realms/mcp"],
+    scopesSupported: ["tools"],
   },
-});
+}, { namespace: GATEWAY_NS, name: "mcp-gateway" }));
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));

@@ -8,6 +8,7 @@ import { startIssuer } from "./helpers/jwks_issuer.ts";
 import { AuthPolicyGate } from "../sim/auth/gate.ts";
 import { policyTargetsFromObjects } from "../sim/auth/auth_policy.ts";
 import { startGateway } from "../sim/mod.ts";
+import { authPolicy, GATEWAY_NS, mcpExtension, mcpGateway, mcpServer } from "./helpers/auth_objects.ts";
 import {
   BROKER_CREDENTIAL,
   elicitation,
@@ -23,51 +24,13 @@ Deno.test("URL elicitation through the AuthPolicy gate: a jwt AuthPolicy on the 
   const accepted = new Set([BROKER_CREDENTIAL]);
   await using upstream = await tokenServer(accepted);
   const objects = [
-    {
-      apiVersion: "mcp.kuadrant.io/v1",
-      kind: "MCPGatewayExtension",
-      metadata: { namespace: "mcp-system", name: "ext" },
-      spec: {
-        targetRef: { group: "gateway.networking.k8s.io", kind: "Gateway", name: "gw", namespace: "gw-ns" },
-        urlElicitation: "Enabled",
-      },
-    },
-    {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "Gateway",
-      metadata: { namespace: "gw-ns", name: "gw" },
-      spec: { listeners: [{ name: "mcp", port: 8080, protocol: "HTTP" }] },
-    },
-    {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "HTTPRoute",
-      metadata: { namespace: "team", name: "github-route" },
-      spec: {
-        parentRefs: [{ name: "gw", namespace: "gw-ns" }],
-        hostnames: ["github.mcp.local"],
-        rules: [{ backendRefs: [{ name: "github", port: 8080 }] }],
-      },
-    },
-    {
-      apiVersion: "mcp.kuadrant.io/v1",
-      kind: "MCPServerRegistration",
-      metadata: { namespace: "team", name: "github" },
-      spec: {
-        prefix: "gh_",
-        targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "github-route" },
-        tokenURLElicitation: {},
-      },
-    },
+    mcpExtension({ urlElicitation: "Enabled" }),
+    mcpGateway(),
+    ...mcpServer("team", "github", "gh_", { tokenURLElicitation: {} }),
   ];
-  const policy = {
-    apiVersion: "kuadrant.io/v1",
-    kind: "AuthPolicy",
-    metadata: { namespace: "gw-ns", name: "oidc", creationTimestamp: "2026-01-01T00:00:00Z" },
-    spec: {
-      targetRef: { group: "gateway.networking.k8s.io", kind: "Gateway", name: "gw" },
-      rules: { authentication: { oidc: { jwt: { issuerUrl: issuer.url } } } },
-    },
-  };
+  const policy = authPolicy(GATEWAY_NS, "oidc", { kind: "Gateway", name: "mcp-gateway" }, {
+    rules: { authentication: { oidc: { jwt: { issuerUrl: issuer.url } } } },
+  });
   const gate = new AuthPolicyGate({
     policies: [policy],
     targets: policyTargetsFromObjects(objects, { tokens: true }),

@@ -24,8 +24,8 @@ import { policyTargetsFromObjects } from "../sim/auth/auth_policy.ts";
 import type { EngineContext } from "../sim/auth/engine.ts";
 import { OpaPool } from "../sim/auth/opa.ts";
 import type { SecretObject } from "../sim/auth/types.ts";
+import { mcpExtension, mcpGateway, mcpServer, secret } from "./helpers/auth_objects.ts";
 
-const GW_NS = "gateway-system";
 const MCP_NS = "mcp-system";
 const NS = "mcp-test";
 
@@ -79,69 +79,21 @@ function clusterObjects(issuer: string, gateway: string) {
   const keys = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const publicPem = keys.publicKey.export({ format: "pem", type: "spki" }) as string;
   const privatePem = keys.privateKey.export({ format: "pem", type: "sec1" }) as string;
-  const route = (name: string) => ({
-    apiVersion: "gateway.networking.k8s.io/v1",
-    kind: "HTTPRoute",
-    metadata: { namespace: NS, name: `${name}-route` },
-    spec: {
-      parentRefs: [{ name: "mcp-gateway", namespace: GW_NS }],
-      hostnames: [`${name}.mcp.local`],
-      rules: [{ backendRefs: [{ name, port: 9090 }] }],
-    },
-  });
-  const registration = (name: string, prefix: string) => ({
-    apiVersion: "mcp.kuadrant.io/v1",
-    kind: "MCPServerRegistration",
-    metadata: { namespace: NS, name },
-    spec: {
-      prefix,
-      targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: `${name}-route` },
-    },
-  });
   const objects = [
-    {
-      apiVersion: "mcp.kuadrant.io/v1",
-      kind: "MCPGatewayExtension",
-      metadata: { namespace: MCP_NS, name: "mcp-gateway-extension" },
-      spec: {
-        targetRef: {
-          group: "gateway.networking.k8s.io",
-          kind: "Gateway",
-          name: "mcp-gateway",
-          namespace: GW_NS,
-          sectionName: "mcp",
-        },
-        trustedHeadersKey: { secretName: "trusted-headers-public-key" },
-        oauthProtectedResource: {
-          resourceName: "MCP Server",
-          resource: `${gateway}/mcp`,
-          authorizationServers: [issuer],
-          bearerMethodsSupported: ["header"],
-          scopesSupported: ["basic"],
-        },
+    mcpExtension({
+      trustedHeadersKey: { secretName: "trusted-headers-public-key" },
+      oauthProtectedResource: {
+        resourceName: "MCP Server",
+        resource: `${gateway}/mcp`,
+        authorizationServers: [issuer],
+        bearerMethodsSupported: ["header"],
+        scopesSupported: ["basic"],
       },
-    },
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { namespace: MCP_NS, name: "trusted-headers-public-key" },
-      data: { key: btoa(publicPem) },
-    },
-    {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "Gateway",
-      metadata: { namespace: GW_NS, name: "mcp-gateway" },
-      spec: {
-        listeners: [
-          { name: "mcp", hostname: "127.0.0.1", port: 8080, protocol: "HTTP" },
-          { name: "mcps", hostname: "*.mcp.local", port: 8080, protocol: "HTTP" },
-        ],
-      },
-    },
-    route("weather"),
-    route("github"),
-    registration("weather", "weather_"),
-    registration("github", "github_"),
+    }, { namespace: MCP_NS, name: "mcp-gateway-extension" }),
+    secret(MCP_NS, "trusted-headers-public-key", { data: { key: btoa(publicPem) } }),
+    mcpGateway("127.0.0.1", { serversListener: true }),
+    ...mcpServer(NS, "weather", "weather_"),
+    ...mcpServer(NS, "github", "github_"),
     {
       apiVersion: "mcp.kuadrant.io/v1",
       kind: "MCPVirtualServer",
