@@ -6,9 +6,11 @@
  */
 
 import { generateKeyPairSync } from "node:crypto";
+import { stringify } from "yaml";
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import { sharedCluster } from "./cluster/cluster.ts";
+import { authPolicy, mcpExtension, mcpGateway, secret } from "./helpers/auth_objects.ts";
 
 interface Report {
   findings: { severity: string; code: string; message: string; field?: string }[];
@@ -35,39 +37,38 @@ Deno.test("validate --live pairs the wristband signing key with the extension's 
   const work = await Deno.makeTempDir({ prefix: "kube_validate_wristband_test_" });
   const signing = keyPair();
   const other = keyPair();
-  const apply = async (manifest: string) => {
+  const apply = async (...objects: unknown[]) => {
+    const manifest = objects.map((object) => stringify(object)).join("---\n");
     const result = await cluster.kubectl(["apply", "--server-side", "--force-conflicts", "-f", "-"], {
       stdin: manifest,
     });
     assertEquals(result.code, 0, result.stderr);
   };
   const publicSecret = (pem: string) =>
-    `apiVersion: v1
-kind: Secret
-metadata: {name: trusted-headers-public-key, namespace: ${ns}}
-data: {key: ${btoa(pem)}}
-`;
+    secret(ns, "trusted-headers-public-key", { data: { key: btoa(pem) } });
   const policy = (secretName: string) =>
-    `apiVersion: kuadrant.io/v1
-kind: AuthPolicy
-metadata: {name: mcp-auth-policy, namespace: ${ns}}
-spec:
-  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: mcp-gateway, sectionName: mcp}
-  rules:
-    authentication:
-      keycloak:
-        jwt: {issuerUrl: "https://idp.example.com/realms/mcp"}
-    response:
-      success:
-        headers:
-          x-mcp-authorized:
-            wristband:
-              issuer: authorino
-              customClaims:
-                allowed-capabilities: {selector: auth.identity.resource_access.@tostr}
-              signingKeyRefs:
-                - {name: ${secretName}, algorithm: ES256}
-`;
+    stringify(
+      authPolicy(ns, "mcp-auth-policy", { kind: "Gateway", name: "mcp-gateway", sectionName: "mcp" }, {
+        rules: {
+          authentication: { keycloak: { jwt: { issuerUrl: "https://idp.example.com/realms/mcp" } } },
+          response: {
+            success: {
+              headers: {
+                "x-mcp-authorized": {
+                  wristband: {
+                    issuer: "authorino",
+                    customClaims: {
+                      "allowed-capabilities": { selector: "auth.identity.resource_access.@tostr" },
+                    },
+                    signingKeyRefs: [{ name: secretName, algorithm: "ES256" }],
+                  },
+                },
+              },
+            },
+          },
+        },
+      }),
+    );
   const validate = async (manifest: string, args: string[] = []) => {
     const file = `${work}/${crypto.randomUUID()}.yaml`;
     await Deno.writeTextFile(file, manifest);
@@ -85,37 +86,18 @@ spec:
     return report.findings.filter((f) => f.code.startsWith("policy.wristband"));
   };
 
-  await apply(`apiVersion: v1
-kind: Namespace
-metadata: {name: ${ns}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: kuadrant-system}
-`);
-  await apply(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: mcp-gateway, namespace: ${ns}}
-spec:
-  gatewayClassName: test
-  listeners:
-    - {name: mcp, port: 8080, protocol: HTTP}
----
-apiVersion: mcp.kuadrant.io/v1
-kind: MCPGatewayExtension
-metadata: {name: mcp-gateway-extension, namespace: ${ns}}
-spec:
-  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: mcp-gateway, sectionName: mcp}
-  trustedHeadersKey: {secretName: trusted-headers-public-key}
----
-${publicSecret(other.publicKey)}---
-apiVersion: v1
-kind: Secret
-metadata: {name: ${signingName}, namespace: kuadrant-system}
-stringData:
-  key.pem: |
-${signing.privateKey.trimEnd().split("\n").map((line) => `    ${line}`).join("\n")}
-`);
+  const namespace = (name: string) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  await apply(namespace(ns), namespace("kuadrant-system"));
+  await apply(
+    mcpGateway(undefined, { namespace: ns, gatewayClassName: "test" }),
+    mcpExtension({ trustedHeadersKey: { secretName: "trusted-headers-public-key" } }, {
+      namespace: ns,
+      name: "mcp-gateway-extension",
+      gatewayNamespace: ns,
+    }),
+    publicSecret(other.publicKey),
+    secret("kuadrant-system", signingName, { stringData: { "key.pem": signing.privateKey } }),
+  );
 
   try {
     await t.step("a signing key that is not the public key's pair: an error only --live finds", async () => {
