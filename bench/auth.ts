@@ -18,18 +18,16 @@
 
 // @ts-types="@modelcontextprotocol/sdk/client/index"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { cpuUsage } from "node:process";
 import { parse } from "yaml";
 import { connectGateway } from "../src/mcp/client.ts";
 import { AUTHORIZATION_GUIDE } from "../test/helpers/auth_guides.ts";
 import { startIssuer, type TestIssuer } from "../test/helpers/jwks_issuer.ts";
+import { mcpExtension, mcpGateway, mcpServer } from "../test/helpers/auth_objects.ts";
 import type { AuthConfigSpec, AuthRequest } from "../sim/auth/types.ts";
+import { latencyBlocks, loadRuns, type PerCall, perCall, sessionPools, summarizeLoads } from "./measure.ts";
 import {
   callOnce,
   count,
-  cpuMsOf,
-  load,
-  type LoadResult,
   ms,
   ratio,
   rotate,
@@ -49,7 +47,6 @@ const TARGET_CPU_US = 50;
 /** The registration the calls go to: the guide's roles are keyed by it (`x-mcp-servername`). */
 const SERVER = "bench/slow";
 const PREFIX = "slow_";
-const GW_NS = "gateway-system";
 
 /** The simulator's auth modules, from the working tree or the `--sim` copy. */
 interface AuthModules {
@@ -60,7 +57,6 @@ interface AuthModules {
   identity: typeof import("../sim/auth/identity.ts");
   authorization: typeof import("../sim/auth/authorization.ts");
   json: typeof import("../sim/auth/authorization_json.ts");
-  response: typeof import("../sim/auth/response.ts");
 }
 
 async function loadAuthModules(sim?: string): Promise<AuthModules> {
@@ -74,7 +70,6 @@ async function loadAuthModules(sim?: string): Promise<AuthModules> {
     identity: await at("identity.ts"),
     authorization: await at("authorization.ts"),
     json: await at("authorization_json.ts"),
-    response: await at("response.ts"),
   };
 }
 
@@ -85,50 +80,9 @@ async function loadAuthModules(sim?: string): Promise<AuthModules> {
  */
 function authObjects(issuer: string): unknown[] {
   return [
-    {
-      apiVersion: "mcp.kuadrant.io/v1",
-      kind: "MCPGatewayExtension",
-      metadata: { namespace: "mcp-system", name: "mcp-gateway-extension" },
-      spec: {
-        targetRef: {
-          group: "gateway.networking.k8s.io",
-          kind: "Gateway",
-          name: "mcp-gateway",
-          namespace: GW_NS,
-          sectionName: "mcp",
-        },
-      },
-    },
-    {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "Gateway",
-      metadata: { namespace: GW_NS, name: "mcp-gateway" },
-      spec: {
-        listeners: [
-          { name: "mcp", hostname: "127.0.0.1", port: 8080, protocol: "HTTP" },
-          { name: "mcps", hostname: "*.mcp.local", port: 8080, protocol: "HTTP" },
-        ],
-      },
-    },
-    {
-      apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "HTTPRoute",
-      metadata: { namespace: "bench", name: "slow-route" },
-      spec: {
-        parentRefs: [{ name: "mcp-gateway", namespace: GW_NS }],
-        hostnames: ["slow.mcp.local"],
-        rules: [{ backendRefs: [{ name: "slow", port: 9090 }] }],
-      },
-    },
-    {
-      apiVersion: "mcp.kuadrant.io/v1",
-      kind: "MCPServerRegistration",
-      metadata: { namespace: "bench", name: "slow" },
-      spec: {
-        prefix: PREFIX,
-        targetRef: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "slow-route" },
-      },
-    },
+    mcpExtension({}, { name: "mcp-gateway-extension" }),
+    mcpGateway("127.0.0.1", { serversListener: true }),
+    ...mcpServer("bench", "slow", PREFIX),
     parse(AUTHORIZATION_GUIDE.replaceAll(/https?:\/\/keycloak[^\s/]*\/realms\/mcp/g, issuer)),
   ];
 }
@@ -138,56 +92,6 @@ const ALLOWED = { resource_access: { [SERVER]: { roles: ["tool:echo", "tool:slee
 
 // ---------------------------------------------------------------------------------------------------
 // In process: the compiled engine
-
-/** CPU and wall time per call of one measured loop, in microseconds (median over rounds). */
-interface PerCall {
-  /** CPU per call (user + system of this process), median of the rounds. */
-  cpuUs: number;
-  /** Wall time per call, median of the rounds. */
-  wallUs: number;
-  /** The lowest round's CPU per call: the figure least disturbed by other load on the machine. */
-  minCpuUs: number;
-  /** Calls measured. */
-  calls: number;
-}
-
-/** Options of {@linkcode perCall}. */
-interface PerCallOptions {
-  /** Calls before the measured rounds (default: one round's, at most 2,000). */
-  warmup?: number;
-  /** Called before each measured round. */
-  round?: () => void;
-}
-
-/** Runs `fn` `calls` times in `rounds` rounds (after a warm-up), CPU and wall per call. */
-async function perCall(
-  fn: (i: number) => unknown,
-  calls: number,
-  rounds: number,
-  options: PerCallOptions = {},
-): Promise<PerCall> {
-  const each = Math.max(1, Math.floor(calls / rounds));
-  const round = options.round;
-  for (let i = 0; i < (options.warmup ?? Math.min(each, 2000)); i++) await fn(i);
-  const cpu: number[] = [];
-  const wall: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    round?.();
-    const c0 = cpuUsage();
-    const t0 = performance.now();
-    for (let i = 0; i < each; i++) await fn(i);
-    const t = performance.now() - t0;
-    const c = cpuUsage(c0);
-    cpu.push((c.user + c.system) / each);
-    wall.push((t * 1000) / each);
-  }
-  return {
-    cpuUs: stats(cpu).median,
-    wallUs: stats(wall).median,
-    minCpuUs: Math.min(...cpu),
-    calls: each * rounds,
-  };
-}
 
 /** Stage wall times per call, microseconds (median over rounds), and the CPU of the whole pipeline. */
 interface StageBreakdown {
@@ -284,27 +188,9 @@ async function measureEngine(
     rounds,
   );
 
-  // The engine's pipeline (engine.ts `run`) stage by stage, from the same compiled parts.
-  const patterns = spec.patterns ?? {};
-  const rules = spec.rules as Record<string, Record<string, unknown>>;
-  const authentication = mods.identity.compileAuthentication(rules.authentication, {
-    namespace: mods.engine.DEFAULT_AUTHCONFIG_NAMESPACE,
-    secrets: context.secrets,
-    jwks,
-    patterns: patterns as never,
-  });
-  const authz = Object.entries(rules.authorization ?? {}).map(([name, r]) => {
-    const rule = mods.authorization.compileAuthorization(name, r as Record<string, unknown>, {
-      patterns: patterns as never,
-    });
-    if (!("authorize" in rule)) throw new Error(`${rule.path}: ${rule.reason}`);
-    return rule;
-  });
-  const response = mods.response.compileResponse(rules.response, {
-    secrets: context.secrets,
-    authorinoNamespace: mods.engine.DEFAULT_AUTHCONFIG_NAMESPACE,
-    patterns: patterns as never,
-  });
+  // The engine's pipeline (engine.ts `run`) stage by stage, on the engine's own compiled stages.
+  const parts = engine.parts;
+  if (!parts) throw new Error("The compiled engine exposes no stages (parts) to time one by one");
   const spent: Record<Stage, number> = {
     "authorization JSON": 0,
     "authenticate (JWT)": 0,
@@ -321,13 +207,13 @@ async function measureEngine(
     const t0 = performance.now();
     const json = mods.json.buildAuthorizationJson(req);
     const t1 = performance.now();
-    const identity = await mods.identity.authenticate(authentication.methods, req, json, request.signal);
+    const identity = await mods.identity.authenticate(parts.methods, req, json, request.signal);
     if (!identity.authenticated) throw new Error(identity.message);
     json.auth.identity = identity.identity;
     const t2 = performance.now();
-    await mods.authorization.authorize(authz, json, request.signal);
+    await mods.authorization.authorize(parts.authorization, json, request.signal);
     const t3 = performance.now();
-    await response.successHeaders(json);
+    await parts.response.successHeaders(json);
     const t4 = performance.now();
     spent["authorization JSON"] += t1 - t0;
     spent["authenticate (JWT)"] += t2 - t1;
@@ -507,60 +393,41 @@ export async function authSuite(ctx: SuiteContext, result: SuiteResult): Promise
       await use(p);
       await withTimeout(sequential(client, p, warmup), 60_000, `${p.label} warm-up`);
     }
-    const latency: Record<string, number[]> = { direct: [], plain: [], off: [], on: [] };
-    const latencyCpu: Record<string, number> = { direct: 0, plain: 0, off: 0, on: 0 };
-    for (let b = 0; b < blocks; b++) {
-      for (const p of rotate(paths, b)) {
-        await use(p);
-        const cpu0 = p.hop ? await cpuMsOf(p.hop.pid) : 0;
-        latency[p.key].push(
-          ...await withTimeout(
-            sequential(single.get(p)!, p, sequentialCalls / blocks),
-            120_000,
-            `${p.label} latency`,
-          ),
-        );
-        if (p.hop) latencyCpu[p.key] += (await cpuMsOf(p.hop.pid)) - cpu0;
-      }
-    }
-    const lat: Record<string, Stats> = Object.fromEntries(paths.map((p) => [p.key, stats(latency[p.key])]));
+    const measured = await latencyBlocks(paths, {
+      client: (p) => single.get(p)!,
+      calls: sequentialCalls,
+      blocks,
+      pids: (p): Record<string, number> => (p.hop ? { hop: p.hop.pid } : {}),
+      before: use,
+    });
+    const latencyCpu = Object.fromEntries(paths.map((p) => [p.key, measured.cpuMs.get(p)!.hop ?? 0]));
+    const lat: Record<string, Stats> = Object.fromEntries(
+      paths.map((p) => [p.key, stats(measured.latency.get(p)!)]),
+    );
 
     // Throughput: `concurrency` sessions per path, in order then in reverse.
-    const pools = new Map<Path, Client[]>();
-    for (const p of paths) {
-      const pool = await Promise.all(Array.from({ length: concurrency }, () => connect(p)));
-      clients.push(...pool);
-      pools.set(p, pool);
-      await use(p);
-      await Promise.all(pool.map((c) => callOnce(c, p, "warm")));
-    }
+    const pools = await sessionPools(paths, { concurrency, connect, before: use, opened: clients });
     // Short runs in rotating order, so drift in the machine's load (other work on a shared machine
     // changes it within a minute) hits every path alike.
-    const loads: Record<string, LoadResult[]> = { direct: [], plain: [], off: [], on: [] };
-    for (let r = 0; r < loadRounds; r++) {
-      for (const p of rotate(paths, r)) {
-        await use(p);
-        const pids: Record<string, number> = { fixture: fixture.server.pid };
-        if (p.hop) pids.hop = p.hop.pid;
-        loads[p.key].push(
-          await withTimeout(
-            load(pools.get(p)!, p, seconds / loadRounds, pids),
-            seconds * 1000 + 60_000,
-            "load",
-          ),
-        );
-      }
-    }
+    const loads = await loadRuns(
+      Array.from({ length: loadRounds }, (_, r) => rotate(paths, r)).flat(),
+      {
+        pools,
+        seconds: seconds / loadRounds,
+        pids: (p): Record<string, number> => ({
+          fixture: fixture.server.pid,
+          ...(p.hop ? { hop: p.hop.pid } : {}),
+        }),
+        before: use,
+        what: "load",
+      },
+    );
     const tput = Object.fromEntries(paths.map((p) => {
-      const l = loads[p.key];
-      const calls = l.reduce((a, r) => a + r.calls, 0);
+      const { cpuMsPerCall, ...sums } = summarizeLoads(loads.get(p)!, ["fixture", "hop"]);
       return [p.key, {
-        callsPerSecond: calls / l.reduce((a, r) => a + r.seconds, 0),
-        calls,
-        errors: l.reduce((a, r) => a + r.errors, 0),
-        latency: stats(l.flatMap((r) => r.latencies)),
-        hopCpuMsPerCall: p.hop ? l.reduce((a, r) => a + (r.cpuMs.hop ?? 0), 0) / calls : NaN,
-        fixtureCpuMsPerCall: l.reduce((a, r) => a + (r.cpuMs.fixture ?? 0), 0) / calls,
+        ...sums,
+        hopCpuMsPerCall: p.hop ? cpuMsPerCall.hop : NaN,
+        fixtureCpuMsPerCall: cpuMsPerCall.fixture,
       }];
     }));
     await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
@@ -727,7 +594,7 @@ export async function authSuite(ctx: SuiteContext, result: SuiteResult): Promise
         "server's HTTPRoute and not initialize or tools/list at the broker.",
       "In-process figures: CPU is this process's user + system time (node:process cpuUsage) over a round " +
         "of calls, divided by the calls; the stage breakdown times each stage of engine.ts's pipeline with " +
-        "performance.now() around it, replayed from the same compiled stages (identity, authorization, " +
+        "performance.now() around it, run on the engine's own compiled stages (its parts: identity, authorization, " +
         "response), so its wall total is comparable with the engine's.",
       "On and off: bench/gateway_server.ts --auth serves the objects' policies and switches them off and on " +
         "at SIGUSR1 (off: every request allowed, as without --auth), so the difference is the policy's and " +

@@ -12,19 +12,15 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { connectGateway } from "../src/mcp/client.ts";
+import { latencyBlocks, loadRuns, type LoadSummary, sessionPools, summarizeLoads } from "./measure.ts";
 import {
   bytes,
   type Call,
-  callOnce,
   count,
-  cpuMsOf,
   ECHO,
-  load,
-  type LoadResult,
   ms,
   ratio,
   ROOT,
-  rotate,
   runCommand,
   sequential,
   Server,
@@ -351,105 +347,50 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
       for (const p of paths) await withTimeout(sequential(single.get(p)!, p, warmup / 2), 60_000, "warm-up");
     }
     const blocks = 5;
-    const latency: Record<string, number[]> = Object.fromEntries(paths.map((p) => [p.label, []]));
+    const measured = await latencyBlocks(paths, {
+      client: (p) => single.get(p)!,
+      calls: sequentialCalls,
+      blocks,
+      pids: pidsOf,
+    });
     const latencyCpu: Record<string, Record<string, number>> = Object.fromEntries(
-      paths.map((p) => [p.label, { fixture: 0, hop: 0, client: 0 }]),
+      paths.map((p) => [p.label, { fixture: 0, hop: 0, client: 0, ...measured.cpuMs.get(p) }]),
     );
-    for (let b = 0; b < blocks; b++) {
-      for (const p of rotate(paths, b)) {
-        const pids = pidsOf(p);
-        const cpu0 = await Promise.all(Object.values(pids).map(cpuMsOf));
-        latency[p.label].push(
-          ...await withTimeout(
-            sequential(single.get(p)!, p, sequentialCalls / blocks),
-            120_000,
-            `${p.label} latency`,
-          ),
-        );
-        const cpu1 = await Promise.all(Object.values(pids).map(cpuMsOf));
-        Object.keys(pids).forEach((name, j) => latencyCpu[p.label][name] += cpu1[j] - cpu0[j]);
-      }
-    }
     const lat: Record<string, Stats> = Object.fromEntries(
-      paths.map((p) => [p.label, stats(latency[p.label])]),
+      paths.map((p) => [p.label, stats(measured.latency.get(p)!)]),
     );
 
     // The same with a tool that takes 5 ms, as a backend doing real work would.
     const workCalls = ctx.quick ? 20 : 100;
-    const work: Record<string, number[]> = { direct: [], gateway: [] };
     for (const p of pair) await sequential(single.get(p)!, p, 3, SLEEP_5MS);
-    for (let b = 0; b < blocks; b++) {
-      for (const p of rotate(pair, b)) {
-        work[p.label].push(
-          ...await withTimeout(
-            sequential(single.get(p)!, p, workCalls / blocks, SLEEP_5MS),
-            120_000,
-            `${p.label} 5 ms tool latency`,
-          ),
-        );
-      }
-    }
-    const workLat = { direct: stats(work.direct), gateway: stats(work.gateway) };
+    const work = (await latencyBlocks(pair, {
+      client: (p) => single.get(p)!,
+      calls: workCalls,
+      blocks,
+      pids: () => ({}),
+      call: SLEEP_5MS,
+    })).latency;
+    const workLat = { direct: stats(work.get(direct)!), gateway: stats(work.get(through)!) };
 
     // Throughput: `concurrency` sessions per path, in order then in reverse, so no path always runs
     // first or last.
-    const pools = new Map<Path, Client[]>();
-    for (const p of paths) {
-      const pool = await Promise.all(
-        Array.from(
-          { length: concurrency },
-          () => withTimeout(connectGateway(p.url), 30_000, `connect ${p.label}`),
-        ),
-      );
-      clients.push(...pool);
-      pools.set(p, pool);
-      await Promise.all(pool.map((c) => callOnce(c, p, "warm")));
-    }
-    const runLoads = async (list: Path[], call: Call, what: string) => {
-      const out: Record<string, LoadResult[]> = Object.fromEntries(list.map((p) => [p.label, []]));
-      for (const p of [...list, ...[...list].reverse()]) {
-        out[p.label].push(
-          await withTimeout(
-            load(pools.get(p)!, p, seconds / 2, pidsOf(p), call),
-            seconds * 1000 + 60_000,
-            what,
-          ),
-        );
-      }
-      return out;
-    };
+    const pools = await sessionPools(paths, {
+      concurrency,
+      connect: (p) => withTimeout(connectGateway(p.url), 30_000, `connect ${p.label}`),
+      opened: clients,
+    });
+    const runLoads = (list: Path[], call: Call, what: string) =>
+      loadRuns([...list, ...[...list].reverse()], { pools, seconds: seconds / 2, pids: pidsOf, call, what });
     const loads = await runLoads(paths, ECHO, "load");
     // The same load with a tool doing 5 ms of work: a backend that waits on something, as real ones do.
     const workLoads = await runLoads(pair, SLEEP_5MS, "load (5 ms tool)");
-    const workCallsPerSecond = (label: string) =>
-      workLoads[label].reduce((a, r) => a + r.calls, 0) / workLoads[label].reduce((a, r) => a + r.seconds, 0);
-    const workTput = { direct: workCallsPerSecond("direct"), gateway: workCallsPerSecond("gateway") };
-    const tput: Record<
-      string,
-      {
-        callsPerSecond: number;
-        calls: number;
-        errors: number;
-        latency: Stats;
-        cpuMsPerCall: Record<string, number>;
-      }
-    > = {};
-    for (const p of paths) {
-      const l = loads[p.label];
-      const calls = l.reduce((a, r) => a + r.calls, 0);
-      const secs = l.reduce((a, r) => a + r.seconds, 0);
-      const cpu: Record<string, number> = {};
-      for (const name of ["fixture", "hop", "client"]) {
-        cpu[name] = l.reduce((a, r) => a + (r.cpuMs[name] ?? 0), 0) / calls;
-      }
-      tput[p.label] = {
-        callsPerSecond: calls / secs,
-        calls,
-        errors: l.reduce((a, r) => a + r.errors, 0),
-        latency: stats(l.flatMap((r) => r.latencies)),
-        cpuMsPerCall: cpu,
-      };
-    }
+    const workTput = {
+      direct: summarizeLoads(workLoads.get(direct)!, []).callsPerSecond,
+      gateway: summarizeLoads(workLoads.get(through)!, []).callsPerSecond,
+    };
+    const tput: Record<string, LoadSummary> = Object.fromEntries(
+      paths.map((p) => [p.label, summarizeLoads(loads.get(p)!, ["fixture", "hop", "client"])]),
+    );
     await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
 
     // Last, since it leaves both processes larger: many sessions at once.

@@ -1,0 +1,216 @@
+/**
+ * The measuring loops the suites share: sequential calls in rotating blocks with the CPU of the
+ * processes around them, pools of sessions, load runs in a given order and their sums, and a
+ * function's CPU and wall time per call in this process.
+ *
+ * @module
+ */
+
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { cpuUsage } from "node:process";
+import {
+  type Call,
+  callOnce,
+  type CallPath,
+  cpuMsOf,
+  ECHO,
+  load,
+  type LoadResult,
+  rotate,
+  sequential,
+  type Stats,
+  stats,
+  withTimeout,
+} from "./lib.ts";
+
+/** Options of {@linkcode latencyBlocks}. */
+export interface LatencyOptions<P extends CallPath> {
+  /** The session each path's calls go through. */
+  client: (path: P) => Client;
+  /** Calls per path in all. */
+  calls: number;
+  /** Blocks the calls are split into; block n starts at path n, so drift in load hits every path alike. */
+  blocks: number;
+  /** The processes whose CPU the path's calls are measured on, by name. */
+  pids: (path: P) => Record<string, number>;
+  /** Called before each path's block (to switch something the path needs). */
+  before?: (path: P) => Promise<void>;
+  /** The tool called (default {@linkcode ECHO}). */
+  call?: Call;
+}
+
+/** Each path's latencies (ms) and the CPU (ms) of its processes over its calls, by the names `pids` gave. */
+export interface LatencyResult<P> {
+  /** Per-call latencies, ms. */
+  latency: Map<P, number[]>;
+  /** CPU each process used during the path's calls, ms. */
+  cpuMs: Map<P, Record<string, number>>;
+}
+
+/** Sequential calls on each path in rotating blocks, with the CPU of the processes behind each path. */
+export async function latencyBlocks<P extends CallPath>(
+  paths: P[],
+  options: LatencyOptions<P>,
+): Promise<LatencyResult<P>> {
+  const latency = new Map(paths.map((p) => [p, [] as number[]]));
+  const cpuMs = new Map(paths.map((p) => [p, {} as Record<string, number>]));
+  for (let b = 0; b < options.blocks; b++) {
+    for (const p of rotate(paths, b)) {
+      await options.before?.(p);
+      const pids = Object.entries(options.pids(p));
+      const cpu0 = await Promise.all(pids.map(([, pid]) => cpuMsOf(pid)));
+      latency.get(p)!.push(
+        ...await withTimeout(
+          sequential(options.client(p), p, options.calls / options.blocks, options.call),
+          120_000,
+          `${p.label} latency`,
+        ),
+      );
+      const cpu1 = await Promise.all(pids.map(([, pid]) => cpuMsOf(pid)));
+      const spent = cpuMs.get(p)!;
+      pids.forEach(([name], j) => spent[name] = (spent[name] ?? 0) + cpu1[j] - cpu0[j]);
+    }
+  }
+  return { latency, cpuMs };
+}
+
+/** Options of {@linkcode sessionPools}. */
+export interface PoolOptions<P extends CallPath> {
+  /** Sessions per path. */
+  concurrency: number;
+  /** Opens a session on a path. */
+  connect: (path: P) => Promise<Client>;
+  /** Called before each path's warm-up call. */
+  before?: (path: P) => Promise<void>;
+  /** Every session opened is pushed here as soon as it opens, for the caller to close. */
+  opened: Client[];
+}
+
+/** `concurrency` sessions per path, each warmed by one call. */
+export async function sessionPools<P extends CallPath>(
+  paths: P[],
+  options: PoolOptions<P>,
+): Promise<Map<P, Client[]>> {
+  const pools = new Map<P, Client[]>();
+  for (const p of paths) {
+    const pool = await Promise.all(Array.from({ length: options.concurrency }, () => options.connect(p)));
+    options.opened.push(...pool);
+    pools.set(p, pool);
+    await options.before?.(p);
+    await Promise.all(pool.map((c) => callOnce(c, p, "warm")));
+  }
+  return pools;
+}
+
+/** Options of {@linkcode loadRuns}. */
+export interface LoadRunOptions<P extends CallPath> {
+  /** Each path's sessions. */
+  pools: Map<P, Client[]>;
+  /** Seconds of each run. */
+  seconds: number;
+  /** The processes whose CPU each run measures, by name. */
+  pids: (path: P) => Record<string, number>;
+  /** Called before each run. */
+  before?: (path: P) => Promise<void>;
+  /** The tool called (default {@linkcode ECHO}). */
+  call?: Call;
+  /** Names the runs in timeout errors. */
+  what: string;
+}
+
+/** One load run per entry of `order` (a path may come several times), the results by path. */
+export async function loadRuns<P extends CallPath>(
+  order: P[],
+  options: LoadRunOptions<P>,
+): Promise<Map<P, LoadResult[]>> {
+  const out = new Map<P, LoadResult[]>();
+  for (const p of order) {
+    await options.before?.(p);
+    const result = await withTimeout(
+      load(options.pools.get(p)!, p, options.seconds, options.pids(p), options.call ?? ECHO),
+      options.seconds * 1000 + 60_000,
+      options.what,
+    );
+    out.set(p, [...out.get(p) ?? [], result]);
+  }
+  return out;
+}
+
+/** Load runs summed: the rate, the calls, the errors, the latencies and the CPU per call. */
+export interface LoadSummary {
+  /** Answered calls per second over all runs. */
+  callsPerSecond: number;
+  /** Calls answered. */
+  calls: number;
+  /** Calls failed. */
+  errors: number;
+  /** Latency over all answered calls, ms. */
+  latency: Stats;
+  /** CPU per answered call, ms, for each of `names` (0 for a process a path does not have). */
+  cpuMsPerCall: Record<string, number>;
+}
+
+/** Sums `runs` of one path; CPU per call for each of `names`. */
+export function summarizeLoads(runs: LoadResult[], names: string[]): LoadSummary {
+  const calls = runs.reduce((a, r) => a + r.calls, 0);
+  return {
+    callsPerSecond: calls / runs.reduce((a, r) => a + r.seconds, 0),
+    calls,
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    latency: stats(runs.flatMap((r) => r.latencies)),
+    cpuMsPerCall: Object.fromEntries(
+      names.map((name) => [name, runs.reduce((a, r) => a + (r.cpuMs[name] ?? 0), 0) / calls]),
+    ),
+  };
+}
+
+/** CPU and wall time per call of one measured loop, in microseconds (median over rounds). */
+export interface PerCall {
+  /** CPU per call (user + system of this process), median of the rounds. */
+  cpuUs: number;
+  /** Wall time per call, median of the rounds. */
+  wallUs: number;
+  /** The lowest round's CPU per call: the figure least disturbed by other load on the machine. */
+  minCpuUs: number;
+  /** Calls measured. */
+  calls: number;
+}
+
+/** Options of {@linkcode perCall}. */
+export interface PerCallOptions {
+  /** Calls before the measured rounds (default: one round's, at most 2,000). */
+  warmup?: number;
+  /** Called before each measured round. */
+  round?: () => void;
+}
+
+/** Runs `fn` `calls` times in `rounds` rounds (after a warm-up), CPU and wall per call. */
+export async function perCall(
+  fn: (i: number) => unknown,
+  calls: number,
+  rounds: number,
+  options: PerCallOptions = {},
+): Promise<PerCall> {
+  const each = Math.max(1, Math.floor(calls / rounds));
+  const round = options.round;
+  for (let i = 0; i < (options.warmup ?? Math.min(each, 2000)); i++) await fn(i);
+  const cpu: number[] = [];
+  const wall: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    round?.();
+    const c0 = cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < each; i++) await fn(i);
+    const t = performance.now() - t0;
+    const c = cpuUsage(c0);
+    cpu.push((c.user + c.system) / each);
+    wall.push((t * 1000) / each);
+  }
+  return {
+    cpuUs: stats(cpu).median,
+    wallUs: stats(wall).median,
+    minCpuUs: Math.min(...cpu),
+    calls: each * rounds,
+  };
+}
