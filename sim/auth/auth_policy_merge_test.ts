@@ -5,8 +5,8 @@ import {
   ANON as anon,
   API_KEY as key,
   authPolicy as policy,
-  gatewayObjects as objects,
   GATEWAY_NS as GW_NS,
+  gatewayObjects as objects,
   parsedPolicy as parsed,
 } from "../../test/helpers/auth_objects.ts";
 import { policyTargetsFromObjects, resolveAuthPolicies } from "./auth_policy.ts";
