@@ -243,14 +243,9 @@ export class AuthPolicyGate implements RequestPolicy {
   /** A JSON-RPC message posted to `/mcp`: the server route's policy for a routed call, else the broker's. */
   evaluate(input: PolicyInput): Promise<PolicyDecision> | PolicyDecision {
     const compiled = this.#compiled;
-    if (!compiled.any) return { allow: true };
-    const attrs = input.attributes;
-    const server = routedServer(attrs);
-    const engine = server !== undefined ? compiled.servers.get(server) : compiled.broker.mcp;
-    if (!engine) return { allow: true };
-    const headers = authHeaders(input.request.headers, attrs, server !== undefined);
-    const host = server !== undefined ? compiled.hosts.get(server) : undefined;
-    return this.#run(compiled, engine, input.request, headers, host);
+    const route = compiled.any ? routeOf(compiled, input) : undefined;
+    if (!route?.engine) return { allow: true };
+    return this.#run(compiled, () => this.#decide(route.engine!, authRequest(input.request, route.headers)));
   }
 
   /** A request without a JSON-RPC message: the broker route rule's policy, no `x-mcp-*` header. */
@@ -258,7 +253,8 @@ export class AuthPolicyGate implements RequestPolicy {
     const compiled = this.#compiled;
     const engine = compiled.any ? compiled.broker[input.rule] : undefined;
     if (!engine) return { allow: true };
-    return this.#run(compiled, engine, input.request, authHeaders(input.request.headers, undefined, false));
+    const headers = authHeaders(input.request.headers, undefined, false);
+    return this.#run(compiled, () => this.#decide(engine, authRequest(input.request, headers)));
   }
 
   /**
@@ -267,79 +263,38 @@ export class AuthPolicyGate implements RequestPolicy {
    */
   async explain(input: PolicyInput): Promise<GateTrace> {
     const compiled = this.#compiled;
-    const attrs = input.attributes;
-    const server = routedServer(attrs);
-    const where = server !== undefined ? `server ${server}` : "broker";
-    const engine = !compiled.any
-      ? undefined
-      : server !== undefined
-      ? compiled.servers.get(server)
-      : compiled.broker.mcp;
-    if (!engine) return { where, decision: { allow: true, requestHeaders: {} } };
-    const headers = authHeaders(input.request.headers, attrs, server !== undefined);
-    const host = server !== undefined ? compiled.hosts.get(server) : undefined;
-    if (host) headers.set("host", host);
-    const url = new URL(input.request.url);
-    compiled.inFlight++;
-    try {
-      const trace = await traceAuthConfig(engine, {
-        request: input.request,
-        headers,
-        source: requestSource(input.request) ?? { address: "127.0.0.1", port: 0 },
-        destination: {
-          address: url.hostname,
-          port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
-        },
-      });
-      // As for the answers: what a reason quotes is never a credential of the request or a Secret's value.
-      const secrets = [...requestSecrets(input.request.headers, input.request.url), ...this.#secretValues()];
-      const redact = (text: string) => redactValues(text, secrets);
-      trace.reason = redact(trace.reason);
-      if (!trace.decision.allow) trace.decision.reason = redact(trace.decision.reason);
-      for (const rule of trace.authorization) if (rule.reason) rule.reason = redact(rule.reason);
-      if (trace.identity) {
-        for (const [name, error] of Object.entries(trace.identity.errors)) {
-          trace.identity.errors[name] = redact(error);
-        }
+    const route = routeOf(compiled, input);
+    if (!compiled.any || !route.engine) {
+      return { where: route.where, decision: { allow: true, requestHeaders: {} } };
+    }
+    const trace = await this.#run(
+      compiled,
+      () => traceAuthConfig(route.engine!, authRequest(input.request, route.headers)),
+    );
+    // As for the answers: what a reason quotes is never a credential of the request or a Secret's value.
+    const redact = this.#redactor(input.request);
+    trace.reason = redact(trace.reason);
+    if (!trace.decision.allow) trace.decision.reason = redact(trace.decision.reason);
+    for (const rule of trace.authorization) if (rule.reason) rule.reason = redact(rule.reason);
+    if (trace.identity) {
+      for (const [name, error] of Object.entries(trace.identity.errors)) {
+        trace.identity.errors[name] = redact(error);
       }
-      return { where, decision: trace.decision, trace };
-    } finally {
-      if (--compiled.inFlight === 0 && compiled.retired) this.#retire(compiled);
     }
+    return { where: route.where, decision: trace.decision, trace };
   }
 
-  async #run(
-    compiled: Compiled,
-    engine: AuthEngine,
-    request: Request,
-    headers: Headers,
-    host?: string,
-  ): Promise<PolicyDecision> {
+  /** Runs `work` with `compiled` counted in flight, so `update` closes it only once its last request ended. */
+  async #run<T>(compiled: Compiled, work: () => Promise<T>): Promise<T> {
     compiled.inFlight++;
     try {
-      return await this.#decide(engine, request, headers, host);
+      return await work();
     } finally {
       if (--compiled.inFlight === 0 && compiled.retired) this.#retire(compiled);
     }
   }
 
-  async #decide(
-    engine: AuthEngine,
-    request: Request,
-    headers: Headers,
-    host?: string,
-  ): Promise<PolicyDecision> {
-    if (host) headers.set("host", host);
-    const url = new URL(request.url);
-    const req: AuthRequest = {
-      request,
-      headers,
-      source: requestSource(request) ?? { address: "127.0.0.1", port: 0 },
-      destination: {
-        address: url.hostname,
-        port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
-      },
-    };
+  async #decide(engine: AuthEngine, req: AuthRequest): Promise<PolicyDecision> {
     let decision: AuthDecision;
     try {
       decision = await engine.evaluate(req);
@@ -357,15 +312,15 @@ export class AuthPolicyGate implements RequestPolicy {
     }
     // Authorino's reason may quote what it evaluated (a CEL conversion error, OPA's conflicting
     // values): never a credential of the request or a Secret's value in the log or the answer.
-    const secrets = [...requestSecrets(request.headers, request.url), ...this.#secretValues()];
-    const reason = redactValues(decision.reason, secrets);
+    const redact = this.#redactor(req.request);
+    const reason = redact(decision.reason);
     const answerHeaders: Record<string, string> = {};
     for (const [name, value] of Object.entries(decision.headers)) {
-      answerHeaders[name] = headerSafe(name.toLowerCase() === REASON ? redactValues(value, secrets) : value);
+      answerHeaders[name] = headerSafe(name.toLowerCase() === REASON ? redact(value) : value);
     }
     this.#log("debug", `AuthPolicy denied the request with ${decision.status}: ${reason}`, {
-      path: url.pathname,
-      method: headers.get("x-mcp-method") ?? request.method,
+      path: new URL(req.request.url).pathname,
+      method: req.headers.get("x-mcp-method") ?? req.request.method,
     });
     return {
       allow: false,
@@ -376,6 +331,12 @@ export class AuthPolicyGate implements RequestPolicy {
     };
   }
 
+  /** Cuts the request's credentials and every Secret value the policies read out of a text. */
+  #redactor(request: Request): (text: string) => string {
+    const secrets = [...requestSecrets(request.headers, request.url), ...this.#secretValues()];
+    return (text) => redactValues(text, secrets);
+  }
+
   /** Every value of the Secrets the policies read, as written and base64 (as `auth.identity` holds an API key's). */
   #secretValues(): string[] {
     const out: string[] = [];
@@ -384,6 +345,35 @@ export class AuthPolicyGate implements RequestPolicy {
     }
     return out;
   }
+}
+
+/** Where a JSON-RPC message is evaluated: the engine of its route, the headers Authorino sees there. */
+function routeOf(
+  compiled: Compiled,
+  input: PolicyInput,
+): { where: string; engine?: AuthEngine; headers: Headers } {
+  const server = routedServer(input.attributes);
+  const routed = server !== undefined;
+  const headers = authHeaders(input.request.headers, input.attributes, routed);
+  // Envoy's `:authority` once the router re-routed the call to the server's HTTPRoute.
+  const host = routed ? compiled.hosts.get(server) : undefined;
+  if (host) headers.set("host", host);
+  return {
+    where: routed ? `server ${server}` : "broker",
+    engine: routed ? compiled.servers.get(server) : compiled.broker.mcp,
+    headers,
+  };
+}
+
+/** One request as the engine sees it: its headers after the router, its client and listener addresses. */
+function authRequest(request: Request, headers: Headers): AuthRequest {
+  const url = new URL(request.url);
+  return {
+    request,
+    headers,
+    source: requestSource(request) ?? { address: "127.0.0.1", port: 0 },
+    destination: { address: url.hostname, port: Number(url.port) || (url.protocol === "https:" ? 443 : 80) },
+  };
 }
 
 /** The registration a call goes to through its own HTTPRoute; undefined when it goes to the broker. */
