@@ -20,6 +20,7 @@
  * @module
  */
 import type { ServerConfig } from "./config.ts";
+import { base64UrlBytes } from "./base64.ts";
 
 /** JSON-RPC error code of URLElicitationRequiredError (MCP 2025-11-25). */
 export const URL_ELICITATION_REQUIRED = -32042;
@@ -125,10 +126,9 @@ export function jwtExpired(token: string, now = Date.now()): boolean {
  */
 export function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
   const parts = token.split(".");
-  if (parts.length !== 3 || !/^[A-Za-z0-9_-]*$/.test(parts[1])) return undefined;
+  const bytes = parts.length === 3 ? base64UrlBytes(parts[1]) : undefined;
+  if (!bytes) return undefined;
   try {
-    const b64 = parts[1].replaceAll("-", "+").replaceAll("_", "/");
-    const bytes = Uint8Array.from(atob(b64 + "=".repeat((4 - b64.length % 4) % 4)), (c) => c.charCodeAt(0));
     const v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     return typeof v === "object" && v !== null && !Array.isArray(v) ? v : undefined;
   } catch {

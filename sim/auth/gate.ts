@@ -40,7 +40,7 @@ import { type AuthTrace, traceAuthConfig } from "./trace.ts";
 import { RecordHeaders } from "./headers.ts";
 import type { AuthConfigSpec, AuthDecision, AuthEngine, AuthRequest, Unsupported } from "./types.ts";
 import { headerSafe, redactValues, requestSecrets } from "../redact.ts";
-import { base64 } from "./identity.ts";
+import { base64 } from "../base64.ts";
 import { REASON_HEADER } from "./response.ts";
 
 /** The `x-mcp-servername` upstream's router sets on requests it sends to the broker. */

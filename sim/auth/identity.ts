@@ -36,6 +36,7 @@ import {
 import { JwksCache } from "./jwks.ts";
 import { compileConditions, type Condition, holds, type NamedPatterns } from "./conditions.ts";
 import { goJson } from "./selector.ts";
+import { base64 } from "../base64.ts";
 import { type CompiledValue, compileValue, type ValueSpec } from "./value.ts";
 
 /** One authentication method of an AuthConfig, compiled once. */
@@ -244,13 +245,6 @@ function secretIdentity(secret: SecretObject): Record<string, unknown> {
   const data: Record<string, string> = {};
   for (const [key, value] of Object.entries(secret.data)) data[key] = base64(value);
   return { metadata, data, type: "Opaque" };
-}
-
-/** `text`'s UTF-8 bytes in base64, as a Secret's `data` holds them. */
-export function base64(text: string): string {
-  let binary = "";
-  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
-  return btoa(binary);
 }
 
 /**

@@ -33,6 +33,7 @@
 
 import { compactVerify, importJWK, type JWK } from "jose";
 import { AuthEvalError } from "./types.ts";
+import { base64UrlBytes } from "../base64.ts";
 import { isWithinOrigin, readBody } from "../backend_fetch.ts";
 
 /** Authorino's default timeout of discovery and JWKS requests (the `jwt` method's `timeout`). */
@@ -570,10 +571,9 @@ function parseJwt(token: string): { header: Record<string, unknown>; claims: Rec
 }
 
 function decodePart(part: string): Record<string, unknown> | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(part) || part.length % 4 === 1) return undefined;
+  const bytes = part === "" ? undefined : base64UrlBytes(part);
+  if (!bytes) return undefined;
   try {
-    const b64 = part.replaceAll("-", "+").replaceAll("_", "/");
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     return typeof value === "object" && value !== null && !Array.isArray(value) ? value : undefined;
   } catch {

@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { base64UrlBytes } from "../base64.ts";
 
 /** The header Authorino sets and the broker reads. */
 export const AUTHORIZED_HEADER = "x-mcp-authorized";
@@ -98,13 +99,7 @@ function publicKey(pem: string): Promise<CryptoKey | string> {
 
 /** Go's `base64.RawURLEncoding.DecodeString`: no padding, URL alphabet; CR and LF are skipped. */
 function rawUrlDecode(segment: string): Uint8Array | undefined {
-  const s = segment.replace(/[\r\n]/g, "");
-  if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) return undefined;
-  try {
-    return Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-  } catch {
-    return undefined;
-  }
+  return base64UrlBytes(segment.replace(/[\r\n]/g, ""));
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
