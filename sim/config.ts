@@ -224,15 +224,18 @@ function elicitationField(o: Obj): Pick<ServerConfig, "tokenURLElicitation"> {
   return { tokenURLElicitation: url ? { url } : {} };
 }
 
-/** A Secret's value under `key` (`stringData` over base64 `data`), undefined when absent or not base64. */
-function secretValue(secret: Obj | undefined, key: string): string | undefined {
+/**
+ * A Secret's value under `key`: `stringData` over `data`, which decodes to bytes, one character each,
+ * as a header's bytes go on the wire. Undefined when absent, null when `data` is not base64.
+ */
+function secretValue(secret: Obj | undefined, key: string): string | null | undefined {
   const sd = secret && isObj(secret.stringData) ? str(secret.stringData[key]) : undefined;
   const d = secret && isObj(secret.data) ? str(secret.data[key]) : undefined;
   if (sd !== undefined || d === undefined) return sd;
   try {
     return atob(d);
   } catch {
-    return undefined;
+    return null;
   }
 }
 
@@ -282,17 +285,12 @@ export function configFromObjects(objects: unknown[], upstreams: Record<string, 
         if (!secret) {
           throw new GatewayConfigError(`MCPServerRegistration ${full} refers to missing Secret ${ref}.`);
         }
-        const sd = isObj(secret.stringData) ? str(secret.stringData[key]) : undefined;
-        const d = isObj(secret.data) ? str(secret.data[key]) : undefined;
         const what = `Secret ${ref} key ${
           JSON.stringify(key)
         } (credentialRef of MCPServerRegistration ${full})`;
-        try {
-          // `data` decodes to bytes, one character each, as the header's bytes go on the wire.
-          credential = sd ?? (d !== undefined ? atob(d) : undefined);
-        } catch {
-          throw new GatewayConfigError(`${what} is not valid base64.`);
-        }
+        const value = secretValue(secret, key);
+        if (value === null) throw new GatewayConfigError(`${what} is not valid base64.`);
+        credential = value;
         if (credential === undefined) {
           throw new GatewayConfigError(`Secret ${ref} has no key ${key} for MCPServerRegistration ${full}.`);
         }
