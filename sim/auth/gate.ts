@@ -38,7 +38,14 @@ import {
 import { compileAuthConfig, type CompiledAuthConfig, type EngineContext } from "./engine.ts";
 import { type AuthTrace, traceAuthConfig } from "./trace.ts";
 import { RecordHeaders } from "./headers.ts";
-import type { AuthConfigSpec, AuthDecision, AuthEngine, AuthRequest, Unsupported } from "./types.ts";
+import type {
+  AuthConfigSpec,
+  AuthDecision,
+  AuthEngine,
+  AuthRequest,
+  SecretObject,
+  Unsupported,
+} from "./types.ts";
 import { headerSafe, redactValues, requestSecrets } from "../redact.ts";
 import { base64 } from "../base64.ts";
 import { REASON_HEADER } from "./response.ts";
@@ -133,6 +140,7 @@ export class AuthPolicyGate implements RequestPolicy {
   #context: EngineContext;
   #log: Logger;
   #compiled: Compiled;
+  #secretValuesOf = new WeakMap<readonly SecretObject[], string[]>();
 
   /** A gate over `opts.policies` attached to `opts.targets`. */
   constructor(opts: AuthPolicyGateOptions) {
@@ -339,9 +347,16 @@ export class AuthPolicyGate implements RequestPolicy {
 
   /** Every value of the Secrets the policies read, as written and base64 (as `auth.identity` holds an API key's). */
   #secretValues(): string[] {
-    const out: string[] = [];
-    for (const secret of this.#context.secrets.list()) {
-      for (const value of Object.values(secret.data)) out.push(value, base64(value));
+    // Kept per list: the source hands out the same array until its Secrets change, and a flood of
+    // denied requests must not re-encode every Secret each time.
+    const secrets = this.#context.secrets.list();
+    let out = this.#secretValuesOf.get(secrets);
+    if (!out) {
+      out = [];
+      for (const secret of secrets) {
+        for (const value of Object.values(secret.data)) out.push(value, base64(value));
+      }
+      this.#secretValuesOf.set(secrets, out);
     }
     return out;
   }
