@@ -20,6 +20,7 @@ import { KIND_RATE_LIMIT_POLICY, KUADRANT_GROUP } from "../model/vendored.ts";
 import { type PolicyReader, policyTextRules } from "./auth_policy.ts";
 import type { Entry, Index, Sink } from "./entries.ts";
 import { formatPath, isObject } from "./path.ts";
+import { parseWindow } from "../../sim/ratelimit/rate_limit_policy.ts";
 
 const WASM_SHIM: PolicyReader = {
   celHint: "Kuadrant's data plane (the wasm-shim) evaluates this CEL on every request; CEL that does not " +
@@ -27,20 +28,14 @@ const WASM_SHIM: PolicyReader = {
   headers: "the wasm-shim's request.headers",
 };
 
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
-const PATTERN = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
-
 /**
  * The milliseconds of a window that matches the CRD's pattern (Go's `time.ParseDuration` over the
- * units the pattern allows); undefined when it does not match (the schema check reports that).
+ * units the pattern allows), 0 for a zero window; undefined when it does not match (the schema check
+ * reports that).
  */
 export function windowMillis(window: string): number | undefined {
-  if (!PATTERN.test(window)) return undefined;
-  let total = 0;
-  for (const [, amount, unit] of window.matchAll(/([0-9]+)(ms|h|m|s)/g)) {
-    total += Number(amount) * UNIT_MS[unit];
-  }
-  return total;
+  // parseWindow refuses a zero window (the simulator cannot count in it); Kuadrant passes it on.
+  return parseWindow(window) ?? (/^(0{1,5}(h|m|s|ms)){1,4}$/.test(window) ? 0 : undefined);
 }
 
 /** The seconds Limitador is given for a window: whole seconds, truncated, as kuadrant-operator does. */
@@ -71,7 +66,7 @@ function windowRules(policy: Entry, sink: Sink) {
       limit.rates.forEach((rate, i) => {
         if (!isObject(rate) || typeof rate.window !== "string") return;
         const ms = windowMillis(rate.window);
-        if (ms === undefined || ms % 1000 === 0) return;
+        if (ms === undefined || (ms > 0 && ms % 1000 === 0)) return;
         const ratePath = [...path, name, "rates", i, "window"];
         const field = formatPath(ratePath);
         const seconds = Math.trunc(ms / 1000);

@@ -18,6 +18,7 @@ Deno.test("windowMillis refuses what the CRD's pattern refuses", () => {
 
 Deno.test("windowSeconds truncates to whole seconds as kuadrant-operator hands them to Limitador", () => {
   assertEquals(windowSeconds("500ms"), 0);
+  assertEquals(windowSeconds("0s"), 0);
   assertEquals(windowSeconds("1500ms"), 1);
   assertEquals(windowSeconds("1m999ms"), 60);
   assertEquals(windowSeconds("1 m"), undefined);
