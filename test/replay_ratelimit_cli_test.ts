@@ -3,11 +3,12 @@
  * MCP server: the start-up table names each policy, its target, limits and where it applies; a policy
  * whose target does not exist is reported, not applied; the request over the limit gets the
  * wasm-shim's 429 while the others pass; editing the files applies within 2 s, with a change line.
+ * `tools -o wide` and `--explain` name the limits a call of each tool counts against.
  */
 
 import { stringify } from "yaml";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { spawnCli } from "./helpers/cli.ts";
+import { runCli, spawnCli } from "./helpers/cli.ts";
 import { startFixture } from "./fixtures/mod.ts";
 
 const NS = "mcp-test";
@@ -150,6 +151,108 @@ Deno.test("simulate -f applies RateLimitPolicies: the start-up table, the 429 ov
       new RegExp(`ratelimitpolicy ${GATEWAY_NS}/mcp-limits changed \\(applies to broker`),
       2000,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** One tool's limit, one per user on every call of the server, and one only some calls meet. */
+const toolLimits = {
+  apiVersion: "kuadrant.io/v1",
+  kind: "RateLimitPolicy",
+  metadata: { name: "tool-limits", namespace: GATEWAY_NS },
+  spec: {
+    targetRef: { group: "gateway.networking.k8s.io", kind: "Gateway", name: "mcp-gateway" },
+    limits: {
+      forecasts: {
+        when: [
+          { predicate: "request.headers['x-mcp-method'] == 'tools/call'" },
+          { predicate: "request.headers['x-mcp-toolname'] == 'get_forecast'" },
+        ],
+        rates: [{ limit: 5, window: "1m" }],
+      },
+      "per-server": {
+        when: [{ predicate: "request.headers['x-mcp-servername'] == 'mcp-test/weather'" }],
+        counters: [{ expression: "request.headers['x-user']" }],
+        rates: [{ limit: 100, window: "1h" }],
+      },
+      "alice-only": {
+        when: [{ predicate: "auth.identity.sub == 'alice'" }],
+        rates: [{ limit: 1, window: "10s" }],
+      },
+      "not-tools": {
+        when: [{ predicate: "request.headers['x-mcp-method'] == 'prompts/get'" }],
+        rates: [{ limit: 1, window: "10s" }],
+      },
+    },
+  },
+};
+
+Deno.test("tools -o wide and --explain name the RateLimitPolicy limits a call of each tool counts against", async () => {
+  await using weather = await startFixture("weather");
+  const dir = await Deno.makeTempDir({ prefix: "replay_ratelimit_cli_test_" });
+  try {
+    await write(`${dir}/gateway.yaml`, [extension, registration, toolLimits]);
+    const flags = ["-f", dir, "--upstream", `${NS}/weather=${weather.url}`];
+    const wide = await runCli(["tools", "-o", "wide", ...flags]);
+    assertEquals(wide.code, 0, wide.stderr);
+    const lines = wide.stdout.split("\n");
+    const header = lines[0].trim().split(/\s{2,}/);
+    assertEquals(header, ["NAME", "SERVER", "PARAMETERS", "TOKENS", "LIMITS", "DESCRIPTION"], wide.stdout);
+    const cell = (tool: string) => {
+      const line = lines.find((l) => l.startsWith(`${tool} `));
+      assert(line, wide.stdout);
+      const at = lines[0].indexOf("LIMITS");
+      return line.slice(at, lines[0].indexOf("DESCRIPTION")).trim();
+    };
+    const perServer = `${GATEWAY_NS}/tool-limits#per-server 100/1h per request.headers['x-user']`;
+    const alice = `${GATEWAY_NS}/tool-limits#alice-only 1/10s (conditional)`;
+    assertEquals(
+      cell("weather_get_forecast"),
+      `${alice}; ${GATEWAY_NS}/tool-limits#forecasts 5/1m; ${perServer}`,
+    );
+    // By limit name, as the policy's limits are merged; `not-tools` (prompts/get only) is not there.
+    assertEquals(cell("weather_search"), `${alice}; ${perServer}`);
+
+    const json = await runCli(["tools", "-o", "json", ...flags]);
+    const tools = JSON.parse(json.stdout).tools as { name: string; limits?: string[] }[];
+    assertEquals(tools.find((tool) => tool.name === "weather_search")?.limits, [alice, perServer]);
+
+    const explain = await runCli(["tools", "--explain", "weather_get_forecast", ...flags]);
+    assertEquals(explain.code, 0, explain.stderr);
+    assertMatch(
+      explain.stdout,
+      new RegExp(
+        `REASON: +calls to weather_get_forecast count against RateLimitPolicy ${GATEWAY_NS}/tool-limits#forecasts 5/1m\\. \\[rate-limit\\]`,
+      ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tools -o wide without RateLimitPolicies has no LIMITS column", async () => {
+  await using weather = await startFixture("weather");
+  const dir = await Deno.makeTempDir({ prefix: "replay_ratelimit_cli_test_" });
+  try {
+    await write(`${dir}/gateway.yaml`, [extension, registration]);
+    const wide = await runCli([
+      "tools",
+      "-o",
+      "wide",
+      "-f",
+      dir,
+      "--upstream",
+      `${NS}/weather=${weather.url}`,
+    ]);
+    assertEquals(wide.code, 0, wide.stderr);
+    assertEquals(wide.stdout.split("\n")[0].trim().split(/\s{2,}/), [
+      "NAME",
+      "SERVER",
+      "PARAMETERS",
+      "TOKENS",
+      "DESCRIPTION",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

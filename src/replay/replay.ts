@@ -20,7 +20,7 @@ import {
 } from "../../sim/mod.ts";
 import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../sim/store_redis.ts";
 import { AuthPolicyGate, type AuthPolicySummary } from "../../sim/auth/gate.ts";
-import { RateLimitGate, type RateLimitSummary } from "../../sim/ratelimit/gate.ts";
+import { RateLimitGate, type RateLimitGateInput, type RateLimitSummary } from "../../sim/ratelimit/gate.ts";
 import { MemoryCounters, RedisCounters } from "../../sim/ratelimit/counters.ts";
 import { chainPolicies } from "../../sim/policy.ts";
 import type { EngineContext } from "../../sim/auth/engine.ts";
@@ -178,6 +178,11 @@ export interface Replay {
   readonly rateLimits: RateLimitSummary | undefined;
   /** The gate evaluating them; undefined when the replay applies no policies. */
   readonly rateLimitGate: RateLimitGate | undefined;
+  /**
+   * The RateLimitPolicies concerning the gateway and its targets, as of the last reload, whether or
+   * not the replay applies them (`tools -o wide` shows the limits of each tool).
+   */
+  readonly rateLimitInput: RateLimitGateInput;
   /** The registrations and their state now. */
   rows(): Promise<ServerRow[]>;
   /** Re-reads the objects and reloads the gateway now. */
@@ -201,8 +206,8 @@ interface Plan {
   warnings: ReplayWarning[];
   /** The AuthPolicies' inputs and the gateway's targets, when the replay applies them. */
   auth?: AuthPlan & { targets: PolicyTargets | undefined };
-  /** The RateLimitPolicies concerning the gateway, when the replay applies policies. */
-  rateLimit?: { policies: ReplayObject[] };
+  /** The RateLimitPolicies concerning the gateway and its targets (applied only with `auth`). */
+  rateLimit: RateLimitGateInput & { policies: ReplayObject[] };
 }
 
 /** Builds the gateway config from objects, resolving each registration. */
@@ -277,18 +282,15 @@ export async function planReplay(
         : {}),
     },
   });
+  const targets = policyTargetsFromObjects(scoped, { tokens: extension?.spec?.urlElicitation === "Enabled" });
   const auth = options.auth
-    ? {
-      ...await planAuth(scoped, extension, resolver, options.auth),
-      targets: policyTargetsFromObjects(scoped, { tokens: extension?.spec?.urlElicitation === "Enabled" }),
-    }
+    ? { ...await planAuth(scoped, extension, resolver, options.auth), targets }
     : undefined;
   return {
     config,
     resolutions,
-    ...(auth
-      ? { auth, rateLimit: { policies: policiesForGateway(scoped, extension, { kind: "RateLimitPolicy" }) } }
-      : {}),
+    ...(auth ? { auth } : {}),
+    rateLimit: { policies: policiesForGateway(scoped, extension, { kind: "RateLimitPolicy" }), targets },
     // tokenURLElicitation and userSpecificList are served as the cluster serves them: no note.
     notes: [],
     // Every registration the broker would read, Disabled ones included: its config holds them too.
@@ -481,10 +483,9 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       : undefined;
   const { store, choice } = await openSessionStore(objects, options);
   // Counters live where the sessions do: in Redis, replicas share them as Limitador's Redis storage.
-  const rateLimitGate = plan.auth && plan.rateLimit
+  const rateLimitGate = plan.auth
     ? new RateLimitGate({
-      policies: plan.rateLimit.policies,
-      targets: plan.auth.targets,
+      ...plan.rateLimit,
       storage: store instanceof RedisSessionStore ? new RedisCounters(store) : new MemoryCounters(),
     })
     : undefined;
@@ -545,8 +546,8 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       previousPolicies = prints;
       noted = new Set(notes);
     }
-    if (rateLimitGate && plan.auth && plan.rateLimit) {
-      const summary = rateLimitGate.update({ policies: plan.rateLimit.policies, targets: plan.auth.targets });
+    if (rateLimitGate) {
+      const summary = rateLimitGate.update(plan.rateLimit);
       const prints = policyPrints(plan, "rateLimit");
       if (!closed) {
         for (const line of describePolicyChanges(previousLimits, prints, summary, "ratelimitpolicy")) {
@@ -638,6 +639,9 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       return rateLimitGate?.summary;
     },
     rateLimitGate,
+    get rateLimitInput() {
+      return plan.rateLimit;
+    },
     rows: async () => summaryRows(plan, await gateway.status()),
     refresh,
     status: () => gateway.status(),
