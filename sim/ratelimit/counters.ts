@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { SessionStore } from "../store.ts";
 import type { RedisSessionStore } from "../store_redis.ts";
 
 /** One counter a request touches. */
@@ -124,4 +125,15 @@ export class RedisCounters implements CounterStorage {
   list(max?: number): Promise<CounterState[]> {
     return this.#store.listCounters(max);
   }
+}
+
+/**
+ * The counters that go with the gateway's session store: in its Redis when it is one (so replicas
+ * share them, as Limitador's Redis storage), else in memory.
+ */
+export function counterStorageFor(store: SessionStore | undefined): CounterStorage {
+  if (store && "checkAndUpdateCounters" in store && "listCounters" in store) {
+    return new RedisCounters(store as RedisSessionStore);
+  }
+  return new MemoryCounters();
 }

@@ -46,6 +46,20 @@ export interface RateLimitSummary {
   where: Record<string, { policy: string; limit: string; rates: string[] }[]>;
 }
 
+/** The rate-limit section of `/status`. */
+export interface RateLimitStatus {
+  /** `memory` or the Redis URL (password masked). */
+  storage: string;
+  /** The limits at each place (see {@linkcode RateLimitSummary.where}). */
+  limits: RateLimitSummary["where"];
+  /** Policies or limits not applied. */
+  problems: string[];
+  /** Live counters: `policy#limit#rate[#values]`, hits in the window, ms left. */
+  counters: CounterState[];
+  /** Limited requests so far in this process, by policy and limit. */
+  limited: { policy: string; limit: string; count: number }[];
+}
+
 /** What the gate is built from; `update` takes the same. */
 export interface RateLimitGateInput {
   /** The objects (RateLimitPolicies among them; others are ignored). */
@@ -75,7 +89,8 @@ interface Compiled {
 export class RateLimitGate implements RequestPolicy {
   #storage: CounterStorage;
   #log: Logger;
-  #onLimited?: (by: LimitedBy) => void;
+  /** Told of each limited request; the gateway sets it to count in `/metrics`. */
+  onLimited?: (by: LimitedBy) => void;
   #compiled: Compiled;
   #limited = new Map<string, number>();
 
@@ -83,7 +98,7 @@ export class RateLimitGate implements RequestPolicy {
   constructor(opts: RateLimitGateOptions) {
     this.#storage = opts.storage ?? new MemoryCounters();
     this.#log = opts.log ?? (() => {});
-    this.#onLimited = opts.onLimited;
+    this.onLimited = opts.onLimited;
     this.#compiled = this.#compile(opts);
   }
 
@@ -105,6 +120,20 @@ export class RateLimitGate implements RequestPolicy {
   /** The live counters (`/status`). */
   counters(max?: number): Promise<CounterState[]> {
     return Promise.resolve(this.#storage.list(max));
+  }
+
+  /** The `/status` section: where counters live, the limits at each place, live counters, limited requests. */
+  async status(): Promise<RateLimitStatus> {
+    return {
+      storage: this.#storage.description,
+      limits: this.summary.where,
+      problems: this.summary.problems.map((p) => p.message),
+      counters: await this.counters(),
+      limited: [...this.#limited].map(([id, count]) => {
+        const at = id.lastIndexOf("#");
+        return { policy: id.slice(0, at), limit: id.slice(at + 1), count };
+      }),
+    };
   }
 
   /** Replaces the policies and targets; counters are kept (a limit keeps its count across a reload). */
@@ -215,7 +244,7 @@ export class RateLimitGate implements RequestPolicy {
     const by = outcome.limited;
     const id = `${by.policy}#${by.limit}`;
     this.#limited.set(id, (this.#limited.get(id) ?? 0) + 1);
-    this.#onLimited?.(by);
+    this.onLimited?.(by);
     this.#log(
       "debug",
       `RateLimitPolicy ${by.policy} limit ${by.limit} (${by.rate.limit}/${by.rate.window}) limited the request.`,
