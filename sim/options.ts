@@ -5,7 +5,7 @@
  */
 import type { RequestPolicy } from "./policy.ts";
 import type { SessionStore } from "./store.ts";
-import type { RateLimitGate } from "./ratelimit/gate.ts";
+import type { RateLimiter } from "./ratelimit/types.ts";
 
 /** Receives the gateway's diagnostics. */
 export type Logger = (
@@ -29,7 +29,7 @@ export interface GatewayOptions {
    * RateLimitPolicies, evaluated after `policy` (Kuadrant's wasm-shim runs auth first) with its
    * identity; a limited request gets 429. Counted in `/metrics`, its counters shown in `/status`.
    */
-  rateLimit?: RateLimitGate;
+  rateLimit?: RateLimiter;
   /** Session state; in-memory when omitted. */
   store?: SessionStore;
   /** Timeout of one upstream call (reset by progress), default 60000. */

@@ -7,7 +7,7 @@
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
-import type { RateLimitStatus } from "./ratelimit/gate.ts";
+import type { RateLimitStatus } from "./ratelimit/types.ts";
 import type { Catalog } from "./federation.ts";
 import type { ServerSet } from "./server_set.ts";
 import type { UpstreamState } from "./upstream.ts";

@@ -11,6 +11,9 @@
  * @module
  */
 import type { SessionStore } from "../store.ts";
+import type { CounterState } from "./types.ts";
+
+export type { CounterState } from "./types.ts";
 import type { RedisSessionStore } from "../store_redis.ts";
 
 /** One counter a request touches. */
@@ -28,16 +31,6 @@ export interface CounterCheck {
   /** Index in the hits of the first exhausted counter; -1 when every counter had room (and counted). */
   limitedAt: number;
   /** Milliseconds until the exhausted counter's window ends (0 when not limited). */
-  ttlMs: number;
-}
-
-/** A live counter, for `/status`. */
-export interface CounterState {
-  /** The counter's key. */
-  key: string;
-  /** Hits in the current window. */
-  value: number;
-  /** Milliseconds until the window ends. */
   ttlMs: number;
 }
 

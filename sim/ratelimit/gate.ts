@@ -24,6 +24,9 @@ import type { BrokerRule, PolicyTargets } from "../auth/auth_policy.ts";
 import { authHeaders, routedServer } from "../auth/gate.ts";
 import { CelCompileError } from "../auth/types.ts";
 import { type CounterState, type CounterStorage, MemoryCounters } from "./counters.ts";
+import type { LimitsByPlace, RateLimiter, RateLimitStatus } from "./types.ts";
+
+export type { RateLimitStatus } from "./types.ts";
 import { checkLimits, type CompiledLimit, compileLimits, type LimitedBy } from "./limiter.ts";
 import {
   isRateLimitPolicy,
@@ -43,21 +46,7 @@ export interface RateLimitSummary {
   /** Policies (or limits) not applied, with why. */
   problems: RateLimitProblem[];
   /** The limits applying at each place: `broker`, `well-known`, `status`, `tokens`, `server ns/name`. */
-  where: Record<string, { policy: string; limit: string; rates: string[] }[]>;
-}
-
-/** The rate-limit section of `/status`. */
-export interface RateLimitStatus {
-  /** `memory` or the Redis URL (password masked). */
-  storage: string;
-  /** The limits at each place (see {@linkcode RateLimitSummary.where}). */
-  limits: RateLimitSummary["where"];
-  /** Policies or limits not applied. */
-  problems: string[];
-  /** Live counters: `policy#limit#rate[#values]`, hits in the window, ms left. */
-  counters: CounterState[];
-  /** Limited requests so far in this process, by policy and limit. */
-  limited: { policy: string; limit: string; count: number }[];
+  where: LimitsByPlace;
 }
 
 /** What the gate is built from; `update` takes the same. */
@@ -86,7 +75,7 @@ interface Compiled {
 }
 
 /** Evaluates RateLimitPolicies for each request; `update` swaps them for the requests that start after it. */
-export class RateLimitGate implements RequestPolicy {
+export class RateLimitGate implements RequestPolicy, RateLimiter {
   #storage: CounterStorage;
   #log: Logger;
   /** Told of each limited request; the gateway sets it to count in `/metrics`. */

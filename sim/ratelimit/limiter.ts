@@ -13,6 +13,9 @@ import { compileCel, evaluateExpression, evaluatePredicate } from "../auth/cel.t
 import type { AuthorizationJson, CelProgram } from "../auth/types.ts";
 import type { CounterHit, CounterStorage } from "./counters.ts";
 import type { LimitSpec, Rate } from "./rate_limit_policy.ts";
+import type { LimitedBy } from "./types.ts";
+
+export type { LimitedBy } from "./types.ts";
 
 /** A limit with its CEL compiled once. */
 export interface CompiledLimit {
@@ -28,18 +31,6 @@ export interface CompiledLimit {
    * Redis or a log.
    */
   secret: boolean[];
-}
-
-/** The limit and rate that answered a limited request. */
-export interface LimitedBy {
-  /** `ns/name` of the RateLimitPolicy. */
-  policy: string;
-  /** The limit's name. */
-  limit: string;
-  /** The rate exhausted. */
-  rate: Rate;
-  /** Milliseconds until its window ends. */
-  retryAfterMs: number;
 }
 
 /** What the limiter decided for one request. */
