@@ -10,6 +10,10 @@
  *
  * @module
  */
+import type { SessionStore } from "../store.ts";
+import type { CounterState } from "./types.ts";
+
+export type { CounterState } from "./types.ts";
 import type { RedisSessionStore } from "../store_redis.ts";
 
 /** One counter a request touches. */
@@ -27,16 +31,6 @@ export interface CounterCheck {
   /** Index in the hits of the first exhausted counter; -1 when every counter had room (and counted). */
   limitedAt: number;
   /** Milliseconds until the exhausted counter's window ends (0 when not limited). */
-  ttlMs: number;
-}
-
-/** A live counter, for `/status`. */
-export interface CounterState {
-  /** The counter's key. */
-  key: string;
-  /** Hits in the current window. */
-  value: number;
-  /** Milliseconds until the window ends. */
   ttlMs: number;
 }
 
@@ -124,4 +118,15 @@ export class RedisCounters implements CounterStorage {
   list(max?: number): Promise<CounterState[]> {
     return this.#store.listCounters(max);
   }
+}
+
+/**
+ * The counters that go with the gateway's session store: in its Redis when it is one (so replicas
+ * share them, as Limitador's Redis storage), else in memory.
+ */
+export function counterStorageFor(store: SessionStore | undefined): CounterStorage {
+  if (store && "checkAndUpdateCounters" in store && "listCounters" in store) {
+    return new RedisCounters(store as RedisSessionStore);
+  }
+  return new MemoryCounters();
 }

@@ -24,6 +24,9 @@ import type { BrokerRule, PolicyTargets } from "../auth/auth_policy.ts";
 import { authHeaders, routedServer } from "../auth/gate.ts";
 import { CelCompileError } from "../auth/types.ts";
 import { type CounterState, type CounterStorage, MemoryCounters } from "./counters.ts";
+import type { LimitsByPlace, RateLimiter, RateLimitStatus } from "./types.ts";
+
+export type { RateLimitStatus } from "./types.ts";
 import { checkLimits, type CompiledLimit, compileLimits, type LimitedBy } from "./limiter.ts";
 import {
   isRateLimitPolicy,
@@ -43,7 +46,7 @@ export interface RateLimitSummary {
   /** Policies (or limits) not applied, with why. */
   problems: RateLimitProblem[];
   /** The limits applying at each place: `broker`, `well-known`, `status`, `tokens`, `server ns/name`. */
-  where: Record<string, { policy: string; limit: string; rates: string[] }[]>;
+  where: LimitsByPlace;
 }
 
 /** What the gate is built from; `update` takes the same. */
@@ -72,10 +75,11 @@ interface Compiled {
 }
 
 /** Evaluates RateLimitPolicies for each request; `update` swaps them for the requests that start after it. */
-export class RateLimitGate implements RequestPolicy {
+export class RateLimitGate implements RequestPolicy, RateLimiter {
   #storage: CounterStorage;
   #log: Logger;
-  #onLimited?: (by: LimitedBy) => void;
+  /** Told of each limited request; the gateway sets it to count in `/metrics`. */
+  onLimited?: (by: LimitedBy) => void;
   #compiled: Compiled;
   #limited = new Map<string, number>();
 
@@ -83,7 +87,7 @@ export class RateLimitGate implements RequestPolicy {
   constructor(opts: RateLimitGateOptions) {
     this.#storage = opts.storage ?? new MemoryCounters();
     this.#log = opts.log ?? (() => {});
-    this.#onLimited = opts.onLimited;
+    this.onLimited = opts.onLimited;
     this.#compiled = this.#compile(opts);
   }
 
@@ -105,6 +109,20 @@ export class RateLimitGate implements RequestPolicy {
   /** The live counters (`/status`). */
   counters(max?: number): Promise<CounterState[]> {
     return Promise.resolve(this.#storage.list(max));
+  }
+
+  /** The `/status` section: where counters live, the limits at each place, live counters, limited requests. */
+  async status(): Promise<RateLimitStatus> {
+    return {
+      storage: this.#storage.description,
+      limits: this.summary.where,
+      problems: this.summary.problems.map((p) => p.message),
+      counters: await this.counters(),
+      limited: [...this.#limited].map(([id, count]) => {
+        const at = id.lastIndexOf("#");
+        return { policy: id.slice(0, at), limit: id.slice(at + 1), count };
+      }),
+    };
   }
 
   /** Replaces the policies and targets; counters are kept (a limit keeps its count across a reload). */
@@ -215,7 +233,7 @@ export class RateLimitGate implements RequestPolicy {
     const by = outcome.limited;
     const id = `${by.policy}#${by.limit}`;
     this.#limited.set(id, (this.#limited.get(id) ?? 0) + 1);
-    this.#onLimited?.(by);
+    this.onLimited?.(by);
     this.#log(
       "debug",
       `RateLimitPolicy ${by.policy} limit ${by.limit} (${by.rate.limit}/${by.rate.window}) limited the request.`,

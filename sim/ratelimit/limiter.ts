@@ -7,10 +7,15 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
+import { CREDENTIAL_HEADER } from "../redact.ts";
 import { compileCel, evaluateExpression, evaluatePredicate } from "../auth/cel.ts";
 import type { AuthorizationJson, CelProgram } from "../auth/types.ts";
 import type { CounterHit, CounterStorage } from "./counters.ts";
 import type { LimitSpec, Rate } from "./rate_limit_policy.ts";
+import type { LimitedBy } from "./types.ts";
+
+export type { LimitedBy } from "./types.ts";
 
 /** A limit with its CEL compiled once. */
 export interface CompiledLimit {
@@ -20,18 +25,12 @@ export interface CompiledLimit {
   when: CelProgram[];
   /** Its `counters` programs. */
   counters: CelProgram[];
-}
-
-/** The limit and rate that answered a limited request. */
-export interface LimitedBy {
-  /** `ns/name` of the RateLimitPolicy. */
-  policy: string;
-  /** The limit's name. */
-  limit: string;
-  /** The rate exhausted. */
-  rate: Rate;
-  /** Milliseconds until its window ends. */
-  retryAfterMs: number;
+  /**
+   * Per counter: whether it may read a credential (`request.headers['authorization']`,
+   * `auth.identity.data.api_key`): its value is keyed by a hash, so no credential reaches `/status`,
+   * Redis or a log.
+   */
+  secret: boolean[];
 }
 
 /** What the limiter decided for one request. */
@@ -48,6 +47,8 @@ export function compileLimits(specs: readonly LimitSpec[]): CompiledLimit[] {
     spec,
     when: spec.when.map((p) => compileCel(p)),
     counters: spec.counters.map((c) => compileCel(c, { kind: "expression" })),
+    // `auth` is a root, not a credential: what follows it decides.
+    secret: spec.counters.map((c) => CREDENTIAL_HEADER.test(c.replace(/\bauth\./g, ""))),
   }));
 }
 
@@ -72,9 +73,12 @@ export function countersFor(
       }
     }
     const values: string[] = [];
-    for (const c of limit.counters) {
+    for (const [i, c] of limit.counters.entries()) {
       try {
-        values.push(counterText(evaluateExpression(c, json)));
+        const text = counterText(evaluateExpression(c, json));
+        values.push(
+          limit.secret[i] ? `sha256:${createHash("sha256").update(text).digest("hex").slice(0, 16)}` : text,
+        );
       } catch {
         continue next;
       }

@@ -24,6 +24,9 @@ import {
   type RouteTarget,
 } from "../auth/auth_policy_targets.ts";
 import { GATEWAY_API, groupOf, isObj, type Obj, objectKey, str } from "../auth/kube_object.ts";
+import type { Rate } from "./types.ts";
+
+export type { Rate } from "./types.ts";
 
 const KUADRANT = "kuadrant.io";
 
@@ -31,16 +34,6 @@ const KUADRANT = "kuadrant.io";
 const WINDOW = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
 const WINDOW_PART = /([0-9]{1,5})(ms|h|m|s)/g;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** One rate of a limit: at most `limit` hits per fixed window of `windowMs`. */
-export interface Rate {
-  /** Hits allowed per window. */
-  limit: number;
-  /** The window as written (`10s`, `1m`). */
-  window: string;
-  /** The window in milliseconds. */
-  windowMs: number;
-}
 
 /** One limit of an effective policy. */
 export interface LimitSpec {
