@@ -22,7 +22,6 @@ import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../si
 import { AuthPolicyGate, type AuthPolicySummary } from "../../sim/auth/gate.ts";
 import { RateLimitGate, type RateLimitGateInput, type RateLimitSummary } from "../../sim/ratelimit/gate.ts";
 import { MemoryCounters, RedisCounters } from "../../sim/ratelimit/counters.ts";
-import { chainPolicies } from "../../sim/policy.ts";
 import type { EngineContext } from "../../sim/auth/engine.ts";
 import { JwksCache } from "../../sim/auth/jwks.ts";
 import { WhatIfJwks } from "../../sim/auth/what_if.ts";
@@ -489,11 +488,12 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       storage: store instanceof RedisSessionStore ? new RedisCounters(store) : new MemoryCounters(),
     })
     : undefined;
-  const policy = gate && rateLimitGate ? chainPolicies(gate, rateLimitGate) : gate;
   let gateway: RunningGateway;
   try {
     gateway = await startGateway(plan.config, {
-      ...(policy ? { policy } : {}),
+      ...(gate ? { policy: gate } : {}),
+      // Chained after the AuthPolicy gate by the gateway, which also counts its 429s in /metrics.
+      ...(rateLimitGate ? { rateLimit: rateLimitGate } : {}),
       port: options.port,
       hostname: options.hostname,
       logger: options.logger,
