@@ -292,6 +292,11 @@ function gatewayNamespaces(objects: readonly ReplayObject[]): string[] {
   );
 }
 
+/** A kind in the plural, for the sentences about what could not be read (`RateLimitPolicies`). */
+function kinds(info: ResourceInfo): string {
+  return info.kind.endsWith("y") ? `${info.kind.slice(0, -1)}ies` : `${info.kind}s`;
+}
+
 /** Lists a kind in one namespace; a kind the cluster lacks is none, one that cannot be read is said. */
 async function listIn(
   client: KubeClient,
@@ -304,7 +309,7 @@ async function listIn(
   } catch (error) {
     if (!(error instanceof KubeApiError)) throw error;
     if (error.status !== 404) {
-      unread.push(`${info.kind}s could not be read in namespace ${namespace}: ${(error as Error).message}`);
+      unread.push(`${kinds(info)} could not be read in namespace ${namespace}: ${(error as Error).message}`);
     }
     return [];
   }
@@ -327,7 +332,7 @@ async function listWide(
     if (!(error instanceof KubeApiError)) throw error;
     if (error.status === 404) return [];
     if (error.status !== 403 || namespace === null) {
-      unread.push(`${info.kind}s could not be read: ${error.message}`);
+      unread.push(`${kinds(info)} could not be read: ${error.message}`);
       return [];
     }
   }
