@@ -25,7 +25,7 @@ import {
   type Logger,
 } from "./options.ts";
 import { PassthroughRouter } from "./passthrough.ts";
-import { allowAll, type RequestPolicy, setRequestSource } from "./policy.ts";
+import { allowAll, chainPolicies, type RequestPolicy, setRequestSource } from "./policy.ts";
 import { ServerSet } from "./server_set.ts";
 import { SessionSigner } from "./session.ts";
 import { SessionRegistry } from "./sessions.ts";
@@ -111,7 +111,9 @@ export class Gateway {
         elicitation.tokens.dropSession(id);
       },
     }, opts.signingKey);
-    const policy = this.#policy = opts.policy ?? allowAll;
+    const auth = opts.policy ?? allowAll;
+    if (opts.rateLimit) opts.rateLimit.onLimited = (by) => metrics.rateLimited(by.policy, by.limit);
+    const policy = this.#policy = opts.rateLimit ? chainPolicies(auth, opts.rateLimit) : auth;
     this.#endpoint = new McpEndpoint({
       servers,
       sessions: this.#sessions,
@@ -217,6 +219,7 @@ export class Gateway {
       scopedSessions: this.#scopes.size,
       sessions: await this.#store.count(),
       federateAll: this.#opts.federateAll ?? false,
+      ...(this.#opts.rateLimit ? { rateLimits: await this.#opts.rateLimit.status() } : {}),
     });
   }
 

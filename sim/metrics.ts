@@ -105,6 +105,7 @@ export class Metrics {
   #sessions = 0;
   #scopedSessions = 0;
   #relayed = new Map<string, number>();
+  #rateLimited = new Map<string, { labels: Labels; value: number }>();
   /** The configured servers, once known; until then every server name is counted. */
   #servers?: ReadonlySet<string>;
 
@@ -141,6 +142,17 @@ export class Metrics {
   relayed(kind: string): void {
     const k = kind === "response" || kind === "cancel" ? kind : "other";
     this.#relayed.set(k, (this.#relayed.get(k) ?? 0) + 1);
+  }
+
+  /**
+   * Counts a request a RateLimitPolicy limited. The labels come from the policies (their `ns/name`
+   * and limit names), never from a request, so the series are bounded by the objects replayed.
+   */
+  rateLimited(policy: string, limit: string): void {
+    const k = `${policy}\0${limit}`;
+    const e = this.#rateLimited.get(k);
+    if (e) e.value++;
+    else this.#rateLimited.set(k, { labels: { policy, limit }, value: 1 });
   }
 
   /** Sets the number of sessions with a `select_tools` scope. */
@@ -218,6 +230,11 @@ export class Metrics {
     out.push("# TYPE mcp_gateway_relayed_messages_total counter");
     for (const [kind, v] of this.#relayed) {
       out.push(`mcp_gateway_relayed_messages_total${render({ kind })} ${v}`);
+    }
+    out.push("# HELP mcp_gateway_rate_limited_total Requests a RateLimitPolicy limit answered with 429.");
+    out.push("# TYPE mcp_gateway_rate_limited_total counter");
+    for (const e of this.#rateLimited.values()) {
+      out.push(`mcp_gateway_rate_limited_total${render(e.labels)} ${e.value}`);
     }
     out.push("# HELP mcp_gateway_upstream_up Whether an upstream passes its health pings.");
     out.push("# TYPE mcp_gateway_upstream_up gauge");

@@ -38,7 +38,7 @@ export type {
   InvalidTool,
   ServerListing,
 } from "./federation.ts";
-export { allowAll } from "./policy.ts";
+export { allowAll, chainPolicies } from "./policy.ts";
 export type { PolicyDecision, PolicyInput, RequestPolicy } from "./policy.ts";
 export { attributeHeaders, computeAttributes, renderAnnotationHints } from "./routing.ts";
 export type { RequestAttributes } from "./routing.ts";

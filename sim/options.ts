@@ -5,6 +5,7 @@
  */
 import type { RequestPolicy } from "./policy.ts";
 import type { SessionStore } from "./store.ts";
+import type { RateLimiter } from "./ratelimit/types.ts";
 
 /** Receives the gateway's diagnostics. */
 export type Logger = (
@@ -24,6 +25,11 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Decides whether each request may proceed; allow-all when omitted. */
   policy?: RequestPolicy;
+  /**
+   * RateLimitPolicies, evaluated after `policy` (Kuadrant's wasm-shim runs auth first) with its
+   * identity; a limited request gets 429. Counted in `/metrics`, its counters shown in `/status`.
+   */
+  rateLimit?: RateLimiter;
   /** Session state; in-memory when omitted. */
   store?: SessionStore;
   /** Timeout of one upstream call (reset by progress), default 60000. */

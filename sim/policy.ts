@@ -14,6 +14,8 @@ export interface PolicyInput {
   request: Request;
   /** Verified gateway session id, absent on initialize. */
   sessionId?: string;
+  /** What an earlier policy of a chain allowed with (its identity), see {@linkcode chainPolicies}. */
+  granted?: PolicyAllow;
 }
 
 /** The outcome of a policy: allow, or deny with the HTTP answer to send. */
@@ -51,6 +53,8 @@ export interface HttpPolicyInput {
   request: Request;
   /** Which of the broker's route rules serves it (upstream's `mcp-gateway-route` and tokens route). */
   rule: "mcp" | "well-known" | "status" | "tokens";
+  /** What an earlier policy of a chain allowed with (its identity), see {@linkcode chainPolicies}. */
+  granted?: PolicyAllow;
 }
 
 /** Decides whether a request may proceed. */
@@ -83,3 +87,36 @@ export function requestSource(req: Request): RequestSource | undefined {
 
 /** The default policy: everything is allowed. */
 export const allowAll: RequestPolicy = { evaluate: () => ({ allow: true }) };
+
+/** Runs `second` after `first` allowed, with `first`'s allow as `granted`; merges what both add. */
+async function chained(
+  first: PolicyDecision | Promise<PolicyDecision>,
+  second: (granted: PolicyAllow) => PolicyDecision | Promise<PolicyDecision> | undefined,
+): Promise<PolicyDecision> {
+  const a = await first;
+  if (!a.allow) return a;
+  const b = await (second(a) ?? { allow: true as const });
+  if (!b.allow) return b;
+  const headers = a.requestHeaders || b.requestHeaders
+    ? { requestHeaders: { ...a.requestHeaders, ...b.requestHeaders } }
+    : {};
+  const identity = a.identity ?? b.identity;
+  return { allow: true, ...headers, ...(identity !== undefined ? { identity } : {}) };
+}
+
+/**
+ * Policies in the order Kuadrant's wasm-shim runs them: `auth` (AuthPolicy) first, then `rateLimit`
+ * (RateLimitPolicy), which sees the auth decision's identity as `granted` (`auth.identity` in its
+ * CEL). A request `auth` denies never reaches the rate limit, so it counts on no counter.
+ */
+export function chainPolicies(auth: RequestPolicy, rateLimit: RequestPolicy): RequestPolicy {
+  return {
+    evaluate: (input) =>
+      chained(auth.evaluate(input), (granted) => rateLimit.evaluate({ ...input, granted })),
+    evaluateRequest: (input) =>
+      chained(
+        auth.evaluateRequest?.(input) ?? { allow: true },
+        (granted) => rateLimit.evaluateRequest?.({ ...input, granted }),
+      ),
+  };
+}

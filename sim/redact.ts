@@ -87,7 +87,7 @@ const MIN_SECRET_LENGTH = 8;
 /** How much of a value's start marks it where a message shortened it (OPA cuts long strings with `...`). */
 const SECRET_PREFIX_LENGTH = 16;
 /** Request headers that may carry a credential, by a word in their name. */
-const CREDENTIAL_HEADER = /auth|token|key|secret|session|cookie|passw|credential/i;
+export const CREDENTIAL_HEADER = /auth|token|key|secret|session|cookie|passw|credential/i;
 
 /**
  * The values of a request that may be credentials: every header whose name says it may carry one

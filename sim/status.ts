@@ -7,6 +7,7 @@
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
+import type { RateLimitStatus } from "./ratelimit/types.ts";
 import type { Catalog } from "./federation.ts";
 import type { ServerSet } from "./server_set.ts";
 import type { UpstreamState } from "./upstream.ts";
@@ -87,6 +88,8 @@ export interface GatewayStatus {
   federateAll: boolean;
   /** Live sessions in the store. */
   sessions: number;
+  /** The RateLimitPolicies' limits and counters, when the gateway has a rate-limit gate. */
+  rateLimits?: RateLimitStatus;
 }
 
 /** What `/status` reports besides the servers. */
@@ -97,6 +100,8 @@ export interface StatusContext {
   sessions: number;
   /** `GatewayOptions.federateAll`. */
   federateAll: boolean;
+  /** The RateLimitPolicies' limits and counters, when the gateway has a rate-limit gate. */
+  rateLimits?: RateLimitStatus;
 }
 
 /** Go's zero time, which the broker reports for a server it has not validated yet. */
@@ -226,6 +231,7 @@ export function gatewayStatus(set: ServerSet, context: StatusContext): GatewaySt
     },
     federateAll: context.federateAll,
     sessions: context.sessions,
+    ...(context.rateLimits ? { rateLimits: context.rateLimits } : {}),
   };
 }
 

@@ -34,6 +34,22 @@ end
 return 0`;
 
 /** The signing key, after storing ARGV[1] as it when there is none: one atomic step for racing replicas. */
+/**
+ * Limitador's Redis check-and-update: KEYS are counters, ARGV their limits, then their windows in ms,
+ * then the delta. Checks all first, so a limited request counts on none; returns {index + 1, pttl}
+ * of the first exhausted counter, or {0, 0}.
+ */
+const COUNTERS_SCRIPT = `local n = #KEYS
+local d = tonumber(ARGV[2 * n + 1])
+for i = 1, n do
+  local v = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if v + d > tonumber(ARGV[i]) then return {i, redis.call('PTTL', KEYS[i])} end
+end
+for i = 1, n do
+  if redis.call('INCRBY', KEYS[i], d) == d then redis.call('PEXPIRE', KEYS[i], ARGV[n + i]) end
+end
+return {0, 0}`;
+
 const SIGNING_KEY_SCRIPT = `local v = redis.call('GET', KEYS[1])
 if v then return v end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -332,6 +348,48 @@ export class RedisSessionStore implements SessionStore {
       throw new SessionStoreError(`Session store ${this.description} returned no signing key.`);
     }
     return value;
+  }
+
+  /**
+   * Limitador's check-and-update on fixed windows, atomically for every replica: when each counter
+   * `keys[i]` (under this store's prefix) has room for `delta` below `limits[i]`, adds `delta` to all of
+   * them (a new counter expires `windowsMs[i]` after its first hit) and returns index -1; otherwise
+   * adds nothing and returns the index of the first exhausted counter and its time left in ms.
+   * Throws `SessionStoreError` when Redis cannot answer: a rate limit never passes unchecked.
+   */
+  async checkAndUpdateCounters(
+    keys: readonly string[],
+    limits: readonly number[],
+    windowsMs: readonly number[],
+    delta = 1,
+  ): Promise<{ limitedAt: number; ttlMs: number }> {
+    const full = keys.map((k) => `${this.#prefix}rl:${k}`);
+    const args = [...limits.map(String), ...windowsMs.map(String), String(delta)];
+    const result = await this.#run((c) => c.eval(COUNTERS_SCRIPT, { keys: full, arguments: args }));
+    const [at, ttl] = Array.isArray(result) ? result.map(Number) : [0, 0];
+    return { limitedAt: at - 1, ttlMs: Math.max(0, ttl) };
+  }
+
+  /** The rate-limit counters alive now (`/status`): key as given to `checkAndUpdateCounters`, value, ms left. */
+  async listCounters(max = 1000): Promise<{ key: string; value: number; ttlMs: number }[]> {
+    const prefix = `${this.#prefix}rl:`;
+    const out: { key: string; value: number; ttlMs: number }[] = [];
+    let cursor = "0";
+    do {
+      const page = await this.#run((c) => c.scan(cursor, { MATCH: `${globEscape(prefix)}*`, COUNT: 1000 }));
+      cursor = String(page.cursor);
+      for (const key of page.keys) {
+        if (out.length >= max) return out;
+        const [value, ttl] = await this.#run((c) => Promise.all([c.get(String(key)), c.pTTL(String(key))]));
+        if (value === null || value === undefined) continue;
+        out.push({
+          key: String(key).slice(prefix.length),
+          value: Number(value),
+          ttlMs: Math.max(0, Number(ttl)),
+        });
+      }
+    } while (cursor !== "0");
+    return out;
   }
 
   /** Publishes `message` on the relay channel to every replica on this Redis (same key prefix). */

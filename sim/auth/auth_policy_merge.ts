@@ -59,6 +59,15 @@ function effectiveFor(policies: readonly ParsedPolicy[]): Effective | undefined 
   return effective;
 }
 /**
+ * The effective rules of a path whose policies are ordered least specific first, keyed `group#name`
+ * with their sources; undefined when no policy is on the path. A RateLimitPolicy's limits merge the
+ * same way (`limits#name`, `conditions#`), so `sim/ratelimit/` uses this too.
+ */
+export function effectiveRules(policies: readonly ParsedPolicy[]): RuleMap | undefined {
+  return effectiveFor(policies)?.rules;
+}
+
+/**
  * The effective AuthConfig of a path whose policies are ordered least specific first (on one target,
  * oldest first, then by `namespace/name`); undefined when no policy is on the path.
  */

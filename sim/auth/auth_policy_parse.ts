@@ -25,6 +25,8 @@ export type RuleMap = Map<string, SourcedRule>;
 export interface ParsedPolicy {
   /** `ns/name`. */
   key: string;
+  /** The policy's kind for messages (`AuthPolicy` when absent; `RateLimitPolicy` reuses attachment). */
+  kind?: "AuthPolicy" | "RateLimitPolicy";
   /** Its namespace (`default` when it has none), which is also its target's. */
   namespace: string;
   /** Its name. */

@@ -148,11 +148,15 @@ export function missingTarget(p: ParsedPolicy, targets: PolicyTargets): string |
   const gw = targets.gateway;
   if (p.targetKind === "Gateway") {
     if (p.namespace !== gw.namespace || p.targetName !== gw.name) {
-      return `AuthPolicy ${p.key} targets Gateway ${p.namespace}/${p.targetName}, which is not among the objects (this replay serves Gateway ${gw.namespace}/${gw.name}); not applied.`;
+      return `${
+        p.kind ?? "AuthPolicy"
+      } ${p.key} targets Gateway ${p.namespace}/${p.targetName}, which is not among the objects (this replay serves Gateway ${gw.namespace}/${gw.name}); not applied.`;
     }
     if (p.sectionName && !gw.listeners.some((l) => l.name === p.sectionName)) {
       const known = gw.listeners.map((l) => l.name).join(", ");
-      return `AuthPolicy ${p.key} targets listener ${p.sectionName} of Gateway ${gw.namespace}/${gw.name}, which has no such listener (${
+      return `${
+        p.kind ?? "AuthPolicy"
+      } ${p.key} targets listener ${p.sectionName} of Gateway ${gw.namespace}/${gw.name}, which has no such listener (${
         gw.known ? `listeners: ${known}` : `only listener ${known} is known, from the MCPGatewayExtension`
       }); not applied.`;
     }
@@ -166,11 +170,15 @@ export function missingTarget(p: ParsedPolicy, targets: PolicyTargets): string |
   ];
   const route = routes.find((r) => r.namespace === p.namespace && r.name === p.targetName);
   if (!route) {
-    return `AuthPolicy ${p.key} targets HTTPRoute ${p.namespace}/${p.targetName}, which is not among the objects; not applied.`;
+    return `${
+      p.kind ?? "AuthPolicy"
+    } ${p.key} targets HTTPRoute ${p.namespace}/${p.targetName}, which is not among the objects; not applied.`;
   }
   if (p.sectionName && !route.rules.includes(p.sectionName)) {
     const named = route.rules.filter((r) => r !== undefined);
-    return `AuthPolicy ${p.key} targets rule ${p.sectionName} of HTTPRoute ${p.namespace}/${p.targetName}, which has no rule of that name (${
+    return `${
+      p.kind ?? "AuthPolicy"
+    } ${p.key} targets rule ${p.sectionName} of HTTPRoute ${p.namespace}/${p.targetName}, which has no rule of that name (${
       named.length ? `rules: ${named.join(", ")}` : "its rules have no names"
     }); not applied.`;
   }

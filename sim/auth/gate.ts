@@ -392,7 +392,7 @@ function authRequest(request: Request, headers: Headers): AuthRequest {
 }
 
 /** The registration a call goes to through its own HTTPRoute; undefined when it goes to the broker. */
-function routedServer(attrs: RequestAttributes): string | undefined {
+export function routedServer(attrs: RequestAttributes): string | undefined {
   if (!ROUTED.has(attrs.method) || !attrs.serverName) return undefined;
   if (attrs.method === "tools/call" && !attrs.toolName) return undefined;
   if (attrs.method === "prompts/get" && !attrs.promptName) return undefined;

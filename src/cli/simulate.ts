@@ -14,6 +14,7 @@ import { validateManifests } from "../validate/mod.ts";
 import {
   fileSource,
   formatAuthSummary,
+  formatRateLimitSummary,
   formatReplayWarning,
   formatServerSummary,
   parseIssuerOverrides,
@@ -384,6 +385,8 @@ export const simulateCommand: Command = {
       for (const note of replay.notes) io.out(`note: ${note}\n`);
       const auth = replay.auth && formatAuthSummary(replay.auth);
       if (auth) io.out(`\n${auth}`);
+      const limits = replay.rateLimits && formatRateLimitSummary(replay.rateLimits);
+      if (limits) io.out(`\n${limits}`);
       if (dev) io.out(`\n${formatDevIdpSummary(dev.idp, dev.usersFrom, replay.url, replay.auth?.notes)}`);
       for (const warning of replay.warnings) io.err(formatReplayWarning(warning));
       const store = replay.sessionStore;

@@ -27,6 +27,8 @@ import { type ExplainAuth, explainTool, type Explanation } from "../tools/explai
 import { explainAuth, replayGateway } from "../auth/can_i.ts";
 import { attributionServers, formatToolTable, type ToolRow, toolRows, totals } from "../tools/mod.ts";
 import { formatJson, formatYaml } from "../print/mod.ts";
+import { formatToolLimit, limitsForTool, resolveToolLimits } from "../tools/limits.ts";
+import type { GatewayStatus } from "../../sim/mod.ts";
 
 /** Flag for selecting a virtual server, shared with `call`. */
 export const VIRTUAL_SERVER_FLAG = {
@@ -55,17 +57,35 @@ async function rowsFrom(
   flags: Flags,
 ): Promise<ToolRow[]> {
   const tools = await listAllTools(client);
-  const rows = toolRows(tools, attributionServers(await source.status(), await source.absent()));
+  const status = await source.status();
+  const rows = toolRows(tools, attributionServers(status, await source.absent()));
+  withLimits(rows, source, status);
   const only = flags.string("server");
   if (!only) return rows;
   return rows.filter((row) => row.server === only || row.server.split("/")[1] === only);
+}
+
+/** Adds each tool's RateLimitPolicy limits when the source is a replay that has RateLimitPolicies. */
+function withLimits(rows: ToolRow[], source: ToolSource, status: GatewayStatus | undefined): void {
+  const input = source.replay?.rateLimitInput;
+  if (!input?.policies.length) return;
+  const resolved = resolveToolLimits(input);
+  for (const row of rows) {
+    const prefix = status?.servers.find((server) => server.name === row.server)?.prefix ?? "";
+    row.limits = limitsForTool(resolved, { name: row.name, server: row.server, prefix }).map(formatToolLimit);
+  }
 }
 
 function render(io: Io, rows: ToolRow[], flags: Flags): void {
   const output = flags.string("output");
   const document = () => ({
     virtualServer: flags.string("virtual-server") ?? null,
-    tools: rows.map((row) => ({ ...row.definition, server: row.server, tokens: row.tokens })),
+    tools: rows.map((row) => ({
+      ...row.definition,
+      server: row.server,
+      tokens: row.tokens,
+      ...(row.limits ? { limits: row.limits } : {}),
+    })),
     total: totals(rows),
   });
   if (output === "json") io.out(formatJson([document()]));
@@ -123,6 +143,25 @@ async function explain(io: Io, source: ToolSource, flags: Flags, name: string): 
     } finally {
       if (plain !== client) await plain.close();
       await client.close();
+    }
+  }
+  // The limits a call of it counts against, when the replay has RateLimitPolicies.
+  const input = source.replay?.rateLimitInput;
+  if (input?.policies.length && explanation.server) {
+    const status = await source.status();
+    const prefix = status?.servers.find((server) => server.name === explanation.server)?.prefix ?? "";
+    const limits = limitsForTool(resolveToolLimits(input), { name, server: explanation.server, prefix });
+    explanation.reasons.push(
+      ...limits.map((limit) => ({
+        code: "rate-limit",
+        message: `calls to ${name} count against RateLimitPolicy ${formatToolLimit(limit)}.`,
+      })),
+    );
+    if (!limits.length) {
+      explanation.reasons.push({
+        code: "rate-limit",
+        message: `no RateLimitPolicy limits calls to ${name}.`,
+      });
     }
   }
   const output = flags.string("output");

@@ -76,10 +76,11 @@ export const validateCommand: Command = {
   name: "validate",
   summary: "Validate MCP gateway manifests offline, or against a cluster with --live",
   description:
-    "Check MCPServerRegistration, MCPGatewayExtension, MCPVirtualServer and Kuadrant AuthPolicy manifests " +
+    "Check MCPServerRegistration, MCPGatewayExtension, MCPVirtualServer and Kuadrant AuthPolicy and " +
+    "RateLimitPolicy manifests " +
     "the way the API server does (schema, defaults, CEL rules) plus cross-object rules: routes, secrets, " +
     "listeners, policies, prefixes and tool names; of AuthPolicies also their CEL predicates, the headers " +
-    "they read and their x-mcp-authorized wristband. With --live, also read the cluster (prefixes of registrations " +
+    "they read and their x-mcp-authorized wristband; of RateLimitPolicies their CEL, headers and windows. With --live, also read the cluster (prefixes of registrations " +
     "already there, HTTPRoutes, Gateways and listeners, Services, the referenced Secrets' labels and keys, " +
     "the old objects for transition rules, the MCPVirtualServers that routes' X-Mcp-Virtualserver " +
     "headers name, the wristband signing keys in Authorino's namespace) and end with a server-side dry run whose rejections are " +

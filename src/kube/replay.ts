@@ -1,8 +1,9 @@
 /**
  * The cluster side of the replay: reads the MCP objects, their HTTPRoutes and credential Secrets,
- * the AuthPolicies with the Gateways they may target and the Secrets they read, from the API server,
- * watches them (and Pods, so a restarted Pod is re-resolved), and reaches each registration's server
- * (and each issuer that is a cluster Service) through a port-forward to a ready Pod behind its Service.
+ * the AuthPolicies and RateLimitPolicies with the Gateways they may target and the Secrets the
+ * AuthPolicies read, from the API server, watches them (and Pods, so a restarted Pod is re-resolved),
+ * and reaches each registration's server (and each issuer that is a cluster Service) through a
+ * port-forward to a ready Pod behind its Service.
  *
  * @module
  */
@@ -67,6 +68,11 @@ const AUTH_POLICY: ResourceInfo = {
   group: "kuadrant.io",
   version: "v1",
 };
+const RATE_LIMIT_POLICY: ResourceInfo = {
+  ...core("RateLimitPolicy", "ratelimitpolicies"),
+  group: "kuadrant.io",
+  version: "v1",
+};
 /** The Kuadrant install: its namespace is where AuthConfigs, their apiKey Secrets and signing keys live. */
 const KUADRANT: ResourceInfo = {
   ...core("Kuadrant", "kuadrants"),
@@ -77,7 +83,7 @@ const KUADRANT: ResourceInfo = {
  * Read in every namespace when RBAC allows, else the chosen one: extensions, Gateways and their
  * AuthPolicies usually live in the Gateway's namespace, not the servers'.
  */
-const WIDE_KINDS = new Set(["MCPGatewayExtension", "Gateway", "AuthPolicy", "Kuadrant"]);
+const WIDE_KINDS = new Set(["MCPGatewayExtension", "Gateway", "AuthPolicy", "RateLimitPolicy", "Kuadrant"]);
 const DEPLOYMENT: ResourceInfo = { ...core("Deployment", "deployments"), group: "apps", version: "v1" };
 /** The broker Deployments, whose flags set behaviour no CRD field does. */
 const BROKER_SELECTOR = `metadata.name=${BROKER_DEPLOYMENT}`;
@@ -137,7 +143,7 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
       objects.push(...withKind(await listWide(client, KUADRANT, namespace, []), KUADRANT));
       // Policies attach to targets in their own namespace: the servers' (routes) and the Gateway's.
       const scopes = namespace === null ? [null] : [...new Set([namespace, ...gatewayNamespaces(objects)])];
-      for (const info of [GATEWAY, AUTH_POLICY]) {
+      for (const info of [GATEWAY, AUTH_POLICY, RATE_LIMIT_POLICY]) {
         for (const scope of scopes) {
           const items = scope === null
             ? await listWide(client, info, namespace, unread)
@@ -164,6 +170,7 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
         { info: HTTP_ROUTE, scope: namespace },
         { info: GATEWAY, scope: null },
         { info: AUTH_POLICY, scope: null },
+        { info: RATE_LIMIT_POLICY, scope: null },
         { info: KUADRANT, scope: null },
         { info: SERVICE, scope: namespace },
         { info: ENDPOINT_SLICE, scope: namespace },
@@ -285,6 +292,11 @@ function gatewayNamespaces(objects: readonly ReplayObject[]): string[] {
   );
 }
 
+/** A kind in the plural, for the sentences about what could not be read (`RateLimitPolicies`). */
+function kinds(info: ResourceInfo): string {
+  return info.kind.endsWith("y") ? `${info.kind.slice(0, -1)}ies` : `${info.kind}s`;
+}
+
 /** Lists a kind in one namespace; a kind the cluster lacks is none, one that cannot be read is said. */
 async function listIn(
   client: KubeClient,
@@ -297,7 +309,7 @@ async function listIn(
   } catch (error) {
     if (!(error instanceof KubeApiError)) throw error;
     if (error.status !== 404) {
-      unread.push(`${info.kind}s could not be read in namespace ${namespace}: ${(error as Error).message}`);
+      unread.push(`${kinds(info)} could not be read in namespace ${namespace}: ${(error as Error).message}`);
     }
     return [];
   }
@@ -320,7 +332,7 @@ async function listWide(
     if (!(error instanceof KubeApiError)) throw error;
     if (error.status === 404) return [];
     if (error.status !== 403 || namespace === null) {
-      unread.push(`${info.kind}s could not be read: ${error.message}`);
+      unread.push(`${kinds(info)} could not be read: ${error.message}`);
       return [];
     }
   }

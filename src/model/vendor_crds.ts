@@ -19,6 +19,10 @@ export const VENDORED_DIR: URL = new URL("./vendored/", import.meta.url);
 /** The CRDs vendored: the Go module that ships each and its path there. */
 export const VENDORED_SOURCES: readonly { module: string; path: string }[] = [
   { module: "github.com/kuadrant/kuadrant-operator", path: "config/crd/bases/kuadrant.io_authpolicies.yaml" },
+  {
+    module: "github.com/kuadrant/kuadrant-operator",
+    path: "config/crd/bases/kuadrant.io_ratelimitpolicies.yaml",
+  },
 ];
 
 /** The version of `module` pinned in `test/cluster/crdsrc/go.mod`. */

@@ -7,6 +7,7 @@
  */
 
 import authPolicies from "./vendored/kuadrant.io_authpolicies.json" with { type: "json" };
+import rateLimitPolicies from "./vendored/kuadrant.io_ratelimitpolicies.json" with { type: "json" };
 import { fromOpenApi, type VendoredCrd, type VendoredCrdSource } from "./openapi.ts";
 import type { ObjectSchema } from "./schema.ts";
 
@@ -14,6 +15,8 @@ import type { ObjectSchema } from "./schema.ts";
 export const KUADRANT_GROUP = "kuadrant.io";
 /** Kind of the Kuadrant auth policy. */
 export const KIND_AUTH_POLICY = "AuthPolicy";
+/** Kind of the Kuadrant rate limit policy. */
+export const KIND_RATE_LIMIT_POLICY = "RateLimitPolicy";
 
 /** One version of a vendored CRD, its schema in the DSL. */
 export interface ForeignCrdVersion {
@@ -40,7 +43,10 @@ export interface ForeignCrd {
 }
 
 /** The vendored CRDs as stored. */
-export const VENDORED_CRDS: readonly VendoredCrd[] = [authPolicies as VendoredCrd];
+export const VENDORED_CRDS: readonly VendoredCrd[] = [
+  authPolicies as VendoredCrd,
+  rateLimitPolicies as VendoredCrd,
+];
 
 const converted = new Map<string, ForeignCrd>();
 

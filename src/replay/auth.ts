@@ -32,6 +32,11 @@ export function authPoliciesOf(objects: readonly ReplayObject[]): ReplayObject[]
   return objects.filter((object) => isKind(object, KUADRANT_GROUP, "AuthPolicy"));
 }
 
+/** The RateLimitPolicies among objects (`kuadrant.io`, any version). */
+export function rateLimitPoliciesOf(objects: readonly ReplayObject[]): ReplayObject[] {
+  return objects.filter((object) => isKind(object, KUADRANT_GROUP, "RateLimitPolicy"));
+}
+
 /** A policy's rule sets with where they sit: `spec.rules`, `spec.defaults.rules`, `spec.overrides.rules`. */
 export function ruleSetsOf(policy: ReplayObject): { path: string; rules: Record<string, unknown> }[] {
   const spec = policy.spec ?? {};

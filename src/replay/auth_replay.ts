@@ -14,6 +14,7 @@ import {
   authSecretRefs,
   issuerUrlsOf,
   matchesLabelSelector,
+  rateLimitPoliciesOf,
   ruleSetsOf,
   secretObjectsOf,
   serviceOfUrl,
@@ -62,14 +63,15 @@ export interface AuthPlan {
 const GATEWAY_API = "gateway.networking.k8s.io";
 
 /**
- * The AuthPolicies that concern the gateway an extension targets: those on its Gateway, and those
- * on an HTTPRoute that is not known to attach elsewhere. A policy whose target does not exist is
- * kept so that it is reported; one whose target exists and belongs to another Gateway (another
- * extension's, in a shared cluster) is left out.
+ * The AuthPolicies (or, with `kind`, RateLimitPolicies) that concern the gateway an extension
+ * targets: those on its Gateway, and those on an HTTPRoute that is not known to attach elsewhere. A
+ * policy whose target does not exist is kept so that it is reported; one whose target exists and
+ * belongs to another Gateway (another extension's, in a shared cluster) is left out.
  */
 export function policiesForGateway(
   objects: readonly ReplayObject[],
   extension?: ReplayObject,
+  options: { kind?: "AuthPolicy" | "RateLimitPolicy" } = {},
 ): ReplayObject[] {
   const target = extension?.spec?.targetRef as { name?: string; namespace?: string } | undefined;
   const gatewayKey = extension
@@ -77,7 +79,10 @@ export function policiesForGateway(
     : undefined;
   const known = (kind: string, key: string) =>
     objects.find((object) => isKind(object, GATEWAY_API, kind) && keyOf(object) === key);
-  return authPoliciesOf(objects).filter((policy) => {
+  const policies = options.kind === "RateLimitPolicy"
+    ? rateLimitPoliciesOf(objects)
+    : authPoliciesOf(objects);
+  return policies.filter((policy) => {
     if (!gatewayKey) return true;
     const ref = (policy.spec?.targetRef ?? {}) as { kind?: string; name?: string };
     const key = `${policy.metadata?.namespace ?? "default"}/${ref.name ?? ""}`;

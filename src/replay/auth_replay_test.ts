@@ -84,6 +84,35 @@ Deno.test("policiesForGateway keeps the policies on this gateway and its routes,
   assertEquals(policiesForGateway(objects).length, 7);
 });
 
+Deno.test("policiesForGateway with kind RateLimitPolicy picks the RateLimitPolicies the same way, not the AuthPolicies", () => {
+  const limit = (name: string, namespace: string, kind: string, target: string): ReplayObject => ({
+    apiVersion: "kuadrant.io/v1",
+    kind: "RateLimitPolicy",
+    metadata: { name, namespace },
+    spec: {
+      targetRef: { group: "gateway.networking.k8s.io", kind, name: target },
+      limits: { all: { rates: [{ limit: 5, window: "1m" }] } },
+    },
+  });
+  const objects = [
+    extension,
+    gateway("gw"),
+    gateway("other-gw"),
+    route("ours", "gw"),
+    route("theirs", "other-gw"),
+    policy("auth-on-gw", "gateway-system", "Gateway", "gw"),
+    limit("on-gw", "gateway-system", "Gateway", "gw"),
+    limit("on-other-gw", "gateway-system", "Gateway", "other-gw"),
+    limit("on-ours", "mcp", "HTTPRoute", "ours"),
+    limit("on-theirs", "mcp", "HTTPRoute", "theirs"),
+  ];
+  assertEquals(
+    policiesForGateway(objects, extension, { kind: "RateLimitPolicy" }).map((p) => p.metadata?.name),
+    ["on-gw", "on-ours"],
+  );
+  assertEquals(policiesForGateway(objects, extension).map((p) => p.metadata?.name), ["auth-on-gw"]);
+});
+
 /** A resolver that reaches one Service at a fixed local address, as a port-forward would. */
 function forwardingResolver(
   reachable: Record<string, string>,

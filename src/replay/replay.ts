@@ -20,13 +20,15 @@ import {
 } from "../../sim/mod.ts";
 import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../sim/store_redis.ts";
 import { AuthPolicyGate, type AuthPolicySummary } from "../../sim/auth/gate.ts";
+import { RateLimitGate, type RateLimitGateInput, type RateLimitSummary } from "../../sim/ratelimit/gate.ts";
+import { MemoryCounters, RedisCounters } from "../../sim/ratelimit/counters.ts";
 import type { EngineContext } from "../../sim/auth/engine.ts";
 import { JwksCache } from "../../sim/auth/jwks.ts";
 import { WhatIfJwks } from "../../sim/auth/what_if.ts";
 import { OpaPool } from "../../sim/auth/opa.ts";
 import { type PolicyTargets, policyTargetsFromObjects } from "../../sim/auth/auth_policy.ts";
 import type { KubeReviewClient, SecretObject } from "../../sim/auth/types.ts";
-import { type AuthPlan, type AuthReplayOptions, planAuth } from "./auth_replay.ts";
+import { type AuthPlan, type AuthReplayOptions, planAuth, policiesForGateway } from "./auth_replay.ts";
 import { redactedMessage, redactHeaderValues } from "../../sim/redact.ts";
 import { type BrokerFlags, brokerFlags, type ReplayGatewaySettings } from "./broker_flags.ts";
 import type { Resolution, UpstreamResolver } from "./resolve.ts";
@@ -168,6 +170,18 @@ export interface Replay {
   readonly auth: ReplayAuth | undefined;
   /** The gate evaluating them (`auth can-i` asks it why); undefined when the replay applies none. */
   readonly gate: AuthPolicyGate | undefined;
+  /**
+   * The RateLimitPolicies applied, as of the last reload (applied with the AuthPolicies, after them);
+   * undefined when the replay applies no policies.
+   */
+  readonly rateLimits: RateLimitSummary | undefined;
+  /** The gate evaluating them; undefined when the replay applies no policies. */
+  readonly rateLimitGate: RateLimitGate | undefined;
+  /**
+   * The RateLimitPolicies concerning the gateway and its targets, as of the last reload, whether or
+   * not the replay applies them (`tools -o wide` shows the limits of each tool).
+   */
+  readonly rateLimitInput: RateLimitGateInput;
   /** The registrations and their state now. */
   rows(): Promise<ServerRow[]>;
   /** Re-reads the objects and reloads the gateway now. */
@@ -191,6 +205,8 @@ interface Plan {
   warnings: ReplayWarning[];
   /** The AuthPolicies' inputs and the gateway's targets, when the replay applies them. */
   auth?: AuthPlan & { targets: PolicyTargets | undefined };
+  /** The RateLimitPolicies concerning the gateway and its targets (applied only with `auth`). */
+  rateLimit: RateLimitGateInput & { policies: ReplayObject[] };
 }
 
 /** Builds the gateway config from objects, resolving each registration. */
@@ -265,16 +281,15 @@ export async function planReplay(
         : {}),
     },
   });
+  const targets = policyTargetsFromObjects(scoped, { tokens: extension?.spec?.urlElicitation === "Enabled" });
   const auth = options.auth
-    ? {
-      ...await planAuth(scoped, extension, resolver, options.auth),
-      targets: policyTargetsFromObjects(scoped, { tokens: extension?.spec?.urlElicitation === "Enabled" }),
-    }
+    ? { ...await planAuth(scoped, extension, resolver, options.auth), targets }
     : undefined;
   return {
     config,
     resolutions,
     ...(auth ? { auth } : {}),
+    rateLimit: { policies: policiesForGateway(scoped, extension, { kind: "RateLimitPolicy" }), targets },
     // tokenURLElicitation and userSpecificList are served as the cluster serves them: no note.
     notes: [],
     // Every registration the broker would read, Disabled ones included: its config holds them too.
@@ -466,10 +481,19 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       }
       : undefined;
   const { store, choice } = await openSessionStore(objects, options);
+  // Counters live where the sessions do: in Redis, replicas share them as Limitador's Redis storage.
+  const rateLimitGate = plan.auth
+    ? new RateLimitGate({
+      ...plan.rateLimit,
+      storage: store instanceof RedisSessionStore ? new RedisCounters(store) : new MemoryCounters(),
+    })
+    : undefined;
   let gateway: RunningGateway;
   try {
     gateway = await startGateway(plan.config, {
       ...(gate ? { policy: gate } : {}),
+      // Chained after the AuthPolicy gate by the gateway, which also counts its 429s in /metrics.
+      ...(rateLimitGate ? { rateLimit: rateLimitGate } : {}),
       port: options.port,
       hostname: options.hostname,
       logger: options.logger,
@@ -486,6 +510,7 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
   }
   let previous = summaryRows(plan, await gateway.status());
   let previousPolicies = policyPrints(plan);
+  let previousLimits = policyPrints(plan, "rateLimit");
   let noted = new Set(authView()?.notes ?? []);
   // Warnings already given: a reload repeats only the ones that are new.
   let warned = new Set(plan.warnings.map((warning) => warning.message));
@@ -520,6 +545,16 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       }
       previousPolicies = prints;
       noted = new Set(notes);
+    }
+    if (rateLimitGate) {
+      const summary = rateLimitGate.update(plan.rateLimit);
+      const prints = policyPrints(plan, "rateLimit");
+      if (!closed) {
+        for (const line of describePolicyChanges(previousLimits, prints, summary, "ratelimitpolicy")) {
+          options.onChange?.(line);
+        }
+      }
+      previousLimits = prints;
     }
     if (!closed) {
       for (const warning of plan.warnings) {
@@ -600,6 +635,13 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       return authView();
     },
     gate,
+    get rateLimits() {
+      return rateLimitGate?.summary;
+    },
+    rateLimitGate,
+    get rateLimitInput() {
+      return plan.rateLimit;
+    },
     rows: async () => summaryRows(plan, await gateway.status()),
     refresh,
     status: () => gateway.status(),
@@ -608,18 +650,19 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
   };
 }
 
-/** Each applied AuthPolicy's spec, to tell which changed between reloads. */
-function policyPrints(plan: Plan): Map<string, string> {
+/** Each applied AuthPolicy's (or RateLimitPolicy's) spec, to tell which changed between reloads. */
+function policyPrints(plan: Plan, which: "auth" | "rateLimit" = "auth"): Map<string, string> {
   return new Map(
-    (plan.auth?.policies ?? []).map((policy) => [keyOf(policy), JSON.stringify(policy.spec ?? null)]),
+    (plan[which]?.policies ?? []).map((policy) => [keyOf(policy), JSON.stringify(policy.spec ?? null)]),
   );
 }
 
-/** One line per AuthPolicy that appeared, left or changed, with where it applies now. */
+/** One line per AuthPolicy (or, with `noun`, other policy) that appeared, left or changed, with where it applies now. */
 export function describePolicyChanges(
   before: ReadonlyMap<string, string>,
   after: ReadonlyMap<string, string>,
-  summary: AuthPolicySummary,
+  summary: AuthPolicySummary | RateLimitSummary,
+  noun = "authpolicy",
 ): string[] {
   const lines: string[] = [];
   const where = (policy: string) => {
@@ -630,10 +673,10 @@ export function describePolicyChanges(
       : ` (not applied: ${row.reason ?? "no target"})`;
   };
   for (const [policy, print] of after) {
-    if (!before.has(policy)) lines.push(`authpolicy ${policy} added${where(policy)}`);
-    else if (before.get(policy) !== print) lines.push(`authpolicy ${policy} changed${where(policy)}`);
+    if (!before.has(policy)) lines.push(`${noun} ${policy} added${where(policy)}`);
+    else if (before.get(policy) !== print) lines.push(`${noun} ${policy} changed${where(policy)}`);
   }
-  for (const policy of before.keys()) if (!after.has(policy)) lines.push(`authpolicy ${policy} removed`);
+  for (const policy of before.keys()) if (!after.has(policy)) lines.push(`${noun} ${policy} removed`);
   return lines;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The replay's start-up summary: one row per registration, and the reasons for every server that
- * serves no tools; one row per AuthPolicy, and what of them is not applied or not evaluated here.
+ * serves no tools; one row per AuthPolicy, and what of them is not applied or not evaluated here; one
+ * row per RateLimitPolicy, and what of them is not applied.
  *
  * @module
  */
@@ -8,6 +9,8 @@
 import { type Column, formatTable } from "../print/mod.ts";
 import type { ReplayAuth, ReplayWarning, ServerRow } from "./replay.ts";
 import type { PolicyRow } from "../../sim/auth/auth_policy.ts";
+import type { RateLimitSummary } from "../../sim/ratelimit/gate.ts";
+import type { RateLimitRow } from "../../sim/ratelimit/rate_limit_policy.ts";
 
 const COLUMNS: Column<ServerRow>[] = [
   { header: "SERVER", value: (row) => row.name },
@@ -86,6 +89,43 @@ export function formatAuthSummary(auth: ReplayAuth): string {
     ...reasons,
     ...[...rules].map(([key, entry]) => `unsupported: ${key} (${entry.where.join(", ")}): ${entry.reason}`),
     ...auth.notes.map((note) => `note: ${note}`),
+  ];
+  if (lines.length) text += "\n" + lines.join("\n") + "\n";
+  return text;
+}
+
+const RATE_LIMIT_COLUMNS: Column<RateLimitRow>[] = [
+  { header: "RATELIMITPOLICY", value: (row) => row.policy },
+  { header: "TARGET", value: (row) => row.target, empty: "<none>" },
+  {
+    header: "PHASE",
+    value: (row) => row.phase === "limits" ? "limits" : `${row.phase} (${row.strategy})`,
+  },
+  {
+    header: "LIMITS",
+    value: (row) => Object.entries(row.limits).map(([name, rates]) => `${name}: ${rates}`).join("; "),
+    empty: "<none>",
+  },
+  { header: "APPLIES TO", value: (row) => row.appliesTo.join(", "), empty: "<none>" },
+];
+
+/**
+ * The RateLimitPolicies as the replay applies them: a table (policy, target, phase, limits with their
+ * rates, where it applies), then why each policy that applies nowhere does not and each limit that is
+ * not applied. Empty when there is no RateLimitPolicy.
+ */
+export function formatRateLimitSummary(summary: RateLimitSummary): string {
+  const { rows, problems } = summary;
+  if (rows.length === 0 && problems.length === 0) return "";
+  let text = rows.length ? formatTable(RATE_LIMIT_COLUMNS, rows) : "No RateLimitPolicies applied.\n";
+  const lines = [
+    ...rows.filter((row) => row.appliesTo.length === 0 && row.reason).map((row) =>
+      `${row.policy}: not applied: ${row.reason!.replace(/(;\s*not applied)?\.?$/, "")}`
+    ),
+    ...problems.filter((p) =>
+      !rows.some((row) => row.policy === p.policy && row.appliesTo.length === 0 && row.reason)
+    )
+      .map((p) => `${p.policy}: ${p.message}`),
   ];
   if (lines.length) text += "\n" + lines.join("\n") + "\n";
   return text;

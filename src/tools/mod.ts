@@ -25,6 +25,8 @@ export interface ToolRow {
   tokens: number;
   /** The full definition as the gateway returned it. */
   definition: Tool;
+  /** The RateLimitPolicy limits on calling it (`limits.ts`), when the source knows the policies. */
+  limits?: string[];
 }
 
 /** Where a server's tools come from, for attributing names to servers. */
@@ -111,6 +113,14 @@ const COLUMNS: Column<ToolRow>[] = [
   { header: "DESCRIPTION", value: (row) => truncate(firstLine(row.description), 60) },
 ];
 
+/** Only when the rows carry limits (a replay with RateLimitPolicies), before the description. */
+const LIMITS_COLUMN: Column<ToolRow> = {
+  header: "LIMITS",
+  value: (row) => row.limits?.join("; ") ?? "",
+  wide: true,
+  empty: "<none>",
+};
+
 function firstLine(text: string): string {
   return text.split("\n")[0];
 }
@@ -141,7 +151,10 @@ export function formatToolTable(
   rows: readonly ToolRow[],
   options: { wide?: boolean; noHeaders?: boolean } = {},
 ): string {
-  const table = formatTable(COLUMNS, rows, options);
+  const columns = rows.some((row) => row.limits !== undefined)
+    ? [...COLUMNS.slice(0, -1), LIMITS_COLUMN, COLUMNS[COLUMNS.length - 1]]
+    : COLUMNS;
+  const table = formatTable(columns, rows, options);
   const sum = totals(rows);
   const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
   const gateway = rows.some((row) => row.server === GATEWAY_OWNER) ? " and the gateway" : "";

@@ -57,7 +57,7 @@ function* policyTexts(value: unknown, schema: Schema | undefined, path: FieldPat
   }
 }
 
-/** The spec schema of an AuthPolicy's version, when the vendored CRD has that version. */
+/** The spec schema of a policy's version, when the vendored CRD has that version. */
 function specSchema(policy: Entry): Schema | undefined {
   const version = foreignCrd(policy.group, policy.kind)?.versions.find((v) => v.name === policy.version);
   return version?.schema.properties?.spec;
@@ -69,6 +69,74 @@ const WHAT: Record<PolicyText["kind"], string> = {
   selector: "JSON selector",
 };
 
+/** What the CEL and header findings of one policy kind say about who reads the policy. */
+export interface PolicyReader {
+  /** The hint of a CEL field that does not compile. */
+  celHint: string;
+  /** Whose view of the headers a header name with upper case misses (`Authorino's request.headers`). */
+  headers: string;
+}
+
+const AUTHORINO: PolicyReader = {
+  celHint:
+    "Authorino does not reconcile an AuthConfig whose CEL does not compile, so the policy is not enforced.",
+  headers: "Authorino's request.headers",
+};
+
+/**
+ * The CEL and selector rules of one Kuadrant policy: every CEL field the CRD declares compiles, and
+ * every request header it reads is one the gateway sets.
+ */
+export function policyTextRules(policy: Entry, sink: Sink, reader: PolicyReader): void {
+  for (const text of policyTexts(policy.object.spec, specSchema(policy), ["spec"])) {
+    const field = formatPath(text.path);
+    let reads: HeaderRead[] | undefined;
+    if (text.kind === "selector") {
+      const read = selectorHeaderRead(text.text);
+      reads = read ? [read] : [];
+    } else {
+      try {
+        compileCel(text.text, { kind: text.kind });
+      } catch (error) {
+        if (!(error instanceof CelCompileError)) throw error;
+        const position = error.position;
+        const at = position && !/line \d+, column \d+/.test(error.message)
+          ? ` (line ${position.line}, column ${position.column})`
+          : "";
+        sink.add(
+          policy,
+          "error",
+          "policy.cel",
+          `${WHAT[text.kind]} "${field}" does not compile: ${error.message}${at}`,
+          text.path,
+          { hint: reader.celHint },
+        );
+        continue;
+      }
+      reads = celHeaderReads(text.text);
+    }
+    for (const read of reads ?? []) {
+      const problem = headerProblem(read.name, reader.headers);
+      if (!problem) continue;
+      const { line, column } = positionAt(text.text, read.offset);
+      sink.add(
+        policy,
+        "error",
+        "policy.header",
+        `${
+          WHAT[text.kind]
+        } "${field}" reads request header "${read.name}" (line ${line}, column ${column}), but ${problem.problem}` +
+          (problem.suggestion ? `; did you mean "${problem.suggestion}"?` : ""),
+        text.path,
+        {
+          hint: "The router sets x-mcp-method, x-mcp-toolname, x-mcp-promptname and x-mcp-servername on " +
+            "the requests the policies see; header names are lower case.",
+        },
+      );
+    }
+  }
+}
+
 /** Runs the AuthPolicy rules over the policies in the files. */
 export function authPolicyRules(
   index: Index,
@@ -76,56 +144,7 @@ export function authPolicyRules(
   options: { authorinoNamespace?: string } = {},
 ): void {
   for (const policy of index.ofKind(KIND_AUTH_POLICY, KUADRANT_GROUP)) {
-    for (const text of policyTexts(policy.object.spec, specSchema(policy), ["spec"])) {
-      const field = formatPath(text.path);
-      let reads: HeaderRead[] | undefined;
-      if (text.kind === "selector") {
-        const read = selectorHeaderRead(text.text);
-        reads = read ? [read] : [];
-      } else {
-        try {
-          compileCel(text.text, { kind: text.kind });
-        } catch (error) {
-          if (!(error instanceof CelCompileError)) throw error;
-          const position = error.position;
-          const at = position && !/line \d+, column \d+/.test(error.message)
-            ? ` (line ${position.line}, column ${position.column})`
-            : "";
-          sink.add(
-            policy,
-            "error",
-            "policy.cel",
-            `${WHAT[text.kind]} "${field}" does not compile: ${error.message}${at}`,
-            text.path,
-            {
-              hint: "Authorino does not reconcile an AuthConfig whose CEL does not compile, so the policy " +
-                "is not enforced.",
-            },
-          );
-          continue;
-        }
-        reads = celHeaderReads(text.text);
-      }
-      for (const read of reads ?? []) {
-        const problem = headerProblem(read.name);
-        if (!problem) continue;
-        const { line, column } = positionAt(text.text, read.offset);
-        sink.add(
-          policy,
-          "error",
-          "policy.header",
-          `${
-            WHAT[text.kind]
-          } "${field}" reads request header "${read.name}" (line ${line}, column ${column}), but ${problem.problem}` +
-            (problem.suggestion ? `; did you mean "${problem.suggestion}"?` : ""),
-          text.path,
-          {
-            hint: "The router sets x-mcp-method, x-mcp-toolname, x-mcp-promptname and x-mcp-servername on " +
-              "the requests Authorino checks; header names are lower case.",
-          },
-        );
-      }
-    }
+    policyTextRules(policy, sink, AUTHORINO);
   }
   wristbandRules(index, sink, options);
 }

@@ -26,6 +26,7 @@ import { secretRules } from "./secret_rules.ts";
 import { virtualServerHeaderRules } from "./virtual_server_header.ts";
 import { formatPath, isObject, valueAt } from "./path.ts";
 import { authPolicyRules } from "./auth_policy.ts";
+import { rateLimitPolicyRules } from "./rate_limit_policy.ts";
 import type { ValidateOptions } from "./types.ts";
 
 /**
@@ -51,6 +52,7 @@ export function crossObjectFindings(
   extensionRules(index, sink);
   policyRules(index, sink);
   authPolicyRules(index, sink, { authorinoNamespace: options.live?.authorinoNamespace });
+  rateLimitPolicyRules(index, sink);
   virtualServerRules(index, sink, options);
   virtualServerHeaderRules(index, sink);
   brokerDefectRules(index, sink);

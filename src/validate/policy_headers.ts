@@ -37,11 +37,14 @@ export interface HeaderRead {
 }
 
 /** Why a header read never finds a value, with the name to read instead; undefined when it can. */
-export function headerProblem(name: string): { problem: string; suggestion?: string } | undefined {
+export function headerProblem(
+  name: string,
+  headers = "Authorino's request.headers",
+): { problem: string; suggestion?: string } | undefined {
   const lower = name.toLowerCase();
   if (name !== lower) {
     return {
-      problem: `header names are lower case in Authorino's request.headers, so "${name}" is never there`,
+      problem: `header names are lower case in ${headers}, so "${name}" is never there`,
       suggestion: lower.startsWith("x-mcp-") ? headerProblem(lower)?.suggestion ?? lower : lower,
     };
   }

@@ -147,10 +147,13 @@ export const FINDING_CODES: Readonly<Record<string, string>> = {
   "policy.section-missing":
     "A policy's targetRef.sectionName names no listener of the Gateway (or no rule of the HTTPRoute).",
   "policy.cel":
-    "An AuthPolicy CEL predicate or expression does not compile (Authorino would not reconcile the policy).",
+    "An AuthPolicy or RateLimitPolicy CEL predicate or expression does not compile (Authorino would not " +
+    "reconcile the policy; the wasm-shim would not apply the limit).",
   "policy.header":
-    "An AuthPolicy predicate or selector reads a request header the gateway never sets (x-mcp-tool for " +
+    "An AuthPolicy or RateLimitPolicy predicate, counter or selector reads a request header the gateway never sets (x-mcp-tool for " +
     "x-mcp-toolname), or a header name with upper case (Authorino sees them in lower case).",
+  "policy.window":
+    "A RateLimitPolicy rate's window is not whole seconds (Limitador gets it truncated; under 1s it is 0).",
   "policy.wristband":
     "The x-mcp-authorized success header is not a wristband the broker can verify: ES256, with the " +
     "allowed-capabilities claim.",

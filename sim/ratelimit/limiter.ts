@@ -1,0 +1,116 @@
+/**
+ * Limitador's semantics over compiled limits: every limit whose `when` predicates all hold applies;
+ * each of its rates is a fixed-window counter qualified by the values of its `counters` expressions;
+ * a limit whose counter expression cannot be evaluated (a missing key, `auth.identity` without an
+ * identity) does not count the request, as Limitador skips a limit whose variables are missing. The
+ * counters are checked together and the first exhausted one answers; a limited request counts on none.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { CREDENTIAL_HEADER } from "../redact.ts";
+import { compileCel, evaluateExpression, evaluatePredicate } from "../auth/cel.ts";
+import type { AuthorizationJson, CelProgram } from "../auth/types.ts";
+import type { CounterHit, CounterStorage } from "./counters.ts";
+import type { LimitSpec, Rate } from "./rate_limit_policy.ts";
+import type { LimitedBy } from "./types.ts";
+
+export type { LimitedBy } from "./types.ts";
+
+/** A limit with its CEL compiled once. */
+export interface CompiledLimit {
+  /** The limit as resolved. */
+  spec: LimitSpec;
+  /** Its `when` programs. */
+  when: CelProgram[];
+  /** Its `counters` programs. */
+  counters: CelProgram[];
+  /**
+   * Per counter: whether it may read a credential (`request.headers['authorization']`,
+   * `auth.identity.data.api_key`): its value is keyed by a hash, so no credential reaches `/status`,
+   * Redis or a log.
+   */
+  secret: boolean[];
+}
+
+/** What the limiter decided for one request. */
+export interface LimitOutcome {
+  /** Set when a counter was exhausted (the request gets 429). */
+  limited?: LimitedBy;
+  /** Limits that applied (their `when` held and their counters evaluated), `policy#limit`. */
+  applied: string[];
+}
+
+/** Compiles `specs`; throws `CelCompileError` naming the expression when one does not compile. */
+export function compileLimits(specs: readonly LimitSpec[]): CompiledLimit[] {
+  return specs.map((spec) => ({
+    spec,
+    when: spec.when.map((p) => compileCel(p)),
+    counters: spec.counters.map((c) => compileCel(c, { kind: "expression" })),
+    // `auth` is a root, not a credential: what follows it decides.
+    secret: spec.counters.map((c) => CREDENTIAL_HEADER.test(c.replace(/\bauth\./g, ""))),
+  }));
+}
+
+/** A counter value as Limitador keys it: strings as they are, anything else as JSON. */
+const counterText = (v: unknown): string => typeof v === "string" ? v : JSON.stringify(v);
+
+/** The counters `limits` touch for `json`, with the limit each came from. */
+export function countersFor(
+  limits: readonly CompiledLimit[],
+  json: AuthorizationJson,
+): { hits: CounterHit[]; owners: { limit: CompiledLimit; rate: Rate }[]; applied: string[] } {
+  const hits: CounterHit[] = [];
+  const owners: { limit: CompiledLimit; rate: Rate }[] = [];
+  const applied: string[] = [];
+  next: for (const limit of limits) {
+    for (const p of limit.when) {
+      try {
+        if (!evaluatePredicate(p, json)) continue next;
+      } catch {
+        // A predicate that cannot be evaluated does not select the request.
+        continue next;
+      }
+    }
+    const values: string[] = [];
+    for (const [i, c] of limit.counters.entries()) {
+      try {
+        const text = counterText(evaluateExpression(c, json));
+        values.push(
+          limit.secret[i] ? `sha256:${createHash("sha256").update(text).digest("hex").slice(0, 16)}` : text,
+        );
+      } catch {
+        continue next;
+      }
+    }
+    applied.push(`${limit.spec.policy}#${limit.spec.name}`);
+    const base = `${limit.spec.policy}#${limit.spec.name}`;
+    const qualifier = values.length ? `#${JSON.stringify(values)}` : "";
+    for (const rate of limit.spec.rates) {
+      hits.push({
+        key: `${base}#${rate.limit}/${rate.window}${qualifier}`,
+        limit: rate.limit,
+        windowMs: rate.windowMs,
+      });
+      owners.push({ limit, rate });
+    }
+  }
+  return { hits, owners, applied };
+}
+
+/** Checks and counts one request against `limits` in `storage`. Storage errors propagate (never a pass). */
+export async function checkLimits(
+  limits: readonly CompiledLimit[],
+  json: AuthorizationJson,
+  storage: CounterStorage,
+): Promise<LimitOutcome> {
+  const { hits, owners, applied } = countersFor(limits, json);
+  if (!hits.length) return { applied };
+  const check = await storage.checkAndUpdate(hits);
+  if (check.limitedAt < 0) return { applied };
+  const { limit, rate } = owners[check.limitedAt];
+  return {
+    applied,
+    limited: { policy: limit.spec.policy, limit: limit.spec.name, rate, retryAfterMs: check.ttlMs },
+  };
+}
