@@ -16,7 +16,7 @@ import { counterStorageFor, MemoryCounters, RedisCounters } from "../sim/ratelim
 import { RateLimitGate, TOO_MANY_REQUESTS_BODY } from "../sim/ratelimit/gate.ts";
 import { rateLimitPolicy } from "../sim/ratelimit/test_objects.ts";
 import type { SessionStore } from "../sim/store.ts";
-import { gatewayObjects } from "./helpers/auth_policy.ts";
+import { gatewayObjects } from "./helpers/auth_objects.ts";
 import { MCP_HEADERS, post } from "./sim_helpers.ts";
 
 const NS = "mcp-test";

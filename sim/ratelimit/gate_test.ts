@@ -1,5 +1,5 @@
 import { assertEquals } from "../../test/helpers/assert.ts";
-import { gatewayObjects, GW_NS } from "../../test/helpers/auth_policy.ts";
+import { GATEWAY_NS, gatewayObjects } from "../../test/helpers/auth_objects.ts";
 import { policyTargetsFromObjects } from "../auth/auth_policy.ts";
 import { RateLimitGate, TOO_MANY_REQUESTS_BODY } from "./gate.ts";
 import { rateLimitPolicy } from "./test_objects.ts";
@@ -13,7 +13,7 @@ Deno.test("RateLimitGate: broker route for requests to the gateway, server route
   const limited: string[] = [];
   const gate = new RateLimitGate({
     policies: [
-      rateLimitPolicy(GW_NS, "calls", gw, {
+      rateLimitPolicy(GATEWAY_NS, "calls", gw, {
         limits: {
           // A client's own x-mcp-toolname is replaced by the router's on a routed call.
           forecast: {
@@ -57,19 +57,21 @@ Deno.test("RateLimitGate: broker route for requests to the gateway, server route
   assertEquals((await gate.evaluate(list)).allow, false);
   // GET /status: the broker route's `status` rule, no x-mcp-* header, so neither limit applies.
   assertEquals((await gate.evaluateRequest({ request: request(), rule: "status" })).allow, true);
-  assertEquals(limited, [`${GW_NS}/calls#forecast`, `${GW_NS}/calls#broker`]);
+  assertEquals(limited, [`${GATEWAY_NS}/calls#forecast`, `${GATEWAY_NS}/calls#broker`]);
 
   // update: the new limits apply to the next request; the counters stay.
   gate.update({
     policies: [
-      rateLimitPolicy(GW_NS, "calls", gw, { limits: { forecast: { rates: [{ limit: 5, window: "1m" }] } } }),
+      rateLimitPolicy(GATEWAY_NS, "calls", gw, {
+        limits: { forecast: { rates: [{ limit: 5, window: "1m" }] } },
+      }),
     ],
     targets: targets(),
   });
   assertEquals((await gate.evaluate({ attributes: call, request: request() })).allow, true);
   const status = await gate.status();
-  assertEquals(status.limited, [{ policy: `${GW_NS}/calls`, limit: "forecast", count: 1 }, {
-    policy: `${GW_NS}/calls`,
+  assertEquals(status.limited, [{ policy: `${GATEWAY_NS}/calls`, limit: "forecast", count: 1 }, {
+    policy: `${GATEWAY_NS}/calls`,
     limit: "broker",
     count: 1,
   }]);
@@ -85,7 +87,7 @@ Deno.test("RateLimitGate: broker route for requests to the gateway, server route
 Deno.test("RateLimitGate: CEL that does not compile and missing targets are reported, not applied", () => {
   const gate = new RateLimitGate({
     policies: [
-      rateLimitPolicy(GW_NS, "bad-cel", gw, {
+      rateLimitPolicy(GATEWAY_NS, "bad-cel", gw, {
         limits: { x: { rates: [{ limit: 1, window: "1s" }], when: [{ predicate: "request.(" }] } },
       }),
     ],
@@ -94,7 +96,7 @@ Deno.test("RateLimitGate: CEL that does not compile and missing targets are repo
   assertEquals(gate.summary.problems.map((p) => p.code), ["invalid-policy"]);
   assertEquals(gate.summary.where, {});
   const none = new RateLimitGate({
-    policies: [rateLimitPolicy(GW_NS, "p", gw, { limits: {} })],
+    policies: [rateLimitPolicy(GATEWAY_NS, "p", gw, { limits: {} })],
     targets: undefined,
   });
   assertEquals(none.summary.problems.map((p) => p.code), ["target-not-found"]);

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "../../test/helpers/assert.ts";
-import { gatewayObjects, GW_NS } from "../../test/helpers/auth_policy.ts";
+import { GATEWAY_NS, gatewayObjects } from "../../test/helpers/auth_objects.ts";
 import { policyTargetsFromObjects } from "../auth/auth_policy.ts";
 import { parseRateLimitPolicy, parseWindow, resolveRateLimitPolicies } from "./rate_limit_policy.ts";
 import { rateLimitPolicy } from "./test_objects.ts";
@@ -24,7 +24,7 @@ Deno.test("parseWindow: the CRD's pattern, parts summed", () => {
 });
 
 Deno.test("parseRateLimitPolicy: limits, defaults and overrides, and what is wrong named", () => {
-  const p = parseRateLimitPolicy(rateLimitPolicy(GW_NS, "rl", gw, {
+  const p = parseRateLimitPolicy(rateLimitPolicy(GATEWAY_NS, "rl", gw, {
     when: [{ predicate: "request.method == 'POST'" }],
     limits: { "per-user": limit(3, "1m", { counters: [{ expression: "auth.identity.sub" }] }) },
   }));
@@ -33,7 +33,7 @@ Deno.test("parseRateLimitPolicy: limits, defaults and overrides, and what is wro
   assertEquals((p.rules.get("limits#per-user")!.spec as { when: string[] }).when, [
     "request.method == 'POST'",
   ]);
-  const d = parseRateLimitPolicy(rateLimitPolicy(GW_NS, "d", gw, {
+  const d = parseRateLimitPolicy(rateLimitPolicy(GATEWAY_NS, "d", gw, {
     defaults: { strategy: "merge", limits: { a: limit(1) } },
   }));
   assert(typeof d !== "string");
@@ -47,7 +47,7 @@ Deno.test("parseRateLimitPolicy: limits, defaults and overrides, and what is wro
     [{ overrides: { strategy: "other", limits: {} } }, "spec.overrides.strategy must be atomic or merge"],
   ] as const;
   for (const [spec, text] of bad) {
-    const r = parseRateLimitPolicy(rateLimitPolicy(GW_NS, "bad", gw, spec));
+    const r = parseRateLimitPolicy(rateLimitPolicy(GATEWAY_NS, "bad", gw, spec));
     assert(typeof r === "string", JSON.stringify(spec));
     assertStringIncludes(r, text);
   }
@@ -55,10 +55,10 @@ Deno.test("parseRateLimitPolicy: limits, defaults and overrides, and what is wro
 
 Deno.test("resolveRateLimitPolicies: attachment as AuthPolicy, defaults vs overrides, problems", () => {
   const objects = [
-    rateLimitPolicy(GW_NS, "gw-defaults", gw, { defaults: { limits: { global: limit(100) } } }),
+    rateLimitPolicy(GATEWAY_NS, "gw-defaults", gw, { defaults: { limits: { global: limit(100) } } }),
     rateLimitPolicy("mcp-test", "s1-limits", s1, { limits: { tool: limit(2) } }),
     rateLimitPolicy("mcp-test", "orphan", { kind: "HTTPRoute", name: "nope" }, { limits: { x: limit(1) } }),
-    rateLimitPolicy(GW_NS, "bad", gw, { limits: { x: limit(1, "forever") } }),
+    rateLimitPolicy(GATEWAY_NS, "bad", gw, { limits: { x: limit(1, "forever") } }),
   ];
   const r = resolveRateLimitPolicies(objects, targets());
   // The route's own policy replaces the gateway's atomic defaults on s1; elsewhere the defaults apply.
@@ -66,12 +66,12 @@ Deno.test("resolveRateLimitPolicies: attachment as AuthPolicy, defaults vs overr
     "mcp-test/s1-limits#tool",
   ]);
   assertEquals(r.servers.get("mcp-test/s2")!.map((l) => `${l.policy}#${l.name}`), [
-    `${GW_NS}/gw-defaults#global`,
+    `${GATEWAY_NS}/gw-defaults#global`,
   ]);
   assertEquals(r.broker.mcp!.map((l) => l.name), ["global"]);
   assertEquals(r.problems.map((p) => [p.policy, p.code]), [
     ["mcp-test/orphan", "target-not-found"],
-    [`${GW_NS}/bad`, "invalid-policy"],
+    [`${GATEWAY_NS}/bad`, "invalid-policy"],
   ]);
   assertStringIncludes(
     r.problems[0].message,
@@ -81,16 +81,18 @@ Deno.test("resolveRateLimitPolicies: attachment as AuthPolicy, defaults vs overr
 
   // Overrides on the Gateway win over the route's policy; merge keeps the route's other limits.
   const merged = resolveRateLimitPolicies([
-    rateLimitPolicy(GW_NS, "gw-over", gw, { overrides: { strategy: "merge", limits: { tool: limit(1) } } }),
+    rateLimitPolicy(GATEWAY_NS, "gw-over", gw, {
+      overrides: { strategy: "merge", limits: { tool: limit(1) } },
+    }),
     rateLimitPolicy("mcp-test", "s1-limits", s1, { limits: { tool: limit(5), other: limit(9) } }),
   ], targets());
   assertEquals(
     merged.servers.get("mcp-test/s1")!.map((l) => `${l.policy}#${l.name}=${l.rates[0].limit}`),
-    [`${GW_NS}/gw-over#tool=1`, "mcp-test/s1-limits#other=9"],
+    [`${GATEWAY_NS}/gw-over#tool=1`, "mcp-test/s1-limits#other=9"],
   );
   // sectionName: a listener the broker route does not use does not apply to it.
   const listener = resolveRateLimitPolicies([
-    rateLimitPolicy(GW_NS, "mcps-only", { ...gw, sectionName: "mcps" }, { limits: { l: limit(1) } }),
+    rateLimitPolicy(GATEWAY_NS, "mcps-only", { ...gw, sectionName: "mcps" }, { limits: { l: limit(1) } }),
   ], targets());
   assertEquals(listener.broker.mcp, undefined);
   assertEquals([...listener.servers.keys()], ["mcp-test/s1", "mcp-test/s2"]);
