@@ -3,8 +3,10 @@
  * the gateway suite does, opens `N` idle sessions (initialize + notifications/initialized, left
  * open, over 16 pooled keep-alive connections as the suite's `sessionMemory` does) and reports
  *
- * - RSS and V8 heap per session, measured in a gateway process without the inspector;
- * - in a second gateway under the inspector, V8 heap snapshots before and after opening the
+ * - RSS and V8 heap per session: RSS after the suite's `gc()`, which leaves the young generation as
+ *   the allocation rate grew it, and after a memory-reducing GC, which shrinks it as V8 does by
+ *   itself once the process idles (its memory reducer);
+ * - in a second gateway, V8 heap snapshots before and after opening the
  *   sessions: self size by constructor (the difference divided by N), and the retained size of each
  *   class that gained at least one instance per session (dominator tree of the snapshot);
  * - with `--connections`, the RSS of N idle keep-alive HTTP connections that hold no session, to
@@ -140,11 +142,53 @@ async function idleConnections(url: string, count: number): Promise<Deno.TcpConn
   });
 }
 
-/** RSS and heap after a full GC (SIGUSR2, see `gc_signal.ts`). */
-async function settle(server: Server): Promise<{ rss: number; heap: number }> {
-  const heap = await server.collectGarbage();
+/** A gateway under the inspector (and with `gc()`), and a CDP session to it. */
+async function inspectedGateway(config: string, simArgs: string[]) {
+  const port = 9229 + Math.floor(Math.random() * 500);
+  const server = new Server("gateway", DENO, [
+    "run",
+    "-A",
+    "--v8-flags=--expose-gc",
+    `--inspect=127.0.0.1:${port}`,
+    "bench/gateway_server.ts",
+    "--config",
+    config,
+    ...simArgs,
+  ]);
+  const url = (await server.waitFor(/^listening \S+ (\S+)$/, 60_000))[1];
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const session = await cdp(targets[0].webSocketDebuggerUrl);
+  return { server, url, session };
+}
+
+/** A value the gateway computes, by CDP. */
+async function evaluate(session: Cdp, expression: string): Promise<unknown> {
+  const r = await session.send("Runtime.evaluate", {
+    expression,
+    awaitPromise: true,
+    returnByValue: true,
+  }) as {
+    result: { value: unknown };
+  };
+  return r.result.value;
+}
+
+/**
+ * RSS, heap used and the young generation's size after the gateway suite's full GC (SIGUSR2, see
+ * `gc_signal.ts`), then RSS after a memory-reducing one (V8's `last-resort` GC, which also shrinks
+ * the young generation that the allocation rate grew).
+ */
+async function settle(g: Awaited<ReturnType<typeof inspectedGateway>>) {
+  const heap = await g.server.collectGarbage();
   await sleep(300);
-  return { heap, rss: await rssOf(server.pid) };
+  const rss = await rssOf(g.server.pid);
+  const newSpace = await evaluate(
+    g.session,
+    `import("node:v8").then((v8) => v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size)`,
+  ) as number;
+  await evaluate(g.session, `gc({ type: "major", execution: "sync", flavor: "last-resort" })`);
+  await sleep(300);
+  return { heap, rss, newSpace, reducedRss: await rssOf(g.server.pid) };
 }
 
 interface Snapshot {
@@ -310,7 +354,7 @@ async function main(): Promise<void> {
       // generation, allocator arenas) is in the baseline instead of in the per-session figure.
       warmup: { type: "string", default: "50" },
       connections: { type: "boolean", default: false },
-      // RSS and heap only: no second gateway under the inspector.
+      // RSS and heap only: no second gateway for heap snapshots.
       "no-snapshots": { type: "boolean", default: false },
       sim: { type: "string" },
     },
@@ -328,53 +372,52 @@ async function main(): Promise<void> {
     const fixture = await startServer("fixture", "bench/fixture_server.ts", ["slow"]);
     const config = JSON.stringify({ servers: [{ name: "bench/slow", url: fixture.url, prefix: "slow_" }] });
 
-    // RSS without the inspector, as the gateway suite measures it.
-    const plain = await startServer("gateway", "bench/gateway_server.ts", ["--config", config, ...simArgs]);
-    await warmUp(plain.url, warmup);
-    const before = await settle(plain.server);
-    const ids = await pool(N, 16, (i) => openSession(plain.url, i));
-    const open = await settle(plain.server);
+    // RSS and heap in one gateway, heap snapshots in another: a snapshot's own allocations would
+    // stay in the RSS measured after it.
+    const measured = await inspectedGateway(config, simArgs);
+    await warmUp(measured.url, warmup);
+    const before = await settle(measured);
+    const ids = await pool(N, 16, (i) => openSession(measured.url, i));
+    const open = await settle(measured);
     say(
       `${N} idle sessions (initialize + notifications/initialized, 16 pooled keep-alive connections), ` +
         `after ${warmup} opened and deleted:`,
     );
     say(
-      `- RSS ${kib(before.rss)} -> ${kib(open.rss)}: **${kib((open.rss - before.rss) / N)} per session**`,
+      `- RSS after gc() (as the gateway suite): ${kib(before.rss)} -> ${kib(open.rss)}: **${
+        kib((open.rss - before.rss) / N)
+      } per session**`,
+    );
+    say(
+      `- RSS after a memory-reducing GC (V8's young generation shrunk, as V8's memory reducer does in an ` +
+        `idle process): ${kib(before.reducedRss)} -> ${kib(open.reducedRss)}: **${
+          kib((open.reducedRss - before.reducedRss) / N)
+        } per session**`,
     );
     say(
       `- V8 heap used ${kib(before.heap)} -> ${kib(open.heap)}: **${
         kib((open.heap - before.heap) / N)
       } per session**`,
     );
+    say(
+      `- V8 young generation (new space) after gc(): ${kib(before.newSpace)} -> ${kib(open.newSpace)}`,
+    );
     if (values.connections) {
-      const conns = await idleConnections(plain.url, N);
-      const withConns = await settle(plain.server);
+      const conns = await idleConnections(measured.url, N);
+      const withConns = await settle(measured);
       say(
         `- ${N} idle keep-alive connections holding no session (one GET /healthz each): RSS ${
-          kib((withConns.rss - open.rss) / N)
-        }, V8 heap ${kib((withConns.heap - open.heap) / N)} per connection`,
+          kib((withConns.reducedRss - open.reducedRss) / N)
+        } (after the memory-reducing GC), V8 heap ${kib((withConns.heap - open.heap) / N)} per connection`,
       );
       for (const c of conns) c.close();
     }
-    await pool(ids.length, 16, (i) => deleteSession(plain.url, ids[i]));
-    await plain.server.stop();
+    await pool(ids.length, 16, (i) => deleteSession(measured.url, ids[i]));
+    measured.session.close();
+    await measured.server.stop();
     if (values["no-snapshots"]) return;
 
-    // Heap snapshots in a gateway under the inspector.
-    const port = 9229 + Math.floor(Math.random() * 500);
-    const inspected = new Server("gateway-inspected", DENO, [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      `--inspect=127.0.0.1:${port}`,
-      "bench/gateway_server.ts",
-      "--config",
-      config,
-      ...simArgs,
-    ]);
-    const url = (await inspected.waitFor(/^listening \S+ (\S+)$/, 60_000))[1];
-    const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-    const session = await cdp(targets[0].webSocketDebuggerUrl);
+    const { url, session } = await inspectedGateway(config, simArgs);
     await warmUp(url, warmup);
     const a = analyse(await takeSnapshot(session));
     await pool(N, 16, (i) => openSession(url, i));

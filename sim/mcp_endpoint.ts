@@ -121,7 +121,7 @@ export class McpEndpoint {
       if (decision && !decision.allow) return denied(decision, null);
       const found = await sessions.find(req);
       if (found instanceof Response) return found;
-      const res = await found.transport.handleRequest(req);
+      const res = await found.handleRequest(req);
       return req.method === "GET" ? found.trackStream(res) : res;
     }
 
@@ -151,7 +151,7 @@ export class McpEndpoint {
     if (msg.method === undefined) {
       const relayed = await this.#clientAnswer(found, msg);
       if (relayed) return relayed;
-      return await found.transport.handleRequest(req, { parsedBody: msg });
+      return await found.handleRequest(req, { parsedBody: msg });
     }
 
     // The broker answers what it does not serve before looking at the params (http_compat.go).
@@ -177,9 +177,9 @@ export class McpEndpoint {
         from: passthrough.replica,
       });
     }
-    if (msg.id === undefined) return await found.transport.handleRequest(req, { parsedBody: msg });
+    if (msg.id === undefined) return await found.handleRequest(req, { parsedBody: msg });
     found.handOver(msg.id, attributes);
-    return await singleAnswer(await found.transport.handleRequest(req, { parsedBody: msg }), req.signal);
+    return await singleAnswer(await found.handleRequest(req, { parsedBody: msg }), req.signal);
   }
 
   /**
@@ -214,9 +214,9 @@ export class McpEndpoint {
       const through = this.#toolCallThrough(found, msg as CallMessage, attributes, userToken);
       if (through) return await through;
     }
-    if (msg.id === undefined) return await found.transport.handleRequest(req, { parsedBody: msg });
+    if (msg.id === undefined) return await found.handleRequest(req, { parsedBody: msg });
     found.handOver(msg.id, attributes);
-    return await singleAnswer(await found.transport.handleRequest(req, { parsedBody: msg }), req.signal);
+    return await singleAnswer(await found.handleRequest(req, { parsedBody: msg }), req.signal);
   }
 
   /**
@@ -301,7 +301,7 @@ export class McpEndpoint {
       return rpcError(503, RpcCode.ServerError, err.message, { id: msg.id, headers: { "retry-after": "1" } });
     }
     session.requestHeaders = req.headers;
-    const res = await session.transport.handleRequest(req, { parsedBody: msg });
+    const res = await session.handleRequest(req, { parsedBody: msg });
     // The SDK refused the initialize: the record written for it would only wait for its TTL.
     if (!sessions.holds(session.id)) await store.delete(session.id).catch(() => {});
     return await singleAnswer(res, req.signal);
@@ -374,7 +374,7 @@ export class McpEndpoint {
       }
       if (msg.id !== undefined) found.handOver(msg.id, attributes);
     }
-    return await found.transport.handleRequest(req, { parsedBody: batch });
+    return await found.handleRequest(req, { parsedBody: batch });
   }
 
   /**
@@ -390,7 +390,7 @@ export class McpEndpoint {
   ): Promise<Response> | undefined {
     const { servers, backends, metrics, log } = this.#o;
     const server = attrs.serverName;
-    if (!server || !attrs.toolName || !session.transport.sessionId) return undefined;
+    if (!server || !attrs.toolName || !session.initialized) return undefined;
     const up = servers.upstream(server);
     if (!up) return undefined;
     const vs = attrs.virtualServer ? servers.virtualServer(attrs.virtualServer) : undefined;

@@ -31,7 +31,7 @@ import {
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js";
 import { decodeJwt } from "jose";
 import type { BackendPool } from "./backends.ts";
-import { ClientSession } from "./client_session.ts";
+import { ClientSession, type SdkPair, type SdkSource } from "./client_session.ts";
 import type { ListsChanged } from "./server_set.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./options.ts";
@@ -106,7 +106,10 @@ export interface SessionRegistryOptions {
   discoveryTools(): boolean;
   /** Declare what is served beyond the broker (see `GatewayOptions.federateAll`); false when unset. */
   federateAll?: boolean;
-  /** Installs the MCP request handlers on a new session's SDK server. */
+  /**
+   * Installs the MCP request handlers on a session's SDK server, each time the session gets one (on
+   * initialize, when resumed, and when used again after its pair was dropped while idle).
+   */
   setup(session: ClientSession): void;
   /** The session closed in this process: forget what other parts keep for it. */
   onClose(id: string): void;
@@ -120,6 +123,13 @@ export class SessionCapError extends Error {
     this.name = "SessionCapError";
   }
 }
+
+/**
+ * How long a session keeps its SDK server and transport after its last request while nothing is in
+ * flight on them; a request then makes a new pair (about 0.1 ms). Requests that carry only
+ * notifications or responses drop the pair at once (`ClientSession.handleRequest`).
+ */
+export const WARM_MS = 1000;
 
 /** The client sessions of this process. */
 export class SessionRegistry {
@@ -135,6 +145,21 @@ export class SessionRegistry {
   /** How old an id may be and still be brought back (the idle timeout); 0 for any age. */
   #maxAgeMs = 0;
   #sweeper?: ReturnType<typeof setInterval>;
+  /** Sessions holding an SDK pair, for `#cool` to drop once idle. */
+  #warm = new Set<ClientSession>();
+  #cooler?: ReturnType<typeof setInterval>;
+  /** Where every session of this registry gets its SDK pair. */
+  #source: SdkSource = {
+    open: (session) => this.#open(session),
+    opened: (session) => {
+      this.#opts.setup(session);
+      this.#warm.add(session);
+      if (!this.#cooler) {
+        this.#cooler = setInterval(() => this.#cool(), WARM_MS);
+        Deno.unrefTimer(this.#cooler);
+      }
+    },
+  };
 
   /** A registry signing ids with `signingKey` (random when omitted; see `useSigner`). */
   constructor(opts: SessionRegistryOptions, signingKey?: string | Uint8Array) {
@@ -181,10 +206,23 @@ export class SessionRegistry {
     }
   }
 
+  /** Drops the SDK pairs of sessions unused for `WARM_MS` with nothing in flight. */
+  #cool(): void {
+    const now = Date.now();
+    for (const s of this.#warm) {
+      if (s.closed || !s.warm || (now - s.lastUsed >= WARM_MS && s.release())) this.#warm.delete(s);
+    }
+    if (!this.#warm.size) {
+      clearInterval(this.#cooler);
+      this.#cooler = undefined;
+    }
+  }
+
   /** Tells every open session which lists changed. */
   notifyListsChanged(changed: ListsChanged): void {
     for (const s of this.#sessions.values()) {
-      if (s.closed) continue;
+      // A session without an SDK pair has no GET stream open, where the SDK would send these.
+      if (s.closed || !s.warm) continue;
       if (changed.tools) s.server.sendToolListChanged().catch(() => {});
       if (changed.prompts) s.server.sendPromptListChanged().catch(() => {});
       if (changed.resources) s.server.sendResourceListChanged().catch(() => {});
@@ -271,7 +309,7 @@ export class SessionRegistry {
       ...(p.capabilities ? { clientCapabilities: p.capabilities } : {}),
     };
     await this.#opts.store.create(id, record);
-    const session = await this.#build(id);
+    const session = this.#build(id);
     session.protocolVersion = protocolVersion;
     return session;
   }
@@ -302,12 +340,15 @@ export class SessionRegistry {
       : {};
     await backends.closeAll(s, end, mapped);
     if (end) await store.delete(id).catch((err) => log("warn", message(err), { session: id }));
-    await s.transport.close().catch(() => {});
+    this.#warm.delete(s);
+    await s.closeTransport();
   }
 
   /** Closes every session in this process (ending them unless the store is shared). */
   async closeAll(): Promise<void> {
     clearInterval(this.#sweeper);
+    clearInterval(this.#cooler);
+    this.#cooler = undefined;
     await Promise.all([...this.#sessions.keys()].map((id) => this.close(id)));
   }
 
@@ -350,7 +391,7 @@ export class SessionRegistry {
     if (!resuming) {
       resuming = (async () => {
         if (resurrect) await this.#opts.store.create(id, record);
-        const session = await this.#build(id, record);
+        const session = this.#build(id, record);
         this.#sessions.set(id, session);
         this.#opts.metrics.sessions(this.#sessions.size);
         this.#opts.log(
@@ -368,11 +409,27 @@ export class SessionRegistry {
   }
 
   /**
-   * An SDK server and transport for session `id`. With `restored`, the transport starts out
-   * initialised with that id and the server with the client's capabilities and info, as the
-   * replica that served the initialize had them.
+   * Session `id` with its SDK pair made (its handlers installed). With `restored`, the session
+   * starts out initialised with the client's capabilities and info, as the replica that served the
+   * initialize had them.
    */
-  async #build(id: string, restored?: SessionRecord): Promise<ClientSession> {
+  #build(id: string, restored?: SessionRecord): ClientSession {
+    const session = new ClientSession(id, this.#source);
+    if (restored) {
+      session.restore({
+        capabilities: (restored.clientCapabilities ?? {}) as ClientCapabilities,
+        ...(restored.clientInfo ? { clientInfo: restored.clientInfo as Implementation } : {}),
+      });
+      session.protocolVersion = restored.protocolVersion;
+    }
+    // Made now, not on first use: the request that created or resumed the session is about to use it.
+    void session.server;
+    return session;
+  }
+
+  /** A new SDK server for `session`, connected to a new transport. */
+  #open(session: ClientSession): SdkPair {
+    const id = session.id;
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       onsessioninitialized: (sid) => {
@@ -387,24 +444,9 @@ export class SessionRegistry {
       capabilities: structuredClone(this.#opts.federateAll ? FEDERATE_ALL_CAPABILITIES : BROKER_CAPABILITIES),
       ...(this.#opts.discoveryTools() ? { instructions: BROKER_INSTRUCTIONS } : {}),
     });
-    const session = new ClientSession(id, server, transport);
-    this.#opts.setup(session);
     server.onclose = () => void this.close(id);
-    await server.connect(transport);
-    if (restored) {
-      // The SDK keeps these private and sets them only while handling initialize, which this
-      // replica never saw (webStandardStreamableHttp.js: sessionId + _initialized; server/index.js:
-      // _clientCapabilities + _clientVersion).
-      transport.sessionId = id;
-      (transport as unknown as { _initialized: boolean })._initialized = true;
-      const internals = server as unknown as {
-        _clientCapabilities?: ClientCapabilities;
-        _clientVersion?: Implementation;
-      };
-      internals._clientCapabilities = (restored.clientCapabilities ?? {}) as ClientCapabilities;
-      internals._clientVersion = restored.clientInfo as Implementation | undefined;
-      session.protocolVersion = restored.protocolVersion;
-    }
-    return session;
+    // Synchronous in effect: the transport's start() only marks it started.
+    void server.connect(transport);
+    return { server, transport };
   }
 }

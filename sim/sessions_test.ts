@@ -2,6 +2,8 @@
  * The session registry on its own: sessions created for an initialize and found by their signed id,
  * the cap, idle sweeping, and sessions resumed from a store another registry wrote.
  */
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { ResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { assert, assertEquals, assertRejects } from "../test/helpers/assert.ts";
 import { initializeBody } from "../test/sim_helpers.ts";
 import { mcpRequest, recordedServerSet } from "../test/sim_stages.ts";
@@ -9,7 +11,7 @@ import { BackendPool } from "./backends.ts";
 import type { ClientSession } from "./client_session.ts";
 import { Metrics } from "./metrics.ts";
 import { SessionSigner } from "./session.ts";
-import { SessionCapError, SessionRegistry } from "./sessions.ts";
+import { SessionCapError, SessionRegistry, WARM_MS } from "./sessions.ts";
 import { MemorySessionStore, type SessionStore } from "./store.ts";
 
 const KEY = "a-signing-key-of-32-bytes-length";
@@ -215,4 +217,92 @@ Deno.test("resume: a request whose store lookup was slower gets the copy another
   assert(await slow === fast, "one copy of the session");
   assertEquals(b.setUp, [s.id]);
   assertEquals(b.sessions.size, 1);
+});
+
+/** A POST of `body` on session `id`, on protocol 2025-06-18. */
+function posted(id: string, body: unknown): Request {
+  return mcpRequest(body, { "mcp-session-id": id, "mcp-protocol-version": "2025-06-18" });
+}
+
+Deno.test("idle sessions drop their SDK pair; the next request gets one that starts as the client left it", async () => {
+  await using r = registry(new MemorySessionStore());
+  const s = await open(r.sessions, { elicitation: {} });
+  assert(s.warm && s.initialized);
+  // As the SDK read them (it normalises `elicitation: {}` to `{ form: {} }`).
+  const capabilities = s.capabilities;
+  assertEquals(capabilities.elicitation, { form: {} });
+  // Only a notification: nothing to wait for, the pair goes at once.
+  const note = await s.handleRequest(posted(s.id, { jsonrpc: "2.0", method: "notifications/initialized" }));
+  assertEquals(note.status, 202);
+  assert(!s.warm && s.initialized);
+  assertEquals(s.capabilities, capabilities, "known without a pair");
+  assert(!s.warm);
+  assertEquals(r.setUp, [s.id]);
+
+  // A request makes a new pair, initialised with the client's capabilities and info; handlers installed again.
+  const ping = await s.handleRequest(posted(s.id, { jsonrpc: "2.0", id: 2, method: "ping" }));
+  assertEquals(ping.status, 200);
+  assert((await ping.text()).includes('"result":{}'));
+  assert(s.warm);
+  assertEquals(r.setUp, [s.id, s.id]);
+  assertEquals(s.server.getClientCapabilities(), capabilities);
+  assertEquals(s.server.getClientVersion(), { name: "raw", version: "1" });
+  assertEquals(s.transport.sessionId, s.id);
+  // The SDK forgets the answered request a few microtasks after the answer went out.
+  for (let i = 0; i < 50 && !s.release(); i++) await new Promise((res) => setTimeout(res, 10));
+  assert(!s.warm);
+});
+
+Deno.test("a session keeps its SDK pair while a GET stream is open or the server awaits the client", async () => {
+  await using r = registry(new MemorySessionStore());
+  const s = await open(r.sessions, { elicitation: {} });
+  const get = await s.handleRequest(
+    new Request("http://127.0.0.1/mcp", {
+      method: "GET",
+      headers: { accept: "text/event-stream", "mcp-session-id": s.id, "mcp-protocol-version": "2025-06-18" },
+    }),
+  );
+  assertEquals(get.status, 200);
+  assert(!s.release() && s.warm, "a GET stream is open on the transport");
+  await get.body!.cancel();
+  for (let i = 0; i < 50 && !s.release(); i++) await new Promise((res) => setTimeout(res, 10));
+  assert(!s.warm, "dropped once the stream ended");
+
+  // A request to the client (as a backend's elicitation relayed with no call open) keeps it.
+  const asked = s.server.request(
+    {
+      method: "elicitation/create",
+      params: { message: "?", requestedSchema: { type: "object", properties: {} } },
+    },
+    ResultSchema,
+    { timeout: 5_000 },
+  ).catch((err) => err);
+  assert(!s.release() && s.warm, "an answer is awaited");
+  // The client's answer comes on a POST of its own (202), which leaves nothing in flight: dropped.
+  const answer = await s.handleRequest(posted(s.id, { jsonrpc: "2.0", id: 0, result: { action: "cancel" } }));
+  assertEquals(answer.status, 202);
+  assertEquals(await asked, { action: "cancel" });
+  assert(!s.warm);
+
+  // The next request to the client does not reuse the id the dropped pair gave.
+  void s.server.request({ method: "roots/list" }, ResultSchema, { timeout: 5_000 }).catch(() => {});
+  assertEquals((s.server as unknown as { _requestMessageId: number })._requestMessageId, 2);
+  await r.sessions.close(s.id);
+});
+
+Deno.test("sessions unused for WARM_MS lose their SDK pair to the registry's sweep", async () => {
+  await using r = registry(new MemorySessionStore());
+  const a = await open(r.sessions);
+  const b = await open(r.sessions);
+  a.lastUsed = Date.now() - WARM_MS;
+  const deadline = Date.now() + 3 * WARM_MS;
+  while (a.warm && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+  assert(!a.warm, "swept");
+  // b was used just now, so the first sweep may keep it; it goes on a later one.
+  while (b.warm && Date.now() < deadline + WARM_MS) await new Promise((res) => setTimeout(res, 50));
+  assert(!b.warm);
+  // Both still answer.
+  const ping = await b.handleRequest(posted(b.id, { jsonrpc: "2.0", id: 3, method: "ping" }));
+  assertEquals(ping.status, 200);
+  await ping.body?.cancel();
 });

@@ -76,11 +76,12 @@ export function recordedServerSet(
  * stages that work on a session (`BackendPool`, `ClientSession` itself).
  */
 export function bareSession(id: string = crypto.randomUUID()): ClientSession {
-  return new ClientSession(
-    id,
-    new Server(GATEWAY_INFO, { capabilities: {} }),
-    new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => id }),
-  );
+  return new ClientSession(id, {
+    open: () => ({
+      server: new Server(GATEWAY_INFO, { capabilities: {} }),
+      transport: new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => id }),
+    }),
+  });
 }
 
 /** Options of `stages`. */
