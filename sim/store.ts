@@ -86,10 +86,11 @@ export interface SessionStore {
 export class MemorySessionStore implements SessionStore {
   /** Always `memory`. */
   readonly description = "memory";
-  #sessions = new Map<string, { record: SessionRecord; backends: Map<string, string> }>();
+  /** Per session its record and, once it has one, its backend session ids by server. */
+  #sessions = new Map<string, { record: SessionRecord; backends?: Map<string, string> }>();
 
   create(sessionId: string, record: SessionRecord): Promise<void> {
-    this.#sessions.set(sessionId, { record: { ...record }, backends: new Map() });
+    this.#sessions.set(sessionId, { record: { ...record } });
     return Promise.resolve();
   }
   get(sessionId: string): Promise<SessionRecord | undefined> {
@@ -101,14 +102,15 @@ export class MemorySessionStore implements SessionStore {
     return Promise.resolve();
   }
   getBackend(sessionId: string, server: string): Promise<string | undefined> {
-    return Promise.resolve(this.#sessions.get(sessionId)?.backends.get(server));
+    return Promise.resolve(this.#sessions.get(sessionId)?.backends?.get(server));
   }
   setBackend(sessionId: string, server: string, backendSessionId: string): Promise<void> {
-    this.#sessions.get(sessionId)?.backends.set(server, backendSessionId);
+    const s = this.#sessions.get(sessionId);
+    if (s) (s.backends ??= new Map()).set(server, backendSessionId);
     return Promise.resolve();
   }
   deleteBackend(sessionId: string, server: string): Promise<void> {
-    this.#sessions.get(sessionId)?.backends.delete(server);
+    this.#sessions.get(sessionId)?.backends?.delete(server);
     return Promise.resolve();
   }
   listBackends(sessionId: string): Promise<Record<string, string>> {
