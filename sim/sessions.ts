@@ -145,7 +145,7 @@ export class SessionRegistry {
   /** How old an id may be and still be brought back (the idle timeout); 0 for any age. */
   #maxAgeMs = 0;
   #sweeper?: ReturnType<typeof setInterval>;
-  /** Sessions holding an SDK pair, for `#cool` to drop once idle. */
+  /** Sessions holding an SDK pair, for `#cool` to drop once idle (see `warmCount`). */
   #warm = new Set<ClientSession>();
   #cooler?: ReturnType<typeof setInterval>;
   /** Where every session of this registry gets its SDK pair. */
@@ -177,6 +177,11 @@ export class SessionRegistry {
     return this.#sessions.size;
   }
 
+  /** Sessions holding an SDK server and transport now, or made for an initialize not yet forgotten. */
+  get warmCount(): number {
+    return this.#warm.size;
+  }
+
   /** Every session held now. */
   values(): IterableIterator<ClientSession> {
     return this.#sessions.values();
@@ -206,11 +211,17 @@ export class SessionRegistry {
     }
   }
 
-  /** Drops the SDK pairs of sessions unused for `WARM_MS` with nothing in flight. */
+  /**
+   * Drops the SDK pairs of sessions unused for `WARM_MS` with nothing in flight, and forgets those
+   * this registry does not hold (the SDK refused their initialize).
+   */
   #cool(): void {
     const now = Date.now();
     for (const s of this.#warm) {
-      if (s.closed || !s.warm || (now - s.lastUsed >= WARM_MS && s.release())) this.#warm.delete(s);
+      const unused = now - s.lastUsed >= WARM_MS;
+      if (s.closed || !s.warm || (unused && (this.#sessions.get(s.id) !== s || s.release()))) {
+        this.#warm.delete(s);
+      }
     }
     if (!this.#warm.size) {
       clearInterval(this.#cooler);

@@ -305,4 +305,20 @@ Deno.test("sessions unused for WARM_MS lose their SDK pair to the registry's swe
   const ping = await b.handleRequest(posted(b.id, { jsonrpc: "2.0", id: 3, method: "ping" }));
   assertEquals(ping.status, 200);
   await ping.body?.cancel();
+  await r.sessions.close(b.id);
+  assertEquals(r.sessions.warmCount, 0);
+
+  // A session whose initialize the SDK refused is never held: the sweep forgets it, pair and all.
+  const refused = await r.sessions.create({});
+  const bad = await refused.handleRequest(
+    mcpRequest({ jsonrpc: "2.0", id: 1, method: "initialize", params: {} }, { accept: "text/plain" }),
+  );
+  assertEquals(bad.status, 406);
+  assert(!r.sessions.holds(refused.id) && refused.warm);
+  refused.lastUsed = Date.now() - WARM_MS;
+  assertEquals(r.sessions.warmCount, 1);
+  while (r.sessions.warmCount > 0 && Date.now() < deadline + 3 * WARM_MS) {
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assertEquals(r.sessions.warmCount, 0);
 });
