@@ -20,95 +20,9 @@
  */
 
 import { parseArgs } from "node:util";
-// @ts-types="@modelcontextprotocol/sdk/types"
-import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
+import { type Cdp, cdp } from "./cdp.ts";
 import { DENO, rssOf, Server, sleep, startServer, stopAll } from "./lib.ts";
-
-const ACCEPT = "application/json, text/event-stream";
-
-/** A CDP session over the inspector's WebSocket; `on` receives events. */
-async function cdp(wsUrl: string) {
-  const ws = new WebSocket(wsUrl);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  let id = 0;
-  const pending = new Map<number, (v: unknown) => void>();
-  const listeners = new Map<string, (params: Record<string, unknown>) => void>();
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.id && pending.has(msg.id)) {
-      pending.get(msg.id)!(msg.result ?? msg.error);
-      pending.delete(msg.id);
-    } else if (msg.method) listeners.get(msg.method)?.(msg.params);
-  };
-  return {
-    send: (method: string, params: Record<string, unknown> = {}) =>
-      new Promise<unknown>((resolve) => {
-        pending.set(++id, resolve);
-        ws.send(JSON.stringify({ id, method, params }));
-      }),
-    on: (method: string, fn: (params: Record<string, unknown>) => void) => listeners.set(method, fn),
-    close: () => ws.close(),
-  };
-}
-type Cdp = Awaited<ReturnType<typeof cdp>>;
-
-/** initialize + notifications/initialized with plain fetch; returns the session id, session left open. */
-async function openSession(url: string, i: number): Promise<string> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { accept: ACCEPT, "content-type": "application/json" },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: {
-        protocolVersion: LATEST_PROTOCOL_VERSION,
-        capabilities: {},
-        clientInfo: { name: `bench-${i}`, version: "1.0.0" },
-      },
-    }),
-  });
-  const body = await res.text();
-  const sid = res.headers.get("mcp-session-id");
-  if (res.status !== 200 || !sid) throw new Error(`initialize answered ${res.status}: ${body.slice(0, 200)}`);
-  const note = await fetch(url, {
-    method: "POST",
-    headers: {
-      accept: ACCEPT,
-      "content-type": "application/json",
-      "mcp-session-id": sid,
-      "mcp-protocol-version": LATEST_PROTOCOL_VERSION,
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
-  });
-  await note.body?.cancel();
-  if (note.status !== 202) throw new Error(`notifications/initialized answered ${note.status}`);
-  return sid;
-}
-
-async function deleteSession(url: string, sid: string): Promise<void> {
-  const res = await fetch(url, {
-    method: "DELETE",
-    headers: { "mcp-session-id": sid, "mcp-protocol-version": LATEST_PROTOCOL_VERSION },
-  });
-  await res.body?.cancel();
-}
-
-/** Runs `fn` over `count` indexes with at most `limit` in flight. */
-async function pool<R>(count: number, limit: number, fn: (i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(count);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, async () => {
-    while (next < count) {
-      const i = next++;
-      out[i] = await fn(i);
-    }
-  }));
-  return out;
-}
+import { deleteSession, openSession, pool } from "./raw_session.ts";
 
 /** Opens and deletes `count` sessions: code compiled and caches filled once, before measuring. */
 async function warmUp(url: string, count: number): Promise<void> {
