@@ -17,6 +17,24 @@ import type { LimitedBy } from "./types.ts";
 
 export type { LimitedBy } from "./types.ts";
 
+/**
+ * The roots Kuadrant's wasm-shim evaluates `when` and `counters` over (its host properties and the
+ * AuthPolicy's `auth`). The simulator sets `request`, `source`, `destination` and `auth`; CEL on another
+ * root compiles, and fails at evaluation as an attribute the data plane lacks would: the predicate does
+ * not hold, the counter does not count.
+ */
+export const WASM_SHIM_CEL_ROOTS: readonly string[] = [
+  "request",
+  "response",
+  "source",
+  "destination",
+  "connection",
+  "ratelimit",
+  "filter_state",
+  "metadata",
+  "auth",
+];
+
 /** A limit with its CEL compiled once. */
 export interface CompiledLimit {
   /** The limit as resolved. */
@@ -45,8 +63,8 @@ export interface LimitOutcome {
 export function compileLimits(specs: readonly LimitSpec[]): CompiledLimit[] {
   return specs.map((spec) => ({
     spec,
-    when: spec.when.map((p) => compileCel(p)),
-    counters: spec.counters.map((c) => compileCel(c, { kind: "expression" })),
+    when: spec.when.map((p) => compileCel(p, { roots: WASM_SHIM_CEL_ROOTS })),
+    counters: spec.counters.map((c) => compileCel(c, { kind: "expression", roots: WASM_SHIM_CEL_ROOTS })),
     // `auth` is a root, not a credential: what follows it decides.
     secret: spec.counters.map((c) => CREDENTIAL_HEADER.test(c.replace(/\bauth\./g, ""))),
   }));

@@ -21,11 +21,13 @@ import { type PolicyReader, policyTextRules } from "./auth_policy.ts";
 import type { Entry, Index, Sink } from "./entries.ts";
 import { formatPath, isObject } from "./path.ts";
 import { parseWindow } from "../../sim/ratelimit/rate_limit_policy.ts";
+import { WASM_SHIM_CEL_ROOTS } from "../../sim/ratelimit/limiter.ts";
 
 const WASM_SHIM: PolicyReader = {
   celHint: "Kuadrant's data plane (the wasm-shim) evaluates this CEL on every request; CEL that does not " +
     "compile never matches, so the limit is not enforced as written.",
   headers: "the wasm-shim's request.headers",
+  celRoots: WASM_SHIM_CEL_ROOTS,
 };
 
 /** Every `limits` map of a spec (implicit defaults, `defaults`, `overrides`) with its path. */
