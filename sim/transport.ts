@@ -49,8 +49,27 @@ export function originAllowed(origin: string | null, allowed: string[]): boolean
   }
 }
 
+/** A host name and port, canonical; see {@linkcode splitHost}. */
+type HostParts = { name: string; port?: string };
+
+/**
+ * {@linkcode splitHost}'s answers by value: every request names a host (almost always the same
+ * few), and parsing one takes a regex and a URL. Bounded, since clients choose what they send.
+ */
+const hostParts = new Map<string, HostParts | undefined>();
+const HOST_PARTS_CACHED = 256;
+
+/** {@linkcode splitHost}, remembered. */
+function cachedSplitHost(value: string): HostParts | undefined {
+  if (hostParts.has(value)) return hostParts.get(value);
+  const parts = splitHost(value);
+  if (hostParts.size >= HOST_PARTS_CACHED) hostParts.clear();
+  hostParts.set(value, parts);
+  return parts;
+}
+
 /** Host name and port of a `Host` header value (or a configured host), canonical; undefined when malformed. */
-function splitHost(value: string): { name: string; port?: string } | undefined {
+function splitHost(value: string): HostParts | undefined {
   const m = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d{1,5}))?$/i.exec(value.trim());
   if (!m) return undefined;
   try {
@@ -76,7 +95,7 @@ function isLoopback(name: string): boolean {
  */
 export function hostAllowed(host: string | null, publicHosts: string[]): boolean {
   if (host === null) return true;
-  const got = splitHost(host);
+  const got = cachedSplitHost(host);
   if (!got) return false;
   if (isLoopback(got.name)) return true;
   for (const entry of publicHosts) {
@@ -89,7 +108,7 @@ export function hostAllowed(host: string | null, publicHosts: string[]): boolean
         continue;
       }
     }
-    const want = splitHost(text);
+    const want = cachedSplitHost(text);
     if (!want || want.name !== got.name) continue;
     if (want.port === undefined || want.port === got.port) return true;
     if (got.port === undefined && (want.port === "80" || want.port === "443")) return true;
