@@ -4,7 +4,8 @@
  * `git archive`) and the Go ReverseProxy floor, over one fixture. In rotating blocks, each path gets
  * `--concurrency` sessions calling `echo` for `--seconds` (CPU of the hop process per call, calls/s,
  * p50) and then `--sequential` calls on one session (p50). Prints each block and the medians.
- * `deno run -A bench/ab_gateway.ts --sim /tmp/prev/sim/mod.ts [--blocks 5] [--seconds 2]`.
+ * `deno run -A bench/ab_gateway.ts --sim /tmp/prev/sim/mod.ts [--a /tmp/next/sim/mod.ts] [--blocks 5]
+ * [--seconds 2]` (`--a`: a copy to run as A instead of the working tree's).
  *
  * @module
  */
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     args: Deno.args,
     options: {
       sim: { type: "string" },
+      a: { type: "string" },
       blocks: { type: "string", default: "5" },
       seconds: { type: "string", default: "2" },
       concurrency: { type: "string", default: "16" },
@@ -74,7 +76,12 @@ async function main(): Promise<void> {
     > = [
       {
         label: "A (tree)",
-        start: () => startServer("gateway A", "bench/gateway_server.ts", ["--config", config]),
+        start: () =>
+          startServer("gateway A", "bench/gateway_server.ts", [
+            "--config",
+            config,
+            ...(values.a ? ["--sim", values.a] : []),
+          ]),
         prefix: "slow_",
       },
     ];
