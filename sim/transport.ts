@@ -8,6 +8,7 @@
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
+import { watchDeadline } from "./deadlines.ts";
 
 /** JSON-RPC error codes the gateway answers with. */
 export const RpcCode = {
@@ -152,6 +153,9 @@ export const MAX_JSON_DEPTH = 100;
  * handler and its buffers forever.
  */
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
+/** Decodes a request body; refuses bytes that are not UTF-8 (no state: one serves every request). */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Options of {@link readPost}. */
 export interface ReadPostOptions {
@@ -328,18 +332,17 @@ export async function readPost(
   let size = 0;
   if (req.body) {
     const reader = req.body.getReader();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     // One deadline for the whole body, not per read: a byte now and then must not keep it open.
-    const deadline = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), bodyTimeoutMs);
+    // Cancelling the reader ends the pending read.
+    let timedOut = false;
+    const deadline = watchDeadline(bodyTimeoutMs, () => {
+      timedOut = true;
+      reader.cancel().catch(() => {});
     });
     try {
       while (true) {
-        const next = reader.read();
-        next.catch(() => {});
-        const read = await Promise.race([next, deadline]);
-        if (read === "timeout") {
-          reader.cancel().catch(() => {});
+        const read = await reader.read();
+        if (timedOut) {
           return fail(
             rpcError(
               408,
@@ -358,18 +361,21 @@ export async function readPost(
         chunks.push(read.value);
       }
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
     }
   }
-  const bytes = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    bytes.set(c, off);
-    off += c.byteLength;
+  // Nearly every body comes in one chunk: parse it where it is.
+  const bytes = chunks.length === 1 ? chunks[0] : new Uint8Array(size);
+  if (chunks.length !== 1) {
+    let off = 0;
+    for (const c of chunks) {
+      bytes.set(c, off);
+      off += c.byteLength;
+    }
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    parsed = JSON.parse(utf8.decode(bytes));
   } catch {
     return fail(rpcError(400, RpcCode.ParseError, "Parse error: the body is not valid JSON."));
   }
