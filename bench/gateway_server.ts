@@ -1,7 +1,7 @@
 /**
  * Runs the simulator gateway as its own process for the gateway benchmarks:
- * `deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--port N] [--sim PATH/mod.ts]`,
- * where `--config` is a `GatewayConfigInput`, `--auth` is `{"objects": [...]}`: AuthPolicies with the
+ * `deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--store URL] [--port N] [--sim PATH/mod.ts]`,
+ * where `--config` is a `GatewayConfigInput`, `--store` a Redis URL for the session store (default: memory), `--auth` is `{"objects": [...]}`: AuthPolicies with the
  * objects their targets need (the MCPGatewayExtension, the Gateway, the servers' HTTPRoutes and
  * MCPServerRegistrations), evaluated by the simulator's AuthPolicy gate as the replay builds it
  * (SIGUSR1 switches them off and on, printing `auth off` or `auth on`); and `--sim` loads another copy
@@ -55,6 +55,7 @@ async function main(args: string[]): Promise<number> {
     options: {
       config: { type: "string" },
       auth: { type: "string" },
+      store: { type: "string" },
       port: { type: "string", default: "0" },
       // Another copy of sim/mod.ts (e.g. the last commit's, exported to a temporary directory) to
       // compare a change against the working tree's.
@@ -63,7 +64,7 @@ async function main(args: string[]): Promise<number> {
   });
   if (!values.config) {
     console.error(
-      "Usage: deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--port N] [--sim PATH/mod.ts]",
+      "Usage: deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--store URL] [--port N] [--sim PATH/mod.ts]",
     );
     return 2;
   }
@@ -85,9 +86,11 @@ async function main(args: string[]): Promise<number> {
     console.log(`auth ${enabled ? "on" : "off"}`);
   };
   if (gate) Deno.addSignalListener("SIGUSR1", toggle);
+  const store = values.store ? await sim.RedisSessionStore.connect(values.store) : undefined;
   const gateway = await sim.startGateway(config, {
     port: Number(values.port),
     ...(policy ? { policy } : {}),
+    ...(store ? { store } : {}),
   });
   const removeGc = installGcSignal();
   const stopped = untilStopped();
@@ -102,6 +105,7 @@ async function main(args: string[]): Promise<number> {
   if (gate) Deno.removeSignalListener("SIGUSR1", toggle);
   await gateway.close();
   await gate?.close();
+  await store?.close();
   return 0;
 }
 
