@@ -40,6 +40,72 @@ function asResponse(data: string): string | undefined {
   return response ? JSON.stringify({ jsonrpc: m.jsonrpc, id: m.id, ...m }) : undefined;
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const LF = 0x0a;
+const CLOSE_BRACE = 0x7d;
+/** How the SDK writes a result: `{result, jsonrpc, id}` in that order (protocol.js), one event per chunk. */
+const RESULT_EVENT_HEAD = encoder.encode('event: message\ndata: {"result":');
+/** What follows the result in the SDK's message; in JSON text it cannot occur inside a string. */
+const RESULT_TAIL = ',"jsonrpc":"2.0","id":';
+/** A JSON-RPC id as `JSON.stringify` writes it: a number or a string. */
+const RPC_ID = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*")$/;
+/** The longest tail (`RESULT_TAIL`, the id, `}`) looked for at the end of the event. */
+const MAX_TAIL_BYTES = 512;
+/** What ends the broker's body after the result. */
+const RESULT_END = encoder.encode("}\n");
+/** A result larger than this is sent as a stream of views instead of copied into one array. */
+const COPY_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * The body `asResponse` makes of `chunk` when the chunk is one whole event of the SDK holding a
+ * result, made from the bytes without parsing or re-serialising the result (a `tools/list` of
+ * thousands of tools is megabytes); undefined for any other chunk, which takes the general path.
+ * The result's text is `JSON.stringify`'s, so parsing and writing it again would give the same bytes.
+ */
+function resultBody(chunk: Uint8Array): Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | undefined {
+  const n = chunk.length;
+  const head = RESULT_EVENT_HEAD.length;
+  if (n < head + RESULT_TAIL.length + 4 || chunk[n - 1] !== LF || chunk[n - 2] !== LF) return undefined;
+  if (chunk[n - 3] !== CLOSE_BRACE) return undefined;
+  for (let i = 0; i < head; i++) if (chunk[i] !== RESULT_EVENT_HEAD[i]) return undefined;
+  // One data line and nothing after it: the chunk is exactly one event.
+  if (chunk.indexOf(LF, head) !== n - 2) return undefined;
+  const from = Math.max(head, n - 3 - MAX_TAIL_BYTES);
+  const tail = decoder.decode(chunk.subarray(from, n - 3));
+  const at = tail.lastIndexOf(RESULT_TAIL);
+  if (at < 0) return undefined;
+  const id = tail.slice(at + RESULT_TAIL.length);
+  if (!RPC_ID.test(id)) return undefined;
+  const resultEnd = n - 3 - encoder.encode(tail.slice(at)).length;
+  const before = encoder.encode(`{"jsonrpc":"2.0","id":${id},"result":`);
+  const result = chunk.subarray(head, resultEnd);
+  if (result.length > COPY_LIMIT_BYTES) {
+    // Views of the SDK's bytes: a megabyte copied is a megabyte of fresh pages to fault in.
+    const parts = [before, result, RESULT_END];
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const part = parts.shift();
+        if (part) controller.enqueue(part);
+        else controller.close();
+      },
+    });
+  }
+  const body = new Uint8Array(before.length + result.length + RESULT_END.length);
+  body.set(before, 0);
+  body.set(result, before.length);
+  body.set(RESULT_END, before.length + result.length);
+  return body;
+}
+
+/** `res`'s headers for the broker's JSON body. */
+function jsonHeaders(res: Response): Headers {
+  const headers = new Headers(res.headers);
+  for (const h of STREAM_ONLY_HEADERS) headers.delete(h);
+  headers.set("content-type", "application/json");
+  return headers;
+}
+
 /**
  * The SDK transport's answer `res` to one JSON-RPC request, as the broker would send it: when the
  * first event of its stream is the response, that response as an `application/json` body; else
@@ -68,6 +134,11 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
       return new Response(null, { status: res.status, headers: res.headers });
     }
     if (r.done) return new Response(concat(read), { status: res.status, headers: res.headers });
+    const body = read.length === 0 ? resultBody(r.value) : undefined;
+    if (body) {
+      await reader.cancel().catch(() => {});
+      return new Response(body, { status: 200, headers: jsonHeaders(res) });
+    }
     read.push(r.value);
     // The first event decides; comments (keep-alives) are none.
     let first: SseEvent | undefined;
@@ -81,10 +152,7 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
       });
     }
     await reader.cancel().catch(() => {});
-    const headers = new Headers(res.headers);
-    for (const h of STREAM_ONLY_HEADERS) headers.delete(h);
-    headers.set("content-type", "application/json");
-    return new Response(`${response}\n`, { status: 200, headers });
+    return new Response(`${response}\n`, { status: 200, headers: jsonHeaders(res) });
   }
 }
 

@@ -52,6 +52,41 @@ Deno.test("singleAnswer: an answer that is the stream's first event comes as the
   assertEquals(await sdk.cancelled, undefined);
 });
 
+Deno.test("singleAnswer: a result in one chunk comes as the body parsing and re-serialising it would give, byte for byte", async () => {
+  // Results whose text tempts a byte-level reading: the tail's keys nested inside the result and in
+  // strings, multi-byte text near the end, ids of every shape JSON-RPC allows.
+  const results = [
+    { tools: Array.from({ length: 2000 }, (_, i) => ({ name: `t${i}`, inputSchema: { type: "object" } })) },
+    { nested: { jsonrpc: "2.0", id: 5 }, text: ',"jsonrpc":"2.0","id":7}' },
+    { text: 'é😀\u2028\n"}' + "ü".repeat(600) },
+    { big: 1e21, small: -0.000001, neg: -0, list: [] },
+    {},
+  ];
+  const ids: unknown[] = [0, 17, -3, "a", 'q"uo\\te,"jsonrpc":"2.0","id":1}', "ü😀", ""];
+  for (const result of results) {
+    for (const id of ids) {
+      const message = { result, jsonrpc: "2.0", id };
+      const sdk = sdkStream([event(message)], { open: true });
+      const res = await singleAnswer(sdk.res);
+      assertEquals(res.headers.get("content-type"), "application/json");
+      assertEquals(res.headers.get("mcp-session-id"), "sess-1");
+      assertEquals(await res.text(), `${JSON.stringify({ jsonrpc: "2.0", id, result })}\n`);
+      assertEquals(await sdk.cancelled, undefined);
+    }
+  }
+  // Two events in one chunk, the answer second: the stream is kept, as when they come apart.
+  const two = event({ jsonrpc: "2.0", method: "notifications/message", params: {} }) + event(ping);
+  const kept = await singleAnswer(sdkStream([two]).res);
+  assertEquals(kept.headers.get("content-type"), "text/event-stream");
+  assertEquals(await kept.text(), two);
+  // A result event followed by another in the same chunk: the first event decides, as before.
+  const after = event(ping) + event({ jsonrpc: "2.0", method: "notifications/message", params: {} });
+  assertEquals(
+    await (await singleAnswer(sdkStream([after]).res)).text(),
+    '{"jsonrpc":"2.0","id":2,"result":{}}\n',
+  );
+});
+
 Deno.test("singleAnswer: keep-alive comments and split chunks before the answer change nothing", async () => {
   const text = event({ jsonrpc: "2.0", id: "a", error: { code: -32602, message: "bad" } });
   const sdk = sdkStream([": keepalive\n\n", text.slice(0, 10), text.slice(10, 30), text.slice(30)]);
