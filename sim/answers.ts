@@ -8,6 +8,8 @@
  *
  * @module
  */
+// @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
+import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { type SseEvent, SseReader } from "./sse.ts";
 import { relayBody } from "./streams.ts";
 import { RpcCode } from "./transport.ts";
@@ -54,7 +56,7 @@ const RPC_ID = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*
 const MAX_TAIL_BYTES = 512;
 /** What ends the broker's body after the result. */
 const RESULT_END = encoder.encode("}\n");
-/** A result larger than this is sent as a stream of views instead of copied into one array. */
+/** A body larger than this is sent as a stream of its parts instead of copied into one array. */
 const COPY_LIMIT_BYTES = 64 * 1024;
 
 /**
@@ -79,23 +81,26 @@ function resultBody(chunk: Uint8Array): Uint8Array<ArrayBuffer> | ReadableStream
   if (!RPC_ID.test(id)) return undefined;
   const resultEnd = n - 3 - encoder.encode(tail.slice(at)).length;
   const before = encoder.encode(`{"jsonrpc":"2.0","id":${id},"result":`);
-  const result = chunk.subarray(head, resultEnd);
-  if (result.length > COPY_LIMIT_BYTES) {
-    // Views of the SDK's bytes: a megabyte copied is a megabyte of fresh pages to fault in.
-    const parts = [before, result, RESULT_END];
+  return bodyOf([before, chunk.subarray(head, resultEnd), RESULT_END]);
+}
+
+/**
+ * A body of `parts` in order: one array when small, else a stream of the parts themselves, not
+ * copied (a megabyte copied is a megabyte of fresh pages to fault in).
+ */
+function bodyOf(parts: Uint8Array[]): Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> {
+  const size = parts.reduce((n, p) => n + p.length, 0);
+  if (size > COPY_LIMIT_BYTES) {
+    const left = [...parts];
     return new ReadableStream<Uint8Array>({
       pull(controller) {
-        const part = parts.shift();
+        const part = left.shift();
         if (part) controller.enqueue(part);
         else controller.close();
       },
     });
   }
-  const body = new Uint8Array(before.length + result.length + RESULT_END.length);
-  body.set(before, 0);
-  body.set(result, before.length);
-  body.set(RESULT_END, before.length + result.length);
-  return body;
+  return concat(parts);
 }
 
 /** `res`'s headers for the broker's JSON body. */
@@ -134,7 +139,8 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
       return new Response(null, { status: res.status, headers: res.headers });
     }
     if (r.done) return new Response(concat(read), { status: res.status, headers: res.headers });
-    const body = read.length === 0 ? resultBody(r.value) : undefined;
+    const known = read.length === 0 ? knownEvents.get(r.value) : undefined;
+    const body = known ? bodyOf(known) : read.length === 0 ? resultBody(r.value) : undefined;
     if (body) {
       await reader.cancel().catch(() => {});
       return new Response(body, { status: 200, headers: jsonHeaders(res) });
@@ -201,3 +207,77 @@ export function promptNotFound(id: unknown, sessionId: string): Response {
 
 /** The message of the router's error for an unknown prompt. */
 export const PROMPT_NOT_FOUND = "Prompt not found";
+
+/**
+ * The first chunk of each event `writeKnownResults` wrote, to the parts of the broker's body for it,
+ * so `singleAnswer` answers without reading or copying the known text.
+ */
+const knownEvents = new WeakMap<Uint8Array, Uint8Array[]>();
+const RESULT_OBJECT_END = encoder.encode("}}\n");
+
+/** Results whose JSON text is known: the member's key and its value's JSON bytes (see `preserialized`). */
+const knownJson = new WeakMap<object, { key: string; json: Uint8Array }>();
+
+/**
+ * `{ [key]: value }` whose JSON text is `{"key":` + `json` + `}`, for a transport that
+ * `writeKnownResults` was called on to write without `JSON.stringify`: a list of thousands of tools
+ * served again and again is serialised once (see `JsonListCache`). `json` must be exactly
+ * `JSON.stringify(value)`, UTF-8 encoded, and `value` must not change afterwards.
+ */
+export function preserialized<K extends string, V>(key: K, value: V, json: Uint8Array): Record<K, V> {
+  const result = { [key]: value } as Record<K, V>;
+  knownJson.set(result, { key, json });
+  return result;
+}
+
+/** The SDK transport's writer of one SSE event (webStandardStreamableHttp.js `writeSSEEvent`). */
+type WriteSseEvent = (
+  controller: ReadableStreamDefaultController<Uint8Array>,
+  encoder: TextEncoder,
+  message: unknown,
+  eventId?: string,
+) => boolean;
+
+/**
+ * Makes `transport` write a response whose result `preserialized` made from the result's known
+ * text, as the very bytes the SDK writes (`event: message`, the event id when it has one, then
+ * `data:` and the message as `{result, jsonrpc, id}` in the SDK's order); every other message is
+ * written by the SDK as before.
+ */
+export function writeKnownResults(transport: WebStandardStreamableHTTPServerTransport): void {
+  const sdk = transport as unknown as { writeSSEEvent: WriteSseEvent };
+  const write = sdk.writeSSEEvent.bind(transport);
+  sdk.writeSSEEvent = (controller, encoder, message, eventId) => {
+    const m = message as { result?: unknown; jsonrpc?: unknown; id?: unknown };
+    const known = typeof m.result === "object" && m.result !== null ? knownJson.get(m.result) : undefined;
+    const keys = known && Object.keys(m);
+    if (
+      !known || keys!.length !== 3 || keys![0] !== "result" || keys![1] !== "jsonrpc" || keys![2] !== "id" ||
+      m.jsonrpc !== "2.0" || (typeof m.id !== "string" && typeof m.id !== "number") ||
+      Object.keys(m.result as object).length !== 1
+    ) {
+      return write(controller, encoder, message, eventId);
+    }
+    try {
+      const key = JSON.stringify(known.key);
+      const id = JSON.stringify(m.id);
+      const head = encoder.encode(
+        `event: message\n${eventId ? `id: ${eventId}\n` : ""}data: {"result":{${key}:`,
+      );
+      // The known text is not copied: megabytes copied are megabytes of fresh pages to fault in.
+      knownEvents.set(head, [
+        encoder.encode(`{"jsonrpc":"2.0","id":${id},"result":{${key}:`),
+        known.json,
+        RESULT_OBJECT_END,
+      ]);
+      controller.enqueue(head);
+      controller.enqueue(known.json);
+      controller.enqueue(encoder.encode(`},"jsonrpc":"2.0","id":${id}}\n\n`));
+      return true;
+    } catch (error) {
+      // As the SDK: a stream the client closed is not written to; the transport hears why.
+      transport.onerror?.(error as Error);
+      return false;
+    }
+  };
+}
