@@ -67,10 +67,11 @@ function rpcResult(text: string): Record<string, unknown> {
 }
 
 /**
- * One `tools/list` with plain fetch on the client's session: the time is the server's work and the
- * transfer, not this process parsing a megabyte of JSON (which the SDK client would add alike to both).
+ * One `tools/list` with plain fetch on the client's session, its answer's bytes: the time is the
+ * server's work and the transfer, not this process decoding and parsing a megabyte of JSON (which
+ * the SDK client would add alike to both).
  */
-async function rawList(client: Client, url: string): Promise<string> {
+async function rawList(client: Client, url: string): Promise<Uint8Array> {
   const res = await fetch(url, {
     method: "POST",
     headers: {
@@ -81,11 +82,13 @@ async function rawList(client: Client, url: string): Promise<string> {
     },
     body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
   });
-  const text = await res.text();
+  const body = await res.bytes();
   if (res.status !== 200) {
-    throw new Error(`tools/list on ${url} answered ${res.status}: ${text.slice(0, 200)}`);
+    throw new Error(
+      `tools/list on ${url} answered ${res.status}: ${new TextDecoder().decode(body.slice(0, 200))}`,
+    );
   }
-  return text;
+  return body;
 }
 
 /** Starts `bench/tools_server.ts` and collects the URL of each of its listeners. */
@@ -148,8 +151,9 @@ async function listAtScale(ctx: SuiteContext, result: SuiteResult, servers: Serv
   const sizes = new Map<Path, number>();
   const names = new Map<Path, Set<string>>();
   for (const p of paths) {
-    const text = await rawList(session.get(p)!, p.url);
-    sizes.set(p, new TextEncoder().encode(text).length);
+    const body = await rawList(session.get(p)!, p.url);
+    sizes.set(p, body.length);
+    const text = new TextDecoder().decode(body);
     names.set(p, new Set((rpcResult(text).tools as Array<{ name: string }>).map((t) => t.name)));
   }
   const missing = [...names.get(direct)!].filter((n) => !names.get(through)!.has(n));
@@ -366,8 +370,8 @@ export async function scaleSuite(ctx: SuiteContext, result: SuiteResult): Promis
       verdict(store.cpuRatio <= TARGET_REDIS_CPU_RATIO),
     ]);
     result.notes.push(
-      `tools/list is timed with plain fetch on an SDK client's session, reading the answer as text: the ` +
-        `server's work and the transfer, not this process parsing the list. The ${SERVERS} upstream servers ` +
+      `tools/list is timed with plain fetch on an SDK client's session, reading the answer's bytes: the ` +
+        `server's work and the transfer, not this process decoding and parsing the list. The ${SERVERS} upstream servers ` +
         `run in one process; the gateway serves tools/list from its catalog without asking them.`,
       `Redis runs on loopback (redis-server, no persistence) as the tests start it. Sequential calls put the ` +
         `Redis / memory CPU ratio at ${ratio(store.seqRatio)}; the verdict uses the load runs, whose CPU ` +
