@@ -3,8 +3,10 @@
  * Deno runtime: `deno run -A bench/tools_server.ts --servers 50 --tools 100 [--prefixes]` starts 50
  * listeners serving 100 tools each (`tool_000`...); with `--prefixes` one listener serves all
  * `servers x tools` tools under the names the gateway gives them (`s00_tool_000`...), so it answers
- * `tools/list` with the list the gateway serves. Prints `listening tools URL` per listener, then
- * `ready`. The list is built once: a server that answers from memory, as a fast one would.
+ * `tools/list` with the list the gateway serves; `--static` adds to that a floor that knows no MCP:
+ * one listener answering every request with the bytes of that answer, prepared once. Prints
+ * `listening tools URL` per listener, then `ready`. The list is built once: a server that answers
+ * from memory, as a fast one would.
  *
  * @module
  */
@@ -47,6 +49,7 @@ async function main(args: string[]): Promise<number> {
       servers: { type: "string", default: "50" },
       tools: { type: "string", default: "100" },
       prefixes: { type: "boolean", default: false },
+      static: { type: "boolean", default: false },
     },
   });
   const servers = Number(values.servers);
@@ -60,6 +63,7 @@ async function main(args: string[]): Promise<number> {
       ),
     ]
     : Array.from({ length: servers }, () => names("").map((t) => tool(t.name, t.j)));
+  if (values.static) return await serveStatic(lists.flat());
   const running = [];
   for (const tools of lists) {
     const server = await serveMcp({
@@ -78,6 +82,30 @@ async function main(args: string[]): Promise<number> {
   await untilStopped();
   removeGc();
   await Promise.all(running.map((s) => s.close()));
+  return 0;
+}
+
+/** Answers every request with the JSON-RPC answer listing `tools`, its bytes prepared once and not copied. */
+async function serveStatic(tools: Tool[]): Promise<number> {
+  const body = new TextEncoder().encode(`${JSON.stringify({ jsonrpc: "2.0", id: 1, result: { tools } })}\n`);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    await req.body?.cancel();
+    return new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(body);
+          controller.close();
+        },
+      }),
+      { headers: { "content-type": "application/json" } },
+    );
+  });
+  console.log(`listening tools http://127.0.0.1:${server.addr.port}/mcp`);
+  console.log("ready");
+  const removeGc = installGcSignal();
+  await untilStopped();
+  removeGc();
+  await server.shutdown();
   return 0;
 }
 
