@@ -1,7 +1,8 @@
 /**
  * Runs the simulator gateway as its own process for the gateway benchmarks:
  * `deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--store URL] [--port N] [--sim PATH/mod.ts]`,
- * where `--config` is a `GatewayConfigInput`, `--store` a Redis URL for the session store (default: memory), `--auth` is `{"objects": [...]}`: AuthPolicies with the
+ * where `--config` is a `GatewayConfigInput`, `--store` a Redis URL for the session store (default:
+ * memory), `--auth` is `{"objects": [...]}`: AuthPolicies with the
  * objects their targets need (the MCPGatewayExtension, the Gateway, the servers' HTTPRoutes and
  * MCPServerRegistrations), evaluated by the simulator's AuthPolicy gate as the replay builds it
  * (SIGUSR1 switches them off and on, printing `auth off` or `auth on`); and `--sim` loads another copy
