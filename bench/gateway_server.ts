@@ -1,12 +1,13 @@
 /**
  * Runs the simulator gateway as its own process for the gateway benchmarks:
- * `deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--rate-limit JSON] [--port N]
- * [--sim PATH/mod.ts]`, where `--config` is a `GatewayConfigInput`, `--auth` is `{"objects": [...]}`:
- * AuthPolicies with the objects their targets need (the MCPGatewayExtension, the Gateway, the servers'
- * HTTPRoutes and MCPServerRegistrations), evaluated by the simulator's AuthPolicy gate as the replay
- * builds it; `--rate-limit` the same for RateLimitPolicies (the RateLimitGate, memory counters). SIGUSR1
- * switches the policies off and on, printing `policies off` or `policies on`; `--sim` loads another
- * copy of the simulator (default `sim/mod.ts`, its `auth/` and `ratelimit/` beside it).
+ * `deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--rate-limit JSON] [--store URL]
+ * [--port N] [--sim PATH/mod.ts]`, where `--config` is a `GatewayConfigInput`, `--store` a Redis URL for
+ * the session store (default: memory), `--auth` is `{"objects": [...]}`: AuthPolicies with the objects
+ * their targets need (the MCPGatewayExtension, the Gateway, the servers' HTTPRoutes and
+ * MCPServerRegistrations), evaluated by the simulator's AuthPolicy gate as the replay builds it;
+ * `--rate-limit` the same for RateLimitPolicies (the RateLimitGate, memory counters). SIGUSR1 switches the
+ * policies off and on, printing `policies off` or `policies on`; `--sim` loads another copy of the
+ * simulator (default `sim/mod.ts`, its `auth/` and `ratelimit/` beside it).
  * Prints `listening gateway URL` once every upstream had its first connection attempt, exits 0 on
  * SIGTERM or SIGINT, and runs a full GC on SIGUSR2 (see `gc_signal.ts`).
  *
@@ -84,6 +85,7 @@ async function main(args: string[]): Promise<number> {
       config: { type: "string" },
       auth: { type: "string" },
       "rate-limit": { type: "string" },
+      store: { type: "string" },
       port: { type: "string", default: "0" },
       // Another copy of sim/mod.ts (e.g. the last commit's, exported to a temporary directory) to
       // compare a change against the working tree's.
@@ -92,8 +94,8 @@ async function main(args: string[]): Promise<number> {
   });
   if (!values.config) {
     console.error(
-      "Usage: deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--rate-limit JSON] [--port N] " +
-        "[--sim PATH/mod.ts]",
+      "Usage: deno run -A bench/gateway_server.ts --config JSON [--auth JSON] [--rate-limit JSON] " +
+        "[--store URL] [--port N] [--sim PATH/mod.ts]",
     );
     return 2;
   }
@@ -120,10 +122,12 @@ async function main(args: string[]): Promise<number> {
   };
   const switchable = gate || limits;
   if (switchable) Deno.addSignalListener("SIGUSR1", toggle);
+  const store = values.store ? await sim.RedisSessionStore.connect(values.store) : undefined;
   const gateway = await sim.startGateway(config, {
     port: Number(values.port),
     ...(policy ? { policy } : {}),
     ...(limits ? { rateLimit: limits.gate } : {}),
+    ...(store ? { store } : {}),
   });
   const removeGc = installGcSignal();
   const stopped = untilStopped();
@@ -138,6 +142,7 @@ async function main(args: string[]): Promise<number> {
   if (switchable) Deno.removeSignalListener("SIGUSR1", toggle);
   await gateway.close();
   await gate?.close();
+  await store?.close();
   return 0;
 }
 
