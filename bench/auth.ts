@@ -362,7 +362,7 @@ export async function authSuite(ctx: SuiteContext, result: SuiteResult): Promise
     const use = async (p: Path) => {
       if (!p.auth || p.auth === authState) return;
       gw.server.signal("SIGUSR1");
-      await gw.server.waitFor(new RegExp(`^auth ${p.auth}$`), 10_000);
+      await gw.server.waitFor(new RegExp(`^policies ${p.auth}$`), 10_000);
       authState = p.auth;
     };
     const token = await issuer.sign(ALLOWED);

@@ -1,5 +1,6 @@
 /**
- * `deno task bench [startup|validate|gateway|auth|all] [--quick]`: speed and memory compared side by side
+ * `deno task bench [SUITE...|all] [--quick]` (suites: startup, validate, gateway, auth, ratelimit, scale):
+ * speed and memory compared side by side
  * with the direct path and with peers in the same run. Writes `bench/results/latest.json` and
  * `latest.md` (a full run's suites replace the same suites there) plus a dated copy of this run;
  * `--quick` is a short smoke run written to `bench/results/quick.*` only.
@@ -10,6 +11,7 @@
 import { parseArgs } from "node:util";
 import { authSuite } from "./auth.ts";
 import { gatewaySuite } from "./gateway.ts";
+import { rateLimitSuite } from "./rate_limit.ts";
 import {
   bytes,
   type MachineInfo,
@@ -22,6 +24,7 @@ import {
   textTable,
   withTimeout,
 } from "./lib.ts";
+import { scaleSuite } from "./scale.ts";
 import { startupSuite } from "./startup.ts";
 import { validateSuite } from "./validate.ts";
 
@@ -40,6 +43,16 @@ const SUITES: Record<string, { run: Suite; timeoutMs: number; what: string }> = 
     timeoutMs: 15 * 60_000,
     what: "tools/call with the authorization guide's AuthPolicy on vs off; engine CPU per call",
   },
+  ratelimit: {
+    run: rateLimitSuite,
+    timeoutMs: 10 * 60_000,
+    what: "tools/call with a RateLimitPolicy that never trips vs none; gate CPU per call",
+  },
+  scale: {
+    run: scaleSuite,
+    timeoutMs: 15 * 60_000,
+    what: "tools/list of 5,000 tools via the gateway vs one server; Redis session store vs memory",
+  },
 };
 
 const RESULTS = `${ROOT}bench/results`;
@@ -54,7 +67,7 @@ interface ResultsFile {
 
 function usage(): string {
   return [
-    "Usage: deno task bench [startup|validate|gateway|auth|all]... [--quick]",
+    "Usage: deno task bench [SUITE|all]... [--quick]",
     "",
     ...Object.entries(SUITES).map(([name, s]) => `  ${name.padEnd(9)} ${s.what}`),
     "  all       every suite (the default)",

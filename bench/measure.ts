@@ -38,6 +38,8 @@ export interface LatencyOptions<P extends CallPath> {
   before?: (path: P) => Promise<void>;
   /** The tool called (default {@linkcode ECHO}). */
   call?: Call;
+  /** Sends one request other than a tools/call on the path's session (then `call` is not used). */
+  send?: (client: Client, path: P) => Promise<unknown>;
 }
 
 /** Each path's latencies (ms) and the CPU (ms) of its processes over its calls, by the names `pids` gave. */
@@ -60,9 +62,12 @@ export async function latencyBlocks<P extends CallPath>(
       await options.before?.(p);
       const pids = Object.entries(options.pids(p));
       const cpu0 = await Promise.all(pids.map(([, pid]) => cpuMsOf(pid)));
+      const send = options.send;
       latency.get(p)!.push(
         ...await withTimeout(
-          sequential(options.client(p), p, options.calls / options.blocks, options.call),
+          send
+            ? timedSends(() => send(options.client(p), p), options.calls / options.blocks)
+            : sequential(options.client(p), p, options.calls / options.blocks, options.call),
           120_000,
           `${p.label} latency`,
         ),
@@ -73,6 +78,17 @@ export async function latencyBlocks<P extends CallPath>(
     }
   }
   return { latency, cpuMs };
+}
+
+/** `calls` sequential `send`s; returns per-request latencies in ms. */
+async function timedSends(send: () => Promise<unknown>, calls: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    await send();
+    out.push(performance.now() - t0);
+  }
+  return out;
 }
 
 /** Options of {@linkcode sessionPools}. */

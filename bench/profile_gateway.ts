@@ -1,20 +1,25 @@
 /**
  * Where the gateway's time goes: runs the fixture and the gateway as in the gateway suite, the
  * gateway under the V8 inspector, drives `concurrency` sessions of `tools/call` for a few seconds
- * while the CPU profiler samples, and prints self time by function and by file.
- * `deno run -A bench/profile_gateway.ts [--seconds 5] [--concurrency 16] [--top 40]`.
+ * while the CPU profiler samples, and prints self time by function and by file, and the work charged
+ * to the innermost repository frame on the stack (what of ours made the runtime work).
+ * `deno run -A bench/profile_gateway.ts [--seconds 5] [--concurrency 16] [--top 40] [--out FILE.cpuprofile]
+ * [--stacks TEXT] [--in FILE]`: `--out` keeps the profile and the call count, `--in` reports on a kept
+ * one instead of running, `--stacks` prints the heaviest call stacks of the functions whose
+ * `name file:line` contains TEXT.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { connectGateway } from "../src/mcp/client.ts";
-import { DENO, Server, stopAll } from "./lib.ts";
+import { DENO, ROOT, Server, stopAll } from "./lib.ts";
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
+  parent?: number;
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -47,6 +52,124 @@ async function cdp(wsUrl: string) {
   };
 }
 
+/** What `--out` writes and `--in` reads. */
+interface Saved {
+  profile: Profile;
+  calls: number;
+  seconds: number;
+}
+
+/** Samples the profiler takes for itself and the inspector's own events, not the gateway's work. */
+const NOT_WORK = new Set(["(idle)", "(program)"]);
+const INSPECTOR = /inspector|op_inspector/;
+/**
+ * Frames of the copy of each `fetch` answer Deno makes while an inspector is attached (it tees the
+ * body and reports every chunk to the debugger): the tee's second reader and its pulls.
+ */
+const INSPECTOR_TEE =
+  /^(drainResponseForInspector|pull2Algorithm|pullWithDefaultReader|readableStreamDefaultTee) /;
+
+/** A frame's file, shortened: repository files relative to the root, npm packages by name. */
+function fileOf(url: string): string {
+  return url.replace(/^.*node_modules\/\.deno\//, "npm:").replace(`file://${ROOT}`, "") || "(native)";
+}
+
+/** A frame as `function file:line` (and column: Deno's own code is bundled on line 1). */
+function frameName(f: ProfileNode["callFrame"]): string {
+  const file = fileOf(f.url);
+  const at = file.startsWith("ext:") ? `${f.lineNumber + 1}:${f.columnNumber + 1}` : `${f.lineNumber + 1}`;
+  return `${f.functionName || "(anonymous)"} ${file}:${at}`;
+}
+
+/** Prints self time by file and by function, and busy time by the innermost repository frame. */
+function report(
+  profile: Profile,
+  run: { calls: number; seconds: number; top: number; stacks?: string },
+): void {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  for (const n of profile.nodes) for (const c of n.children ?? []) byId.get(c)!.parent = n.id;
+  const onStack = (id: number, re: RegExp) => {
+    for (let n: ProfileNode | undefined = byId.get(id); n; n = n.parent ? byId.get(n.parent) : undefined) {
+      if (re.test(frameName(n.callFrame))) return true;
+    }
+    return false;
+  };
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const fnTimes = new Map<string, number>();
+  const fileTimes = new Map<string, number>();
+  const ownTimes = new Map<string, number>();
+  const stackTimes = new Map<string, number>();
+  let idle = 0;
+  let inspector = 0;
+  let busy = 0;
+  for (const [id, t] of self) {
+    const f = byId.get(id)!.callFrame;
+    if (NOT_WORK.has(f.functionName)) {
+      idle += t;
+      continue;
+    }
+    // The inspector reports every fetch to the debugger, copying its answer (Deno's fetch tees the
+    // body while an inspector is attached): a cost of profiling, not of the gateway.
+    if (INSPECTOR.test(f.functionName) || INSPECTOR.test(f.url) || onStack(id, INSPECTOR_TEE)) {
+      inspector += t;
+      continue;
+    }
+    busy += t;
+    const file = fileOf(f.url);
+    const key = frameName(f);
+    fnTimes.set(key, (fnTimes.get(key) ?? 0) + t);
+    const pkg = file.startsWith("npm:") ? file.split("/").slice(0, 2).join("/") : file;
+    fileTimes.set(pkg, (fileTimes.get(pkg) ?? 0) + t);
+    // Whose work this was: the innermost frame of this repository (sim/, src/) on the stack.
+    let owner = "(no repository frame: Deno.serve, fetch and stream internals, GC, timers)";
+    for (let n: ProfileNode | undefined = byId.get(id); n; n = n.parent ? byId.get(n.parent) : undefined) {
+      if (n.callFrame.url.startsWith(`file://${ROOT}`)) {
+        owner = `${n.callFrame.functionName || "(anonymous)"} ${fileOf(n.callFrame.url)}:${
+          n.callFrame.lineNumber + 1
+        }`;
+        break;
+      }
+    }
+    ownTimes.set(owner, (ownTimes.get(owner) ?? 0) + t);
+    if (run.stacks && key.includes(run.stacks)) {
+      const frames: string[] = [];
+      for (
+        let n: ProfileNode | undefined = byId.get(id);
+        n && frames.length < 12;
+        n = n.parent ? byId.get(n.parent) : undefined
+      ) {
+        if (n.callFrame.functionName !== "(root)") frames.push(frameName(n.callFrame));
+      }
+      const stack = frames.join("\n          <- ");
+      stackTimes.set(stack, (stackTimes.get(stack) ?? 0) + t);
+    }
+  }
+  const pct = (t: number) => `${((100 * t) / busy).toFixed(1).padStart(5)}%`;
+  const us = (t: number) => `${(t / run.calls).toFixed(1).padStart(6)} us/call`;
+  console.log(
+    `${run.calls} calls in ${run.seconds} s; ${(busy / 1000).toFixed(0)} ms of gateway work sampled ` +
+      `(${(busy / run.calls).toFixed(1)} us per call), besides ${(idle / 1000).toFixed(0)} ms idle and ` +
+      `${
+        (inspector / 1000).toFixed(0)
+      } ms in the inspector (profiling's own cost). Percentages are of the work.`,
+  );
+  const table = (title: string, times: Map<string, number>, n: number) => {
+    console.log(`\n${title}:`);
+    for (const [k, t] of [...times].sort((a, b) => b[1] - a[1]).slice(0, n)) {
+      console.log(`${pct(t)} ${us(t)}  ${k}`);
+    }
+  };
+  table("Self time by file or package", fileTimes, 25);
+  table("Self time by function", fnTimes, run.top);
+  table(
+    "Work by the innermost repository frame on the stack (runtime work charged to its caller)",
+    ownTimes,
+    run.top,
+  );
+  if (run.stacks) table(`Stacks of the functions matching ${JSON.stringify(run.stacks)}`, stackTimes, 15);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -54,8 +177,16 @@ async function main(): Promise<void> {
       seconds: { type: "string", default: "5" },
       concurrency: { type: "string", default: "16" },
       top: { type: "string", default: "40" },
+      out: { type: "string" },
+      stacks: { type: "string" },
+      in: { type: "string" },
     },
   });
+  const top = Number(values.top);
+  if (values.in) {
+    const saved = JSON.parse(await Deno.readTextFile(values.in)) as Saved;
+    return report(saved.profile, { ...saved, top, stacks: values.stacks });
+  }
   const port = 9229 + Math.floor(Math.random() * 500);
   try {
     const fixture = new Server("fixture", DENO, ["run", "-A", "bench/fixture_server.ts", "slow"]);
@@ -90,34 +221,11 @@ async function main(): Promise<void> {
     const { profile } = await session.send("Profiler.stop") as { profile: Profile };
     session.close();
     await Promise.all(clients.map((c) => c.close()));
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-    const self = new Map<number, number>();
-    profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-    const total = [...self.values()].reduce((a, b) => a + b, 0);
-    const fnTimes = new Map<string, number>();
-    const fileTimes = new Map<string, number>();
-    for (const [id, t] of self) {
-      const f = byId.get(id)!.callFrame;
-      const file =
-        f.url.replace(/^.*node_modules\/\.deno\//, "npm:").replace(/^file:\/\/\/work\/main\//, "") ||
-        "(native)";
-      const key = `${f.functionName || "(anonymous)"} ${file}:${f.lineNumber + 1}`;
-      fnTimes.set(key, (fnTimes.get(key) ?? 0) + t);
-      const pkg = file.startsWith("npm:") ? file.split("/").slice(0, 2).join("/") : file;
-      fileTimes.set(pkg, (fileTimes.get(pkg) ?? 0) + t);
+    const seconds = Number(values.seconds);
+    if (values.out) {
+      await Deno.writeTextFile(values.out, JSON.stringify({ profile, calls, seconds } satisfies Saved));
     }
-    const pct = (t: number) => `${((100 * t) / total).toFixed(1).padStart(5)}%`;
-    console.log(
-      `${calls} calls in ${values.seconds} s; ${(total / 1000).toFixed(0)} ms sampled in the gateway`,
-    );
-    console.log(`\nSelf time by file or package:`);
-    for (const [k, t] of [...fileTimes].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
-      console.log(`${pct(t)}  ${k}`);
-    }
-    console.log(`\nSelf time by function:`);
-    for (const [k, t] of [...fnTimes].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
-      console.log(`${pct(t)}  ${k}`);
-    }
+    report(profile, { calls, seconds, top, stacks: values.stacks });
   } finally {
     await stopAll();
   }

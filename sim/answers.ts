@@ -8,6 +8,8 @@
  *
  * @module
  */
+// @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
+import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { type SseEvent, SseReader } from "./sse.ts";
 import { relayBody } from "./streams.ts";
 import { RpcCode } from "./transport.ts";
@@ -40,6 +42,75 @@ function asResponse(data: string): string | undefined {
   return response ? JSON.stringify({ jsonrpc: m.jsonrpc, id: m.id, ...m }) : undefined;
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const LF = 0x0a;
+const CLOSE_BRACE = 0x7d;
+/** How the SDK writes a result: `{result, jsonrpc, id}` in that order (protocol.js), one event per chunk. */
+const RESULT_EVENT_HEAD = encoder.encode('event: message\ndata: {"result":');
+/** What follows the result in the SDK's message; in JSON text it cannot occur inside a string. */
+const RESULT_TAIL = ',"jsonrpc":"2.0","id":';
+/** A JSON-RPC id as `JSON.stringify` writes it: a number or a string. */
+const RPC_ID = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*")$/;
+/** The longest tail (`RESULT_TAIL`, the id, `}`) looked for at the end of the event. */
+const MAX_TAIL_BYTES = 512;
+/** What ends the broker's body after the result. */
+const RESULT_END = encoder.encode("}\n");
+/** A body larger than this is sent as a stream of its parts instead of copied into one array. */
+const COPY_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * The body `asResponse` makes of `chunk` when the chunk is one whole event of the SDK holding a
+ * result, made from the bytes without parsing or re-serialising the result (a `tools/list` of
+ * thousands of tools is megabytes); undefined for any other chunk, which takes the general path.
+ * The result's text is `JSON.stringify`'s, so parsing and writing it again would give the same bytes.
+ */
+function resultBody(chunk: Uint8Array): Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | undefined {
+  const n = chunk.length;
+  const head = RESULT_EVENT_HEAD.length;
+  if (n < head + RESULT_TAIL.length + 4 || chunk[n - 1] !== LF || chunk[n - 2] !== LF) return undefined;
+  if (chunk[n - 3] !== CLOSE_BRACE) return undefined;
+  for (let i = 0; i < head; i++) if (chunk[i] !== RESULT_EVENT_HEAD[i]) return undefined;
+  // One data line and nothing after it: the chunk is exactly one event.
+  if (chunk.indexOf(LF, head) !== n - 2) return undefined;
+  const from = Math.max(head, n - 3 - MAX_TAIL_BYTES);
+  const tail = decoder.decode(chunk.subarray(from, n - 3));
+  const at = tail.lastIndexOf(RESULT_TAIL);
+  if (at < 0) return undefined;
+  const id = tail.slice(at + RESULT_TAIL.length);
+  if (!RPC_ID.test(id)) return undefined;
+  const resultEnd = n - 3 - encoder.encode(tail.slice(at)).length;
+  const before = encoder.encode(`{"jsonrpc":"2.0","id":${id},"result":`);
+  return bodyOf([before, chunk.subarray(head, resultEnd), RESULT_END]);
+}
+
+/**
+ * A body of `parts` in order: one array when small, else a stream of the parts themselves, not
+ * copied (a megabyte copied is a megabyte of fresh pages to fault in).
+ */
+function bodyOf(parts: Uint8Array[]): Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> {
+  const size = parts.reduce((n, p) => n + p.length, 0);
+  if (size > COPY_LIMIT_BYTES) {
+    const left = [...parts];
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const part = left.shift();
+        if (part) controller.enqueue(part);
+        else controller.close();
+      },
+    });
+  }
+  return concat(parts);
+}
+
+/** `res`'s headers for the broker's JSON body. */
+function jsonHeaders(res: Response): Headers {
+  const headers = new Headers(res.headers);
+  for (const h of STREAM_ONLY_HEADERS) headers.delete(h);
+  headers.set("content-type", "application/json");
+  return headers;
+}
+
 /**
  * The SDK transport's answer `res` to one JSON-RPC request, as the broker would send it: when the
  * first event of its stream is the response, that response as an `application/json` body; else
@@ -68,6 +139,12 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
       return new Response(null, { status: res.status, headers: res.headers });
     }
     if (r.done) return new Response(concat(read), { status: res.status, headers: res.headers });
+    const known = read.length === 0 ? knownEvents.get(r.value) : undefined;
+    const body = known ? bodyOf(known) : read.length === 0 ? resultBody(r.value) : undefined;
+    if (body) {
+      await reader.cancel().catch(() => {});
+      return new Response(body, { status: 200, headers: jsonHeaders(res) });
+    }
     read.push(r.value);
     // The first event decides; comments (keep-alives) are none.
     let first: SseEvent | undefined;
@@ -81,10 +158,7 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
       });
     }
     await reader.cancel().catch(() => {});
-    const headers = new Headers(res.headers);
-    for (const h of STREAM_ONLY_HEADERS) headers.delete(h);
-    headers.set("content-type", "application/json");
-    return new Response(`${response}\n`, { status: 200, headers });
+    return new Response(`${response}\n`, { status: 200, headers: jsonHeaders(res) });
   }
 }
 
@@ -133,3 +207,77 @@ export function promptNotFound(id: unknown, sessionId: string): Response {
 
 /** The message of the router's error for an unknown prompt. */
 export const PROMPT_NOT_FOUND = "Prompt not found";
+
+/**
+ * The first chunk of each event `writeKnownResults` wrote, to the parts of the broker's body for it,
+ * so `singleAnswer` answers without reading or copying the known text.
+ */
+const knownEvents = new WeakMap<Uint8Array, Uint8Array[]>();
+const RESULT_OBJECT_END = encoder.encode("}}\n");
+
+/** Results whose JSON text is known: the member's key and its value's JSON bytes (see `preserialized`). */
+const knownJson = new WeakMap<object, { key: string; json: Uint8Array }>();
+
+/**
+ * `{ [key]: value }` whose JSON text is `{"key":` + `json` + `}`, for a transport that
+ * `writeKnownResults` was called on to write without `JSON.stringify`: a list of thousands of tools
+ * served again and again is serialised once (see `JsonListCache`). `json` must be exactly
+ * `JSON.stringify(value)`, UTF-8 encoded, and `value` must not change afterwards.
+ */
+export function preserialized<K extends string, V>(key: K, value: V, json: Uint8Array): Record<K, V> {
+  const result = { [key]: value } as Record<K, V>;
+  knownJson.set(result, { key, json });
+  return result;
+}
+
+/** The SDK transport's writer of one SSE event (webStandardStreamableHttp.js `writeSSEEvent`). */
+type WriteSseEvent = (
+  controller: ReadableStreamDefaultController<Uint8Array>,
+  encoder: TextEncoder,
+  message: unknown,
+  eventId?: string,
+) => boolean;
+
+/**
+ * Makes `transport` write a response whose result `preserialized` made from the result's known
+ * text, as the very bytes the SDK writes (`event: message`, the event id when it has one, then
+ * `data:` and the message as `{result, jsonrpc, id}` in the SDK's order); every other message is
+ * written by the SDK as before.
+ */
+export function writeKnownResults(transport: WebStandardStreamableHTTPServerTransport): void {
+  const sdk = transport as unknown as { writeSSEEvent: WriteSseEvent };
+  const write = sdk.writeSSEEvent.bind(transport);
+  sdk.writeSSEEvent = (controller, encoder, message, eventId) => {
+    const m = message as { result?: unknown; jsonrpc?: unknown; id?: unknown };
+    const known = typeof m.result === "object" && m.result !== null ? knownJson.get(m.result) : undefined;
+    const keys = known && Object.keys(m);
+    if (
+      !known || keys!.length !== 3 || keys![0] !== "result" || keys![1] !== "jsonrpc" || keys![2] !== "id" ||
+      m.jsonrpc !== "2.0" || (typeof m.id !== "string" && typeof m.id !== "number") ||
+      Object.keys(m.result as object).length !== 1
+    ) {
+      return write(controller, encoder, message, eventId);
+    }
+    try {
+      const key = JSON.stringify(known.key);
+      const id = JSON.stringify(m.id);
+      const head = encoder.encode(
+        `event: message\n${eventId ? `id: ${eventId}\n` : ""}data: {"result":{${key}:`,
+      );
+      // The known text is not copied: megabytes copied are megabytes of fresh pages to fault in.
+      knownEvents.set(head, [
+        encoder.encode(`{"jsonrpc":"2.0","id":${id},"result":{${key}:`),
+        known.json,
+        RESULT_OBJECT_END,
+      ]);
+      controller.enqueue(head);
+      controller.enqueue(known.json);
+      controller.enqueue(encoder.encode(`},"jsonrpc":"2.0","id":${id}}\n\n`));
+      return true;
+    } catch (error) {
+      // As the SDK: a stream the client closed is not written to; the transport hears why.
+      transport.onerror?.(error as Error);
+      return false;
+    }
+  };
+}

@@ -1,5 +1,18 @@
 import { assert, assertEquals } from "../test/helpers/assert.ts";
-import { jsonRpcError, singleAnswer, TOOL_NOT_FOUND, toolNotFound } from "./answers.ts";
+// @ts-types="@modelcontextprotocol/sdk/server/index"
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+// @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  jsonRpcError,
+  preserialized,
+  singleAnswer,
+  TOOL_NOT_FOUND,
+  toolNotFound,
+  writeKnownResults,
+} from "./answers.ts";
 
 const encoder = new TextEncoder();
 
@@ -50,6 +63,41 @@ Deno.test("singleAnswer: an answer that is the stream's first event comes as the
   assertEquals(await res.text(), '{"jsonrpc":"2.0","id":2,"result":{}}\n');
   // The SDK's stream is let go of without waiting for its end.
   assertEquals(await sdk.cancelled, undefined);
+});
+
+Deno.test("singleAnswer: a result in one chunk comes as the body parsing and re-serialising it would give, byte for byte", async () => {
+  // Results whose text tempts a byte-level reading: the tail's keys nested inside the result and in
+  // strings, multi-byte text near the end, ids of every shape JSON-RPC allows.
+  const results = [
+    { tools: Array.from({ length: 2000 }, (_, i) => ({ name: `t${i}`, inputSchema: { type: "object" } })) },
+    { nested: { jsonrpc: "2.0", id: 5 }, text: ',"jsonrpc":"2.0","id":7}' },
+    { text: 'é😀\u2028\n"}' + "ü".repeat(600) },
+    { big: 1e21, small: -0.000001, neg: -0, list: [] },
+    {},
+  ];
+  const ids: unknown[] = [0, 17, -3, "a", 'q"uo\\te,"jsonrpc":"2.0","id":1}', "ü😀", ""];
+  for (const result of results) {
+    for (const id of ids) {
+      const message = { result, jsonrpc: "2.0", id };
+      const sdk = sdkStream([event(message)], { open: true });
+      const res = await singleAnswer(sdk.res);
+      assertEquals(res.headers.get("content-type"), "application/json");
+      assertEquals(res.headers.get("mcp-session-id"), "sess-1");
+      assertEquals(await res.text(), `${JSON.stringify({ jsonrpc: "2.0", id, result })}\n`);
+      assertEquals(await sdk.cancelled, undefined);
+    }
+  }
+  // Two events in one chunk, the answer second: the stream is kept, as when they come apart.
+  const two = event({ jsonrpc: "2.0", method: "notifications/message", params: {} }) + event(ping);
+  const kept = await singleAnswer(sdkStream([two]).res);
+  assertEquals(kept.headers.get("content-type"), "text/event-stream");
+  assertEquals(await kept.text(), two);
+  // A result event followed by another in the same chunk: the first event decides, as before.
+  const after = event(ping) + event({ jsonrpc: "2.0", method: "notifications/message", params: {} });
+  assertEquals(
+    await (await singleAnswer(sdkStream([after]).res)).text(),
+    '{"jsonrpc":"2.0","id":2,"result":{}}\n',
+  );
 });
 
 Deno.test("singleAnswer: keep-alive comments and split chunks before the answer change nothing", async () => {
@@ -127,4 +175,65 @@ Deno.test("the broker's and the router's own answers, byte for byte", async () =
       },"result":{"content":[{"type":"text","text":"MCP error -32602: Tool not found"}],"isError":true}}\n\n`,
     );
   }
+});
+
+Deno.test("writeKnownResults: a preserialized result is written as the very bytes the SDK writes, and answered alike", async () => {
+  const few = [
+    { name: "a", inputSchema: { type: "object" }, annotations: {} },
+    { name: "b", description: 'é😀 "quoted"\n', inputSchema: { type: "object" }, annotations: {} },
+  ];
+  // Over singleAnswer's copy limit: its answer is a stream of the known text, not a copy.
+  const many = Array.from({ length: 2000 }, (_, i) => ({ name: `t${i}`, inputSchema: { type: "object" } }));
+  // Two sessions answering alike, one written from the known text; each answer as the SDK's stream
+  // and as the broker's body.
+  const answer = async (tools: unknown[], known: boolean, id: unknown, text?: Uint8Array) => {
+    const json = text ?? encoder.encode(JSON.stringify(tools));
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => "s" });
+    const server = new Server({ name: "t", version: "1" }, { capabilities: { tools: {} } });
+    server.setRequestHandler(
+      ListToolsRequestSchema,
+      () => known ? preserialized("tools", tools, json) : { tools },
+    );
+    server.setRequestHandler(CallToolRequestSchema, () => ({ content: [] }));
+    if (known) writeKnownResults(transport);
+    await server.connect(transport);
+    const post = (body: unknown) =>
+      transport.handleRequest(
+        new Request("http://127.0.0.1/mcp", {
+          method: "POST",
+          headers: {
+            accept: "application/json, text/event-stream",
+            "content-type": "application/json",
+            ...(transport.sessionId ? { "mcp-session-id": "s", "mcp-protocol-version": "2025-06-18" } : {}),
+          },
+          body: JSON.stringify(body),
+        }),
+      );
+    await (await post({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "c", version: "1" } },
+    })).text();
+    const list = { jsonrpc: "2.0", id, method: "tools/list" };
+    const texts = [
+      await (await post(list)).text(),
+      await (await singleAnswer(await post(list))).text(),
+      await (await post({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "x" } })).text(),
+    ];
+    await server.close();
+    return texts;
+  };
+  for (const tools of [few, many]) {
+    for (const id of [1, "req-é", 0]) {
+      const sdk = await answer(tools, false, id);
+      assertEquals(await answer(tools, true, id), sdk);
+      assert(sdk[0].includes('"tools":[{"name":'), sdk[0]);
+      assertEquals(sdk[1], `${JSON.stringify({ jsonrpc: "2.0", id, result: { tools } })}\n`);
+    }
+  }
+  // The known text is what is written, not the value serialised again.
+  const [event, body] = await answer(few, true, 1, encoder.encode('["known"]'));
+  assertEquals(event, 'event: message\ndata: {"result":{"tools":["known"]},"jsonrpc":"2.0","id":1}\n\n');
+  assertEquals(body, '{"jsonrpc":"2.0","id":1,"result":{"tools":["known"]}}\n');
 });

@@ -446,3 +446,42 @@ export function buildCatalog(
   }
   return cat;
 }
+
+const jsonEncoder = new TextEncoder();
+
+/**
+ * The JSON text (UTF-8) of lists served again and again: `tools/list` of thousands of tools is
+ * megabytes of JSON, and the same catalog objects come back in the same order until the catalog
+ * changes. A list is recognised by the identity of its items, so the items must not be changed in
+ * place (catalog entries never are: a change builds new ones). The `max` most recently used lists
+ * are kept.
+ */
+export class JsonListCache {
+  readonly #max: number;
+  #entries: Array<{ items: readonly unknown[]; json: Uint8Array }> = [];
+
+  /** A cache of at most `max` lists (default 8). */
+  constructor(max = 8) {
+    this.#max = max;
+  }
+
+  /** `JSON.stringify(items)` as UTF-8, from the cache when these very items in this order were serialised before. */
+  json(items: readonly unknown[]): Uint8Array {
+    const at = this.#entries.findIndex((e) => sameItems(e.items, items));
+    if (at >= 0) {
+      const [entry] = this.#entries.splice(at, 1);
+      this.#entries.unshift(entry);
+      return entry.json;
+    }
+    const entry = { items: [...items], json: jsonEncoder.encode(JSON.stringify(items)) };
+    this.#entries.unshift(entry);
+    if (this.#entries.length > this.#max) this.#entries.pop();
+    return entry.json;
+  }
+}
+
+function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

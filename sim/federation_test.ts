@@ -4,6 +4,7 @@ import {
   CLUSTER_CONFLICT_NOTE,
   decodeResourceUri,
   encodeResourceUri,
+  JsonListCache,
   prefixUiUri,
   rewriteResultUris,
   servedTool,
@@ -248,4 +249,21 @@ Deno.test("servedTool: annotations always, {} when none; by default only the bro
     annotations: { readOnlyHint: true },
   };
   assertEquals(servedTool(annotated, "a", false).annotations, { readOnlyHint: true });
+});
+
+Deno.test("JsonListCache: the same items in the same order give the cached text; others are serialised anew", () => {
+  const cache = new JsonListCache(2);
+  const a = { name: "a", annotations: {} };
+  const b = { name: "b", description: "é😀" };
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  const first = cache.json([a, b]);
+  assertEquals(text(first), JSON.stringify([a, b]));
+  assert(cache.json([a, b]) === first, "a new array of the same items is served from the cache");
+  assertEquals(text(cache.json([b, a])), JSON.stringify([b, a]));
+  // An equal but different object is a different item: catalog entries are replaced, never changed.
+  const a2 = { ...a, description: "changed" };
+  assertEquals(text(cache.json([a2, b])), JSON.stringify([a2, b]));
+  // At most 2 lists: [a, b] was used least recently and is serialised again.
+  assert(cache.json([a, b]) !== first);
+  assertEquals(text(cache.json([])), "[]");
 });

@@ -46,9 +46,9 @@ import {
   selectTools,
   type ToolScopes,
 } from "./discovery.ts";
-import { TOOL_NOT_FOUND } from "./answers.ts";
+import { preserialized, TOOL_NOT_FOUND, writeKnownResults } from "./answers.ts";
 import { UpstreamError } from "./errors.ts";
-import { rewriteResultUris } from "./federation.ts";
+import { JsonListCache, rewriteResultUris } from "./federation.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Logger, VIRTUAL_SERVER_HEADER } from "./options.ts";
 import { backendParams, computeAttributes, type RequestAttributes } from "./routing.ts";
@@ -147,9 +147,19 @@ function wristband(ctx: HandlerContext, session: ClientSession, extra: Extra): P
   });
 }
 
+/** The `tools/list` answers of each gateway's sessions, shared: one catalog, a few lists (virtual servers, scopes). */
+const listCaches = new WeakMap<ServerSet, JsonListCache>();
+
+function listCache(set: ServerSet): JsonListCache {
+  let cache = listCaches.get(set);
+  if (!cache) listCaches.set(set, cache = new JsonListCache());
+  return cache;
+}
+
 /** Installs the gateway's MCP request handlers on `session`'s SDK server. */
 export function installHandlers(ctx: HandlerContext, session: ClientSession): void {
   const server = session.server;
+  writeKnownResults(session.transport);
   server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
     const vs = selectedVirtualServer(ctx, extra);
     const set = ctx.servers;
@@ -164,10 +174,11 @@ export function installHandlers(ctx: HandlerContext, session: ClientSession): vo
       "tools",
     ).filter((t) => !vs || vs.tools.includes(t.name));
     const ext = set.config.extension;
-    if (!ext.discoveryTools) return { tools };
-    return {
-      tools: applyDiscovery(tools, set.metaNames, ctx.scopes.get(session.id), ext.discoveryToolThreshold),
-    };
+    const served = ext.discoveryTools
+      ? applyDiscovery(tools, set.metaNames, ctx.scopes.get(session.id), ext.discoveryToolThreshold)
+      : tools;
+    // Serialised once while the same tools come back (see `writeKnownResults`).
+    return preserialized("tools", served, listCache(set).json(served));
   });
   server.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => {
     const vs = selectedVirtualServer(ctx, extra);

@@ -141,7 +141,8 @@ export class McpEndpoint {
 
     // Everything else goes to the broker: its route's policy first, then the broker's own checks.
     const attributes = this.#attributes(msg, vsName);
-    const decision = await this.#o.policy.evaluate({ attributes, request: req });
+    const deciding = this.#o.policy.evaluate({ attributes, request: req });
+    const decision = deciding instanceof Promise ? await deciding : deciding;
     if (!decision.allow) return denied(decision, msg.id);
     grant(attributes, decision);
 
@@ -200,7 +201,9 @@ export class McpEndpoint {
     if (msg.method === "prompts/get" && msg.id !== undefined && !attributes.serverName) {
       return promptNotFound(msg.id, found.id);
     }
-    const decision = await this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
+    // A policy that decides at once (allow-all when none is configured) costs no await.
+    const deciding = this.#o.policy.evaluate({ attributes, request: req, sessionId: found.id });
+    const decision = deciding instanceof Promise ? await deciding : deciding;
     if (!decision.allow) return denied(decision, msg.id);
     grant(attributes, decision);
     // The router resolves a per-user token before routing: the cached one, else -32042.

@@ -12,7 +12,6 @@
  */
 
 type Labels = Record<string, string>;
-const key = (labels: Labels) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
 const render = (labels: Labels) => {
   const entries = Object.entries(labels);
   if (!entries.length) return "";
@@ -163,15 +162,17 @@ export class Metrics {
   /** Records how long an upstream took to answer. */
   upstreamLatency(server: string, method: string, seconds: number): void {
     if (!this.#counted(server)) return;
-    const labels = { server, method: methodLabel(method) };
-    const k = key(labels);
-    const e = this.#latency.get(k) ?? { labels, counts: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
-    LATENCY_BUCKETS.forEach((b, i) => {
-      if (seconds <= b) e.counts[i]++;
-    });
+    const m = methodLabel(method);
+    // On every call: a plain string key and no label object once the series exists.
+    const k = `${server}\0${m}`;
+    let e = this.#latency.get(k);
+    if (!e) {
+      e = { labels: { server, method: m }, counts: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.#latency.set(k, e);
+    }
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]) e.counts[i]++;
     e.sum += seconds;
     e.count++;
-    this.#latency.set(k, e);
   }
 
   /** Sets the health gauge of an upstream (1 healthy, 0 not). */

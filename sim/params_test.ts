@@ -1,3 +1,5 @@
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { CallToolRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { assert, assertEquals } from "../test/helpers/assert.ts";
 import { checkParams, MAX_PARAMS_MESSAGE } from "./params.ts";
 
@@ -38,4 +40,31 @@ Deno.test("params: a missing or mistyped field is one short sentence naming the 
 Deno.test("params: a huge hostile value does not make the message large", () => {
   const msg = checkParams(req("tools/call", { name: { ["x".repeat(100_000)]: 1 } }))!;
   assert(msg.length <= MAX_PARAMS_MESSAGE, `${msg.length} characters`);
+});
+
+Deno.test("params: tools/call agrees with the SDK's schema on every shape, the ones checked without it too", () => {
+  const shapes: unknown[] = [
+    { name: "t" },
+    { name: "t", arguments: {} },
+    { name: "t", arguments: { a: [1, { b: null }] } },
+    { name: "t", arguments: JSON.parse('{"__proto__": 1}') },
+    { name: "t", extra: true },
+    { name: "t", arguments: null },
+    { name: "t", arguments: [] },
+    { name: "t", arguments: "x" },
+    { name: "t", arguments: new Date(0) },
+    { name: "t", _meta: { progressToken: 1 } },
+    { name: "t", _meta: { progressToken: true } },
+    { name: "t", task: { ttl: 1000 } },
+    { name: "t", task: "no" },
+    { name: 1 },
+    {},
+    [],
+    null,
+  ];
+  for (const params of shapes) {
+    const schemaOk = CallToolRequestSchema.safeParse({ method: "tools/call", params }).success;
+    const ours = checkParams(req("tools/call", params ?? undefined));
+    assertEquals(ours === undefined, schemaOk, `params ${JSON.stringify(params)}: ${ours}`);
+  }
 });

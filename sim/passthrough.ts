@@ -21,6 +21,7 @@
  */
 
 import { backendHeaders, type BackendTarget, fetchBackend, readBody } from "./backend_fetch.ts";
+import { type Deadline, watchDeadline } from "./deadlines.ts";
 import { UpstreamError } from "./errors.ts";
 import { rewriteResultUris } from "./federation.ts";
 import { DEFAULT_SSE_LIMIT_BYTES, formatSseEvent, type SseEvent, SseLimitError, SseReader } from "./sse.ts";
@@ -120,6 +121,7 @@ interface SessionState {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** A JSON-RPC error response for `id`. */
 function errorBody(id: RpcId, code: number, message: string): string {
@@ -209,16 +211,16 @@ export class PassthroughRouter {
     const json = (body: string) =>
       new Response(body, { headers: { "content-type": "application/json", ...sessionHeaders } });
     const fail = (code: number, message: string) => json(errorBody(call.clientId, code, message));
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let deadline: Deadline | undefined;
     const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
+      if (deadline) return deadline.restart();
+      deadline = watchDeadline(req.timeoutMs, () => {
         call.timedOut = true;
         call.ac.abort();
         call.onTimeout?.();
-      }, req.timeoutMs);
+      });
     };
-    const disarm = () => clearTimeout(timer);
+    const disarm = () => deadline?.clear();
     let streaming = false;
     const cleanup = () => {
       disarm();
@@ -307,7 +309,7 @@ export class PassthroughRouter {
         }
         let text: string;
         try {
-          text = new TextDecoder().decode(await readBody(res.body, maxBytes, backendOf));
+          text = decoder.decode(await readBody(res.body, maxBytes, backendOf));
         } catch (err) {
           if (call.ac.signal.aborted) return abortedError();
           if (err instanceof UpstreamError) return refused(err);

@@ -54,6 +54,21 @@ export function renderAnnotationHints(annotations: Record<string, unknown> | und
   return ["readOnly", "destructive", "idempotent", "openWorld"].map(one).join(",");
 }
 
+/** The hints of a tool no catalog entry describes. */
+const NO_HINTS = renderAnnotationHints(undefined);
+
+/** Each catalog tool's rendered hints: the catalog changes per configuration, calls come per request. */
+const renderedHints = new WeakMap<object, string>();
+
+function hintsOf(tool: { annotations?: unknown }): string {
+  let hints = renderedHints.get(tool);
+  if (hints === undefined) {
+    hints = renderAnnotationHints(tool.annotations as Record<string, unknown> | undefined);
+    renderedHints.set(tool, hints);
+  }
+  return hints;
+}
+
 const record = (v: unknown): Record<string, unknown> | undefined =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
 
@@ -143,7 +158,7 @@ export function computeAttributes(
       if (entry) {
         attrs.serverName = entry.server;
         attrs.toolName = entry.backendName;
-        attrs.annotationHints = renderAnnotationHints(entry.tool.annotations as Record<string, unknown>);
+        attrs.annotationHints = hintsOf(entry.tool);
         break;
       }
       const route = catalog.prefixRoutes?.find((r) =>
@@ -152,7 +167,7 @@ export function computeAttributes(
       if (route) {
         attrs.serverName = route.server;
         attrs.toolName = name.slice(route.prefix.length);
-        attrs.annotationHints = renderAnnotationHints(undefined);
+        attrs.annotationHints = NO_HINTS;
       }
       break;
     }

@@ -74,12 +74,16 @@ function startsWithData(line: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Decodes one whole line (no stream state, so one serves every reader). ignoreBOM: lines are
+ * decoded one by one, and only the stream's first line may lose a BOM.
+ */
+const lineDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
 /** Splits an SSE byte stream into events, within caps on a line and an event. */
 export class SseReader {
   readonly #maxLine: number;
   readonly #maxEvent: number;
-  // ignoreBOM: lines are decoded one by one, and only the stream's first line may lose a BOM.
-  readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   /** The bytes of the line not ended yet. */
   #parts: Uint8Array[] = [];
   #partBytes = 0;
@@ -179,10 +183,10 @@ export class SseReader {
       // The usual line, read without building the field name.
       this.#eventBytes += line.length + 1;
       if (this.#eventBytes > this.#maxEvent) throw this.#fail("event", this.#maxEvent);
-      this.#data.push(this.#decoder.decode(line.subarray(line[5] === SPACE ? 6 : 5)));
+      this.#data.push(lineDecoder.decode(line.subarray(line[5] === SPACE ? 6 : 5)));
       return;
     }
-    const text = this.#decoder.decode(line);
+    const text = lineDecoder.decode(line);
     const colon = text.indexOf(":");
     const field = colon < 0 ? text : text.slice(0, colon);
     let value = colon < 0 ? "" : text.slice(colon + 1);

@@ -8,6 +8,7 @@
  */
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
+import { watchDeadline } from "./deadlines.ts";
 
 /** JSON-RPC error codes the gateway answers with. */
 export const RpcCode = {
@@ -49,8 +50,27 @@ export function originAllowed(origin: string | null, allowed: string[]): boolean
   }
 }
 
+/** A host name and port, canonical; see {@linkcode splitHost}. */
+type HostParts = { name: string; port?: string };
+
+/**
+ * {@linkcode splitHost}'s answers by value: every request names a host (almost always the same
+ * few), and parsing one takes a regex and a URL. Bounded, since clients choose what they send.
+ */
+const hostParts = new Map<string, HostParts | undefined>();
+const HOST_PARTS_CACHED = 256;
+
+/** {@linkcode splitHost}, remembered. */
+function cachedSplitHost(value: string): HostParts | undefined {
+  if (hostParts.has(value)) return hostParts.get(value);
+  const parts = splitHost(value);
+  if (hostParts.size >= HOST_PARTS_CACHED) hostParts.clear();
+  hostParts.set(value, parts);
+  return parts;
+}
+
 /** Host name and port of a `Host` header value (or a configured host), canonical; undefined when malformed. */
-function splitHost(value: string): { name: string; port?: string } | undefined {
+function splitHost(value: string): HostParts | undefined {
   const m = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d{1,5}))?$/i.exec(value.trim());
   if (!m) return undefined;
   try {
@@ -76,7 +96,7 @@ function isLoopback(name: string): boolean {
  */
 export function hostAllowed(host: string | null, publicHosts: string[]): boolean {
   if (host === null) return true;
-  const got = splitHost(host);
+  const got = cachedSplitHost(host);
   if (!got) return false;
   if (isLoopback(got.name)) return true;
   for (const entry of publicHosts) {
@@ -89,7 +109,7 @@ export function hostAllowed(host: string | null, publicHosts: string[]): boolean
         continue;
       }
     }
-    const want = splitHost(text);
+    const want = cachedSplitHost(text);
     if (!want || want.name !== got.name) continue;
     if (want.port === undefined || want.port === got.port) return true;
     if (got.port === undefined && (want.port === "80" || want.port === "443")) return true;
@@ -133,6 +153,9 @@ export const MAX_JSON_DEPTH = 100;
  * handler and its buffers forever.
  */
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
+/** Decodes a request body; refuses bytes that are not UTF-8 (no state: one serves every request). */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Options of {@link readPost}. */
 export interface ReadPostOptions {
@@ -309,18 +332,17 @@ export async function readPost(
   let size = 0;
   if (req.body) {
     const reader = req.body.getReader();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     // One deadline for the whole body, not per read: a byte now and then must not keep it open.
-    const deadline = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), bodyTimeoutMs);
+    // Cancelling the reader ends the pending read.
+    let timedOut = false;
+    const deadline = watchDeadline(bodyTimeoutMs, () => {
+      timedOut = true;
+      reader.cancel().catch(() => {});
     });
     try {
       while (true) {
-        const next = reader.read();
-        next.catch(() => {});
-        const read = await Promise.race([next, deadline]);
-        if (read === "timeout") {
-          reader.cancel().catch(() => {});
+        const read = await reader.read();
+        if (timedOut) {
           return fail(
             rpcError(
               408,
@@ -339,18 +361,21 @@ export async function readPost(
         chunks.push(read.value);
       }
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
     }
   }
-  const bytes = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    bytes.set(c, off);
-    off += c.byteLength;
+  // Nearly every body comes in one chunk: parse it where it is.
+  const bytes = chunks.length === 1 ? chunks[0] : new Uint8Array(size);
+  if (chunks.length !== 1) {
+    let off = 0;
+    for (const c of chunks) {
+      bytes.set(c, off);
+      off += c.byteLength;
+    }
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    parsed = JSON.parse(utf8.decode(bytes));
   } catch {
     return fail(rpcError(400, RpcCode.ParseError, "Parse error: the body is not valid JSON."));
   }

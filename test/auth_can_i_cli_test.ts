@@ -321,9 +321,9 @@ Deno.test("auth can-i agrees with the gateway: 4 identities x 6 tools x 2 virtua
   assertEquals(table.code, 0, table.stderr);
   assertEquals(table.stdout.trim().split("\n").map((line) => line.trim().split(/\s{2,}/)), [
     ["TOOL", "SERVER", "LISTED"],
+    ["github_search", `${NS}/github`, "yes"],
     ["weather_get_forecast", `${NS}/weather`, "yes"],
     ["weather_search", `${NS}/weather`, "yes"],
-    ["github_search", `${NS}/github`, "yes"],
   ]);
 });
 

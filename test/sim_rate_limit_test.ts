@@ -1,7 +1,7 @@
 /**
  * RateLimitPolicies through the simulator gateway, end to end on loopback: a per-user limit on one
- * tool (users from an API-key AuthPolicy, `auth.identity` in the counter) throttles that user on that
- * tool only with the wasm-shim's 429, the session lives on, the window resets; two gateways on one
+ * tool (users from a real OIDC provider's JWTs or an API-key AuthPolicy, `auth.identity` in the
+ * counter) throttles that user on that tool only with the wasm-shim's 429, the session lives on, the window resets; two gateways on one
  * real Redis share the counters; a Redis that is down gives 503, never an unlimited pass.
  */
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
@@ -18,6 +18,7 @@ import { rateLimitPolicy } from "../sim/ratelimit/test_objects.ts";
 import type { SessionStore } from "../sim/store.ts";
 import { gatewayObjects } from "./helpers/auth_objects.ts";
 import { MCP_HEADERS, post } from "./sim_helpers.ts";
+import { startOidcProvider } from "./fixtures/oidc.ts";
 
 const NS = "mcp-test";
 const GW_NS = "gateway-system";
@@ -185,6 +186,62 @@ Deno.test("RateLimitPolicy: a per-user limit on one tool throttles that user and
       after = await alice.call("w_get_forecast");
     }
     assertEquals(after.status, 200);
+  } finally {
+    await gw.close();
+  }
+});
+
+Deno.test("RateLimitPolicy: per-user limits keyed by the sub of real OIDC access tokens", async () => {
+  await using weather = await startFixture("weather");
+  await using idp = await startOidcProvider({ users: [{ id: "alice" }, { id: "bob" }] });
+  const jwtPolicy = {
+    ...authPolicy,
+    metadata: { ...authPolicy.metadata, name: "jwt" },
+    spec: {
+      ...authPolicy.spec,
+      rules: { authentication: { idp: { jwt: { issuerUrl: idp.issuer } } } },
+    },
+  };
+  const perSub = rateLimitPolicy(NS, "forecast", { kind: "HTTPRoute", name: "s1-route" }, {
+    limits: {
+      "per-user": {
+        rates: [{ limit: 1, window: "1m" }],
+        when: [{ predicate: "request.headers['x-mcp-toolname'] == 'get_forecast'" }],
+        counters: [{ expression: "auth.identity.sub" }],
+      },
+    },
+  });
+  const policy = new AuthPolicyGate({
+    policies: [jwtPolicy],
+    targets: targets(),
+    context: { secrets: { list: () => [] }, unsupportedRules: "deny" },
+  });
+  const rateLimit = new RateLimitGate({ policies: [perSub], targets: targets() });
+  const gw = await startGateway(
+    normalizeConfig({
+      servers: [{ name: `${NS}/s1`, url: weather.url, prefix: "w_" }],
+      extension: { discoveryTools: false },
+    }),
+    { policy, rateLimit },
+  );
+  try {
+    idp.defaultResource = gw.url;
+    const [alice, bob] = await Promise.all(
+      ["alice", "bob"].map(async (user) =>
+        session(gw.url, { authorization: `Bearer ${await idp.token(user)}` })
+      ),
+    );
+    assertEquals((await alice.call("w_get_forecast")).status, 200);
+    assertEquals((await alice.call("w_get_forecast")).status, 429);
+    assertEquals((await bob.call("w_get_forecast")).status, 200);
+    assertEquals((await alice.call("w_search")).status, 200);
+    const status = await (await fetch(new URL("/status", gw.url), {
+      headers: { authorization: `Bearer ${await idp.token("alice")}` },
+    })).json();
+    assertEquals(
+      (status.rateLimits.counters as { key: string; value: number }[]).map((c) => [c.key, c.value]).sort(),
+      [['mcp-test/forecast#per-user#1/1m#["alice"]', 1], ['mcp-test/forecast#per-user#1/1m#["bob"]', 1]],
+    );
   } finally {
     await gw.close();
   }

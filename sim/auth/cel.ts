@@ -44,6 +44,11 @@ export type CelKind = "predicate" | "expression";
 export interface CompileCelOptions {
   /** `predicate` (default): the result must be boolean. `expression`: any value. */
   kind?: CelKind;
+  /**
+   * The variables the evaluator declares (default Authorino's, `CEL_ROOTS`). A root declared here but
+   * absent from the evaluated input fails at evaluation, as an attribute the data plane lacks.
+   */
+  roots?: readonly string[];
 }
 
 type Evaluator = (ctx: Record<string, CelInput>) => CelResult;
@@ -91,10 +96,10 @@ export function compileCel(source: string, options: CompileCelOptions = {}): Com
   const kind = options.kind ?? "predicate";
   // Programs are immutable, so policies that repeat a predicate (and each reload of the same policy)
   // share one; compiling costs about a millisecond.
-  const key = `${kind}\u0000${source}`;
+  const key = `${kind}\u0000${options.roots?.join(",") ?? ""}\u0000${source}`;
   const hit = compiled.get(key);
   if (hit) return hit;
-  const program = compileUncached(source, kind);
+  const program = compileUncached(source, kind, options.roots);
   if (compiled.size >= MAX_COMPILED) compiled.clear();
   compiled.set(key, program);
   return program;
@@ -103,7 +108,7 @@ export function compileCel(source: string, options: CompileCelOptions = {}): Com
 const MAX_COMPILED = 1024;
 const compiled = new Map<string, CompiledCel>();
 
-function compileUncached(source: string, kind: CelKind): CompiledCel {
+function compileUncached(source: string, kind: CelKind, roots?: readonly string[]): CompiledCel {
   if (source.trim() === "") throw new CelCompileError(source, "The CEL expression is empty");
   const syntax = locateSyntaxError(source);
   if (syntax) {
@@ -126,7 +131,7 @@ function compileUncached(source: string, kind: CelKind): CompiledCel {
       position,
     );
   }
-  const checker = new Checker(source, parsed.sourceInfo?.positions ?? {});
+  const checker = new Checker(source, parsed.sourceInfo?.positions ?? {}, roots);
   const type = checker.check(parsed.expr, new Map());
   if (kind === "predicate" && type !== "bool" && type !== "dyn") {
     throw new CelCompileError(

@@ -58,11 +58,16 @@ interface Expr {
 export class Checker {
   readonly #source: string;
   readonly #positions: Record<string, number>;
+  readonly #roots: readonly string[];
 
-  /** `positions`: the parser's offset of each expression id (`sourceInfo.positions`). */
-  constructor(source: string, positions: Record<string, number>) {
+  /**
+   * `positions`: the parser's offset of each expression id (`sourceInfo.positions`); `roots`: the
+   * variables the evaluator declares (default Authorino's, {@linkcode CEL_ROOTS}).
+   */
+  constructor(source: string, positions: Record<string, number>, roots: readonly string[] = CEL_ROOTS) {
     this.#source = source;
     this.#positions = positions;
+    this.#roots = roots;
   }
 
   #fail(expr: Expr, message: string): never {
@@ -131,14 +136,14 @@ export class Checker {
         const name = k.value.name;
         const local = scope.get(name);
         if (local !== undefined) return local;
-        if (CEL_ROOTS.includes(name)) {
+        if (this.#roots.includes(name)) {
           this.#wrapInDyn(expr, name);
           return "dyn";
         }
         if (TYPE_NAMES.has(name)) return "type";
         return this.#fail(
           expr,
-          `Undeclared reference to '${name}'; the roots are ${CEL_ROOTS.join(", ")}`,
+          `Undeclared reference to '${name}'; the roots are ${this.#roots.join(", ")}`,
         );
       }
       case "selectExpr": {
@@ -205,7 +210,7 @@ export class Checker {
   #call(expr: Expr, call: { target?: Expr; function: string; args: Expr[] }, scope: Map<string, Ty>): Ty {
     // `strings.quote(x)` parses as a method `quote` on an identifier `strings`: a qualified function.
     const t = call.target?.exprKind;
-    if (t?.case === "identExpr" && !scope.has(t.value.name) && !CEL_ROOTS.includes(t.value.name)) {
+    if (t?.case === "identExpr" && !scope.has(t.value.name) && !this.#roots.includes(t.value.name)) {
       const qualified = `${t.value.name}.${call.function}`;
       if (overloads(qualified)) return this.#call(expr, { function: qualified, args: call.args }, scope);
     }

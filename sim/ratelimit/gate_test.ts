@@ -2,6 +2,7 @@ import { assertEquals } from "../../test/helpers/assert.ts";
 import { GATEWAY_NS, gatewayObjects } from "../../test/helpers/auth_objects.ts";
 import { policyTargetsFromObjects } from "../auth/auth_policy.ts";
 import { RateLimitGate, TOO_MANY_REQUESTS_BODY } from "./gate.ts";
+import { MemoryCounters } from "./counters.ts";
 import { rateLimitPolicy } from "./test_objects.ts";
 
 const targets = () => policyTargetsFromObjects(gatewayObjects());
@@ -100,4 +101,48 @@ Deno.test("RateLimitGate: CEL that does not compile and missing targets are repo
     targets: undefined,
   });
   assertEquals(none.summary.problems.map((p) => p.code), ["target-not-found"]);
+});
+
+Deno.test("RateLimitGate: windows and limits count as the cluster's Limitador is given them", async () => {
+  let now = 1_000_000;
+  const gate = new RateLimitGate({
+    policies: [
+      rateLimitPolicy(GATEWAY_NS, "rates", gw, {
+        limits: {
+          // 0 s in Limitador: the counter expires at once and never fills.
+          blink: {
+            rates: [{ limit: 1, window: "500ms" }],
+            when: [{ predicate: "request.headers['x-mcp-toolname'] == 'blink'" }],
+          },
+          // 1 s in Limitador, not 1.5 s.
+          short: {
+            rates: [{ limit: 1, window: "1500ms" }],
+            when: [{ predicate: "request.headers['x-mcp-toolname'] == 'short'" }],
+          },
+          // 0 in Limitador: every request is refused.
+          negative: {
+            rates: [{ limit: -3, window: "1m" }],
+            when: [{ predicate: "request.headers['x-mcp-toolname'] == 'negative'" }],
+          },
+        },
+      }),
+    ],
+    targets: targets(),
+    storage: new MemoryCounters({ now: () => now }),
+  });
+  const call = async (toolName: string) =>
+    (await gate.evaluate({
+      attributes: {
+        method: "tools/call",
+        serverName: "mcp-test/s1",
+        toolName,
+        requestedName: `s1_${toolName}`,
+      },
+      request: request(),
+    })).allow;
+  for (let i = 0; i < 3; i++) assertEquals(await call("blink"), true, `blink call ${i}`);
+  assertEquals([await call("short"), await call("short")], [true, false]);
+  now += 1000;
+  assertEquals(await call("short"), true);
+  assertEquals(await call("negative"), false);
 });

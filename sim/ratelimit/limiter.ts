@@ -17,6 +17,24 @@ import type { LimitedBy } from "./types.ts";
 
 export type { LimitedBy } from "./types.ts";
 
+/**
+ * The roots Kuadrant's wasm-shim evaluates `when` and `counters` over (its host properties and the
+ * AuthPolicy's `auth`). The simulator sets `request`, `source`, `destination` and `auth`; CEL on another
+ * root compiles, and fails at evaluation as an attribute the data plane lacks would: the predicate does
+ * not hold, the counter does not count.
+ */
+export const WASM_SHIM_CEL_ROOTS: readonly string[] = [
+  "request",
+  "response",
+  "source",
+  "destination",
+  "connection",
+  "ratelimit",
+  "filter_state",
+  "metadata",
+  "auth",
+];
+
 /** A limit with its CEL compiled once. */
 export interface CompiledLimit {
   /** The limit as resolved. */
@@ -45,11 +63,29 @@ export interface LimitOutcome {
 export function compileLimits(specs: readonly LimitSpec[]): CompiledLimit[] {
   return specs.map((spec) => ({
     spec,
-    when: spec.when.map((p) => compileCel(p)),
-    counters: spec.counters.map((c) => compileCel(c, { kind: "expression" })),
+    when: spec.when.map((p) => compileCel(p, { roots: WASM_SHIM_CEL_ROOTS })),
+    counters: spec.counters.map((c) => compileCel(c, { kind: "expression", roots: WASM_SHIM_CEL_ROOTS })),
     // `auth` is a root, not a credential: what follows it decides.
     secret: spec.counters.map((c) => CREDENTIAL_HEADER.test(c.replace(/\bauth\./g, ""))),
   }));
+}
+
+/**
+ * The hashes of the credential-like counter values seen lately: a client sends the same one on every
+ * call, and hashing it each time was an eighth of a limit's cost. Bounded: cleared when full.
+ */
+const hashed = new Map<string, string>();
+const HASHED_MAX = 4096;
+
+/** The key a credential-like counter value is counted under, so no credential reaches `/status` or Redis. */
+function hashedValue(text: string): string {
+  let key = hashed.get(text);
+  if (key === undefined) {
+    key = `sha256:${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+    if (hashed.size >= HASHED_MAX) hashed.clear();
+    hashed.set(text, key);
+  }
+  return key;
 }
 
 /** A counter value as Limitador keys it: strings as they are, anything else as JSON. */
@@ -77,7 +113,7 @@ export function countersFor(
       try {
         const text = counterText(evaluateExpression(c, json));
         values.push(
-          limit.secret[i] ? `sha256:${createHash("sha256").update(text).digest("hex").slice(0, 16)}` : text,
+          limit.secret[i] ? hashedValue(text) : text,
         );
       } catch {
         continue next;

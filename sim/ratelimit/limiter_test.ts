@@ -60,3 +60,14 @@ Deno.test("limiter: a counter that may read a credential is keyed by a hash, nev
   assertEquals(hits[0].key.includes("sekret"), false, hits[0].key);
   assertEquals(/#\["sha256:[0-9a-f]{16}","bob"\]$/.test(hits[0].key), true, hits[0].key);
 });
+
+Deno.test("limiter: CEL on the wasm-shim's other roots compiles; the simulator lacks them, so it neither selects nor counts", async () => {
+  const limits = compileLimits([
+    spec("mtls", 1, { when: ["connection.mtls == false"] }),
+    spec("domain", 1, { counters: ["ratelimit.domain"] }),
+    spec("source", 1, { when: ["source.address == '127.0.0.1'"] }),
+  ]);
+  const storage = new MemoryCounters();
+  assertEquals(await checkLimits(limits, json({}), storage), { applied: ["ns/p#source"] });
+  assertEquals((await checkLimits(limits, json({}), storage)).limited?.limit, "source");
+});

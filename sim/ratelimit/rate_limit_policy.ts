@@ -94,13 +94,22 @@ export function isRateLimitPolicy(object: unknown): boolean {
   return isObj(object) && object.kind === "RateLimitPolicy" && groupOf(object.apiVersion) === KUADRANT;
 }
 
-/** The window in milliseconds; undefined when it does not match the CRD's pattern. */
+/**
+ * The window in milliseconds as written (Go's `time.ParseDuration` over the units the CRD's pattern
+ * allows; 0 for a zero window); undefined when it does not match the pattern.
+ */
 export function parseWindow(window: string): number | undefined {
   if (!WINDOW.test(window)) return undefined;
   let ms = 0;
   for (const m of window.matchAll(WINDOW_PART)) ms += Number(m[1]) * UNIT_MS[m[2]];
-  return ms > 0 ? ms : undefined;
+  return ms;
 }
+
+/**
+ * The window Limitador counts in: kuadrant-operator hands it whole seconds, truncated (`Rate.ToSeconds`),
+ * so `1500ms` counts in 1 s and `500ms` in 0 s, a window whose counter expires at once and never fills.
+ */
+export const limitadorWindowMs = (ms: number): number => Math.trunc(ms / 1000) * 1000;
 
 /** A limit as its policy writes it, checked; a string says what is wrong. */
 function parseLimit(spec: unknown, name: string, key: string, at: string):
@@ -112,8 +121,8 @@ function parseLimit(spec: unknown, name: string, key: string, at: string):
   if (!isObj(spec)) return `RateLimitPolicy ${key} field ${field} must be an object.`;
   const rates: Rate[] = [];
   for (const [i, r] of (Array.isArray(spec.rates) ? spec.rates : []).entries()) {
-    if (!isObj(r) || typeof r.limit !== "number" || !Number.isInteger(r.limit) || r.limit < 0) {
-      return `RateLimitPolicy ${key} field ${field}.rates[${i}].limit must be a non-negative integer.`;
+    if (!isObj(r) || typeof r.limit !== "number" || !Number.isInteger(r.limit)) {
+      return `RateLimitPolicy ${key} field ${field}.rates[${i}].limit must be an integer.`;
     }
     const window = str(r.window) ?? "";
     const windowMs = parseWindow(window);
@@ -122,7 +131,8 @@ function parseLimit(spec: unknown, name: string, key: string, at: string):
         JSON.stringify(window)
       } does not match ^([0-9]{1,5}(h|m|s|ms)){1,4}$.`;
     }
-    rates.push({ limit: r.limit, window, windowMs });
+    // A negative limit reaches Limitador as 0, as kuadrant-operator's Rate.ToSeconds clamps it.
+    rates.push({ limit: Math.max(0, r.limit), window, windowMs: limitadorWindowMs(windowMs) });
   }
   const counters: string[] = [];
   for (const [i, c] of (Array.isArray(spec.counters) ? spec.counters : []).entries()) {

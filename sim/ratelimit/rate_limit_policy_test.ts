@@ -1,7 +1,12 @@
 import { assert, assertEquals, assertStringIncludes } from "../../test/helpers/assert.ts";
 import { GATEWAY_NS, gatewayObjects } from "../../test/helpers/auth_objects.ts";
 import { policyTargetsFromObjects } from "../auth/auth_policy.ts";
-import { parseRateLimitPolicy, parseWindow, resolveRateLimitPolicies } from "./rate_limit_policy.ts";
+import {
+  limitadorWindowMs,
+  parseRateLimitPolicy,
+  parseWindow,
+  resolveRateLimitPolicies,
+} from "./rate_limit_policy.ts";
 import { rateLimitPolicy } from "./test_objects.ts";
 
 const targets = () => policyTargetsFromObjects(gatewayObjects())!;
@@ -18,9 +23,35 @@ Deno.test("parseWindow: the CRD's pattern, parts summed", () => {
   assertEquals(parseWindow("1h30m"), 5_400_000);
   assertEquals(parseWindow("500ms"), 500);
   assertEquals(parseWindow("1h1m1s1ms"), 3_661_001);
-  for (const bad of ["", "10", "1d", "1.5s", "1h1m1s1ms1s", "123456s", "0s"]) {
+  // Repeated units add up in Go too.
+  assertEquals(parseWindow("1h1h"), 7_200_000);
+  assertEquals(parseWindow("99999s"), 99_999_000);
+  assertEquals(parseWindow("0s"), 0);
+  for (const bad of ["", "10", "1", "1 m", "1d", "1.5s", "-1s", "1h1m1s1ms1s", "123456s", "1M"]) {
     assertEquals(parseWindow(bad), undefined, bad);
   }
+});
+
+Deno.test("limitadorWindowMs: whole seconds, truncated, as kuadrant-operator hands windows to Limitador", () => {
+  assertEquals(limitadorWindowMs(500), 0);
+  assertEquals(limitadorWindowMs(0), 0);
+  assertEquals(limitadorWindowMs(1500), 1000);
+  assertEquals(limitadorWindowMs(60_999), 60_000);
+});
+
+Deno.test("parseRateLimitPolicy: a rate counts as the cluster's Limitador is given it", () => {
+  const p = parseRateLimitPolicy(rateLimitPolicy(GATEWAY_NS, "rl", gw, {
+    limits: {
+      truncated: { rates: [{ limit: 2, window: "1500ms" }] },
+      negative: { rates: [{ limit: -5, window: "2s" }] },
+    },
+  }));
+  assert(typeof p !== "string", String(p));
+  const rates = (name: string) =>
+    (p.rules.get(`limits#${name}`)!.spec as { rates: { limit: number; window: string; windowMs: number }[] })
+      .rates.map((r) => [r.limit, r.window, r.windowMs]);
+  assertEquals(rates("truncated"), [[2, "1500ms", 1000]]);
+  assertEquals(rates("negative"), [[0, "2s", 2000]]);
 });
 
 Deno.test("parseRateLimitPolicy: limits, defaults and overrides, and what is wrong named", () => {
@@ -40,7 +71,7 @@ Deno.test("parseRateLimitPolicy: limits, defaults and overrides, and what is wro
   assertEquals([d.phase, d.strategy], ["defaults", "merge"]);
   const bad = [
     [{ limits: { a: limit(1, "10d") } }, 'spec.limits.a.rates[0].window "10d"'],
-    [{ limits: { a: { rates: [{ limit: -1, window: "1s" }] } } }, "rates[0].limit must be a non-negative"],
+    [{ limits: { a: { rates: [{ limit: 1.5, window: "1s" }] } } }, "rates[0].limit must be an integer"],
     [{ limits: { a: limit(1, "1s", { counters: [{}] }) } }, "counters[0].expression must be set"],
     [{ defaults: { limits: {} }, overrides: { limits: {} } }, "mutually exclusive"],
     [{ limits: {}, overrides: { limits: {} } }, "beside spec.overrides"],

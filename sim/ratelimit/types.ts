@@ -21,7 +21,7 @@ export interface Rate {
   limit: number;
   /** The window as written (`10s`, `1m`). */
   window: string;
-  /** The window in milliseconds. */
+  /** The window Limitador counts in, in milliseconds: whole seconds (see `limitadorWindowMs`). */
   windowMs: number;
 }
 

@@ -176,7 +176,8 @@ export async function canICallEach(
     listed: false,
   }));
   const tools = [];
-  for (const tool of view) {
+  // By name, as `tools` prints them: the catalog's order is the order the servers' lists arrived in.
+  for (const tool of view.toSorted((a, b) => a.name.localeCompare(b.name))) {
     const answer = await routedAnswer(gw, identity, { verb: "call", name: tool.name }, session, []);
     tools.push({ ...tool, answer: { ...answer, listed: tool.listed } });
   }

@@ -75,6 +75,8 @@ export interface PolicyReader {
   celHint: string;
   /** Whose view of the headers a header name with upper case misses (`Authorino's request.headers`). */
   headers: string;
+  /** The CEL roots the evaluator declares (default Authorino's). */
+  celRoots?: readonly string[];
 }
 
 const AUTHORINO: PolicyReader = {
@@ -96,7 +98,7 @@ export function policyTextRules(policy: Entry, sink: Sink, reader: PolicyReader)
       reads = read ? [read] : [];
     } else {
       try {
-        compileCel(text.text, { kind: text.kind });
+        compileCel(text.text, { kind: text.kind, roots: reader.celRoots });
       } catch (error) {
         if (!(error instanceof CelCompileError)) throw error;
         const position = error.position;

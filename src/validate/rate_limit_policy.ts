@@ -21,28 +21,14 @@ import { type PolicyReader, policyTextRules } from "./auth_policy.ts";
 import type { Entry, Index, Sink } from "./entries.ts";
 import { formatPath, isObject } from "./path.ts";
 import { parseWindow } from "../../sim/ratelimit/rate_limit_policy.ts";
+import { WASM_SHIM_CEL_ROOTS } from "../../sim/ratelimit/limiter.ts";
 
 const WASM_SHIM: PolicyReader = {
   celHint: "Kuadrant's data plane (the wasm-shim) evaluates this CEL on every request; CEL that does not " +
     "compile never matches, so the limit is not enforced as written.",
   headers: "the wasm-shim's request.headers",
+  celRoots: WASM_SHIM_CEL_ROOTS,
 };
-
-/**
- * The milliseconds of a window that matches the CRD's pattern (Go's `time.ParseDuration` over the
- * units the pattern allows), 0 for a zero window; undefined when it does not match (the schema check
- * reports that).
- */
-export function windowMillis(window: string): number | undefined {
-  // parseWindow refuses a zero window (the simulator cannot count in it); Kuadrant passes it on.
-  return parseWindow(window) ?? (/^(0{1,5}(h|m|s|ms)){1,4}$/.test(window) ? 0 : undefined);
-}
-
-/** The seconds Limitador is given for a window: whole seconds, truncated, as kuadrant-operator does. */
-export function windowSeconds(window: string): number | undefined {
-  const ms = windowMillis(window);
-  return ms === undefined ? undefined : Math.trunc(ms / 1000);
-}
 
 /** Every `limits` map of a spec (implicit defaults, `defaults`, `overrides`) with its path. */
 function* limitMaps(
@@ -57,15 +43,27 @@ function* limitMaps(
   }
 }
 
-function windowRules(policy: Entry, sink: Sink) {
+function rateRules(policy: Entry, sink: Sink) {
   const spec = policy.object.spec;
   if (!isObject(spec)) return;
   for (const { limits, path } of limitMaps(spec)) {
     for (const [name, limit] of Object.entries(limits)) {
       if (!isObject(limit) || !Array.isArray(limit.rates)) continue;
       limit.rates.forEach((rate, i) => {
+        if (isObject(rate) && typeof rate.limit === "number" && rate.limit < 0) {
+          const limitPath = [...path, name, "rates", i, "limit"];
+          sink.add(
+            policy,
+            "warning",
+            "policy.limit",
+            `Field "${formatPath(limitPath)}": limit ${rate.limit} is negative; kuadrant-operator hands ` +
+              "Limitador 0, so every request this limit applies to is refused",
+            limitPath,
+            { hint: "Use 0 to refuse every request on purpose, or a positive limit." },
+          );
+        }
         if (!isObject(rate) || typeof rate.window !== "string") return;
-        const ms = windowMillis(rate.window);
+        const ms = parseWindow(rate.window);
         if (ms === undefined || (ms > 0 && ms % 1000 === 0)) return;
         const ratePath = [...path, name, "rates", i, "window"];
         const field = formatPath(ratePath);
@@ -100,6 +98,6 @@ function windowRules(policy: Entry, sink: Sink) {
 export function rateLimitPolicyRules(index: Index, sink: Sink): void {
   for (const policy of index.ofKind(KIND_RATE_LIMIT_POLICY, KUADRANT_GROUP)) {
     policyTextRules(policy, sink, WASM_SHIM);
-    windowRules(policy, sink);
+    rateRules(policy, sink);
   }
 }

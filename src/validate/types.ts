@@ -152,6 +152,8 @@ export const FINDING_CODES: Readonly<Record<string, string>> = {
   "policy.header":
     "An AuthPolicy or RateLimitPolicy predicate, counter or selector reads a request header the gateway never sets (x-mcp-tool for " +
     "x-mcp-toolname), or a header name with upper case (Authorino sees them in lower case).",
+  "policy.limit":
+    "A RateLimitPolicy rate's limit is negative (Limitador gets 0: every request the limit applies to is refused).",
   "policy.window":
     "A RateLimitPolicy rate's window is not whole seconds (Limitador gets it truncated; under 1s it is 0).",
   "policy.wristband":
