@@ -9,11 +9,13 @@
  * - in a second gateway, V8 heap snapshots before and after opening the
  *   sessions: self size by constructor (the difference divided by N), and the retained size of each
  *   class that gained at least one instance per session (dominator tree of the snapshot);
+ * - with `--allocations`, what opening a session allocates (garbage included) by package and
+ *   function: the allocation rate is what grows V8's young generation;
  * - with `--connections`, the RSS of N idle keep-alive HTTP connections that hold no session, to
  *   separate what Deno's HTTP server keeps per connection from what the gateway keeps per session.
  *
  * `deno run -A bench/heap_session.ts [--sessions 1000] [--top 30] [--warmup 50] [--connections]
- *  [--no-snapshots]
+ *  [--no-snapshots] [--allocations]
  *  [--sim PATH/mod.ts]`
  *
  * @module
@@ -270,6 +272,8 @@ async function main(): Promise<void> {
       connections: { type: "boolean", default: false },
       // RSS and heap only: no second gateway for heap snapshots.
       "no-snapshots": { type: "boolean", default: false },
+      // Also what opening a session allocates (garbage included), by package and function.
+      allocations: { type: "boolean", default: false },
       sim: { type: "string" },
     },
   });
@@ -329,7 +333,10 @@ async function main(): Promise<void> {
     await pool(ids.length, 16, (i) => deleteSession(measured.url, ids[i]));
     measured.session.close();
     await measured.server.stop();
-    if (values["no-snapshots"]) return;
+    if (values["no-snapshots"]) {
+      if (values.allocations) await allocations(config, simArgs, N, warmup, top, say);
+      return;
+    }
 
     const { url, session } = await inspectedGateway(config, simArgs);
     await warmUp(url, warmup);
@@ -378,8 +385,69 @@ async function main(): Promise<void> {
         } |`,
       );
     }
+    if (values.allocations) await allocations(config, simArgs, N, warmup, top, say);
   } finally {
     await stopAll();
+  }
+}
+
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingNode[];
+}
+
+/**
+ * What opening `n` sessions allocates, garbage included, by V8's sampling heap profiler: the
+ * allocation rate is what grows the young generation the suite's RSS figure includes.
+ */
+async function allocations(
+  config: string,
+  simArgs: string[],
+  n: number,
+  warmup: number,
+  top: number,
+  say: (line?: string) => void,
+): Promise<void> {
+  const { url, session } = await inspectedGateway(config, simArgs);
+  await warmUp(url, warmup);
+  await session.send("HeapProfiler.startSampling", {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  await pool(n, 16, (i) => openSession(url, i));
+  const { profile } = await session.send("HeapProfiler.stopSampling") as { profile: { head: SamplingNode } };
+  session.close();
+  const byFunction = new Map<string, number>();
+  const byPackage = new Map<string, number>();
+  let total = 0;
+  const walk = (node: SamplingNode) => {
+    const f = node.callFrame;
+    const file =
+      f.url.replace(/^.*node_modules\/\.deno\//, "npm:").replace(/^file:\/\/.*?\/(sim|bench)\//, "$1/") ||
+      "(native)";
+    const pkg = file.startsWith("npm:") ? file.split("/")[0] : file;
+    const key = `${f.functionName || "(anonymous)"} ${file}:${f.lineNumber + 1}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + node.selfSize);
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const c of node.children) walk(c);
+  };
+  walk(profile.head);
+  say();
+  say(`Allocated while opening ${n} sessions (sampled, garbage included): ${kib(total / n)} per session.`);
+  say();
+  say("| package or file | allocated per session |");
+  say("|---|---:|");
+  for (const [k, v] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
+    say(`| \`${k}\` | ${kib(v / n)} |`);
+  }
+  say();
+  say("| function | allocated per session |");
+  say("|---|---:|");
+  for (const [k, v] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    say(`| \`${k}\` | ${kib(v / n)} |`);
   }
 }
 
