@@ -70,6 +70,13 @@ interface Path {
   gc: boolean;
   /** Starts the hop afresh, for a peer that must not carry one measurement's state into the next. */
   restart?: () => Promise<void>;
+  /**
+   * Sessions are left open until the hop is stopped: mcp-hub 4.2.1 recurses on every client that
+   * disconnects (its close handler closes the server, which calls the handler again, until the stack
+   * overflows), which under Deno takes seconds and hundreds of MiB per session and would be measured
+   * as part of whatever runs next.
+   */
+  keepOpen?: boolean;
 }
 
 /** The Go floor's label: the #15 targets and the peers' ratios are taken against it. */
@@ -166,8 +173,16 @@ interface MemoryResult {
   openSeconds: number;
 }
 
-/** RSS (and V8 heap, after a full GC, where the process allows) of `server` with `sessions` idle sessions on `p`. */
-async function sessionMemory(p: Path, server: Server, sessions: number): Promise<MemoryResult> {
+/**
+ * RSS (and V8 heap, after a full GC, where the process allows) of `server` with `sessions` idle sessions
+ * on `p`; the closers of sessions a {@linkcode Path.keepOpen} path leaves open go to `left`.
+ */
+async function sessionMemory(
+  p: Path,
+  server: Server,
+  sessions: number,
+  left: Array<() => Promise<void>>,
+): Promise<MemoryResult> {
   const settle = async () => {
     const heap = p.gc ? await server.collectGarbage() : NaN;
     await sleep(200);
@@ -175,14 +190,19 @@ async function sessionMemory(p: Path, server: Server, sessions: number): Promise
   };
   // Warm-up: the first sessions of a fresh process also compile code and fill caches once.
   const warm = await pool(Array.from({ length: 50 }, (_, i) => i), 16, (i) => openIdle(p, i));
-  await pool(warm, 16, (close) => close());
+  if (p.keepOpen) left.push(...warm);
+  else await pool(warm, 16, (close) => close());
   const before = await settle();
   const t0 = performance.now();
   const closers = await pool(Array.from({ length: sessions }, (_, i) => i), 16, (i) => openIdle(p, i));
   const openSeconds = (performance.now() - t0) / 1000;
   const open = await settle();
-  await pool(closers, 16, (close) => close());
-  const after = await settle();
+  let after = { heap: NaN, rss: NaN };
+  if (p.keepOpen) left.push(...closers);
+  else {
+    await pool(closers, 16, (close) => close());
+    after = await settle();
+  }
   return {
     sessions,
     rssBefore: before.rss,
@@ -224,10 +244,19 @@ async function sessionsAtScale(
   url: string,
   sessions: number,
   inFlight: number,
+  boundMs: number,
 ): Promise<ScaleResult> {
   let firstError: string | undefined;
   const note = (error: unknown) => {
     firstError ??= error instanceof Error ? error.message : String(error);
+  };
+  // Past the bound nothing new starts (counted as failed), so a slow run ends instead of running on
+  // behind the next one.
+  const deadline = performance.now() + boundMs;
+  const inTime = () => {
+    if (performance.now() > deadline) {
+      throw new Error(`not attempted: the run passed its ${boundMs / 1000} s bound`);
+    }
   };
   const openMs: number[] = [];
   const listMs: number[] = [];
@@ -238,6 +267,7 @@ async function sessionsAtScale(
     async (i) => {
       const s = performance.now();
       try {
+        inTime();
         const sid = await openRawSession(url, i);
         openMs.push(performance.now() - s);
         return sid;
@@ -253,6 +283,7 @@ async function sessionsAtScale(
   const listed = await pool(open, inFlight, async (sid, i) => {
     const s = performance.now();
     try {
+      inTime();
       const res = await fetch(url, {
         method: "POST",
         headers: {
@@ -333,7 +364,10 @@ const PEER_NOTES: Record<string, string> = {
     "request a POST whose answer comes back on the stream) and forwards every client's calls on one backend " +
     "session it opened at start-up (Streamable HTTP, tool names prefixed `slow__`): no backend session per " +
     "client and no per-client isolation, which is less work per call than the simulator does. Its idle " +
-    "session is an open SSE stream with an SDK Server.",
+    "session is an open SSE stream with an SDK Server. A client that disconnects sends it into a recursion " +
+    "(its close handler closes the server, which calls the handler again until the stack overflows; under " +
+    "Node too, where it ends sooner), so its sessions are left open until it is stopped: its memory figure " +
+    "has no after-close column, and it is restarted before each measurement as vMCP is.",
 };
 
 /** Runs the gateway suite. */
@@ -348,6 +382,8 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
   const notes = result.notes;
   const servers: Server[] = [];
   const clients: Client[] = [];
+  // Idle sessions of a keepOpen path, closed once their server is gone.
+  const leftOpen: Array<() => Promise<void>> = [];
   try {
     const fixture = await startServer("fixture slow", "bench/fixture_server.ts", ["slow"]);
     servers.push(fixture.server);
@@ -392,48 +428,52 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     }
     // Peers: other MCP gateways in front of the same fixture, each with its own tool-name prefix.
     const peers: Path[] = [];
-    const vmcp = await installVmcp();
-    if ("path" in vmcp) {
+    // Each peer is started afresh before every measurement (see PEER_NOTES), so its path follows the
+    // process it runs in.
+    const peerPath = async (
+      fields: Omit<Path, "url" | "hop" | "restart">,
+      start: (dir: string) => Promise<{ server: Server; url: string }>,
+    ): Promise<Path> => {
       let runs = 0;
-      const start = async () => {
-        const started = await startVmcp(vmcp.path, fixture.url, `${ctx.tmp}/vmcp-${runs++}`);
+      const run = async () => {
+        const started = await start(`${ctx.tmp}/${fields.label.replaceAll(/\W+/g, "-")}-${runs++}`);
         servers.push(started.server);
         return started;
       };
-      const first = await start();
-      const peer: Path = {
-        ...base,
-        gc: false,
-        label: `ToolHive vMCP ${VMCP_VERSION}`,
-        kind: "peer",
-        url: first.url,
-        prefix: "slow_",
-        hop: first.server,
+      const first = await run();
+      const path: Path = { ...fields, url: first.url, hop: first.server };
+      path.restart = async () => {
+        await path.hop?.stop();
+        const next = await run();
+        path.hop = next.server;
+        path.url = next.url;
       };
-      peer.restart = async () => {
-        await peer.hop?.stop();
-        const next = await start();
-        peer.hop = next.server;
-        peer.url = next.url;
-      };
-      peers.push(peer);
+      return path;
+    };
+    const vmcp = await installVmcp();
+    if ("path" in vmcp) {
+      peers.push(
+        await peerPath(
+          { ...base, gc: false, label: `ToolHive vMCP ${VMCP_VERSION}`, kind: "peer", prefix: "slow_" },
+          (dir) => startVmcp(vmcp.path, fixture.url, dir),
+        ),
+      );
       notes.push(PEER_NOTES.vmcp);
     } else {
       notes.push(`ToolHive vMCP was not measured: ${vmcp.reason}.`);
     }
     const hubCli = await installMcpHub();
     if ("path" in hubCli) {
-      const hub = await startMcpHub(hubCli.path, fixture.url, `${ctx.tmp}/mcp-hub`);
-      servers.push(hub.server);
-      peers.push({
-        label: `mcp-hub ${MCP_HUB_VERSION}`,
-        kind: "peer",
-        url: hub.url,
-        prefix: "slow__",
-        transport: "sse",
-        gc: true,
-        hop: hub.server,
-      });
+      peers.push(
+        await peerPath({
+          label: `mcp-hub ${MCP_HUB_VERSION}`,
+          kind: "peer",
+          prefix: "slow__",
+          transport: "sse",
+          gc: true,
+          keepOpen: true,
+        }, (dir) => startMcpHub(hubCli.path, fixture.url, dir)),
+      );
       notes.push(PEER_NOTES["mcp-hub"]);
     } else {
       notes.push(`mcp-hub was not measured: ${hubCli.reason}.`);
@@ -452,11 +492,16 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     const memory: Record<string, MemoryResult> = {};
     for (const p of paths) {
       memory[p.label] = await withTimeout(
-        sessionMemory(p, p.hop ?? fixture.server, sessions),
+        sessionMemory(p, p.hop ?? fixture.server, sessions, leftOpen),
         240_000,
         `${p.label} sessions`,
       );
     }
+
+    // A path that left its idle sessions open gets a fresh process now, and its sessions are closed
+    // once their server is gone (before the SSE clients start reconnecting to it).
+    for (const p of paths) if (p.keepOpen) await p.restart?.();
+    await pool(leftOpen.splice(0), 64, (close) => close());
 
     // Latency: one session per path, sequential calls in rotating blocks so drift in machine load
     // hits every path alike. A peer that is restarted gets a new session (and warm-up calls) first.
@@ -469,8 +514,10 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     };
     const fresh = async (p: Path) => {
       if (!p.restart) return;
-      await single.get(p)?.close().catch(() => {});
+      const old = single.get(p);
       await p.restart();
+      // Closed once its server is gone (see Path.keepOpen).
+      await old?.close().catch(() => {});
       await withTimeout(sequential(await session(p), p, 3), 60_000, `${p.label} warm-up`);
     };
     for (const p of paths) await session(p);
@@ -509,8 +556,9 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     const pools = await sessionPools(paths, { concurrency, connect: connectPath, opened: clients });
     const freshPool = async (p: Path) => {
       if (!p.restart) return;
-      await Promise.all(pools.get(p)!.map((c) => c.close().catch(() => {})));
+      const old = pools.get(p)!;
       await p.restart();
+      await Promise.all(old.map((c) => c.close().catch(() => {})));
       const next = await Promise.all(Array.from({ length: concurrency }, () => connectPath(p)));
       clients.push(...next);
       await Promise.all(next.map((c) => sequential(c, p, 1)));
@@ -535,9 +583,10 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     const tput: Record<string, LoadSummary> = Object.fromEntries(
       paths.map((p) => [p.label, summarizeLoads(loads.get(p)!, ["fixture", "hop", "client"])]),
     );
-    await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
-    // The peers are done: their processes must not hold the fixture's descriptors during the scale runs.
+    // The peers are done: their processes must not hold the fixture's descriptors during the scale runs
+    // (stopped first: mcp-hub would spend its time on the disconnects, see Path.keepOpen).
     await Promise.allSettled(peers.map((p) => p.hop?.stop()));
+    await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
 
     // Last, since it leaves both processes larger: many sessions at once, each size on the fixture and
     // then the gateway. A size is skipped, with the measured reason, when the machine cannot hold it.
@@ -560,9 +609,10 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
           r = skippedScale(size, `the open-files limit is ${filesLimit}`);
         } else {
           try {
+            const boundMs = ctx.quick ? 60_000 : 240_000;
             r = await withTimeout(
-              sessionsAtScale(server, p.url, size, scaleInFlight),
-              ctx.quick ? 60_000 : 240_000,
+              sessionsAtScale(server, p.url, size, scaleInFlight, boundMs),
+              boundMs + 60_000,
               `${p.label} ${size} sessions at scale`,
             );
           } catch (error) {
@@ -579,7 +629,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     // Rows of ratios to a reference path for every other path: to direct, and to the Go floor.
     const references = [direct, ...(goFloor ? [goFloor] : [])];
     const ratioRows = <T>(list: Path[], cells: (x: T, ref: T) => string[], of: (p: Path) => T) =>
-      references.flatMap((ref) =>
+      references.filter((ref) => list.includes(ref)).flatMap((ref) =>
         list.filter((p) => p !== ref && (ref === direct || p.kind === "gateway" || p.kind === "peer"))
           .map((p) => [`${p.label} / ${ref.label}`, ...cells(of(p), of(ref))])
       );
@@ -591,7 +641,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
           const x = st[p.label];
           return [p.label, ms(x.median), ms(x.p90), ms(x.p99), ms(x.mean), ms(x.max)];
         }),
-        ...ratioRows<Stats>(list.filter((p) => st[p.label]), (x, r) => [
+        ...ratioRows<Stats>(list, (x, r) => [
           ratio(x.median / r.median),
           ratio(x.p90 / r.p90),
           ratio(x.p99 / r.p99),
@@ -833,6 +883,16 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
         ]),
       ],
     });
+    const fixtureCpu = (p: Path) => tput[p.label].cpuMsPerCall.fixture;
+    for (const p of peers) {
+      notes.push(
+        `Through ${p.label} the fixture spent ${fixtureCpu(p).toFixed(3)} ms of CPU per call under load, ` +
+          `${
+            ratio(fixtureCpu(p) / fixtureCpu(direct))
+          } of what it spent on direct calls (through the gateway ` +
+          `${ratio(fixtureCpu(through) / fixtureCpu(direct))}): the backend work the peer causes per call.`,
+      );
+    }
     const perCall = (label: string, name: string) => (latencyCpu[label][name] / sequentialCalls).toFixed(3);
     notes.push(
       "Clients are the project's MCP client (src/mcp/client.ts connectGateway, the SDK's Streamable HTTP " +
@@ -917,7 +977,8 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
       },
     };
   } finally {
-    await Promise.all(clients.map((c) => c.close().catch(() => {})));
     await Promise.allSettled(servers.map((s) => s.stop()));
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await pool(leftOpen.splice(0), 64, (close) => close());
   }
 }
