@@ -353,8 +353,8 @@ const serverProcess = (p: Path) => (p.kind === "direct" ? "fixture (direct)" : p
 const PEER_NOTES: Record<string, string> = {
   vmcp: `ToolHive vMCP ${VMCP_VERSION} (Go; Streamable HTTP to clients and to the backend, anonymous ` +
     "incoming auth, no outgoing auth, tool names prefixed `slow_`) opens a new backend session for every " +
-    "tools/call instead of keeping one per client session as the simulator does, and holds the connections " +
-    "for a while (about 1.7 per call), so it does more backend work per call than the simulator; it is " +
+    "tools/call instead of keeping one per client session as the simulator does, and holds its backend " +
+    "connections for a while after each call, so it does more backend work per call than the simulator; it is " +
     "started afresh before each measurement (the memory figure, each latency block, each load run) so the " +
     "fixture does not run out of descriptors. Its memory is RSS only: a Go process cannot be asked for a " +
     "full GC here and returns freed memory to the OS lazily.",
@@ -744,7 +744,8 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
       title:
         `Memory per idle session: ${sessions} sessions opened (initialize + notifications/initialized) ` +
         "and kept open, measured on the process holding them (the fixture for direct, the hop otherwise), " +
-        "freshly started (after 50 warm-up sessions opened and closed); after a full GC where the process " +
+        "freshly started (after 50 warm-up sessions opened and closed, left open on mcp-hub); after a full GC " +
+        "where the process " +
         "allows it (V8 heap n/a: a Go process)",
       columns: [
         "server process",
