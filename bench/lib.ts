@@ -213,6 +213,8 @@ export class Server {
       return s;
     });
     void this.#pump(this.#child.stdout, (line) => {
+      // Bounded: a peer that logs every request must not grow the harness while nobody waits for a line.
+      if (this.#lines.length >= 10_000) this.#lines.shift();
       this.#lines.push(line);
       this.#wake();
     });
@@ -225,6 +227,11 @@ export class Server {
   /** Process id (the `deno` process itself, not a shell). */
   get pid(): number {
     return this.#child.pid;
+  }
+
+  /** Whether the process has exited. */
+  get exited(): boolean {
+    return this.#exited;
   }
 
   /** The last few kilobytes of standard error. */

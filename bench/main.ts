@@ -35,8 +35,9 @@ const SUITES: Record<string, { run: Suite; timeoutMs: number; what: string }> = 
   validate: { run: validateSuite, timeoutMs: 10 * 60_000, what: "validate 1,000 documents vs kubectl" },
   gateway: {
     run: gatewaySuite,
-    timeoutMs: 15 * 60_000,
-    what: "gateway vs direct: latency, throughput, memory",
+    // Two peers (vMCP restarted per measurement) and 10,000 + 20,000 sessions at scale on two processes.
+    timeoutMs: 30 * 60_000,
+    what: "gateway vs direct, floors and peer gateways: latency, throughput, memory, sessions at scale",
   },
   auth: {
     run: authSuite,

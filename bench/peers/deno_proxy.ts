@@ -2,13 +2,13 @@
  * The cheapest hop Deno offers, for the gateway suite's floor: a reverse proxy that forwards every
  * request to one MCP endpoint with `fetch` and streams the answer back, knowing nothing of MCP (no
  * parsing, no sessions, no renaming). `deno run -A bench/peers/deno_proxy.ts URL [--port N]` prints
- * `listening deno-proxy URL` when ready; exits on SIGTERM or SIGINT.
+ * `listening deno-proxy URL` when ready; exits on SIGTERM or SIGINT and runs a full GC on SIGUSR2.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { untilStopped } from "../gc_signal.ts";
+import { installGcSignal, untilStopped } from "../gc_signal.ts";
 
 /** Request headers a proxy must not forward (hop-by-hop, or set by fetch itself). */
 const HOP_HEADERS = ["host", "connection", "keep-alive", "transfer-encoding", "content-length"];
@@ -45,7 +45,10 @@ async function main(args: string[]): Promise<number> {
       return new Response(`Bad gateway: ${err instanceof Error ? err.message : err}\n`, { status: 502 });
     }
   });
+  // The suite measures this process's memory per idle session after a full GC, as the gateway's.
+  const removeGc = installGcSignal();
   await untilStopped();
+  removeGc();
   await server.shutdown();
   return 0;
 }
