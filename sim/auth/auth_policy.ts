@@ -16,13 +16,11 @@ import { byAge, isAuthPolicy, type ParsedPolicy, parsePolicy } from "./auth_poli
 import { invalidPolicyRow, type PolicyRow, policyRow } from "./auth_policy_rows.ts";
 import {
   type BrokerRule,
-  describeTarget,
   missingTarget,
-  onGateway,
-  onRoute,
   policiesAlongPath,
   type PolicyTargets,
   type RouteTarget,
+  whyAppliesNowhere,
 } from "./auth_policy_targets.ts";
 import { type Obj, objectKey } from "./kube_object.ts";
 import type { AuthConfigSpec } from "./types.ts";
@@ -128,21 +126,9 @@ export function resolveAuthPolicies(
   }
   for (const [policy, row] of rowOf) {
     if (row.appliesTo.length) continue;
-    const served = onGateway(policy, targets) || onRoute(policy, targets.brokerRoute) ||
-      (targets.tokensRoute && onRoute(policy, targets.tokensRoute)) ||
-      [...targets.servers.values()].some((r) => onRoute(policy, r));
-    row.reason = served
-      ? "superseded: more specific defaults or broader overrides replace all of its rules"
-      : `${describeTarget(policy)} serves nothing the simulator serves (no registration routes through it)`;
-    if (!served) {
-      problems.push({
-        policy: policy.key,
-        code: "not-served",
-        message: `AuthPolicy ${policy.key} targets ${
-          describeTarget(policy)
-        }, which no request to this gateway passes.`,
-      });
-    }
+    const why = whyAppliesNowhere(policy, targets, "rules");
+    row.reason = why.reason;
+    if (why.problem) problems.push(why.problem);
   }
   return { broker, servers, problems, rows };
 }

@@ -91,33 +91,56 @@ function rulesOf(proper: Obj, source: string): { rules: RuleMap; hasScheme: bool
   return { rules, hasScheme: true };
 }
 
-/** Parses one AuthPolicy object; a string (one sentence naming the policy and field) says why it cannot be used. */
-export function parsePolicy(object: Obj): ParsedPolicy | string {
+/** What every Kuadrant policy shares: its identity, target, phase and strategy. */
+export type PolicyEnvelope = Omit<ParsedPolicy, "rules" | "hasScheme" | "kind"> & {
+  /** The object that holds the phase's rules (`spec`, `spec.defaults` or `spec.overrides`). */
+  proper: Obj;
+  /** Its path for messages (`spec`, `spec.defaults`, `spec.overrides`). */
+  at: string;
+};
+
+/** Options of {@linkcode parsePolicyEnvelope}: how the kind writes its implicit defaults. */
+export interface EnvelopeOptions {
+  /** The kind, for messages. */
+  kind: "AuthPolicy" | "RateLimitPolicy";
+  /** The field of the bare spec that holds the rules (`rules`, `limits`), for messages. */
+  implicit: string;
+  /** The fields of the bare spec that make it implicit defaults. */
+  bare: readonly string[];
+}
+
+/**
+ * The parts of a Kuadrant policy kuadrant-operator reads the same for every kind: `targetRef`,
+ * `defaults` versus `overrides` versus the bare spec, and `strategy`. A string (one sentence naming
+ * the policy and field) says why it cannot be used.
+ */
+export function parsePolicyEnvelope(object: Obj, options: EnvelopeOptions): PolicyEnvelope | string {
+  const { kind: policyKind, implicit } = options;
   const meta = isObj(object.metadata) ? object.metadata : {};
   const namespace = str(meta.namespace) ?? "default";
   const name = str(meta.name) ?? "";
   const key = `${namespace}/${name}`;
   const spec = isObj(object.spec) ? object.spec : undefined;
-  if (!spec) return `AuthPolicy ${key} has no spec.`;
+  if (!spec) return `${policyKind} ${key} has no spec.`;
   const ref = isObj(spec.targetRef) ? spec.targetRef : undefined;
   const kind = str(ref?.kind);
   const targetName = str(ref?.name);
   if (!ref || !targetName || (kind !== "Gateway" && kind !== "HTTPRoute")) {
-    return `AuthPolicy ${key} field spec.targetRef must name a Gateway or an HTTPRoute (kind ${
+    return `${policyKind} ${key} field spec.targetRef must name a Gateway or an HTTPRoute (kind ${
       kind ?? "missing"
     }).`;
   }
   if ((str(ref.group) ?? "") !== GATEWAY_API) {
-    return `AuthPolicy ${key} field spec.targetRef.group must be ${GATEWAY_API}, got ${
+    return `${policyKind} ${key} field spec.targetRef.group must be ${GATEWAY_API}, got ${
       JSON.stringify(ref.group ?? "")
     }.`;
   }
-  const bare = spec.rules !== undefined || spec.when !== undefined || spec.patterns !== undefined;
+  const bare = options.bare.some((field) => spec[field] !== undefined);
   if (spec.defaults !== undefined && spec.overrides !== undefined) {
-    return `AuthPolicy ${key} sets both spec.defaults and spec.overrides; they are mutually exclusive.`;
+    return `${policyKind} ${key} sets both spec.defaults and spec.overrides; they are mutually exclusive.`;
   }
   if ((spec.defaults !== undefined || spec.overrides !== undefined) && bare) {
-    return `AuthPolicy ${key} sets spec.rules (implicit defaults) beside spec.${
+    return `${policyKind} ${key} sets spec.${implicit} (implicit defaults) beside spec.${
       spec.defaults !== undefined ? "defaults" : "overrides"
     }; they are mutually exclusive.`;
   }
@@ -126,15 +149,15 @@ export function parsePolicy(object: Obj): ParsedPolicy | string {
     : spec.overrides !== undefined
     ? "overrides"
     : "rules";
+  const at = phase === "rules" ? "spec" : `spec.${phase}`;
   const proper = phase === "rules" ? spec : spec[phase];
-  if (!isObj(proper)) return `AuthPolicy ${key} field spec.${phase} must be an object.`;
+  if (!isObj(proper)) return `${policyKind} ${key} field ${at} must be an object.`;
   const strategy = phase === "rules" ? "atomic" : (str(proper.strategy) ?? "atomic");
   if (strategy !== "atomic" && strategy !== "merge") {
-    return `AuthPolicy ${key} field spec.${phase}.strategy must be atomic or merge, got ${
+    return `${policyKind} ${key} field ${at}.strategy must be atomic or merge, got ${
       JSON.stringify(strategy)
     }.`;
   }
-  const { rules, hasScheme } = rulesOf(proper, key);
   const createdText = str(meta.creationTimestamp);
   const created = createdText ? Date.parse(createdText) : NaN;
   return {
@@ -148,9 +171,21 @@ export function parsePolicy(object: Obj): ParsedPolicy | string {
     ...(str(ref.sectionName) ? { sectionName: str(ref.sectionName) } : {}),
     phase,
     strategy,
-    rules,
-    hasScheme,
+    proper,
+    at,
   };
+}
+
+/** Parses one AuthPolicy object; a string (one sentence naming the policy and field) says why it cannot be used. */
+export function parsePolicy(object: Obj): ParsedPolicy | string {
+  const envelope = parsePolicyEnvelope(object, {
+    kind: "AuthPolicy",
+    implicit: "rules",
+    bare: ["rules", "when", "patterns"],
+  });
+  if (typeof envelope === "string") return envelope;
+  const { proper, at: _at, ...policy } = envelope;
+  return { ...policy, ...rulesOf(proper, policy.key) };
 }
 
 /** Kuadrant's `ObjectsByCreationTimestamp`: oldest first, then `namespace/name`. */

@@ -300,3 +300,33 @@ export function policyTargetsFromObjects(
     otherRoutes,
   };
 }
+
+/**
+ * Why a policy that applies nowhere does not: superseded by more specific defaults or broader
+ * overrides when its target serves requests (`reason` only), else a target no request passes (also a
+ * `not-served` problem). `what` names what a policy holds (`rules`, `limits`).
+ */
+export function whyAppliesNowhere(
+  policy: ParsedPolicy,
+  targets: PolicyTargets,
+  what: "rules" | "limits",
+): { reason: string; problem?: { policy: string; code: "not-served"; message: string } } {
+  const served = onGateway(policy, targets) || onRoute(policy, targets.brokerRoute) ||
+    (targets.tokensRoute && onRoute(policy, targets.tokensRoute)) ||
+    [...targets.servers.values()].some((r) => onRoute(policy, r));
+  if (served) {
+    return { reason: `superseded: more specific defaults or broader overrides replace all of its ${what}` };
+  }
+  return {
+    reason: `${
+      describeTarget(policy)
+    } serves nothing the simulator serves (no registration routes through it)`,
+    problem: {
+      policy: policy.key,
+      code: "not-served",
+      message: `${policy.kind ?? "AuthPolicy"} ${policy.key} targets ${
+        describeTarget(policy)
+      }, which no request to this gateway passes.`,
+    },
+  };
+}

@@ -12,18 +12,17 @@
  * @module
  */
 import { effectiveRules } from "../auth/auth_policy_merge.ts";
-import { byAge, type ParsedPolicy, type RuleMap } from "../auth/auth_policy_parse.ts";
+import { byAge, type ParsedPolicy, parsePolicyEnvelope, type RuleMap } from "../auth/auth_policy_parse.ts";
 import {
   type BrokerRule,
   describeTarget,
   missingTarget,
-  onGateway,
-  onRoute,
   policiesAlongPath,
   type PolicyTargets,
   type RouteTarget,
+  whyAppliesNowhere,
 } from "../auth/auth_policy_targets.ts";
-import { GATEWAY_API, groupOf, isObj, type Obj, objectKey, str } from "../auth/kube_object.ts";
+import { groupOf, isObj, type Obj, objectKey, str } from "../auth/kube_object.ts";
 import type { Rate } from "./types.ts";
 
 export type { Rate } from "./types.ts";
@@ -157,48 +156,14 @@ function predicates(list: unknown): string[] | string {
 
 /** Parses one RateLimitPolicy; a string (one sentence naming the policy and field) says why it cannot be used. */
 export function parseRateLimitPolicy(object: Obj): ParsedPolicy | string {
-  const meta = isObj(object.metadata) ? object.metadata : {};
-  const namespace = str(meta.namespace) ?? "default";
-  const name = str(meta.name) ?? "";
-  const key = `${namespace}/${name}`;
-  const spec = isObj(object.spec) ? object.spec : undefined;
-  if (!spec) return `RateLimitPolicy ${key} has no spec.`;
-  const ref = isObj(spec.targetRef) ? spec.targetRef : undefined;
-  const kind = str(ref?.kind);
-  const targetName = str(ref?.name);
-  if (!ref || !targetName || (kind !== "Gateway" && kind !== "HTTPRoute")) {
-    return `RateLimitPolicy ${key} field spec.targetRef must name a Gateway or an HTTPRoute (kind ${
-      kind ?? "missing"
-    }).`;
-  }
-  if ((str(ref.group) ?? "") !== GATEWAY_API) {
-    return `RateLimitPolicy ${key} field spec.targetRef.group must be ${GATEWAY_API}, got ${
-      JSON.stringify(ref.group ?? "")
-    }.`;
-  }
-  const bare = spec.limits !== undefined || spec.when !== undefined;
-  if (spec.defaults !== undefined && spec.overrides !== undefined) {
-    return `RateLimitPolicy ${key} sets both spec.defaults and spec.overrides; they are mutually exclusive.`;
-  }
-  if ((spec.defaults !== undefined || spec.overrides !== undefined) && bare) {
-    return `RateLimitPolicy ${key} sets spec.limits (implicit defaults) beside spec.${
-      spec.defaults !== undefined ? "defaults" : "overrides"
-    }; they are mutually exclusive.`;
-  }
-  const phase = spec.defaults !== undefined
-    ? "defaults"
-    : spec.overrides !== undefined
-    ? "overrides"
-    : "rules";
-  const at = phase === "rules" ? "spec" : `spec.${phase}`;
-  const proper = phase === "rules" ? spec : spec[phase];
-  if (!isObj(proper)) return `RateLimitPolicy ${key} field ${at} must be an object.`;
-  const strategy = phase === "rules" ? "atomic" : (str(proper.strategy) ?? "atomic");
-  if (strategy !== "atomic" && strategy !== "merge") {
-    return `RateLimitPolicy ${key} field ${at}.strategy must be atomic or merge, got ${
-      JSON.stringify(strategy)
-    }.`;
-  }
+  const envelope = parsePolicyEnvelope(object, {
+    kind: "RateLimitPolicy",
+    implicit: "limits",
+    bare: ["limits", "when"],
+  });
+  if (typeof envelope === "string") return envelope;
+  const { proper, at, ...policy } = envelope;
+  const key = policy.key;
   const rules: RuleMap = new Map();
   const when = predicates(proper.when);
   if (typeof when === "string") return `RateLimitPolicy ${key} field ${at}.when${when}`;
@@ -210,19 +175,9 @@ export function parseRateLimitPolicy(object: Obj): ParsedPolicy | string {
     // The policy's own `when` travels with each limit, as Kuadrant puts it in each limit's conditions.
     rules.set(`limits#${limitName}`, { spec: { ...limit, when: [...when, ...limit.when] }, source: key });
   }
-  const createdText = str(meta.creationTimestamp);
-  const created = createdText ? Date.parse(createdText) : NaN;
   return {
-    key,
+    ...policy,
     kind: "RateLimitPolicy",
-    namespace,
-    name,
-    created: Number.isNaN(created) ? Number.MAX_SAFE_INTEGER : created,
-    targetKind: kind,
-    targetName,
-    ...(str(ref.sectionName) ? { sectionName: str(ref.sectionName) } : {}),
-    phase,
-    strategy,
     rules,
     hasScheme: limits !== undefined && Object.keys(limits).length > 0,
   };
@@ -315,21 +270,9 @@ export function resolveRateLimitPolicies(
   for (const policy of parsed) {
     const row = rowOf.get(policy.key)!;
     if (row.appliesTo.length) continue;
-    const served = onGateway(policy, targets) || onRoute(policy, targets.brokerRoute) ||
-      (targets.tokensRoute && onRoute(policy, targets.tokensRoute)) ||
-      [...targets.servers.values()].some((r) => onRoute(policy, r));
-    row.reason = served
-      ? "superseded: more specific defaults or broader overrides replace all of its limits"
-      : `${describeTarget(policy)} serves nothing the simulator serves (no registration routes through it)`;
-    if (!served) {
-      problems.push({
-        policy: policy.key,
-        code: "not-served",
-        message: `RateLimitPolicy ${policy.key} targets ${
-          describeTarget(policy)
-        }, which no request to this gateway passes.`,
-      });
-    }
+    const why = whyAppliesNowhere(policy, targets, "limits");
+    row.reason = why.reason;
+    if (why.problem) problems.push(why.problem);
   }
   return { broker, servers, problems, rows };
 }
