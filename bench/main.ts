@@ -79,6 +79,30 @@ function usage(): string {
   ].join("\n");
 }
 
+/**
+ * Every suite's target rows in one table (each suite's "Target" tables, read by their column names),
+ * so the verdicts can be read in one place; the suites' sections below hold the measurements.
+ */
+function targetsSummary(file: ResultsFile): string[] {
+  const rows: string[][] = [];
+  for (const name of Object.keys(SUITES)) {
+    const s = file.suites[name];
+    if (!s) continue;
+    for (const t of s.tables.filter((t) => t.title.startsWith("Target"))) {
+      const col = (n: string) => t.columns.indexOf(n);
+      const [measured, verdict, target] = [col("measured"), col("verdict"), col("target")];
+      if (measured < 0 || verdict < 0) continue;
+      for (const r of t.rows) {
+        const what = target >= 0 ? `${r[0]} (target ${r[target]})` : r[0];
+        rows.push([name, s.startedAt.slice(0, 16).replace("T", " "), what, r[measured], r[verdict]]);
+      }
+    }
+  }
+  if (!rows.length) return [];
+  const table = { title: "", columns: ["suite", "ran (UTC)", "target", "measured", "verdict"], rows };
+  return ["## Targets, every suite", "", markdownTable(table), ""];
+}
+
 function renderMarkdown(file: ResultsFile): string {
   const m = file.machine;
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(" / ");
@@ -100,6 +124,7 @@ function renderMarkdown(file: ResultsFile): string {
     `| load average (1/5/15 min) at start | ${load(m.loadavg)} |`,
     "",
   ];
+  out.push(...targetsSummary(file));
   for (const name of Object.keys(SUITES)) {
     const s = file.suites[name];
     if (!s) continue;
