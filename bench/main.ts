@@ -1,5 +1,5 @@
 /**
- * `deno task bench [startup|validate|gateway|auth|all] [--quick]`: speed and memory compared side by side
+ * `deno task bench [startup|validate|gateway|tools-cli|auth|all] [--quick]`: speed and memory compared side by side
  * with the direct path and with peers in the same run. Writes `bench/results/latest.json` and
  * `latest.md` (a full run's suites replace the same suites there) plus a dated copy of this run;
  * `--quick` is a short smoke run written to `bench/results/quick.*` only.
@@ -23,6 +23,7 @@ import {
   withTimeout,
 } from "./lib.ts";
 import { startupSuite } from "./startup.ts";
+import { toolsCliSuite } from "./tools_cli.ts";
 import { validateSuite } from "./validate.ts";
 
 type Suite = (ctx: SuiteContext, result: SuiteResult) => Promise<void>;
@@ -34,6 +35,11 @@ const SUITES: Record<string, { run: Suite; timeoutMs: number; what: string }> = 
     run: gatewaySuite,
     timeoutMs: 15 * 60_000,
     what: "gateway vs direct: latency, throughput, memory",
+  },
+  "tools-cli": {
+    run: toolsCliSuite,
+    timeoutMs: 15 * 60_000,
+    what: "kubectl mcp tools -A, 20 port-forwarded registrations, vs the servers directly",
   },
   auth: {
     run: authSuite,
@@ -54,7 +60,7 @@ interface ResultsFile {
 
 function usage(): string {
   return [
-    "Usage: deno task bench [startup|validate|gateway|auth|all]... [--quick]",
+    "Usage: deno task bench [startup|validate|gateway|tools-cli|auth|all]... [--quick]",
     "",
     ...Object.entries(SUITES).map(([name, s]) => `  ${name.padEnd(9)} ${s.what}`),
     "  all       every suite (the default)",
