@@ -1,6 +1,6 @@
 /**
- * `deno task bench [SUITE...|all] [--quick]` (suites: startup, validate, gateway, auth, ratelimit, scale):
- * speed and memory compared side by side
+ * `deno task bench [SUITE...|all] [--quick]` (suites: startup, validate, gateway, tools-cli, auth, ratelimit,
+ * scale): speed and memory compared side by side
  * with the direct path and with peers in the same run. Writes `bench/results/latest.json` and
  * `latest.md` (a full run's suites replace the same suites there) plus a dated copy of this run;
  * `--quick` is a short smoke run written to `bench/results/quick.*` only.
@@ -26,6 +26,7 @@ import {
 } from "./lib.ts";
 import { scaleSuite } from "./scale.ts";
 import { startupSuite } from "./startup.ts";
+import { toolsCliSuite } from "./tools_cli.ts";
 import { validateSuite } from "./validate.ts";
 
 type Suite = (ctx: SuiteContext, result: SuiteResult) => Promise<void>;
@@ -38,6 +39,11 @@ const SUITES: Record<string, { run: Suite; timeoutMs: number; what: string }> = 
     // Two peers (vMCP restarted per measurement) and 10,000 + 20,000 sessions at scale on two processes.
     timeoutMs: 30 * 60_000,
     what: "gateway vs direct, floors and peer gateways: latency, throughput, memory, sessions at scale",
+  },
+  "tools-cli": {
+    run: toolsCliSuite,
+    timeoutMs: 15 * 60_000,
+    what: "kubectl mcp tools -A, 20 port-forwarded registrations, vs the servers directly",
   },
   auth: {
     run: authSuite,
@@ -70,8 +76,8 @@ function usage(): string {
   return [
     "Usage: deno task bench [SUITE|all]... [--quick]",
     "",
-    ...Object.entries(SUITES).map(([name, s]) => `  ${name.padEnd(9)} ${s.what}`),
-    "  all       every suite (the default)",
+    ...Object.entries(SUITES).map(([name, s]) => `  ${name.padEnd(10)} ${s.what}`),
+    "  all        every suite (the default)",
     "",
     "  --quick   a short smoke run; results go to bench/results/quick.* instead of latest.*",
     "  --sim P   run the gateway and auth suites on another copy of the simulator (P is its mod.ts), e.g. the",

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import type { parseArgs as ParseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 import type { Flags, FlagSpec } from "./command.ts";
 import { DEFAULT_FIELD_MANAGER } from "../kube/field_manager.ts";
@@ -143,7 +143,7 @@ export function parseFlags(
   specs: readonly FlagSpec[],
   commandLine: string,
 ): ParsedCommandLine {
-  const options: Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }> = {};
+  const options: ParseOptions = {};
   for (const spec of specs) {
     options[spec.name] = { type: spec.type, multiple: spec.multiple ?? false };
     if (spec.short) options[spec.name].short = spec.short;
@@ -151,8 +151,9 @@ export function parseFlags(
   let parsed;
   const negated = new Set<string>();
   try {
-    parsed = parseArgs({
-      args: normalizeArgs(argv, specs, negated),
+    const args = normalizeArgs(argv, specs, negated);
+    parsed = parsePlainArgs(args, options) ?? nodeParseArgs()({
+      args,
       options,
       strict: true,
       allowPositionals: true,
@@ -234,6 +235,79 @@ function normalizeArgs(argv: readonly string[], specs: readonly FlagSpec[], nega
     result.push(arg);
   }
   return result;
+}
+
+type ParseOptions = Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }>;
+
+/**
+ * `node:util`, loaded on first use: any `node:` import starts Deno's Node compatibility layer, about
+ * 30 ms of CPU that `--help` and the usual command line need not pay (see {@link parsePlainArgs}).
+ */
+function nodeParseArgs(): typeof ParseArgs {
+  // A static import would load node:util at start-up; a dynamic one would make parseFlags async.
+  // deno-lint-ignore no-process-global
+  return (process.getBuiltinModule("node:util") as typeof import("node:util")).parseArgs;
+}
+
+/**
+ * Parses the plain command lines (`--name`, `--name=value`, `--name value`, `-x`, `-x value`,
+ * positionals, `--`) exactly as `parseArgs` with `strict` and `allowPositionals` does, and returns
+ * undefined for anything else (unknown flags, missing or dash-led values, grouped short flags, a
+ * value on a boolean), which `parseArgs` then parses or rejects with its own message.
+ */
+export function parsePlainArgs(
+  args: readonly string[],
+  options: ParseOptions,
+): { values: Record<string, string | boolean | (string | boolean)[]>; positionals: string[] } | undefined {
+  const values: Record<string, string | boolean | (string | boolean)[]> = Object.create(null);
+  const positionals: string[] = [];
+  const known = (name: string) => Object.hasOwn(options, name) ? options[name] : undefined;
+  const byShort = (short: string) => Object.keys(options).find((name) => options[name].short === short);
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index];
+    if (arg === "--") {
+      positionals.push(...args.slice(index + 1));
+      break;
+    }
+    if (arg.length < 2 || arg[0] !== "-") {
+      positionals.push(arg);
+      continue;
+    }
+    let name: string | undefined;
+    let value: string | boolean | undefined;
+    if (arg.startsWith("--")) {
+      const equals = arg.indexOf("=");
+      name = equals < 0 ? arg.slice(2) : arg.slice(2, equals);
+      if (equals >= 0) {
+        if (known(name)?.type !== "string") return undefined;
+        value = arg.slice(equals + 1);
+      }
+    } else if (arg.length === 2) {
+      name = byShort(arg[1]);
+    } else {
+      return undefined;
+    }
+    const option = name === undefined || name === "__proto__" ? undefined : known(name);
+    if (!option || name === undefined) return undefined;
+    if (value === undefined) {
+      if (option.type === "boolean") {
+        value = true;
+      } else {
+        const next = args[index + 1];
+        if (next === undefined || next.startsWith("-")) return undefined;
+        value = next;
+        index++;
+      }
+    }
+    if (option.multiple) {
+      const list = values[name];
+      if (Array.isArray(list)) list.push(value);
+      else values[name] = [value];
+    } else {
+      values[name] = value;
+    }
+  }
+  return { values, positionals };
 }
 
 function describeParseError(error: unknown): string {

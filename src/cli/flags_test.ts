@@ -1,7 +1,8 @@
 import { assertEquals, assertThrows } from "../../test/helpers/assert.ts";
 import { UsageError } from "../errors.ts";
 import type { FlagSpec } from "./command.ts";
-import { parseFlags } from "./flags.ts";
+import { parseFlags, parsePlainArgs } from "./flags.ts";
+import { parseArgs } from "node:util";
 import { complete } from "./complete.ts";
 import { captureIo } from "./io.ts";
 import { ROOT } from "./mod.ts";
@@ -60,4 +61,57 @@ Deno.test("completion offers verbs, sub-verbs, flags and flag values", async () 
     "--dry-run=client",
     "--dry-run=server",
   ]);
+});
+
+Deno.test("parsePlainArgs reads every command line it accepts as node:util parseArgs does", () => {
+  const options = {
+    namespace: { type: "string", short: "n" },
+    watch: { type: "boolean", short: "w" },
+    tool: { type: "string", multiple: true },
+    all: { type: "boolean", short: "A", multiple: true },
+    help: { type: "boolean", short: "h" },
+  } as const;
+  const words = [
+    "--namespace",
+    "-n",
+    "x",
+    "-",
+    "--",
+    "--watch",
+    "-w",
+    "--tool",
+    "--tool=",
+    "--tool=a=b",
+    "-A",
+    "--all",
+    "--help",
+    "-h",
+    "--nope",
+    "-q",
+    "-wA",
+    "-nx",
+    "--watch=true",
+    "--namespace=-y",
+    "pos",
+    "-1",
+    "",
+  ];
+  // A fixed linear congruential sequence: every run checks the same 5,000 command lines.
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) % words.length;
+  let plain = 0;
+  for (let round = 0; round < 5000; round++) {
+    const args = Array.from({ length: round % 6 }, () => words[next()]);
+    const fast = parsePlainArgs(args, options);
+    if (!fast) continue;
+    plain++;
+    const node = parseArgs({ args, options, strict: true, allowPositionals: true });
+    assertEquals(
+      { values: { ...fast.values }, positionals: fast.positionals },
+      { values: { ...node.values }, positionals: node.positionals },
+      JSON.stringify(args),
+    );
+  }
+  // Most lines of up to five of these words are plain; the rest went to parseArgs.
+  assertEquals(plain > 1000, true, `${plain} plain command lines`);
 });

@@ -26,7 +26,11 @@ export interface Io {
 /** The real process: Deno's stdin, stdout, stderr and environment. */
 export function processIo(signal: AbortSignal): Io {
   return {
-    stdin: Deno.stdin.readable,
+    // A getter: Deno loads its web streams code on the first read of `readable`, which most verbs
+    // never need.
+    get stdin() {
+      return Deno.stdin.readable;
+    },
     out: (text) => writeAllSync(Deno.stdout, text),
     err: (text) => writeAllSync(Deno.stderr, text),
     env: (name) => Deno.env.get(name),

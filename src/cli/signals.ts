@@ -118,7 +118,8 @@ export class Interrupts implements Disposable {
 
   /** Stops listening. */
   [Symbol.dispose](): void {
-    clearTimeout(this.#timer);
+    // The timer exists only after a signal; the first clearTimeout loads Deno's Node timers (~15 ms).
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (!this.#listening) return;
     this.#listening = false;
     for (const [name, listener] of Object.entries(this.#onSignal)) {

@@ -10,7 +10,7 @@
  */
 
 import { ConfigError, KubeApiError } from "../errors.ts";
-import { GROUP } from "../model/mod.ts";
+import { GROUP } from "../model/crds.ts";
 import { CredentialSource } from "./auth.ts";
 import { type ConfigOptions, resolveConfig, type RestConfig } from "./config.ts";
 

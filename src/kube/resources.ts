@@ -15,8 +15,8 @@ import {
   type PrinterColumn,
   serverRegistrationCrd,
   VERSION,
-} from "../model/mod.ts";
-import { gatewayExtensionCrd, virtualServerCrd } from "../model/mod.ts";
+} from "../model/crds.ts";
+import { gatewayExtensionCrd, virtualServerCrd } from "../model/crds.ts";
 import { age, type Column } from "../print/mod.ts";
 import type { ConfigOptions } from "./config.ts";
 import type { KubeClientOptions, KubeObject, ResourceInfo } from "./client.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { GROUP, KIND_SERVER_REGISTRATION } from "../model/mod.ts";
+import { GROUP, KIND_SERVER_REGISTRATION } from "../model/crds.ts";
 import type { Index, Sink } from "./entries.ts";
 import { valueAt } from "./path.ts";
 

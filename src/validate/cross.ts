@@ -19,7 +19,7 @@ import {
   KIND_VIRTUAL_SERVER,
   TOOL_NAME_CLIENT_LIMIT,
   TOOL_NAME_MAX,
-} from "../model/mod.ts";
+} from "../model/crds.ts";
 import { brokerDefectRules, CONFLICT_RACE } from "./broker_defects.ts";
 import { type Entry, Index, isLive, label, type Sink, str } from "./entries.ts";
 import { secretRules } from "./secret_rules.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { FieldPath, ManifestDocument } from "../manifest/load.ts";
-import { GROUP } from "../model/mod.ts";
+import { GROUP } from "../model/crds.ts";
 import type { LiveScope, Severity } from "./types.ts";
 
 /** An object under validation with what the rules need to know about it. */

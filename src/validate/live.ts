@@ -26,7 +26,7 @@ import {
   KIND_GATEWAY_EXTENSION,
   KIND_SERVER_REGISTRATION,
   KIND_VIRTUAL_SERVER,
-} from "../model/mod.ts";
+} from "../model/crds.ts";
 import { CLUSTER_SOURCE } from "./entries.ts";
 import { HEADER_VALUE_PROBLEMS, secretHeaderValueProblem } from "./secret_rules.ts";
 import { allPemKeyFacts, PEM_KEY_FACTS } from "./signing_keys.ts";

@@ -11,7 +11,7 @@ import {
   KIND_SERVER_REGISTRATION,
   SECRET_LABEL,
   SECRET_LABEL_VALUE,
-} from "../model/mod.ts";
+} from "../model/crds.ts";
 import { type Entry, type Index, isLive, isMcp, label, type Sink, str } from "./entries.ts";
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain, secretKeyError } from "./metadata.ts";
 import { isObject, valueAt } from "./path.ts";

@@ -28,16 +28,10 @@
  */
 
 import type { FieldPath, ManifestDocument } from "../manifest/load.ts";
-import {
-  crdForKind,
-  DEPRECATED_VERSION,
-  GROUP,
-  KIND_SERVER_REGISTRATION,
-  type ObjectSchema,
-  VERSION,
-} from "../model/mod.ts";
+import { crdForKind, DEPRECATED_VERSION, GROUP, KIND_SERVER_REGISTRATION, VERSION } from "../model/crds.ts";
+import type { ObjectSchema } from "../model/schema.ts";
 import { cloneJson, defaultInPlace, pruneNullsInPlace } from "../model/defaults.ts";
-import { GATEWAY_API_GROUP } from "../model/mod.ts";
+import { GATEWAY_API_GROUP } from "../model/crds.ts";
 import { foreignCrd } from "../model/vendored.ts";
 import { evaluateRules } from "./cel.ts";
 import { crossObjectFindings } from "./cross.ts";

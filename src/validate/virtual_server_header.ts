@@ -6,7 +6,7 @@
  */
 
 import type { FieldPath } from "../manifest/load.ts";
-import { GATEWAY_API_GROUP, GROUP, KIND_VIRTUAL_SERVER } from "../model/mod.ts";
+import { GATEWAY_API_GROUP, GROUP, KIND_VIRTUAL_SERVER } from "../model/crds.ts";
 import { type Entry, type Index, type Sink, str } from "./entries.ts";
 import { isObject, valueAt } from "./path.ts";
 

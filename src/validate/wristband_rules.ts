@@ -14,7 +14,7 @@
  */
 
 import type { FieldPath } from "../manifest/load.ts";
-import { GATEWAY_API_GROUP, GROUP, KIND_GATEWAY_EXTENSION } from "../model/mod.ts";
+import { GATEWAY_API_GROUP, GROUP, KIND_GATEWAY_EXTENSION } from "../model/crds.ts";
 import { KIND_AUTH_POLICY, KUADRANT_GROUP } from "../model/vendored.ts";
 import { type Entry, type Index, isLive, label, type Sink, str } from "./entries.ts";
 import { isObject, valueAt } from "./path.ts";

@@ -1,0 +1,197 @@
+/**
+ * `tools -A` suite: `kubectl mcp tools -A` against the test cluster with 20 registrations, each
+ * reached through its own port-forward, against what the 20 servers themselves take to answer
+ * `initialize` + `tools/list` when a client asks all of them in parallel, directly (one fresh
+ * session each, in this process). Interleaved in one run.
+ *
+ * @module
+ */
+
+import { stringify } from "yaml";
+import { connectGateway, listAllTools } from "../src/mcp/client.ts";
+import { startCluster, type TestCluster, testPodManifest } from "../test/cluster/cluster.ts";
+import { GATEWAY_NS, mcpExtension } from "../test/helpers/auth_objects.ts";
+import {
+  DENO,
+  ms,
+  ratio,
+  runCommand,
+  type Server,
+  startServer,
+  stats,
+  type SuiteContext,
+  type SuiteResult,
+} from "./lib.ts";
+
+const SERVERS = 20;
+const NS = "mcp-bench";
+const FIXTURES = ["weather", "github"] as const;
+
+/** `initialize` + `tools/list` of every server at once, each on a new session; returns the wall ms. */
+async function directParallel(urls: readonly string[]): Promise<{ ms: number; tools: number }> {
+  const t0 = performance.now();
+  const counts = await Promise.all(urls.map(async (url) => {
+    const client = await connectGateway(url);
+    try {
+      return (await listAllTools(client)).length;
+    } finally {
+      await client.close();
+    }
+  }));
+  return { ms: performance.now() - t0, tools: counts.reduce((a, b) => a + b, 0) };
+}
+
+async function setUp(cluster: TestCluster, ports: number[], tmp: string): Promise<string[]> {
+  const kubeconfig = ["--kubeconfig", cluster.adminKubeconfig];
+  for (const ns of [NS, GATEWAY_NS]) {
+    const r = await cluster.kubectl(["create", "namespace", ns]);
+    if (r.code !== 0) throw new Error(`kubectl create namespace ${ns}: ${r.stderr}`);
+  }
+  const names = ports.map((_, i) => `srv-${String(i).padStart(2, "0")}`);
+  await cluster.apply(
+    names.flatMap((name, i) => [
+      testPodManifest({
+        name: `${name}-1`,
+        namespace: NS,
+        labels: { app: name },
+        forward: { 8080: ports[i] },
+      }),
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name, namespace: NS },
+        spec: { selector: { app: name }, ports: [{ name: "mcp", port: 80, targetPort: 8080 }] },
+      }),
+    ]).join("\n"),
+  );
+  const wait = await cluster.kubectl([
+    "wait",
+    "--for=condition=Ready",
+    "-n",
+    NS,
+    ...names.map((name) => `pod/${name}-1`),
+    "--timeout=120s",
+  ]);
+  if (wait.code !== 0) throw new Error(`kubectl wait: ${wait.stderr}`);
+  const extension = `${tmp}/tools-cli-extension.yaml`;
+  await Deno.writeTextFile(
+    extension,
+    stringify(mcpExtension({}, { namespace: GATEWAY_NS, name: "mcp-gateway" })),
+  );
+  const applied = await runCommand(DENO, ["run", "-A", "main.ts", "apply", "-f", extension, ...kubeconfig], {
+    timeoutMs: 120_000,
+  });
+  if (applied.code !== 0) throw new Error(`kubectl mcp apply: ${applied.stderr}`);
+  // Registrations as users make them, a few CLI processes at a time (2 cores).
+  for (let i = 0; i < names.length; i += 4) {
+    await Promise.all(
+      names.slice(i, i + 4).map(async (name, k) => {
+        const r = await runCommand(DENO, [
+          "run",
+          "-A",
+          "main.ts",
+          "register",
+          name,
+          "-n",
+          NS,
+          "--service",
+          `${name}:80`,
+          "--hostname",
+          `${name}.mcp.local`,
+          "--prefix",
+          `s${i + k}_`,
+          ...kubeconfig,
+        ], { timeoutMs: 120_000 });
+        if (r.code !== 0) throw new Error(`kubectl mcp register ${name}: ${r.stderr}`);
+      }),
+    );
+  }
+  return kubeconfig;
+}
+
+/** Runs the `tools -A` suite. */
+export async function toolsCliSuite(ctx: SuiteContext, result: SuiteResult): Promise<void> {
+  const runs = ctx.quick ? 3 : 9;
+  const notes = result.notes;
+  const servers: Server[] = [];
+  let cluster: TestCluster | undefined;
+  try {
+    const started = await Promise.all(
+      Array.from(
+        { length: SERVERS },
+        (_, i) => startServer(`fixture-${i}`, "bench/fixture_server.ts", [FIXTURES[i % FIXTURES.length]]),
+      ),
+    );
+    for (const s of started) servers.push(s.server);
+    const urls = started.map((s) => s.url);
+    const ports = urls.map((url) => Number(new URL(url).port));
+    cluster = await startCluster({ controllerManager: true });
+    const kubeconfig = await setUp(cluster, ports, ctx.tmp);
+
+    const cliMs: number[] = [];
+    const directMs: number[] = [];
+    let cliTools = 0;
+    let directTools = 0;
+    let lastCli = "";
+    // Interleaved: one CLI run, then one direct round, after one warm-up of each.
+    for (let round = -1; round < runs; round++) {
+      const cli = await runCommand(
+        DENO,
+        ["run", "-A", "main.ts", "tools", "-A", "-o", "name", ...kubeconfig],
+        {
+          captureStdout: true,
+          timeoutMs: 120_000,
+        },
+      );
+      if (cli.code !== 0) throw new Error(`kubectl mcp tools -A exited ${cli.code}: ${cli.stderr.trim()}`);
+      cliTools = cli.stdout.split("\n").filter((line) => /^s\d+_/.test(line)).length;
+      lastCli = cli.stdout;
+      const direct = await directParallel(urls);
+      directTools = direct.tools;
+      if (round >= 0) {
+        cliMs.push(cli.ms);
+        directMs.push(direct.ms);
+      }
+    }
+    if (cliTools !== directTools) {
+      throw new Error(`tools -A listed ${cliTools} tools, the servers ${directTools}:\n${lastCli}`);
+    }
+    const cli = stats(cliMs);
+    const direct = stats(directMs);
+    result.tables.push({
+      title:
+        `tools -A with ${SERVERS} registrations (port-forward each), wall time of ${runs} runs, interleaved`,
+      columns: ["what", "median", "p90", "min", "max", "tools", "median / direct"],
+      rows: [
+        [
+          "kubectl mcp tools -A -o name (new process, port-forwards)",
+          ms(cli.median),
+          ms(cli.p90),
+          ms(cli.min),
+          ms(cli.max),
+          String(cliTools),
+          ratio(cli.median / direct.median),
+        ],
+        [
+          `initialize + tools/list of the ${SERVERS} servers in parallel, directly (in process)`,
+          ms(direct.median),
+          ms(direct.p90),
+          ms(direct.min),
+          ms(direct.max),
+          String(directTools),
+          "1.00x",
+        ],
+      ],
+    });
+    notes.push(
+      `${SERVERS} fixture servers (${FIXTURES.join(", ")}), each its own process; each has a test Pod ` +
+        "whose port-forward reaches it, a Service and a registration made with `kubectl mcp register`.",
+      "The CLI row includes the process start-up and module loading of `tools`; the direct row is " +
+        "warm (its code is loaded in this process) and opens a new session per server each round.",
+    );
+    result.data = { servers: SERVERS, runs, cli, direct, cliSamples: cliMs, directSamples: directMs };
+  } finally {
+    await cluster?.stop();
+    await Promise.allSettled(servers.map((s) => s.stop()));
+  }
+}
