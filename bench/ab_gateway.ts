@@ -38,6 +38,7 @@ interface Block {
   cpuMsPerCall: number;
   callsPerSecond: number;
   loadP50: number;
+  loadP99: number;
   seqP50: number;
   seqCpuMsPerCall: number;
 }
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
           cpuMsPerCall: r.cpuMs.hop / r.calls,
           callsPerSecond: r.calls / r.seconds,
           loadP50: median(r.latencies),
+          loadP99: stats(r.latencies).p99,
           seqP50: median(seq),
           seqCpuMsPerCall: seqCpu / seq.length,
         };
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
         console.log(
           `block ${b} ${p.label.padEnd(10)} cpu/call ${block.cpuMsPerCall.toFixed(3)} ms  ${
             block.callsPerSecond.toFixed(0)
-          } calls/s  load p50 ${block.loadP50.toFixed(2)} ms  seq p50 ${
+          } calls/s  load p50 ${block.loadP50.toFixed(2)} ms  p99 ${block.loadP99.toFixed(1)} ms  seq p50 ${
             block.seqP50.toFixed(3)
           } ms  seq cpu/call ${block.seqCpuMsPerCall.toFixed(3)} ms`,
         );
@@ -149,9 +151,11 @@ async function main(): Promise<void> {
       console.log(
         `${p.label.padEnd(10)} cpu/call ${med(p, "cpuMsPerCall").toFixed(3)} ms${rel("cpuMsPerCall")}  ${
           med(p, "callsPerSecond").toFixed(0)
-        } calls/s${rel("callsPerSecond")}  seq p50 ${med(p, "seqP50").toFixed(3)} ms${
-          rel("seqP50")
-        }  seq cpu/call ${med(p, "seqCpuMsPerCall").toFixed(3)} ms${rel("seqCpuMsPerCall")}`,
+        } calls/s${rel("callsPerSecond")}  load p99 ${med(p, "loadP99").toFixed(1)} ms${
+          rel("loadP99")
+        }  seq p50 ${med(p, "seqP50").toFixed(3)} ms${rel("seqP50")}  seq cpu/call ${
+          med(p, "seqCpuMsPerCall").toFixed(3)
+        } ms${rel("seqCpuMsPerCall")}`,
       );
     }
     for (const p of paths) await Promise.all([...p.clients, p.single].map((c) => c.close()));
