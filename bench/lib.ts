@@ -550,3 +550,12 @@ export async function load(
 
 /** `list` rotated left by `n`: in block n every path takes its turn first. */
 export const rotate = <T>(list: T[], n: number): T[] => list.map((_, i) => list[(i + n) % list.length]);
+
+/** A suite's targets as `deno task bench` collects them into latest.md's summary: target, measured, verdict. */
+export function targetsTable(title: string, rows: [target: string, measured: string, met: boolean][]): Table {
+  return {
+    title: `Targets (${title}; reported, not asserted)`,
+    columns: ["target", "measured", "verdict"],
+    rows: rows.map(([target, measured, met]) => [target, measured, met ? "met" : "NOT met"]),
+  };
+}

@@ -99,7 +99,7 @@ function targetsSummary(file: ResultsFile): string[] {
       const [measured, verdict, target] = [col("measured"), col("verdict"), col("target")];
       if (measured < 0 || verdict < 0) continue;
       for (const r of t.rows) {
-        const what = target >= 0 ? `${r[0]} (target ${r[target]})` : r[0];
+        const what = target > 0 ? `${r[0]} (target ${r[target]})` : r[0];
         rows.push([name, s.startedAt.slice(0, 16).replace("T", " "), what, r[measured], r[verdict]]);
       }
     }

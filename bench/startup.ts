@@ -17,6 +17,7 @@ import {
   stats,
   type SuiteContext,
   type SuiteResult,
+  targetsTable,
 } from "./lib.ts";
 
 interface Subject {
@@ -136,5 +137,12 @@ export async function startupSuite(ctx: SuiteContext, result: SuiteResult): Prom
     `kubectl-mcp --help takes ${ratio(main / kubectl)} the time of kubectl version --client; ` +
       `${ms(main - floor)} of its median is module loading and the CLI above the Deno floor of ${ms(floor)}.`,
   );
+  result.tables.push(targetsTable("issue #15", [
+    [
+      "`kubectl-mcp --help` start-up / `kubectl version --client`: <= 1.0x",
+      ratio(main / kubectl),
+      main <= kubectl,
+    ],
+  ]));
   result.data = { runs: n, warmup, subjects: summary, samples: Object.fromEntries(samples) };
 }

@@ -21,6 +21,7 @@ import {
   stats,
   type SuiteContext,
   type SuiteResult,
+  targetsTable,
 } from "./lib.ts";
 
 const SERVERS = 20;
@@ -183,6 +184,14 @@ export async function toolsCliSuite(ctx: SuiteContext, result: SuiteResult): Pro
         ],
       ],
     });
+    result.tables.push(targetsTable("issue #15", [
+      [
+        `\`kubectl mcp tools -A\` with ${SERVERS} port-forwarded registrations / their initialize + tools/list ` +
+        "in parallel, directly: <= 1.5x",
+        ratio(cli.median / direct.median),
+        cli.median / direct.median <= 1.5,
+      ],
+    ]));
     notes.push(
       `${SERVERS} fixture servers (${FIXTURES.join(", ")}), each its own process; each has a test Pod ` +
         "whose port-forward reaches it, a Service and a registration made with `kubectl mcp register`.",

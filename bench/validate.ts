@@ -19,6 +19,7 @@ import {
   stats,
   type SuiteContext,
   type SuiteResult,
+  targetsTable,
 } from "./lib.ts";
 import { generateManifests } from "./manifests.ts";
 
@@ -198,6 +199,13 @@ export async function validateSuite(ctx: SuiteContext, result: SuiteResult): Pro
         ],
       ],
     });
+    result.tables.push(targetsTable("issue #15", [
+      [
+        "`kubectl mcp validate` of 1,000 documents / `kubectl create --dry-run=client`: <= 1.5x",
+        ratio(cli.median / create.median),
+        cli.median / create.median <= 1.5,
+      ],
+    ]));
     const libStats = data.library as { parse: { median: number }; validate: { median: number } };
     notes.push(
       `Library split: parsing (YAML with positions) ${ms(libStats.parse.median)}, validating ${
