@@ -27,7 +27,13 @@ import { type CounterState, type CounterStorage, MemoryCounters } from "./counte
 import type { LimitsByPlace, RateLimiter, RateLimitStatus } from "./types.ts";
 
 export type { RateLimitStatus } from "./types.ts";
-import { checkLimits, type CompiledLimit, compileLimits, type LimitedBy } from "./limiter.ts";
+import {
+  checkLimits,
+  type CompiledLimit,
+  compileLimits,
+  type LimitedBy,
+  type LimitOutcome,
+} from "./limiter.ts";
 import {
   isRateLimitPolicy,
   type LimitSpec,
@@ -210,13 +216,13 @@ export class RateLimitGate implements RequestPolicy, RateLimiter {
     return this.#check(limits, input.request, undefined, false, input.granted);
   }
 
-  async #check(
+  #check(
     limits: CompiledLimit[],
     request: Request,
     attrs: RequestAttributes | undefined,
     routed: boolean,
     granted: PolicyAllow | undefined,
-  ): Promise<PolicyDecision> {
+  ): PolicyDecision | Promise<PolicyDecision> {
     const url = new URL(request.url);
     const json = buildAuthorizationJson({
       request,
@@ -228,20 +234,21 @@ export class RateLimitGate implements RequestPolicy, RateLimiter {
       },
     });
     if (granted?.identity !== undefined) json.auth.identity = granted.identity;
-    const outcome = await checkLimits(limits, json, this.#storage);
-    if (!outcome.limited) return { allow: true };
-    const by = outcome.limited;
-    const id = `${by.policy}#${by.limit}`;
-    this.#limited.set(id, (this.#limited.get(id) ?? 0) + 1);
-    this.onLimited?.(by);
-    this.#log(
-      "debug",
-      `RateLimitPolicy ${by.policy} limit ${by.limit} (${by.rate.limit}/${by.rate.window}) limited the request.`,
-      {
-        path: url.pathname,
-        method: attrs?.method ?? request.method,
-      },
-    );
-    return { allow: false, status: 429, message: "Too Many Requests", body: TOO_MANY_REQUESTS_BODY };
+    const decide = (outcome: LimitOutcome): PolicyDecision => {
+      if (!outcome.limited) return { allow: true };
+      const by = outcome.limited;
+      const id = `${by.policy}#${by.limit}`;
+      this.#limited.set(id, (this.#limited.get(id) ?? 0) + 1);
+      this.onLimited?.(by);
+      this.#log(
+        "debug",
+        `RateLimitPolicy ${by.policy} limit ${by.limit} (${by.rate.limit}/${by.rate.window}) limited the request.`,
+        { path: url.pathname, method: attrs?.method ?? request.method },
+      );
+      return { allow: false, status: 429, message: "Too Many Requests", body: TOO_MANY_REQUESTS_BODY };
+    };
+    // Memory counters answer at once: no promise, no extra turn of the event loop per request.
+    const outcome = checkLimits(limits, json, this.#storage);
+    return outcome instanceof Promise ? outcome.then(decide) : decide(outcome);
   }
 }

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { CREDENTIAL_HEADER } from "../redact.ts";
 import { compileCel, evaluateExpression, evaluatePredicate } from "../auth/cel.ts";
 import type { AuthorizationJson, CelProgram } from "../auth/types.ts";
-import type { CounterHit, CounterStorage } from "./counters.ts";
+import type { CounterCheck, CounterHit, CounterStorage } from "./counters.ts";
 import type { LimitSpec, Rate } from "./rate_limit_policy.ts";
 import type { LimitedBy } from "./types.ts";
 
@@ -134,19 +134,26 @@ export function countersFor(
   return { hits, owners, applied };
 }
 
-/** Checks and counts one request against `limits` in `storage`. Storage errors propagate (never a pass). */
-export async function checkLimits(
+/**
+ * Checks and counts one request against `limits` in `storage`. Storage errors propagate (never a
+ * pass). Synchronous when the storage answers at once (memory), so a request the limits let through
+ * costs the gateway no extra turn of the event loop.
+ */
+export function checkLimits(
   limits: readonly CompiledLimit[],
   json: AuthorizationJson,
   storage: CounterStorage,
-): Promise<LimitOutcome> {
+): LimitOutcome | Promise<LimitOutcome> {
   const { hits, owners, applied } = countersFor(limits, json);
   if (!hits.length) return { applied };
-  const check = await storage.checkAndUpdate(hits);
-  if (check.limitedAt < 0) return { applied };
-  const { limit, rate } = owners[check.limitedAt];
-  return {
-    applied,
-    limited: { policy: limit.spec.policy, limit: limit.spec.name, rate, retryAfterMs: check.ttlMs },
+  const outcome = (check: CounterCheck): LimitOutcome => {
+    if (check.limitedAt < 0) return { applied };
+    const { limit, rate } = owners[check.limitedAt];
+    return {
+      applied,
+      limited: { policy: limit.spec.policy, limit: limit.spec.name, rate, retryAfterMs: check.ttlMs },
+    };
   };
+  const check = storage.checkAndUpdate(hits);
+  return check instanceof Promise ? check.then(outcome) : outcome(check);
 }
