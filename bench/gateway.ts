@@ -33,6 +33,7 @@ import {
   type SuiteResult,
   withTimeout,
 } from "./lib.ts";
+import { ACCEPT, deleteSession, openSession } from "./raw_session.ts";
 import {
   buildGoProxy,
   connectSse,
@@ -82,50 +83,6 @@ interface Path {
 /** The Go floor's label: the #15 targets and the peers' ratios are taken against it. */
 const GO_FLOOR = "Go ReverseProxy (floor)";
 
-const ACCEPT = "application/json, text/event-stream";
-
-/** initialize + notifications/initialized with plain fetch; returns the session id, session left open. */
-async function openRawSession(url: string, i: number): Promise<string> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { accept: ACCEPT, "content-type": "application/json" },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: {
-        protocolVersion: LATEST_PROTOCOL_VERSION,
-        capabilities: {},
-        clientInfo: { name: `bench-${i}`, version: "1.0.0" },
-      },
-    }),
-  });
-  const body = await res.text();
-  const sid = res.headers.get("mcp-session-id");
-  if (res.status !== 200 || !sid) throw new Error(`initialize answered ${res.status}: ${body.slice(0, 200)}`);
-  const note = await fetch(url, {
-    method: "POST",
-    headers: {
-      accept: ACCEPT,
-      "content-type": "application/json",
-      "mcp-session-id": sid,
-      "mcp-protocol-version": LATEST_PROTOCOL_VERSION,
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
-  });
-  await note.body?.cancel();
-  if (note.status !== 202) throw new Error(`notifications/initialized answered ${note.status}`);
-  return sid;
-}
-
-async function deleteRawSession(url: string, sid: string): Promise<void> {
-  const res = await fetch(url, {
-    method: "DELETE",
-    headers: { "mcp-session-id": sid, "mcp-protocol-version": LATEST_PROTOCOL_VERSION },
-  });
-  await res.body?.cancel();
-}
-
 /** Runs `fn` over `items` with at most `limit` in flight. */
 async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -155,8 +112,8 @@ async function openIdle(p: Path, i: number): Promise<() => Promise<void>> {
     return () => client.close().catch(() => {});
   }
   const url = p.url;
-  const sid = await openRawSession(url, i);
-  return () => deleteRawSession(url, sid).catch(() => {});
+  const sid = await openSession(url, i);
+  return () => deleteSession(url, sid).catch(() => {});
 }
 
 interface MemoryResult {
@@ -268,7 +225,7 @@ async function sessionsAtScale(
       const s = performance.now();
       try {
         inTime();
-        const sid = await openRawSession(url, i);
+        const sid = await openSession(url, i);
         openMs.push(performance.now() - s);
         return sid;
       } catch (error) {
@@ -307,7 +264,7 @@ async function sessionsAtScale(
   });
   const listSeconds = (performance.now() - t1) / 1000;
   const rssOpen = await server.rss();
-  await pool(open, inFlight, (sid) => deleteRawSession(url, sid).catch(() => {}));
+  await pool(open, inFlight, (sid) => deleteSession(url, sid).catch(() => {}));
   const ok = listed.filter(Boolean).length;
   return {
     sessions,

@@ -7,7 +7,8 @@
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 
-const ACCEPT = "application/json, text/event-stream";
+/** The Accept header an MCP client sends on POST (Streamable HTTP). */
+export const ACCEPT = "application/json, text/event-stream";
 
 /** initialize + notifications/initialized with plain fetch; returns the session id, session left open. */
 export async function openSession(url: string, i: number): Promise<string> {
