@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml } from "../manifest/yaml.ts";
 import type { Command } from "./command.ts";
 import { FILENAME_FLAGS, KUBE_FLAGS, outputFlag } from "./flags.ts";
 import { type Io, useColor } from "./io.ts";
@@ -16,7 +16,8 @@ import { loadManifests } from "../manifest/mod.ts";
 // (most runs) import that only when --live is given.
 import { validateManifests } from "../validate/validate.ts";
 import type { Finding, ValidationReport } from "../validate/types.ts";
-import { type Palette, palette } from "../print/mod.ts";
+// color.ts, not print/mod.ts: its -o yaml printer would load the yaml package a second time.
+import { type Palette, palette } from "../print/color.ts";
 
 /**
  * Formats one finding: `file:line:col: error: message [code] (Kind ns/name field)`; the severity is
