@@ -8,8 +8,7 @@
  * @module
  */
 
-import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser } from "yaml";
-import process from "node:process";
+import { Composer, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser } from "./yaml.ts";
 import { InputError } from "../errors.ts";
 
 /** A 1-based line and column. */
@@ -168,34 +167,6 @@ async function listManifestFiles(dir: string, recursive: boolean, signal?: Abort
  * part of the text.
  */
 export function parseManifests(text: string, source: string): ManifestDocument[] {
-  return withPlainEnv(() => parseDocuments(text, source));
-}
-
-/**
- * Runs `read` with `process.env` swapped for a plain object holding the variables the `yaml`
- * package reads for every token (LOG_TOKENS, LOG_STREAM). Under Deno each read of `process.env` is
- * a call into the runtime, a third of the time a large file takes. `read` is synchronous, so no
- * other code runs while the swap is in place.
- */
-function withPlainEnv<T>(read: () => T): T {
-  const env = process.env;
-  const plain: Record<string, string | undefined> = {
-    LOG_TOKENS: env.LOG_TOKENS,
-    LOG_STREAM: env.LOG_STREAM,
-  };
-  try {
-    process.env = plain as typeof process.env;
-  } catch {
-    return read();
-  }
-  try {
-    return read();
-  } finally {
-    process.env = env;
-  }
-}
-
-function parseDocuments(text: string, source: string): ManifestDocument[] {
   const lineCounter = new LineCounter();
   const tokens = new Parser(lineCounter.addNewLine).parse(text);
   const out: ManifestDocument[] = [];
