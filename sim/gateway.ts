@@ -79,6 +79,7 @@ export class Gateway {
     const servers: ServerSet = this.#servers = new ServerSet(config, {
       timeoutMs,
       federateAll,
+      followBackends: opts.followBackends,
       metrics,
       log,
       onListsChanged: (changed) => this.#sessions.notifyListsChanged(changed),

@@ -61,6 +61,11 @@ export interface GatewayOptions {
    * false: the cluster's behaviour (README, "Differences from the cluster").
    */
   federateAll?: boolean;
+  /**
+   * Open each backend's standalone GET stream, which carries its `list_changed` notifications
+   * (default true). A one-shot listing (`tools` without `--watch`) ends before any could matter.
+   */
+  followBackends?: boolean;
 }
 
 /** Default timeout of one upstream call, in milliseconds. */

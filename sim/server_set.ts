@@ -34,6 +34,8 @@ export interface ServerSetOptions {
   timeoutMs: number;
   /** Serve what the cluster's broker does not (see `GatewayOptions.federateAll`). */
   federateAll?: boolean;
+  /** Open the backends' standalone GET streams (see `GatewayOptions.followBackends`). */
+  followBackends?: boolean;
   /** Per-server health and latency. */
   metrics: Metrics;
   /** Diagnostics. */
@@ -185,6 +187,7 @@ export class ServerSet {
       pingIntervalMs: this.#pingIntervalMs(),
       timeoutMs: this.#opts.timeoutMs,
       listTemplates: this.#opts.federateAll,
+      standaloneStream: this.#opts.followBackends,
       maxBytes: this.#config.extension.maxBodyBytes,
       onChange: () => {
         metrics.upstreamHealth(s.name, up.state === "ready");

@@ -70,6 +70,11 @@ export interface ConnectOptions {
   maxBytes?: number;
   /** Where a backend's dropped messages are reported (never with their contents). */
   log?: (level: "warn", msg: string) => void;
+  /**
+   * Open the standalone GET stream the backend's notifications arrive on (default true). Without
+   * it the SDK is answered 405 locally, which it takes as a server that offers none.
+   */
+  standaloneStream?: boolean;
 }
 
 /** A live SDK client to one backend. */
@@ -90,6 +95,9 @@ export async function connectUpstream(
   if (server.credential && !opts.headers) headers.Authorization = server.credential;
   const dynamic = opts.headers;
   const base: FetchLike = (url, init) => {
+    if (opts.standaloneStream === false && (init?.method ?? "GET") === "GET") {
+      return Promise.resolve(new Response(null, { status: 405 }));
+    }
     const policy = policyHeaders.getStore();
     if (!dynamic && !policy) return fetch(url, init);
     const merged = new Headers(init?.headers);
@@ -245,6 +253,8 @@ export interface UpstreamOptions {
   timeoutMs: number;
   /** List resource templates too (see `ListOptions.templates`); default false. */
   listTemplates?: boolean;
+  /** Open the standalone GET stream (see `ConnectOptions.standaloneStream`); default true. */
+  standaloneStream?: boolean;
   /** Called whenever the server's listing or health changes. */
   onChange: () => void;
   /** Called with each upstream exchange's latency (seconds) for metrics. */
@@ -355,6 +365,7 @@ export class Upstream {
       timeoutMs: this.#opts.timeoutMs,
       maxBytes: this.#opts.maxBytes,
       log: this.#opts.log,
+      standaloneStream: this.#opts.standaloneStream,
     });
     this.#opts.onLatency?.("initialize", (performance.now() - t0) / 1000);
     if (this.#closed) {

@@ -115,41 +115,53 @@ export function clusterSource(client: KubeClient, options: ClusterSourceOptions)
   let problems: string[] = [];
   return {
     async load() {
-      const objects: ReplayObject[] = [];
-      const unread: string[] = [];
-      for (const info of MCP_TYPES) {
-        const everywhere = WIDE_KINDS.has(info.kind) ? null : namespace;
-        const list = await client.list(info, { namespace: everywhere }).catch((error) => {
-          if (
-            everywhere === null && namespace !== null && error instanceof KubeApiError && error.status === 403
-          ) {
-            return client.list(info, { namespace });
-          }
-          throw error;
-        });
-        objects.push(...withKind(list.items, info));
-      }
-      // Gateway API may be missing (a cluster without it): registrations then show why they are unresolved.
-      const routes = await client.list(HTTP_ROUTE, { namespace }).catch(() => ({
-        items: [] as KubeObject[],
-      }));
-      objects.push(...withKind(routes.items, HTTP_ROUTE));
-      // The broker Deployment beside each extension (any namespace when allowed); none readable is fine.
-      const brokers = await client.list(DEPLOYMENT, { namespace: null, fieldSelector: BROKER_SELECTOR })
-        .catch(() => client.list(DEPLOYMENT, { namespace, fieldSelector: BROKER_SELECTOR }))
-        .catch(() => ({ items: [] as KubeObject[] }));
-      objects.push(...withKind(brokers.items, DEPLOYMENT));
-      // Only its namespace matters, and kuadrant-system is the default: not being allowed to read it is no news.
-      objects.push(...withKind(await listWide(client, KUADRANT, namespace, []), KUADRANT));
+      // The reads are independent, so they go out together; results and problems keep this order.
+      const [mcp, routes, brokers, kuadrant] = await Promise.all([
+        inOrder(MCP_TYPES.map(async (info) => {
+          const everywhere = WIDE_KINDS.has(info.kind) ? null : namespace;
+          const list = await client.list(info, { namespace: everywhere }).catch((error) => {
+            if (
+              everywhere === null && namespace !== null && error instanceof KubeApiError &&
+              error.status === 403
+            ) {
+              return client.list(info, { namespace });
+            }
+            throw error;
+          });
+          return withKind(list.items, info);
+        })),
+        // Gateway API may be missing (a cluster without it): registrations then show why they are unresolved.
+        client.list(HTTP_ROUTE, { namespace }).catch(() => ({ items: [] as KubeObject[] })),
+        // The broker Deployment beside each extension (any namespace when allowed); none readable is fine.
+        client.list(DEPLOYMENT, { namespace: null, fieldSelector: BROKER_SELECTOR })
+          .catch(() => client.list(DEPLOYMENT, { namespace, fieldSelector: BROKER_SELECTOR }))
+          .catch(() => ({ items: [] as KubeObject[] })),
+        // Only its namespace matters, and kuadrant-system is the default: not being allowed to read it is no news.
+        listWide(client, KUADRANT, namespace, []),
+      ]);
+      const objects: ReplayObject[] = [
+        ...mcp.flat(),
+        ...withKind(routes.items, HTTP_ROUTE),
+        ...withKind(brokers.items, DEPLOYMENT),
+        ...withKind(kuadrant, KUADRANT),
+      ];
       // Policies attach to targets in their own namespace: the servers' (routes) and the Gateway's.
       const scopes = namespace === null ? [null] : [...new Set([namespace, ...gatewayNamespaces(objects)])];
-      for (const info of [GATEWAY, AUTH_POLICY, RATE_LIMIT_POLICY]) {
-        for (const scope of scopes) {
-          const items = scope === null
-            ? await listWide(client, info, namespace, unread)
-            : await listIn(client, info, scope, unread);
-          objects.push(...withKind(items, info));
-        }
+      const policies = await Promise.all(
+        [GATEWAY, AUTH_POLICY, RATE_LIMIT_POLICY].flatMap((info) =>
+          scopes.map(async (scope) => {
+            const unread: string[] = [];
+            const items = scope === null
+              ? await listWide(client, info, namespace, unread)
+              : await listIn(client, info, scope, unread);
+            return { items: withKind(items, info), unread };
+          })
+        ),
+      );
+      const unread: string[] = [];
+      for (const each of policies) {
+        objects.push(...each.items);
+        unread.push(...each.unread);
       }
       const layered = options.overlay ? overlayObjects(objects, await options.overlay.load()) : objects;
       authRefs = authSecretRefs(authPoliciesOf(layered), authConfigNamespace(layered));
@@ -290,6 +302,15 @@ function gatewayNamespaces(objects: readonly ReplayObject[]): string[] {
     (extension.spec?.targetRef as { namespace?: string } | undefined)?.namespace ??
       extension.metadata?.namespace ?? "default"
   );
+}
+
+/** Settles every read, then throws the first failure in the given order, as reading one by one would. */
+async function inOrder<T>(reads: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(reads);
+  return settled.map((each) => {
+    if (each.status === "rejected") throw each.reason;
+    return each.value;
+  });
 }
 
 /** A kind in the plural, for the sentences about what could not be read (`RateLimitPolicies`). */

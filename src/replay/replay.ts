@@ -502,6 +502,8 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       federateAll: options.federateAll,
       maxSessions: options.maxSessions,
       publicHosts: options.publicHosts,
+      // A replay that does not follow the cluster ends after one answer: no backend streams either.
+      followBackends: options.follow !== false,
     });
   } catch (error) {
     await opa?.close();
