@@ -1,0 +1,46 @@
+import { assert, assertEquals } from "../test/helpers/assert.ts";
+import { startFixture } from "../test/fixtures/mod.ts";
+import { normalizeConfig } from "./config.ts";
+import { connectUpstream } from "./upstream.ts";
+
+/** A loopback proxy in front of `target` that counts the requests by method. */
+function countingProxy(target: string) {
+  const methods: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    methods.push(req.method);
+    const url = new URL(req.url);
+    return fetch(new URL(url.pathname + url.search, target), {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      signal: req.signal,
+    });
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, methods, close: () => server.shutdown() };
+}
+
+Deno.test("connectUpstream: the standalone GET stream is opened by default and not when standaloneStream is false", async () => {
+  await using weather = await startFixture("weather");
+  const proxy = countingProxy(weather.url);
+  try {
+    const server = normalizeConfig({ servers: [{ name: "ns/weather", url: proxy.url }] }).servers[0];
+    for (const standaloneStream of [true, false]) {
+      proxy.methods.length = 0;
+      const conn = await connectUpstream(server, { standaloneStream });
+      try {
+        assertEquals((await conn.client.listTools()).tools.length > 0, true);
+        // The SDK opens the stream after the initialized notification, without waiting for it.
+        const deadline = Date.now() + 2000;
+        while (standaloneStream && !proxy.methods.includes("GET") && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assertEquals(proxy.methods.includes("GET"), standaloneStream, proxy.methods.join(" "));
+        assert(proxy.methods.filter((m) => m === "POST").length >= 3, proxy.methods.join(" "));
+      } finally {
+        await conn.client.close();
+      }
+    }
+  } finally {
+    await proxy.close();
+  }
+});
