@@ -4,7 +4,7 @@
  * while the CPU profiler samples, and prints self time by function and by file, and the work charged
  * to the innermost repository frame on the stack (what of ours made the runtime work).
  * `deno run -A bench/profile_gateway.ts [--seconds 5] [--concurrency 16] [--top 40] [--out FILE.cpuprofile]
- * [--stacks TEXT] [--in FILE]`: `--out` keeps the profile and the call count, `--in` reports on a kept
+ * [--stacks TEXT] [--in FILE] [--rate-limit]`: `--rate-limit` serves the rate-limit suite's policy, `--out` keeps the profile and the call count, `--in` reports on a kept
  * one instead of running, `--stacks` prints the heaviest call stacks of the functions whose
  * `name file:line` contains TEXT.
  *
@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { connectGateway } from "../src/mcp/client.ts";
 import { DENO, ROOT, Server, stopAll } from "./lib.ts";
+import { rateLimitObjects } from "./rate_limit.ts";
 
 interface ProfileNode {
   id: number;
@@ -180,6 +181,8 @@ async function main(): Promise<void> {
       out: { type: "string" },
       stacks: { type: "string" },
       in: { type: "string" },
+      // The rate-limit suite's policy (a limit that never trips, per client, on echo) on the gateway.
+      "rate-limit": { type: "boolean", default: false },
     },
   });
   const top = Number(values.top);
@@ -199,6 +202,7 @@ async function main(): Promise<void> {
       "bench/gateway_server.ts",
       "--config",
       JSON.stringify(config),
+      ...(values["rate-limit"] ? ["--rate-limit", JSON.stringify({ objects: rateLimitObjects() })] : []),
     ]);
     const url = (await gateway.waitFor(/^listening \S+ (\S+)$/, 60_000))[1];
     const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();

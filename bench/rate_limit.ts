@@ -45,7 +45,7 @@ const PREFIX = "slow_";
 const LIMIT = 1_000_000_000;
 
 /** The objects a replay would read: extension, Gateway, the server's route and registration, the policy. */
-function rateLimitObjects(): unknown[] {
+export function rateLimitObjects(): unknown[] {
   return [
     mcpExtension({}, { name: "mcp-gateway-extension" }),
     mcpGateway("127.0.0.1", { serversListener: true }),

@@ -28,23 +28,46 @@ export function buildAuthorizationJson(
   req: AuthRequest,
   options: BuildAuthorizationJsonOptions = {},
 ): AuthorizationJson {
+  const record: Record<string, string> = {};
+  // forEach, not the iterator: Deno's Headers iterator costs about ten times as much per request.
+  req.headers.forEach((value, name) => {
+    record[name] = value;
+  });
+  return authorizationJsonFromRecord(req, record, options);
+}
+
+/** Options of {@linkcode authorizationJsonFromRecord}. */
+export interface AuthorizationJsonFromRecordOptions extends BuildAuthorizationJsonOptions {
+  /**
+   * Build Authorino's legacy `context` tree (default true). Kuadrant's wasm-shim, which evaluates
+   * RateLimitPolicy CEL, has no such root: its callers leave it out (`context` is then empty).
+   */
+  context?: boolean;
+}
+
+/**
+ * {@linkcode buildAuthorizationJson} from the request headers already as a record of lower-case names
+ * (`host` among them), for callers that build that record themselves rather than a `Headers`.
+ */
+export function authorizationJsonFromRecord(
+  req: Omit<AuthRequest, "headers">,
+  record: Readonly<Record<string, string>>,
+  options: AuthorizationJsonFromRecordOptions = {},
+): AuthorizationJson {
   const url = new URL(req.request.url);
   // Envoy's header map: HTTP/1 `Host` becomes the `:authority` pseudo-header, and the pseudo-headers
   // are part of what the auth service sees.
   const method = req.request.method;
   const path = url.pathname + url.search;
   const scheme = url.protocol.replace(/:$/, "");
-  const host = req.headers.get("host") ?? url.host;
+  const host = record["host"] ?? url.host;
   const headers: Record<string, string> = {
     ":authority": host,
     ":method": method,
     ":path": path,
     ":scheme": scheme,
   };
-  // forEach, not the iterator: Deno's Headers iterator costs about ten times as much per request.
-  req.headers.forEach((value, name) => {
-    if (name !== "host") headers[name] = value;
-  });
+  for (const name in record) if (name !== "host") headers[name] = record[name];
   if (!headers["x-request-id"]) headers["x-request-id"] = crypto.randomUUID();
   const now = options.now ?? new Date();
   const ms = now.getTime();
@@ -75,17 +98,20 @@ export function buildAuthorizationJson(
   add(request, "user_agent", headers["user-agent"] ?? "");
   add(request, "size", size);
   add(request, "body", body);
-  const http = {};
-  add(http, "id", id);
-  add(http, "method", method);
-  add(http, "headers", headers);
-  add(http, "path", path);
-  add(http, "host", host);
-  add(http, "scheme", scheme);
-  add(http, "query", query);
-  add(http, "size", size);
-  add(http, "protocol", protocol);
-  add(http, "body", body);
+  const httpOf = () => {
+    const http = {};
+    add(http, "id", id);
+    add(http, "method", method);
+    add(http, "headers", headers);
+    add(http, "path", path);
+    add(http, "host", host);
+    add(http, "scheme", scheme);
+    add(http, "query", query);
+    add(http, "size", size);
+    add(http, "protocol", protocol);
+    add(http, "body", body);
+    return http;
+  };
   const source = {};
   add(source, "address", req.source.address);
   add(source, "port", req.source.port);
@@ -96,8 +122,8 @@ export function buildAuthorizationJson(
     request,
     source,
     destination,
-    context: {
-      request: { time, http },
+    context: options.context === false ? {} : {
+      request: { time, http: httpOf() },
       source: peer(req.source),
       destination: peer(req.destination),
     },

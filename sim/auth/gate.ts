@@ -401,24 +401,39 @@ export function routedServer(attrs: RequestAttributes): string | undefined {
 
 /** The headers Authorino sees, as upstream's router leaves them (see the module doc). */
 export function authHeaders(client: Headers, attrs: RequestAttributes | undefined, routed: boolean): Headers {
-  // A plain copy: `new Headers(client)` cost more than the rest of the evaluation.
-  const headers = RecordHeaders.from(client);
-  for (const name of INTERNAL_ONLY) headers.delete(name);
+  return RecordHeaders.fromRecord(authHeaderRecord(client, attrs, routed));
+}
+
+/**
+ * {@linkcode authHeaders} as a record of lower-case names, which the rate limit's attributes are built
+ * from without a `Headers` object (a copy of one cost more than the rest of the evaluation). A repeated
+ * `set-cookie` keeps its last value, as the authorization JSON's header map does.
+ */
+export function authHeaderRecord(
+  client: Headers,
+  attrs: RequestAttributes | undefined,
+  routed: boolean,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  client.forEach((value, name) => {
+    headers[name] = value;
+  });
+  for (const name of INTERNAL_ONLY) delete headers[name];
   if (!attrs) return headers;
   if (routed) {
-    for (const name of ROUTER_HEADERS) headers.delete(name);
-    headers.set("x-mcp-method", attrs.method);
-    if (attrs.toolName) headers.set("x-mcp-toolname", attrs.toolName);
-    if (attrs.promptName && attrs.method === "prompts/get") headers.set("x-mcp-promptname", attrs.promptName);
-    if (attrs.serverName) headers.set("x-mcp-servername", attrs.serverName);
-    if (attrs.annotationHints) headers.set("x-mcp-annotation-hints", attrs.annotationHints);
+    for (const name of ROUTER_HEADERS) delete headers[name];
+    headers["x-mcp-method"] = attrs.method;
+    if (attrs.toolName) headers["x-mcp-toolname"] = attrs.toolName;
+    if (attrs.promptName && attrs.method === "prompts/get") headers["x-mcp-promptname"] = attrs.promptName;
+    if (attrs.serverName) headers["x-mcp-servername"] = attrs.serverName;
+    if (attrs.annotationHints) headers["x-mcp-annotation-hints"] = attrs.annotationHints;
     return headers;
   }
-  if (attrs.method) headers.set("x-mcp-method", attrs.method);
-  headers.set("x-mcp-servername", BROKER_SERVER_NAME);
+  if (attrs.method) headers["x-mcp-method"] = attrs.method;
+  headers["x-mcp-servername"] = BROKER_SERVER_NAME;
   for (const name of INTERNAL_ONLY) {
     const value = client.get(name);
-    if (value !== null) headers.set(name, value);
+    if (value !== null) headers[name] = value;
   }
   return headers;
 }

@@ -40,6 +40,16 @@ export class RecordHeaders implements Headers {
     return copy;
   }
 
+  /** Headers from a record of lower-case names (valid already, so not checked again). */
+  static fromRecord(record: Readonly<Record<string, string>>): RecordHeaders {
+    const copy = new RecordHeaders();
+    for (const name in record) {
+      if (name === SET_COOKIE) copy.#cookies.push(record[name]);
+      else copy.#values.set(name, record[name]);
+    }
+    return copy;
+  }
+
   /** Appends `value` to `name`'s values. */
   append(name: string, value: string): void {
     const [key, normalised] = checked(name, value);

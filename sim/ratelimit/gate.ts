@@ -19,9 +19,9 @@ import type { Logger } from "../options.ts";
 import type { HttpPolicyInput, PolicyAllow, PolicyDecision, PolicyInput, RequestPolicy } from "../policy.ts";
 import { requestSource } from "../policy.ts";
 import type { RequestAttributes } from "../routing.ts";
-import { buildAuthorizationJson } from "../auth/authorization_json.ts";
+import { authorizationJsonFromRecord } from "../auth/authorization_json.ts";
 import type { BrokerRule, PolicyTargets } from "../auth/auth_policy.ts";
-import { authHeaders, routedServer } from "../auth/gate.ts";
+import { authHeaderRecord, routedServer } from "../auth/gate.ts";
 import { CelCompileError } from "../auth/types.ts";
 import { type CounterState, type CounterStorage, MemoryCounters } from "./counters.ts";
 import type { LimitsByPlace, RateLimiter, RateLimitStatus } from "./types.ts";
@@ -224,15 +224,19 @@ export class RateLimitGate implements RequestPolicy, RateLimiter {
     granted: PolicyAllow | undefined,
   ): PolicyDecision | Promise<PolicyDecision> {
     const url = new URL(request.url);
-    const json = buildAuthorizationJson({
-      request,
-      headers: authHeaders(request.headers, attrs, routed),
-      source: requestSource(request) ?? { address: "127.0.0.1", port: 0 },
-      destination: {
-        address: url.hostname,
-        port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+    // The wasm-shim's attributes: no Authorino `context` tree, headers as a record (no Headers copy).
+    const json = authorizationJsonFromRecord(
+      {
+        request,
+        source: requestSource(request) ?? { address: "127.0.0.1", port: 0 },
+        destination: {
+          address: url.hostname,
+          port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+        },
       },
-    });
+      authHeaderRecord(request.headers, attrs, routed),
+      { context: false },
+    );
     if (granted?.identity !== undefined) json.auth.identity = granted.identity;
     const decide = (outcome: LimitOutcome): PolicyDecision => {
       if (!outcome.limited) return { allow: true };
