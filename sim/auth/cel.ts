@@ -61,29 +61,102 @@ export interface CompiledCel extends CelProgram {
   readonly warnings: readonly CelWarning[];
 }
 
+/**
+ * A program of one of the shapes policies write most, `request.headers['name']` and its comparison
+ * with a string (`==`, `!=`, either side), read straight from the input. It answers only when the
+ * input is the plain case (a headers map, a string value or no value); anything else goes to the full
+ * evaluator, so the answers and errors are the same (`header_fast_path` tests hold them together).
+ */
+type FastPath = (input: AuthorizationJson) => unknown;
+
+/** `undefined` from a {@linkcode FastPath}: not the plain case, evaluate in full. */
+const NOT_HANDLED = undefined;
+/** A header the fast path did not find: the full evaluator's `no such key`. */
+class MissingHeader {
+  constructor(readonly name: string) {}
+}
+
 class Program implements CompiledCel {
   readonly source: string;
   readonly kind: CelKind;
   readonly warnings: readonly CelWarning[];
   readonly #run: Evaluator;
+  readonly #fast: FastPath | undefined;
 
-  constructor(source: string, kind: CelKind, run: Evaluator, warnings: CelWarning[]) {
+  constructor(source: string, kind: CelKind, run: Evaluator, warnings: CelWarning[], fast?: FastPath) {
     this.source = source;
     this.kind = kind;
     this.#run = run;
     this.warnings = warnings;
+    this.#fast = fast;
   }
 
   evaluate(input: AuthorizationJson): unknown {
+    const fast = this.#fast?.(input);
+    if (fast instanceof MissingHeader) throw this.#failed(`no such key: ${fast.name}`);
+    if (fast !== NOT_HANDLED) return fast;
     const result = this.#run(celBindings(input));
-    if (isCelError(result)) {
-      throw new AuthEvalError(
-        "cel_runtime",
-        `CEL expression ${JSON.stringify(this.source.trim())} failed: ${runtimeReason(result.message)}`,
-      );
-    }
+    if (isCelError(result)) throw this.#failed(runtimeReason(result.message));
     return fromCel(result);
   }
+
+  #failed(reason: string): AuthEvalError {
+    return new AuthEvalError(
+      "cel_runtime",
+      `CEL expression ${JSON.stringify(this.source.trim())} failed: ${reason}`,
+    );
+  }
+}
+
+/** The string constant `e` holds, if it is one. */
+function stringConst(e: unknown): string | undefined {
+  const k =
+    (e as { exprKind?: { case?: string; value?: { constantKind?: { case?: string; value?: unknown } } } })
+      ?.exprKind;
+  if (k?.case !== "constExpr" || k.value?.constantKind?.case !== "stringValue") return undefined;
+  return k.value.constantKind.value as string;
+}
+
+/** The header name of `request.headers['name']`, if `e` is that. */
+function headerIndex(e: unknown): string | undefined {
+  const k = (e as { exprKind?: { case?: string; value?: { function?: string; args?: unknown[] } } })
+    ?.exprKind;
+  if (k?.case !== "callExpr" || k.value?.function !== "_[_]" || k.value.args?.length !== 2) return undefined;
+  const [target, index] = k.value.args;
+  const t = (target as {
+    exprKind?: { case?: string; value?: { field?: string; testOnly?: boolean; operand?: unknown } };
+  })?.exprKind;
+  if (t?.case !== "selectExpr" || t.value?.field !== "headers" || t.value.testOnly) return undefined;
+  const root = (t.value.operand as { exprKind?: { case?: string; value?: { name?: string } } })?.exprKind;
+  if (root?.case !== "identExpr" || root.value?.name !== "request") return undefined;
+  return stringConst(index);
+}
+
+/** The fast path of a parsed expression (before the checker rewrites it), when it has one. */
+function fastPathOf(expr: unknown): FastPath | undefined {
+  const read = (name: string) => (input: AuthorizationJson): string | MissingHeader | undefined => {
+    const headers = (input.request as { headers?: unknown } | undefined)?.headers;
+    if (typeof headers !== "object" || headers === null || Array.isArray(headers)) return NOT_HANDLED;
+    if (!Object.hasOwn(headers, name)) return new MissingHeader(name);
+    const value = (headers as Record<string, unknown>)[name];
+    return typeof value === "string" ? value : NOT_HANDLED;
+  };
+  const single = headerIndex(expr);
+  if (single !== undefined) return read(single);
+  const k = (expr as { exprKind?: { case?: string; value?: { function?: string; args?: unknown[] } } })
+    ?.exprKind;
+  const fn = k?.case === "callExpr" ? k.value?.function : undefined;
+  if ((fn !== "_==_" && fn !== "_!=_") || k?.value?.args?.length !== 2) return undefined;
+  const [a, b] = k.value.args;
+  const name = headerIndex(a) ?? headerIndex(b);
+  const literal = headerIndex(a) !== undefined ? stringConst(b) : stringConst(a);
+  if (name === undefined || literal === undefined) return undefined;
+  const get = read(name);
+  const equal = fn === "_==_";
+  return (input) => {
+    const value = get(input);
+    return typeof value === "string" ? (value === literal) === equal : value;
+  };
 }
 
 /**
@@ -131,6 +204,8 @@ function compileUncached(source: string, kind: CelKind, roots?: readonly string[
       position,
     );
   }
+  // Before the checker, which rewrites the tree (roots as `dyn(...)`).
+  const fast = roots === undefined || roots.includes("request") ? fastPathOf(parsed.expr) : undefined;
   const checker = new Checker(source, parsed.sourceInfo?.positions ?? {}, roots);
   const type = checker.check(parsed.expr, new Map());
   if (kind === "predicate" && type !== "bool" && type !== "dyn") {
@@ -141,7 +216,7 @@ function compileUncached(source: string, kind: CelKind, roots?: readonly string[
     );
   }
   const run = plan(env, parsed) as unknown as Evaluator;
-  return new Program(source, kind, run, checker.warnings);
+  return new Program(source, kind, run, checker.warnings, fast);
 }
 
 /** Compiles a predicate (the result must be boolean). Shorthand for `compileCel(source, { kind: "predicate" })`. */
