@@ -235,7 +235,7 @@ export class RateLimitGate implements RequestPolicy, RateLimiter {
         },
       },
       authHeaderRecord(request.headers, attrs, routed),
-      { context: false },
+      { context: false, url },
     );
     if (granted?.identity !== undefined) json.auth.identity = granted.identity;
     const decide = (outcome: LimitOutcome): PolicyDecision => {
