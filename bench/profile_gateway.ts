@@ -13,6 +13,7 @@
 
 import { parseArgs } from "node:util";
 import { connectGateway } from "../src/mcp/client.ts";
+import { cdp } from "./cdp.ts";
 import { DENO, ROOT, Server, stopAll } from "./lib.ts";
 import { rateLimitObjects } from "./rate_limit.ts";
 
@@ -26,31 +27,6 @@ interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
-}
-
-async function cdp(wsUrl: string) {
-  const ws = new WebSocket(wsUrl);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  let id = 0;
-  const pending = new Map<number, (v: unknown) => void>();
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.id && pending.has(msg.id)) {
-      pending.get(msg.id)!(msg.result ?? msg.error);
-      pending.delete(msg.id);
-    }
-  };
-  return {
-    send: (method: string, params: Record<string, unknown> = {}) =>
-      new Promise<unknown>((resolve) => {
-        pending.set(++id, resolve);
-        ws.send(JSON.stringify({ id, method, params }));
-      }),
-    close: () => ws.close(),
-  };
 }
 
 /** What `--out` writes and `--in` reads. */
