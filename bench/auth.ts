@@ -24,14 +24,12 @@ import { AUTHORIZATION_GUIDE } from "../test/helpers/auth_guides.ts";
 import { startIssuer, type TestIssuer } from "../test/helpers/jwks_issuer.ts";
 import { mcpExtension, mcpGateway, mcpServer } from "../test/helpers/auth_objects.ts";
 import type { AuthConfigSpec, AuthRequest } from "../sim/auth/types.ts";
-import { latencyBlocks, loadRuns, type PerCall, perCall, sessionPools, summarizeLoads } from "./measure.ts";
+import { type PerCall, perCall, sequentialAndLoad } from "./measure.ts";
 import {
   callOnce,
   count,
   ms,
   ratio,
-  rotate,
-  sequential,
   type Server,
   startServer,
   type Stats,
@@ -384,55 +382,24 @@ export async function authSuite(ctx: SuiteContext, result: SuiteResult): Promise
       await callOnce(noRoles, withoutPolicy, "x");
     }
 
-    // Latency: one session per path, sequential calls in rotating blocks.
-    const single = new Map<Path, Client>();
-    for (const p of paths) {
-      const client = await connect(p);
-      clients.push(client);
-      single.set(p, client);
-      await use(p);
-      await withTimeout(sequential(client, p, warmup), 60_000, `${p.label} warm-up`);
-    }
-    const measured = await latencyBlocks(paths, {
-      client: (p) => single.get(p)!,
+    const runs = await sequentialAndLoad(paths, {
+      connect,
+      before: use,
+      hopPid: (p) => p.hop?.pid,
+      fixturePid: fixture.server.pid,
+      warmup,
       calls: sequentialCalls,
       blocks,
-      pids: (p): Record<string, number> => (p.hop ? { hop: p.hop.pid } : {}),
-      before: use,
+      concurrency,
+      seconds,
+      loadRounds,
+      opened: clients,
     });
-    const latencyCpu = Object.fromEntries(paths.map((p) => [p.key, measured.cpuMs.get(p)!.hop ?? 0]));
-    const lat: Record<string, Stats> = Object.fromEntries(
-      paths.map((p) => [p.key, stats(measured.latency.get(p)!)]),
-    );
-
-    // Throughput: `concurrency` sessions per path, in order then in reverse.
-    const pools = await sessionPools(paths, { concurrency, connect, before: use, opened: clients });
-    // Short runs in rotating order, so drift in the machine's load (other work on a shared machine
-    // changes it within a minute) hits every path alike.
-    const loads = await loadRuns(
-      Array.from({ length: loadRounds }, (_, r) => rotate(paths, r)).flat(),
-      {
-        pools,
-        seconds: seconds / loadRounds,
-        pids: (p): Record<string, number> => ({
-          fixture: fixture.server.pid,
-          ...(p.hop ? { hop: p.hop.pid } : {}),
-        }),
-        before: use,
-        what: "load",
-      },
-    );
-    const tput = Object.fromEntries(paths.map((p) => {
-      const { cpuMsPerCall, ...sums } = summarizeLoads(loads.get(p)!, ["fixture", "hop"]);
-      return [p.key, {
-        ...sums,
-        hopCpuMsPerCall: p.hop ? cpuMsPerCall.hop : NaN,
-        fixtureCpuMsPerCall: cpuMsPerCall.fixture,
-      }];
-    }));
+    const lat: Record<string, Stats> = Object.fromEntries(paths.map((p) => [p.key, runs.get(p)!.latency]));
+    const tput = Object.fromEntries(paths.map((p) => [p.key, runs.get(p)!.load]));
+    const seqCpu = (key: string) => runs.get(paths.find((p) => p.key === key)!)!.sequentialHopCpuMsPerCall;
     await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
 
-    const seqCpu = (key: string) => latencyCpu[key] / sequentialCalls;
     const us = (v: number) => `${v.toFixed(1)} µs`;
     const cpuMs = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "-");
     result.tables.push({

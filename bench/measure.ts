@@ -230,3 +230,92 @@ export async function perCall(
     calls: each * rounds,
   };
 }
+
+/** Options of {@linkcode sequentialAndLoad}. */
+export interface SequentialAndLoadOptions<P extends CallPath> {
+  /** Opens a session on a path. */
+  connect: (path: P) => Promise<Client>;
+  /** Called before each path's calls (to switch something the path needs). */
+  before: (path: P) => Promise<void>;
+  /** The gateway process behind a path, if any (its CPU is the `hop`). */
+  hopPid: (path: P) => number | undefined;
+  /** The fixture process every path ends at. */
+  fixturePid: number;
+  /** Warm-up calls per path before the sequential ones. */
+  warmup: number;
+  /** Sequential calls per path, in `blocks` rotating blocks. */
+  calls: number;
+  blocks: number;
+  /** Sessions per path under load, `seconds` per path split into `loadRounds` rotating runs. */
+  concurrency: number;
+  seconds: number;
+  loadRounds: number;
+  /** Every session opened is pushed here, for the caller to close. */
+  opened: Client[];
+}
+
+/** One path's figures from {@linkcode sequentialAndLoad}. */
+export interface SequentialAndLoad {
+  /** Latencies of the sequential calls. */
+  latency: Stats;
+  /** The hop's CPU per sequential call, ms (NaN without a hop). */
+  sequentialHopCpuMsPerCall: number;
+  /** The load runs summed, with the hop's and the fixture's CPU per call (ms; NaN without a hop). */
+  load: Omit<LoadSummary, "cpuMsPerCall"> & { hopCpuMsPerCall: number; fixtureCpuMsPerCall: number };
+}
+
+/**
+ * The two measurements the policy suites make of each path: sequential calls on one session in
+ * rotating blocks (after a warm-up), then `concurrency` sessions in short runs in rotating order, so
+ * drift in the machine's load hits every path alike.
+ */
+export async function sequentialAndLoad<P extends CallPath>(
+  paths: P[],
+  o: SequentialAndLoadOptions<P>,
+): Promise<Map<P, SequentialAndLoad>> {
+  const single = new Map<P, Client>();
+  for (const p of paths) {
+    const client = await o.connect(p);
+    o.opened.push(client);
+    single.set(p, client);
+    await o.before(p);
+    await withTimeout(sequential(client, p, o.warmup), 60_000, `${p.label} warm-up`);
+  }
+  const hop = (p: P): Record<string, number> => {
+    const pid = o.hopPid(p);
+    return pid === undefined ? {} : { hop: pid };
+  };
+  const measured = await latencyBlocks(paths, {
+    client: (p) => single.get(p)!,
+    calls: o.calls,
+    blocks: o.blocks,
+    pids: hop,
+    before: o.before,
+  });
+  const pools = await sessionPools(paths, {
+    concurrency: o.concurrency,
+    connect: o.connect,
+    before: o.before,
+    opened: o.opened,
+  });
+  const loads = await loadRuns(Array.from({ length: o.loadRounds }, (_, r) => rotate(paths, r)).flat(), {
+    pools,
+    seconds: o.seconds / o.loadRounds,
+    pids: (p) => ({ fixture: o.fixturePid, ...hop(p) }),
+    before: o.before,
+    what: "load",
+  });
+  return new Map(paths.map((p) => {
+    const hasHop = o.hopPid(p) !== undefined;
+    const { cpuMsPerCall, ...sums } = summarizeLoads(loads.get(p)!, ["fixture", "hop"]);
+    return [p, {
+      latency: stats(measured.latency.get(p)!),
+      sequentialHopCpuMsPerCall: hasHop ? (measured.cpuMs.get(p)!.hop ?? 0) / o.calls : NaN,
+      load: {
+        ...sums,
+        hopCpuMsPerCall: hasHop ? cpuMsPerCall.hop : NaN,
+        fixtureCpuMsPerCall: cpuMsPerCall.fixture,
+      },
+    }];
+  }));
+}

@@ -20,18 +20,15 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { connectGateway } from "../src/mcp/client.ts";
 import { mcpExtension, mcpGateway, mcpServer } from "../test/helpers/auth_objects.ts";
 import { rateLimitPolicy } from "../sim/ratelimit/test_objects.ts";
-import { latencyBlocks, loadRuns, type PerCall, perCall, sessionPools, summarizeLoads } from "./measure.ts";
+import { type PerCall, perCall, sequentialAndLoad } from "./measure.ts";
 import {
   callOnce,
   count,
   ms,
   ratio,
-  rotate,
-  sequential,
   type Server,
   startServer,
   type Stats,
-  stats,
   type SuiteContext,
   type SuiteResult,
   withTimeout,
@@ -187,42 +184,22 @@ export async function rateLimitSuite(ctx: SuiteContext, result: SuiteResult): Pr
       }
     }
 
-    const single = new Map<Path, Client>();
-    for (const p of paths) {
-      const client = await connect(p);
-      clients.push(client);
-      single.set(p, client);
-      await use(p);
-      await withTimeout(sequential(client, p, warmup), 60_000, `${p.label} warm-up`);
-    }
-    const measured = await latencyBlocks(paths, {
-      client: (p) => single.get(p)!,
+    const runs = await sequentialAndLoad(paths, {
+      connect,
+      before: use,
+      hopPid: (p) => p.hop?.pid,
+      fixturePid: fixture.server.pid,
+      warmup,
       calls: sequentialCalls,
       blocks,
-      pids: (p): Record<string, number> => (p.hop ? { hop: p.hop.pid } : {}),
-      before: use,
+      concurrency,
+      seconds,
+      loadRounds,
+      opened: clients,
     });
-    const lat: Record<string, Stats> = Object.fromEntries(
-      paths.map((p) => [p.key, stats(measured.latency.get(p)!)]),
-    );
-    const seqCpu = (key: string) =>
-      (measured.cpuMs.get(paths.find((p) => p.key === key)!)!.hop ?? NaN) / sequentialCalls;
-
-    const pools = await sessionPools(paths, { concurrency, connect, before: use, opened: clients });
-    const loads = await loadRuns(Array.from({ length: loadRounds }, (_, r) => rotate(paths, r)).flat(), {
-      pools,
-      seconds: seconds / loadRounds,
-      pids: (p): Record<string, number> => ({
-        fixture: fixture.server.pid,
-        ...(p.hop ? { hop: p.hop.pid } : {}),
-      }),
-      before: use,
-      what: "load",
-    });
-    const tput = Object.fromEntries(paths.map((p) => {
-      const { cpuMsPerCall, ...sums } = summarizeLoads(loads.get(p)!, ["fixture", "hop"]);
-      return [p.key, { ...sums, hopCpuMsPerCall: p.hop ? cpuMsPerCall.hop : NaN }];
-    }));
+    const lat: Record<string, Stats> = Object.fromEntries(paths.map((p) => [p.key, runs.get(p)!.latency]));
+    const tput = Object.fromEntries(paths.map((p) => [p.key, runs.get(p)!.load]));
+    const seqCpu = (key: string) => runs.get(paths.find((p) => p.key === key)!)!.sequentialHopCpuMsPerCall;
     await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
 
     const cpuMs = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "-");
