@@ -12,6 +12,7 @@
  * @module
  */
 import { effectiveRules } from "../auth/auth_policy_merge.ts";
+import type { PolicyProblem } from "../auth/auth_policy.ts";
 import { byAge, type ParsedPolicy, parsePolicyEnvelope, type RuleMap } from "../auth/auth_policy_parse.ts";
 import {
   type BrokerRule,
@@ -48,15 +49,8 @@ export interface LimitSpec {
   when: string[];
 }
 
-/** A policy not applied, or a part of one that is ignored. */
-export interface RateLimitProblem {
-  /** `ns/name` of the RateLimitPolicy. */
-  policy: string;
-  /** Stable code: `target-not-found`, `invalid-policy`, `not-served`. */
-  code: string;
-  /** One sentence naming the policy and its target or field. */
-  message: string;
-}
+/** A RateLimitPolicy that could not be applied: the same shape and codes as an AuthPolicy's. */
+export type RateLimitProblem = PolicyProblem;
 
 /** One row of the start-up table and `/status`. */
 export interface RateLimitRow {
