@@ -80,6 +80,7 @@ export class Gateway {
       timeoutMs,
       federateAll,
       followBackends: opts.followBackends,
+      toolsOnly: opts.toolsOnly,
       metrics,
       log,
       onListsChanged: (changed) => this.#sessions.notifyListsChanged(changed),

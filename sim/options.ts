@@ -66,6 +66,12 @@ export interface GatewayOptions {
    * (default true). A one-shot listing (`tools` without `--watch`) ends before any could matter.
    */
   followBackends?: boolean;
+  /**
+   * List only the backends' tools, not their prompts or resources (default false). For a one-shot
+   * replay that answers a tool listing or a tool call and nothing else: each list is one more round
+   * trip to every backend, through a port-forward when the backends are in a cluster.
+   */
+  toolsOnly?: boolean;
 }
 
 /** Default timeout of one upstream call, in milliseconds. */

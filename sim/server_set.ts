@@ -36,6 +36,8 @@ export interface ServerSetOptions {
   federateAll?: boolean;
   /** Open the backends' standalone GET streams (see `GatewayOptions.followBackends`). */
   followBackends?: boolean;
+  /** List only the backends' tools (see `GatewayOptions.toolsOnly`). */
+  toolsOnly?: boolean;
   /** Per-server health and latency. */
   metrics: Metrics;
   /** Diagnostics. */
@@ -188,6 +190,7 @@ export class ServerSet {
       timeoutMs: this.#opts.timeoutMs,
       listTemplates: this.#opts.federateAll,
       standaloneStream: this.#opts.followBackends,
+      toolsOnly: this.#opts.toolsOnly,
       maxBytes: this.#config.extension.maxBodyBytes,
       onChange: () => {
         metrics.upstreamHealth(s.name, up.state === "ready");

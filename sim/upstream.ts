@@ -202,6 +202,8 @@ export interface ListOptions {
    * server that answers `-32601` has none.
    */
   templates?: boolean;
+  /** List tools only: no prompts, resources or templates (`GatewayOptions.toolsOnly`). */
+  toolsOnly?: boolean;
 }
 
 /** Everything a server offers, all pages read. */
@@ -214,6 +216,7 @@ export async function listEverything(
   const opts = { timeout: timeoutMs };
   const c = cursorParams;
   const tools = caps.tools ? await listTools(client, timeoutMs) : [];
+  if (options.toolsOnly) return { tools, prompts: [], resources: [], resourceTemplates: [] };
   const prompts = caps.prompts
     ? await pages(async (cur) => {
       const r = await client.listPrompts(c(cur), opts);
@@ -255,6 +258,8 @@ export interface UpstreamOptions {
   listTemplates?: boolean;
   /** Open the standalone GET stream (see `ConnectOptions.standaloneStream`); default true. */
   standaloneStream?: boolean;
+  /** List tools only (see `ListOptions.toolsOnly`); default false. */
+  toolsOnly?: boolean;
   /** Called whenever the server's listing or health changes. */
   onChange: () => void;
   /** Called with each upstream exchange's latency (seconds) for metrics. */
@@ -403,6 +408,7 @@ export class Upstream {
     const t0 = performance.now();
     const all = await listEverything(conn.client, this.#opts.timeoutMs, {
       templates: this.#opts.listTemplates,
+      toolsOnly: this.#opts.toolsOnly,
     });
     this.#opts.onLatency?.("list", (performance.now() - t0) / 1000);
     this.listing = { name: this.config.name, prefix: this.config.prefix, ...all };

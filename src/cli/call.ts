@@ -133,7 +133,7 @@ export const callCommand: Command = {
       });
     }
     const name = args[0];
-    const source = await openToolSource(flags, io);
+    const source = await openToolSource(flags, io, { toolsOnly: true });
     try {
       const virtualServer = flags.string("virtual-server");
       warnUnknownVirtualServer(io, source, virtualServer);

@@ -104,6 +104,11 @@ export interface OpenToolSourceOptions {
    * apply when the verb acts as an identity (`--token`, `--user`, `--claims`).
    */
   auth?: boolean;
+  /**
+   * The verb asks about tools only (`tools`, `call`): a one-shot replay then lists no prompts or
+   * resources of its backends, each of which would be one more round trip through a port-forward.
+   */
+  toolsOnly?: boolean;
 }
 
 /** Opens the tool source the flags select. */
@@ -138,6 +143,8 @@ export async function openToolSource(
     port: 0,
     // Only `tools --watch` outlives one answer; the others need no watches on the cluster.
     follow: flags.boolean("watch"),
+    // A watch serves the listing again when a backend's prompts change; a one-shot answer never does.
+    toolsOnly: options.toolsOnly && !flags.boolean("watch"),
     onWarning: (warning) => io.err(formatReplayWarning(warning)),
     ...(options.auth || acting ? { auth: authOptionsFromFlags(flags, identity) } : {}),
   });

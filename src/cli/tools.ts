@@ -233,7 +233,7 @@ export const toolsCommand: Command = {
         hint: "Use --explain TOOL to ask about one tool.",
       });
     }
-    const source = await openToolSource(flags, io);
+    const source = await openToolSource(flags, io, { toolsOnly: true });
     try {
       warnUnknownVirtualServer(io, source, flags.string("virtual-server"));
       const name = flags.string("explain");

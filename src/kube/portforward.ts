@@ -24,6 +24,11 @@ export interface PortForwardOptions {
   localPort?: number;
   /** Called with errors of single connections (the forward itself keeps running). */
   onError?: (error: Error) => void;
+  /**
+   * The caller has just read the Pod and seen it Running (as {@link resolveServiceToPod} does), so
+   * it is not read again. Default false.
+   */
+  podRunning?: boolean;
 }
 
 /** A running port-forward. */
@@ -68,8 +73,9 @@ interface PodObject extends KubeObject {
  */
 export async function openPortForward(client: KubeClient, options: PortForwardOptions): Promise<PortForward> {
   const namespace = options.namespace ?? client.namespace;
-  const pod = await client.get<PodObject>(POD, options.pod, { namespace });
-  const phase = pod.status?.phase;
+  const phase = options.podRunning
+    ? "Running"
+    : (await client.get<PodObject>(POD, options.pod, { namespace })).status?.phase;
   if (phase !== "Running") {
     throw new KubeApiError(
       `unable to forward port because pod is not running. Current status=${phase ?? "Unknown"}`,
@@ -219,6 +225,8 @@ export interface ServiceTarget {
   pod: string;
   /** The port on the Pod (the Service's targetPort, names resolved). */
   port: number;
+  /** The Pod's UID: a Pod of the same name made again is another Pod. */
+  uid?: string;
 }
 
 interface ServiceObject extends KubeObject {
@@ -262,11 +270,11 @@ export async function resolveServiceToPod(
   const pod = await readyPod(client, namespace, service, selector);
   const target = servicePort.targetPort ?? servicePort.port;
   if (typeof target === "number" || /^\d+$/.test(target)) {
-    return { pod: pod.metadata!.name!, port: Number(target) };
+    return { pod: pod.metadata!.name!, port: Number(target), uid: pod.metadata?.uid };
   }
   for (const container of pod.spec?.containers ?? []) {
     const named = container.ports?.find((p) => p.name === target);
-    if (named) return { pod: pod.metadata!.name!, port: named.containerPort };
+    if (named) return { pod: pod.metadata!.name!, port: named.containerPort, uid: pod.metadata?.uid };
   }
   throw new KubeApiError(
     `Pod ${namespace}/${pod.metadata?.name} has no container port named "${target}" (targetPort of Service ${service})`,

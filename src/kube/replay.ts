@@ -32,7 +32,7 @@ import {
 } from "../replay/mod.ts";
 import { CRDS } from "../model/mod.ts";
 import { KubeClient, type KubeObject, type ResourceInfo } from "./client.ts";
-import { openPortForward, type PortForward, resolveServiceToPod } from "./portforward.ts";
+import { openPortForward, type PortForward, resolveServiceToPod, type ServiceTarget } from "./portforward.ts";
 import { configOptionsFromFlags, resourceInfoOf } from "./resources.ts";
 import { listAndWatch } from "./watch.ts";
 import { KubeReviews } from "./reviews.ts";
@@ -561,11 +561,11 @@ export function portForwardResolver(
   const forwardTo = async (name: string, backend: ServiceBackend): Promise<Resolution> => {
     const target = `svc/${backend.service}:${backend.port}`;
     let key: string;
-    let pod: { pod: string; port: number };
+    let pod: ServiceTarget;
     try {
+      // The ready Pod comes from a list just read: its UID and Running phase need no second read.
       pod = await resolveServiceToPod(client, backend.namespace, backend.service, backend.port);
-      const object = await client.get(POD, pod.pod, { namespace: backend.namespace });
-      key = `${backend.namespace}/${pod.pod}@${object.metadata?.uid}:${pod.port}`;
+      key = `${backend.namespace}/${pod.pod}@${pod.uid}:${pod.port}`;
     } catch (error) {
       await drop(name);
       return { target, reason: (error as Error).message };
@@ -579,6 +579,7 @@ export function portForwardResolver(
           namespace: backend.namespace,
           pod: pod.pod,
           port: pod.port,
+          podRunning: true,
           onError: (error) => opened && failed(name, opened, error),
         });
         if (closed) {

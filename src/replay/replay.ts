@@ -121,6 +121,8 @@ export interface ReplayOptions {
   signingKey?: string;
   /** Serve what the cluster's broker does not (`GatewayOptions.federateAll`); default false. */
   federateAll?: boolean;
+  /** List only the backends' tools (`GatewayOptions.toolsOnly`): for a one-shot `tools` or `call`. */
+  toolsOnly?: boolean;
   /** Sessions the gateway holds at most (see `GatewayOptions.maxSessions`). */
   maxSessions?: number;
   /** Host names clients may use besides loopback ones (see `GatewayOptions.publicHosts`). */
@@ -500,6 +502,7 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       store,
       signingKey: options.signingKey,
       federateAll: options.federateAll,
+      toolsOnly: options.toolsOnly,
       maxSessions: options.maxSessions,
       publicHosts: options.publicHosts,
       // A replay that does not follow the cluster ends after one answer: no backend streams either.
