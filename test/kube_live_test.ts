@@ -388,7 +388,22 @@ Deno.test({
             }
 
             const target = await resolveServiceToPod(client, "default", "backend", 80);
-            assertEquals(target, { pod: "backend", port: 9090 });
+            const backendPod = await client.get(
+              {
+                group: "",
+                version: "v1",
+                kind: "Pod",
+                plural: "pods",
+                singular: "pod",
+                namespaced: true,
+                verbs: [],
+                shortNames: [],
+              },
+              "backend",
+              { namespace: "default" },
+            );
+            assert(backendPod.metadata?.uid, "the Pod has a UID");
+            assertEquals(target, { pod: "backend", port: 9090, uid: backendPod.metadata?.uid });
             await using mcp = await openPortForward(client, { pod: target.pod, port: target.port });
             const mcpClient = new Client({ name: "kube-live-test", version: "0.0.0" });
             await mcpClient.connect(
