@@ -10,7 +10,7 @@ import { REPO_ROOT, runCli } from "./helpers/cli.ts";
 import { startCluster, testPodManifest } from "./cluster/cluster.ts";
 import { startFixture } from "./fixtures/mod.ts";
 import { KubeClient } from "../src/kube/client.ts";
-import { openPortForward, resolveServiceToPod } from "../src/kube/portforward.ts";
+import { openPortForward, POD, resolveServiceToPod } from "../src/kube/portforward.ts";
 import { listAndWatch, type WatchEvent } from "../src/kube/watch.ts";
 import { resourceInfoOf } from "../src/kube/resources.ts";
 import { serverRegistrationCrd } from "../src/model/mod.ts";
@@ -388,20 +388,7 @@ Deno.test({
             }
 
             const target = await resolveServiceToPod(client, "default", "backend", 80);
-            const backendPod = await client.get(
-              {
-                group: "",
-                version: "v1",
-                kind: "Pod",
-                plural: "pods",
-                singular: "pod",
-                namespaced: true,
-                verbs: [],
-                shortNames: [],
-              },
-              "backend",
-              { namespace: "default" },
-            );
+            const backendPod = await client.get(POD, "backend", { namespace: "default" });
             assert(backendPod.metadata?.uid, "the Pod has a UID");
             assertEquals(target, { pod: "backend", port: 9090, uid: backendPod.metadata?.uid });
             await using mcp = await openPortForward(client, { pod: target.pod, port: target.port });

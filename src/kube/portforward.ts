@@ -41,7 +41,8 @@ export interface PortForward {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const POD: ResourceInfo = {
+/** Pods (core v1). */
+export const POD: ResourceInfo = {
   group: "",
   version: "v1",
   kind: "Pod",
@@ -52,9 +53,11 @@ const POD: ResourceInfo = {
   shortNames: [],
 };
 
-const SERVICE: ResourceInfo = { ...POD, kind: "Service", plural: "services", singular: "service" };
+/** Services (core v1). */
+export const SERVICE: ResourceInfo = { ...POD, kind: "Service", plural: "services", singular: "service" };
 
-const ENDPOINT_SLICE: ResourceInfo = {
+/** EndpointSlices (`discovery.k8s.io/v1`). */
+export const ENDPOINT_SLICE: ResourceInfo = {
   ...POD,
   group: "discovery.k8s.io",
   kind: "EndpointSlice",

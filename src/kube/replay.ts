@@ -32,7 +32,15 @@ import {
 } from "../replay/mod.ts";
 import { CRDS } from "../model/mod.ts";
 import { KubeClient, type KubeObject, type ResourceInfo } from "./client.ts";
-import { openPortForward, type PortForward, resolveServiceToPod, type ServiceTarget } from "./portforward.ts";
+import {
+  ENDPOINT_SLICE,
+  openPortForward,
+  POD,
+  type PortForward,
+  resolveServiceToPod,
+  SERVICE,
+  type ServiceTarget,
+} from "./portforward.ts";
 import { configOptionsFromFlags, resourceInfoOf } from "./resources.ts";
 import { listAndWatch } from "./watch.ts";
 import { KubeReviews } from "./reviews.ts";
@@ -50,13 +58,6 @@ const core = (kind: string, plural: string): ResourceInfo => ({
 });
 
 const SECRET = core("Secret", "secrets");
-const POD = core("Pod", "pods");
-const SERVICE = core("Service", "services");
-const ENDPOINT_SLICE: ResourceInfo = {
-  ...core("EndpointSlice", "endpointslices"),
-  group: "discovery.k8s.io",
-  version: "v1",
-};
 const HTTP_ROUTE: ResourceInfo = {
   ...core("HTTPRoute", "httproutes"),
   group: "gateway.networking.k8s.io",
