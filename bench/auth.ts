@@ -24,18 +24,19 @@ import { AUTHORIZATION_GUIDE } from "../test/helpers/auth_guides.ts";
 import { startIssuer, type TestIssuer } from "../test/helpers/jwks_issuer.ts";
 import { mcpExtension, mcpGateway, mcpServer } from "../test/helpers/auth_objects.ts";
 import type { AuthConfigSpec, AuthRequest } from "../sim/auth/types.ts";
-import { type PerCall, perCall, sequentialAndLoad } from "./measure.ts";
+import { figuresByKey, type PerCall, perCall, sequentialAndLoad } from "./measure.ts";
 import {
   callOnce,
   count,
+  cpuMs,
   ms,
   ratio,
   type Server,
   startServer,
-  type Stats,
   stats,
   type SuiteContext,
   type SuiteResult,
+  us,
   withTimeout,
 } from "./lib.ts";
 
@@ -395,13 +396,10 @@ export async function authSuite(ctx: SuiteContext, result: SuiteResult): Promise
       loadRounds,
       opened: clients,
     });
-    const lat: Record<string, Stats> = Object.fromEntries(paths.map((p) => [p.key, runs.get(p)!.latency]));
-    const tput = Object.fromEntries(paths.map((p) => [p.key, runs.get(p)!.load]));
-    const seqCpu = (key: string) => runs.get(paths.find((p) => p.key === key)!)!.sequentialHopCpuMsPerCall;
+    const { latency: lat, load: tput, sequentialHopCpuMs } = figuresByKey(paths, runs);
+    const seqCpu = (key: string) => sequentialHopCpuMs[key];
     await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
 
-    const us = (v: number) => `${v.toFixed(1)} µs`;
-    const cpuMs = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "-");
     result.tables.push({
       title:
         `tools/call of \`echo\` with the authorization guide's AuthPolicy on and off: ${sequentialCalls} ` +

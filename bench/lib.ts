@@ -102,6 +102,16 @@ export function ms(value: number): string {
   return `${value.toFixed(2)} ms`;
 }
 
+/** Formats CPU milliseconds per call with three decimals, `-` where there is none (NaN). */
+export function cpuMs(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(3) : "-";
+}
+
+/** Formats microseconds with one decimal. */
+export function us(value: number): string {
+  return `${value.toFixed(1)} µs`;
+}
+
 /** Formats a ratio such as `1.42x`, with `digits` after the point. */
 export function ratio(value: number, digits = 2): string {
   return Number.isFinite(value) ? `${value.toFixed(digits)}x` : "n/a";

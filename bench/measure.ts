@@ -319,3 +319,27 @@ export async function sequentialAndLoad<P extends CallPath>(
     }];
   }));
 }
+
+/** {@linkcode sequentialAndLoad}'s figures by each path's `key`, as the policy suites' tables read them. */
+export interface FiguresByKey {
+  /** Latencies of the sequential calls. */
+  latency: Record<string, Stats>;
+  /** The load runs (see {@linkcode SequentialAndLoad.load}). */
+  load: Record<string, SequentialAndLoad["load"]>;
+  /** The hop's CPU per sequential call, ms (NaN without a hop). */
+  sequentialHopCpuMs: Record<string, number>;
+}
+
+/** Re-keys {@linkcode sequentialAndLoad}'s result by each path's `key`. */
+export function figuresByKey<P extends CallPath & { key: string }>(
+  paths: readonly P[],
+  runs: Map<P, SequentialAndLoad>,
+): FiguresByKey {
+  const pick = <T>(of: (run: SequentialAndLoad) => T) =>
+    Object.fromEntries(paths.map((p) => [p.key, of(runs.get(p)!)]));
+  return {
+    latency: pick((run) => run.latency),
+    load: pick((run) => run.load),
+    sequentialHopCpuMs: pick((run) => run.sequentialHopCpuMsPerCall),
+  };
+}

@@ -20,17 +20,18 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { connectGateway } from "../src/mcp/client.ts";
 import { mcpExtension, mcpGateway, mcpServer } from "../test/helpers/auth_objects.ts";
 import { rateLimitPolicy } from "../sim/ratelimit/test_objects.ts";
-import { type PerCall, perCall, sequentialAndLoad } from "./measure.ts";
+import { figuresByKey, type PerCall, perCall, sequentialAndLoad } from "./measure.ts";
 import {
   callOnce,
   count,
+  cpuMs,
   ms,
   ratio,
   type Server,
   startServer,
-  type Stats,
   type SuiteContext,
   type SuiteResult,
+  us,
   withTimeout,
 } from "./lib.ts";
 
@@ -197,13 +198,10 @@ export async function rateLimitSuite(ctx: SuiteContext, result: SuiteResult): Pr
       loadRounds,
       opened: clients,
     });
-    const lat: Record<string, Stats> = Object.fromEntries(paths.map((p) => [p.key, runs.get(p)!.latency]));
-    const tput = Object.fromEntries(paths.map((p) => [p.key, runs.get(p)!.load]));
-    const seqCpu = (key: string) => runs.get(paths.find((p) => p.key === key)!)!.sequentialHopCpuMsPerCall;
+    const { latency: lat, load: tput, sequentialHopCpuMs } = figuresByKey(paths, runs);
+    const seqCpu = (key: string) => sequentialHopCpuMs[key];
     await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
 
-    const cpuMs = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "-");
-    const us = (v: number) => `${v.toFixed(1)} µs`;
     result.tables.push({
       title:
         `tools/call of \`echo\` with a RateLimitPolicy that never trips and with none: ${sequentialCalls} ` +
