@@ -60,10 +60,12 @@ async function throughPortForwards(
   const client = KubeClient.fromOptions({ kubeconfig });
   const counts = await Promise.all(services.map(async (service) => {
     const target = await resolveServiceToPod(client, NS, service, 80);
+    // As the replay does: the Pod was just seen Running in the list that resolved it.
     await using forward = await openPortForward(client, {
       namespace: NS,
       pod: target.pod,
       port: target.port,
+      podRunning: true,
     });
     const mcp = await connectGateway(`http://127.0.0.1:${forward.localPort}/mcp`);
     try {

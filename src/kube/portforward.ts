@@ -76,14 +76,14 @@ interface PodObject extends KubeObject {
  */
 export async function openPortForward(client: KubeClient, options: PortForwardOptions): Promise<PortForward> {
   const namespace = options.namespace ?? client.namespace;
-  const phase = options.podRunning
-    ? "Running"
-    : (await client.get<PodObject>(POD, options.pod, { namespace })).status?.phase;
-  if (phase !== "Running") {
-    throw new KubeApiError(
-      `unable to forward port because pod is not running. Current status=${phase ?? "Unknown"}`,
-      { hint: `Wait for pod "${options.pod}" in namespace "${namespace}" to be Running.` },
-    );
+  if (!options.podRunning) {
+    const phase = (await client.get<PodObject>(POD, options.pod, { namespace })).status?.phase;
+    if (phase !== "Running") {
+      throw new KubeApiError(
+        `unable to forward port because pod is not running. Current status=${phase ?? "Unknown"}`,
+        { hint: `Wait for pod "${options.pod}" in namespace "${namespace}" to be Running.` },
+      );
+    }
   }
   const listener = Deno.listen({ hostname: "127.0.0.1", port: options.localPort ?? 0 });
   const localPort = (listener.addr as Deno.NetAddr).port;
