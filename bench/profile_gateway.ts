@@ -4,7 +4,9 @@
  * while the CPU profiler samples, and prints self time by function and by file, and the work charged
  * to the innermost repository frame on the stack (what of ours made the runtime work).
  * `deno run -A bench/profile_gateway.ts [--seconds 5] [--concurrency 16] [--top 40] [--out FILE.cpuprofile]
- * [--stacks TEXT] [--in FILE] [--rate-limit]`: `--rate-limit` serves the rate-limit suite's policy, `--out` keeps the profile and the call count, `--in` reports on a kept
+ * [--stacks TEXT] [--in FILE] [--rate-limit] [--floor]`: `--rate-limit` serves the rate-limit suite's policy,
+ * `--floor` profiles the Deno fetch proxy floor (bench/peers/deno_proxy.ts) instead of the gateway, for
+ * the same view of what any Deno hop costs; `--out` keeps the profile and the call count, `--in` reports on a kept
  * one instead of running, `--stacks` prints the heaviest call stacks of the functions whose
  * `name file:line` contains TEXT.
  *
@@ -159,6 +161,7 @@ async function main(): Promise<void> {
       in: { type: "string" },
       // The rate-limit suite's policy (a limit that never trips, per client, on echo) on the gateway.
       "rate-limit": { type: "boolean", default: false },
+      floor: { type: "boolean", default: false },
     },
   });
   const top = Number(values.top);
@@ -171,15 +174,18 @@ async function main(): Promise<void> {
     const fixture = new Server("fixture", DENO, ["run", "-A", "bench/fixture_server.ts", "slow"]);
     const fixtureUrl = (await fixture.waitFor(/^listening \S+ (\S+)$/, 60_000))[1];
     const config = { servers: [{ name: "bench/slow", url: fixtureUrl, prefix: "slow_" }] };
-    const gateway = new Server("gateway", DENO, [
-      "run",
-      "-A",
-      `--inspect=127.0.0.1:${port}`,
-      "bench/gateway_server.ts",
-      "--config",
-      JSON.stringify(config),
-      ...(values["rate-limit"] ? ["--rate-limit", JSON.stringify({ objects: rateLimitObjects() })] : []),
-    ]);
+    const inspect = ["run", "-A", `--inspect=127.0.0.1:${port}`];
+    const gateway = values.floor
+      ? new Server("deno-proxy", DENO, [...inspect, "bench/peers/deno_proxy.ts", fixtureUrl])
+      : new Server("gateway", DENO, [
+        ...inspect,
+        "bench/gateway_server.ts",
+        "--config",
+        JSON.stringify(config),
+        ...(values["rate-limit"] ? ["--rate-limit", JSON.stringify({ objects: rateLimitObjects() })] : []),
+      ]);
+    // The floor knows no prefixes: it forwards the fixture's own tool name.
+    const tool = values.floor ? "echo" : "slow_echo";
     const url = (await gateway.waitFor(/^listening \S+ (\S+)$/, 60_000))[1];
     const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
     const session = await cdp(targets[0].webSocketDebuggerUrl);
@@ -188,13 +194,13 @@ async function main(): Promise<void> {
     const clients = await Promise.all(
       Array.from({ length: Number(values.concurrency) }, () => connectGateway(url)),
     );
-    await Promise.all(clients.map((c) => c.callTool({ name: "slow_echo", arguments: { message: "warm" } })));
+    await Promise.all(clients.map((c) => c.callTool({ name: tool, arguments: { message: "warm" } })));
     await session.send("Profiler.start");
     const deadline = performance.now() + Number(values.seconds) * 1000;
     let calls = 0;
     await Promise.all(clients.map(async (c) => {
       while (performance.now() < deadline) {
-        await c.callTool({ name: "slow_echo", arguments: { message: "x" } });
+        await c.callTool({ name: tool, arguments: { message: "x" } });
         calls++;
       }
     }));

@@ -41,6 +41,22 @@ export type { GatewayStatus, ServerStatus } from "./status.ts";
 /** Paths that answer with the gateway's sessions or state: they check `Host` (DNS rebinding). */
 const GUARDED_PATHS: ReadonlySet<string> = new Set(["/mcp", "/status", "/metrics", "/tokens"]);
 
+/**
+ * The path of an absolute request URL when it needs no normalising (letters, digits, `/`, `-`, `_`
+ * and no dot segment), without a URL object per request; undefined leaves it to the URL parser.
+ */
+export function plainPath(url: string): string | undefined {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return undefined;
+  let end = url.length;
+  const query = url.indexOf("?", start);
+  if (query >= 0) end = query;
+  const hash = url.indexOf("#", start);
+  if (hash >= 0 && hash < end) end = hash;
+  const path = url.slice(start, end);
+  return /^(?:\/[A-Za-z0-9_-]+)+$|^\/$/.test(path) ? path : undefined;
+}
+
 /** Where the broker serves its RFC 9728 protected-resource metadata (and every path below it). */
 const PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource";
 
@@ -230,26 +246,26 @@ export class Gateway {
    * `/metrics`, protected-resource metadata, `/tokens` (URL elicitation).
    */
   readonly handler = async (req: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
-    const url = new URL(req.url);
+    const pathname = plainPath(req.url) ?? new URL(req.url).pathname;
     const remote = info?.remoteAddr;
     if (remote?.transport === "tcp") setRequestSource(req, { address: remote.hostname, port: remote.port });
     try {
-      if (GUARDED_PATHS.has(url.pathname) || url.pathname.startsWith("/status/")) {
+      if (GUARDED_PATHS.has(pathname) || pathname.startsWith("/status/")) {
         const host = req.headers.get("host");
         if (!hostAllowed(host, this.#publicHosts())) {
-          if (url.pathname === "/mcp") this.metrics.request(req.method, 403);
-          this.#log("warn", `Refused a request to ${url.pathname} for host ${JSON.stringify(host)}.`);
+          if (pathname === "/mcp") this.metrics.request(req.method, 403);
+          this.#log("warn", `Refused a request to ${pathname} for host ${JSON.stringify(host)}.`);
           return rpcError(403, RpcCode.ServerError, `Forbidden: host ${host} is not allowed.`);
         }
       }
       // `/status/<namespace>/<name>` is the status route too, as the broker's; so is every path under
       // the protected-resource metadata (the broker's mux serves the subtree, e.g. the `/mcp` suffix).
       switch (
-        url.pathname.startsWith("/status/")
+        pathname.startsWith("/status/")
           ? "/status"
-          : url.pathname.startsWith(`${PROTECTED_RESOURCE_PATH}/`)
+          : pathname.startsWith(`${PROTECTED_RESOURCE_PATH}/`)
           ? PROTECTED_RESOURCE_PATH
-          : url.pathname
+          : pathname
       ) {
         case "/mcp":
           return await this.#endpoint.handle(req);
@@ -284,7 +300,7 @@ export class Gateway {
           // guides' `when` excluding /.well-known).
           const decision = await this.#policy.evaluateRequest?.({ request: req, rule: "well-known" });
           if (decision && !decision.allow) return denied(decision, null);
-          return this.#protectedResource(req, url);
+          return this.#protectedResource(req, new URL(req.url));
         }
         default:
           return new Response("Not Found\n", { status: 404 });
@@ -292,11 +308,11 @@ export class Gateway {
     } catch (err) {
       if (err instanceof SessionStoreError) {
         // Redis down: this request fails, naming the store; the gateway stays up and retries on the next.
-        this.#log("warn", `Request to ${url.pathname} failed: ${err.message}`);
-        if (url.pathname === "/mcp") this.metrics.request(req.method, 503);
+        this.#log("warn", `Request to ${pathname} failed: ${err.message}`);
+        if (pathname === "/mcp") this.metrics.request(req.method, 503);
         return rpcError(503, RpcCode.InternalError, err.message);
       }
-      this.#log("error", `Request to ${url.pathname} failed: ${message(err)}`);
+      this.#log("error", `Request to ${pathname} failed: ${message(err)}`);
       return rpcError(500, RpcCode.InternalError, "Internal error.");
     }
   };
