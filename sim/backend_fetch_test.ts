@@ -8,6 +8,7 @@ import {
   backendHeaders,
   BackendRedirectError,
   boundedFetch,
+  chunkReader,
   fetchBackend,
   MAX_BACKEND_REDIRECTS,
   readBody,
@@ -111,6 +112,60 @@ Deno.test("readBody: reads up to the cap, fails past it or cuts it short", async
   });
   await assertRejects(() => readBody(endless, 1000, opts), BackendBodyLimitError);
   assert(pulls <= 12, `${pulls} pulls`);
+});
+
+Deno.test("chunkReader: a fetch body read through one growing buffer, byte for byte; other streams as they are", async () => {
+  // 300 KiB in pieces of 5,000 bytes, the server flushing each: reads smaller and larger than the buffer.
+  const whole = new Uint8Array(300 * 1024).map((_, i) => (i * 7 + (i >> 10)) & 0xff);
+  await using s = serve(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          for (let at = 0; at < whole.length; at += 5000) c.enqueue(whole.slice(at, at + 5000));
+          c.close();
+        },
+      }),
+    )
+  );
+  const res = await fetch(s.base);
+  const reader = chunkReader(res.body!);
+  const got = new Uint8Array(whole.length);
+  let size = 0;
+  let largest = 0;
+  for (let reads = 0; reads < 10_000; reads++) {
+    const r = await reader.read();
+    if (r.done) break;
+    // Each chunk is used before the next read, as the reader requires.
+    got.set(r.value, size);
+    size += r.value.byteLength;
+    largest = Math.max(largest, r.value.buffer.byteLength);
+  }
+  assertEquals(size, whole.length);
+  assertEquals(got, whole);
+  assert(largest <= 64 * 1024, `a read used a ${largest}-byte buffer`);
+
+  // A stream that is not a byte stream has no BYOB reader: its default reader reads it.
+  const plain = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(enc.encode("a"));
+      c.enqueue(enc.encode("b"));
+      c.close();
+    },
+  });
+  const r2 = chunkReader(plain);
+  assertEquals(new TextDecoder().decode((await r2.read()).value), "a");
+  assertEquals(new TextDecoder().decode((await r2.read()).value), "b");
+  assertEquals((await r2.read()).done, true);
+
+  // Cancelling ends a pending read of a body that never ends.
+  await using hang = serve(() =>
+    new Response(new ReadableStream({ start: (c) => c.enqueue(enc.encode("x")) }))
+  );
+  const r3 = chunkReader((await fetch(hang.base)).body!);
+  assertEquals((await r3.read()).value?.byteLength, 1);
+  const pending = r3.read();
+  await r3.cancel();
+  assertEquals((await pending).done, true);
 });
 
 Deno.test("boundedFetch: the answer to a request carries only its own responses, within the cap", async () => {

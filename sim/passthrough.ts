@@ -20,7 +20,7 @@
  * @module
  */
 
-import { backendHeaders, type BackendTarget, fetchBackend, readBody } from "./backend_fetch.ts";
+import { backendHeaders, type BackendTarget, chunkReader, fetchBackend, readBody } from "./backend_fetch.ts";
 import { type Deadline, watchDeadline } from "./deadlines.ts";
 import { UpstreamError } from "./errors.ts";
 import { rewriteResultUris } from "./federation.ts";
@@ -430,7 +430,7 @@ export class PassthroughRouter {
       return out;
     };
     const headers = { "content-type": "text/event-stream", "cache-control": "no-cache", ...sessionHeaders };
-    const reader = body.getReader();
+    const reader = chunkReader(body);
     const event = (code: number, message: string) =>
       formatSseEvent(errorBody(call.clientId, code, message), { type: "message" });
     /** What ends the client's stream when the backend's broke a limit. */
