@@ -27,6 +27,7 @@ import {
   RootsListChangedNotificationSchema,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
+  type Tool,
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { type WristbandFilter, wristbandFilter } from "./auth/trusted_headers.ts";
@@ -49,6 +50,7 @@ import {
 import { preserialized, TOOL_NOT_FOUND, writeKnownResults } from "./answers.ts";
 import { UpstreamError } from "./errors.ts";
 import { JsonListCache, rewriteResultUris } from "./federation.ts";
+import { ListAnswerCache } from "./list_answers.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Logger, VIRTUAL_SERVER_HEADER } from "./options.ts";
 import { backendParams, computeAttributes, type RequestAttributes } from "./routing.ts";
@@ -156,6 +158,15 @@ function listCache(set: ServerSet): JsonListCache {
   return cache;
 }
 
+/** The `tools/list` answers every session with the same view gets (see `ListAnswerCache`), per gateway. */
+const answerCaches = new WeakMap<ServerSet, ListAnswerCache<Tool>>();
+
+function listAnswers(set: ServerSet): ListAnswerCache<Tool> {
+  let cache = answerCaches.get(set);
+  if (!cache) answerCaches.set(set, cache = new ListAnswerCache());
+  return cache;
+}
+
 /** Installs the gateway's MCP request handlers on `session`'s SDK server. */
 export function installHandlers(ctx: HandlerContext, session: ClientSession): void {
   const server = session.server;
@@ -164,20 +175,32 @@ export function installHandlers(ctx: HandlerContext, session: ClientSession): vo
     const vs = selectedVirtualServer(ctx, extra);
     const set = ctx.servers;
     const allowed = await wristband(ctx, session, extra);
+    const catalog = set.catalog;
+    const own = await ctx.backends.userSpecificTools(session);
+    const meta = set.metaTools;
+    const ext = set.config.extension;
+    const scope = ext.discoveryTools ? ctx.scopes.get(session.id) : undefined;
     // As upstream's broker: this client's own tools of userSpecificList servers join the federated
     // ones, the wristband then the virtual server filter them and the meta-tools alike, then the
     // session's discovery scope (or the threshold) applies.
-    const tools = allowed(
-      [...set.catalog.tools.values()].map((t) => t.tool)
-        .concat(await ctx.backends.userSpecificTools(session))
-        .concat(set.metaTools),
-      "tools",
-    ).filter((t) => !vs || vs.tools.includes(t.name));
-    const ext = set.config.extension;
-    const served = ext.discoveryTools
-      ? applyDiscovery(tools, set.metaNames, ctx.scopes.get(session.id), ext.discoveryToolThreshold)
-      : tools;
-    // Serialised once while the same tools come back (see `writeKnownResults`).
+    const list = () => {
+      const tools = allowed(
+        [...catalog.tools.values()].map((t) => t.tool).concat(own).concat(meta),
+        "tools",
+      ).filter((t) => !vs || vs.tools.includes(t.name));
+      return ext.discoveryTools
+        ? applyDiscovery(tools, set.metaNames, scope, ext.discoveryToolThreshold)
+        : tools;
+    };
+    // Serialised once while the same tools come back (see `writeKnownResults`). A wristband that
+    // keeps all or nothing and no tools of this client's own: the list is one every session with
+    // this view gets, built once per catalog.
+    const keeps = allowed.keeps("tools");
+    if (!own.length && keeps !== "some") {
+      const answer = listAnswers(set).answer([catalog, set.config, meta], [vs, keeps, scope], list);
+      return preserialized("tools", answer.items, answer.json);
+    }
+    const served = list();
     return preserialized("tools", served, listCache(set).json(served));
   });
   server.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => {

@@ -336,3 +336,71 @@ Deno.test("wristband: meta-tools see only the allowed tools; a tools/call outsid
   const call = await c.client.callTool({ name: "w_search", arguments: { query: "rain" } });
   assert(!call.isError, JSON.stringify(call));
 });
+
+Deno.test("tools/list: sessions with another virtual server, wristband or scope, listing in turn, each get their own list", async () => {
+  await using e = await wristbandEnv();
+  const headers: Record<string, string>[] = [
+    {},
+    { "x-mcp-virtualserver": "mcp-test/readers" },
+    // A wristband that keeps every tool (no tools entry), one that keeps none (forged), one that keeps some.
+    { "x-mcp-authorized": await wristband(e.keys.privateKey, { prompts: {} }) },
+    { "x-mcp-authorized": "not-a-jwt" },
+    { "x-mcp-authorized": await wristband(e.keys.privateKey, BOB) },
+    {},
+  ];
+  const all = [
+    "discover_tools",
+    "g_create_issue",
+    "g_delete_issue",
+    "g_get_issue",
+    "g_search",
+    "select_tools",
+    "w_get_forecast",
+    "w_search",
+  ];
+  const expected = [
+    all,
+    ["g_get_issue", "g_search", "w_search"],
+    all,
+    [],
+    ["g_create_issue", "g_get_issue"],
+    ["discover_tools", "select_tools", "w_search"],
+  ];
+  const clients = await Promise.all(headers.map((h) => connectClient(e.s.url, { headers: h })));
+  try {
+    const scoped = await clients[5].client.callTool({
+      name: "select_tools",
+      arguments: { tools: ["w_search"] },
+    });
+    assert(!scoped.isError, JSON.stringify(scoped));
+    for (let round = 0; round < 3; round++) {
+      for (const [i, c] of clients.entries()) {
+        assertEquals(names((await c.client.listTools()).tools), expected[i], `session ${i}, round ${round}`);
+      }
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c[Symbol.asyncDispose]()));
+  }
+});
+
+Deno.test("tools/list: a catalog change reaches every session's next list", async () => {
+  const dynamic = await startFixture("dynamic");
+  await using s = await stages({ servers: [{ name: "test/dynamic", url: dynamic.url, prefix: "d_" }] });
+  try {
+    await using a = await connectClient(s.url);
+    await using b = await connectClient(s.url);
+    const before = names((await a.client.listTools()).tools);
+    assertEquals(names((await b.client.listTools()).tools), before);
+    assert(!before.includes("d_fresh"), String(before));
+    const added = await a.client.callTool({ name: "d_add_tool", arguments: { name: "fresh" } });
+    assert(!added.isError, JSON.stringify(added));
+    await waitFor(() => s.servers.catalog.tools.has("d_fresh"), 3000, "the catalog with d_fresh");
+    assertEquals(names((await b.client.listTools()).tools), [...before, "d_fresh"].sort());
+    assertEquals(names((await a.client.listTools()).tools), [...before, "d_fresh"].sort());
+    await a.client.callTool({ name: "d_remove_tool", arguments: { name: "fresh" } });
+    await waitFor(() => !s.servers.catalog.tools.has("d_fresh"), 3000, "the catalog without d_fresh");
+    assertEquals(names((await b.client.listTools()).tools), before);
+  } finally {
+    await dynamic.close();
+  }
+});
