@@ -4,9 +4,12 @@
  * while the CPU profiler samples, and prints self time by function and by file, and the work charged
  * to the innermost repository frame on the stack (what of ours made the runtime work).
  * `deno run -A bench/profile_gateway.ts [--seconds 5] [--concurrency 16] [--top 40] [--out FILE.cpuprofile]
- * [--stacks TEXT] [--in FILE] [--rate-limit] [--floor]`: `--rate-limit` serves the rate-limit suite's policy,
- * `--floor` profiles the Deno fetch proxy floor (bench/peers/deno_proxy.ts) instead of the gateway, for
- * the same view of what any Deno hop costs; `--out` keeps the profile and the call count, `--in` reports on a kept
+ * [--stacks TEXT] [--in FILE] [--rate-limit] [--list] [--sim PATH/mod.ts] [--floor]`: `--rate-limit` serves the
+ * rate-limit suite's policy, `--list` profiles `tools/list` of the scale suite's 5,000 tools (50 servers x 100
+ * tools; each session lists with plain fetch, reading the answer's bytes) instead of `tools/call`, `--sim` runs
+ * another copy of the simulator as the gateway, `--floor` profiles the Deno fetch proxy floor
+ * (bench/peers/deno_proxy.ts) instead of the gateway, for the same view of what any Deno hop costs; `--out`
+ * keeps the profile and the call count, `--in` reports on a kept
  * one instead of running, `--stacks` prints the heaviest call stacks of the functions whose
  * `name file:line` contains TEXT.
  *
@@ -14,10 +17,15 @@
  */
 
 import { parseArgs } from "node:util";
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { GatewayConfigInput } from "../sim/mod.ts";
 import { connectGateway } from "../src/mcp/client.ts";
 import { cdp } from "./cdp.ts";
 import { DENO, ROOT, Server, stopAll } from "./lib.ts";
 import { rateLimitObjects } from "./rate_limit.ts";
+import { rawList } from "./scale.ts";
+import { toolServerPrefix } from "./tools_server.ts";
 
 interface ProfileNode {
   id: number;
@@ -149,6 +157,30 @@ function report(
   if (run.stacks) table(`Stacks of the functions matching ${JSON.stringify(run.stacks)}`, stackTimes, 15);
 }
 
+/** The `slow` fixture, started; the gateway config naming it. */
+async function slowFixture(): Promise<GatewayConfigInput> {
+  const fixture = new Server("fixture", DENO, ["run", "-A", "bench/fixture_server.ts", "slow"]);
+  const fixtureUrl = (await fixture.waitFor(/^listening \S+ (\S+)$/, 60_000))[1];
+  return { servers: [{ name: "bench/slow", url: fixtureUrl, prefix: "slow_" }] };
+}
+
+/** The scale suite's 50 tool servers of 100 tools each, started; the gateway config naming them. */
+async function toolServers(): Promise<GatewayConfigInput> {
+  const servers = new Server("tool servers", DENO, [
+    "run",
+    "-A",
+    "bench/tools_server.ts",
+    "--servers",
+    "50",
+    "--tools",
+    "100",
+  ]);
+  const urls: string[] = [];
+  while (urls.length < 50) urls.push((await servers.waitFor(/^listening \S+ (\S+)$/, 60_000))[1]);
+  await servers.waitFor(/^ready$/, 60_000);
+  return { servers: urls.map((url, i) => ({ name: `bench/tools-${i}`, url, prefix: toolServerPrefix(i) })) };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -161,6 +193,8 @@ async function main(): Promise<void> {
       in: { type: "string" },
       // The rate-limit suite's policy (a limit that never trips, per client, on echo) on the gateway.
       "rate-limit": { type: "boolean", default: false },
+      list: { type: "boolean", default: false },
+      sim: { type: "string" },
       floor: { type: "boolean", default: false },
     },
   });
@@ -171,18 +205,17 @@ async function main(): Promise<void> {
   }
   const port = 9229 + Math.floor(Math.random() * 500);
   try {
-    const fixture = new Server("fixture", DENO, ["run", "-A", "bench/fixture_server.ts", "slow"]);
-    const fixtureUrl = (await fixture.waitFor(/^listening \S+ (\S+)$/, 60_000))[1];
-    const config = { servers: [{ name: "bench/slow", url: fixtureUrl, prefix: "slow_" }] };
+    const config = values.list ? await toolServers() : await slowFixture();
     const inspect = ["run", "-A", `--inspect=127.0.0.1:${port}`];
     const gateway = values.floor
-      ? new Server("deno-proxy", DENO, [...inspect, "bench/peers/deno_proxy.ts", fixtureUrl])
+      ? new Server("deno-proxy", DENO, [...inspect, "bench/peers/deno_proxy.ts", config.servers![0].url])
       : new Server("gateway", DENO, [
         ...inspect,
         "bench/gateway_server.ts",
         "--config",
         JSON.stringify(config),
         ...(values["rate-limit"] ? ["--rate-limit", JSON.stringify({ objects: rateLimitObjects() })] : []),
+        ...(values.sim ? ["--sim", values.sim] : []),
       ]);
     // The floor knows no prefixes: it forwards the fixture's own tool name.
     const tool = values.floor ? "echo" : "slow_echo";
@@ -194,13 +227,16 @@ async function main(): Promise<void> {
     const clients = await Promise.all(
       Array.from({ length: Number(values.concurrency) }, () => connectGateway(url)),
     );
-    await Promise.all(clients.map((c) => c.callTool({ name: tool, arguments: { message: "warm" } })));
+    const call: (c: Client) => Promise<unknown> = values.list
+      ? (c) => rawList(c, url)
+      : (c) => c.callTool({ name: tool, arguments: { message: "x" } });
+    for (let i = 0; i < (values.list ? 20 : 1); i++) await Promise.all(clients.map(call));
     await session.send("Profiler.start");
     const deadline = performance.now() + Number(values.seconds) * 1000;
     let calls = 0;
     await Promise.all(clients.map(async (c) => {
       while (performance.now() < deadline) {
-        await c.callTool({ name: tool, arguments: { message: "x" } });
+        await call(c);
         calls++;
       }
     }));

@@ -71,7 +71,7 @@ function rpcResult(text: string): Record<string, unknown> {
  * server's work and the transfer, not this process decoding and parsing a megabyte of JSON (which
  * the SDK client would add alike to both).
  */
-async function rawList(client: Client, url: string): Promise<Uint8Array> {
+export async function rawList(client: Client, url: string): Promise<Uint8Array> {
   const res = await fetch(url, {
     method: "POST",
     headers: {

@@ -230,6 +230,32 @@ export function preserialized<K extends string, V>(key: K, value: V, json: Uint8
   return result;
 }
 
+/** The parts of the broker's body answering request `id` with `{ [key]: value }`, `json` the value's text. */
+function knownResultParts(id: string | number, key: string, json: Uint8Array): Uint8Array[] {
+  return [
+    encoder.encode(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{${JSON.stringify(key)}:`),
+    json,
+    RESULT_OBJECT_END,
+  ];
+}
+
+/**
+ * The answer to request `id` of session `sessionId` whose result is `{ [key]: value }`, `json` the
+ * value's JSON text (as for `preserialized`), written without an SDK server or transport: the very
+ * status, headers (in their order) and body `singleAnswer` makes of the SDK's event for it.
+ */
+export function knownResultResponse(
+  id: string | number,
+  key: string,
+  json: Uint8Array,
+  sessionId: string,
+): Response {
+  return new Response(bodyOf(knownResultParts(id, key, json)), {
+    status: 200,
+    headers: [["content-type", "application/json"], ["mcp-session-id", sessionId]],
+  });
+}
+
 /** The SDK transport's writer of one SSE event (webStandardStreamableHttp.js `writeSSEEvent`). */
 type WriteSseEvent = (
   controller: ReadableStreamDefaultController<Uint8Array>,
@@ -265,11 +291,7 @@ export function writeKnownResults(transport: WebStandardStreamableHTTPServerTran
         `event: message\n${eventId ? `id: ${eventId}\n` : ""}data: {"result":{${key}:`,
       );
       // The known text is not copied: megabytes copied are megabytes of fresh pages to fault in.
-      knownEvents.set(head, [
-        encoder.encode(`{"jsonrpc":"2.0","id":${id},"result":{${key}:`),
-        known.json,
-        RESULT_OBJECT_END,
-      ]);
+      knownEvents.set(head, knownResultParts(m.id as string | number, known.key, known.json));
       controller.enqueue(head);
       controller.enqueue(known.json);
       controller.enqueue(encoder.encode(`},"jsonrpc":"2.0","id":${id}}\n\n`));

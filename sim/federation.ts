@@ -34,6 +34,7 @@
 // @ts-types="@modelcontextprotocol/sdk/types"
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { InvalidToolPolicy } from "./config.ts";
+import { sameItems } from "./list_answers.ts";
 import { UriTemplate } from "./uri_template.ts";
 
 /** What one upstream last listed. */
@@ -478,10 +479,4 @@ export class JsonListCache {
     if (this.#entries.length > this.#max) this.#entries.pop();
     return entry.json;
   }
-}
-
-function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

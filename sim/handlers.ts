@@ -27,6 +27,7 @@ import {
   RootsListChangedNotificationSchema,
   SetLevelRequestSchema,
   SubscribeRequestSchema,
+  type Tool,
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { type WristbandFilter, wristbandFilter } from "./auth/trusted_headers.ts";
@@ -46,9 +47,10 @@ import {
   selectTools,
   type ToolScopes,
 } from "./discovery.ts";
-import { preserialized, TOOL_NOT_FOUND, writeKnownResults } from "./answers.ts";
+import { knownResultResponse, preserialized, TOOL_NOT_FOUND, writeKnownResults } from "./answers.ts";
 import { UpstreamError } from "./errors.ts";
 import { JsonListCache, rewriteResultUris } from "./federation.ts";
+import { type ListAnswer, ListAnswerCache } from "./list_answers.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Logger, VIRTUAL_SERVER_HEADER } from "./options.ts";
 import { backendParams, computeAttributes, type RequestAttributes } from "./routing.ts";
@@ -137,14 +139,92 @@ function selectedVirtualServer(ctx: HandlerContext, extra: Extra): VirtualServer
 
 /** The broker's first list filter for this request: its `x-mcp-authorized` wristband (auth/trusted_headers.ts). */
 function wristband(ctx: HandlerContext, session: ClientSession, extra: Extra): Promise<WristbandFilter> {
-  const { servers, extension } = ctx.servers.config;
-  return wristbandFilter({
+  return wristbandOf(ctx, {
     granted: session.takeAttributes(extra.requestId)?.granted?.requestHeaders,
     clientHeaders: extra.requestInfo?.headers,
+  });
+}
+
+/** The wristband filter of a request whose policy granted `granted` and whose client sent `clientHeaders`. */
+function wristbandOf(
+  ctx: HandlerContext,
+  request: Omit<ToolsListRequest, "virtualServer">,
+): Promise<WristbandFilter> {
+  const { servers, extension } = ctx.servers.config;
+  return wristbandFilter({
+    granted: request.granted,
+    clientHeaders: request.clientHeaders,
     publicKeyPem: extension.trustedHeadersPublicKey,
     enforce: extension.enforceCapabilityFilter,
     servers,
   });
+}
+
+/** What a `tools/list` answer depends on of the request. */
+export interface ToolsListRequest {
+  /** The virtual server the request selected with its header, when it exists. */
+  virtualServer?: VirtualServerConfig;
+  /** The success headers of the policy that allowed the request. */
+  granted?: Record<string, string>;
+  /** The headers the client sent. */
+  clientHeaders?: Headers | Record<string, string | string[] | undefined>;
+}
+
+/** The tools `session` lists for `request`, and their JSON text. */
+async function toolsList(
+  ctx: HandlerContext,
+  session: ClientSession,
+  request: ToolsListRequest,
+): Promise<ListAnswer<Tool>> {
+  const vs = request.virtualServer;
+  const set = ctx.servers;
+  const allowed = await wristbandOf(ctx, request);
+  const catalog = set.catalog;
+  const own = await ctx.backends.userSpecificTools(session);
+  const meta = set.metaTools;
+  const ext = set.config.extension;
+  const scope = ext.discoveryTools ? ctx.scopes.get(session.id) : undefined;
+  // As upstream's broker: this client's own tools of userSpecificList servers join the federated
+  // ones, the wristband then the virtual server filter them and the meta-tools alike, then the
+  // session's discovery scope (or the threshold) applies.
+  const list = () => {
+    const tools = allowed(
+      [...catalog.tools.values()].map((t) => t.tool).concat(own).concat(meta),
+      "tools",
+    ).filter((t) => !vs || vs.tools.includes(t.name));
+    return ext.discoveryTools
+      ? applyDiscovery(tools, set.metaNames, scope, ext.discoveryToolThreshold)
+      : tools;
+  };
+  // A wristband that keeps all or nothing and no tools of this client's own: the list is one every
+  // session with this view gets, built once per catalog.
+  const keeps = allowed.keeps("tools");
+  if (!own.length && keeps !== "some") {
+    return listAnswers(set).answer([catalog, set.config, meta], [vs, keeps, scope], list);
+  }
+  const items = list();
+  return { items, json: listCache(set).json(items) };
+}
+
+/**
+ * The answer to `tools/list` request `id` of `session`, written without the session's SDK server
+ * (see `knownResultResponse`): the same bytes its handler's answer becomes. Undefined when the list
+ * could need the client's own backend sessions (a `userSpecificList` server), which the SDK path
+ * serves, or when making it failed (the SDK path answers with the error).
+ */
+export async function toolsListResponse(
+  ctx: HandlerContext,
+  session: ClientSession,
+  id: string | number,
+  request: ToolsListRequest,
+): Promise<Response | undefined> {
+  if (ctx.servers.config.servers.some((s) => s.enabled && s.userSpecificList)) return undefined;
+  try {
+    const answer = await toolsList(ctx, session, request);
+    return knownResultResponse(id, "tools", answer.json, session.id);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The `tools/list` answers of each gateway's sessions, shared: one catalog, a few lists (virtual servers, scopes). */
@@ -156,29 +236,27 @@ function listCache(set: ServerSet): JsonListCache {
   return cache;
 }
 
+/** The `tools/list` answers every session with the same view gets (see `ListAnswerCache`), per gateway. */
+const answerCaches = new WeakMap<ServerSet, ListAnswerCache<Tool>>();
+
+function listAnswers(set: ServerSet): ListAnswerCache<Tool> {
+  let cache = answerCaches.get(set);
+  if (!cache) answerCaches.set(set, cache = new ListAnswerCache());
+  return cache;
+}
+
 /** Installs the gateway's MCP request handlers on `session`'s SDK server. */
 export function installHandlers(ctx: HandlerContext, session: ClientSession): void {
   const server = session.server;
   writeKnownResults(session.transport);
   server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
-    const vs = selectedVirtualServer(ctx, extra);
-    const set = ctx.servers;
-    const allowed = await wristband(ctx, session, extra);
-    // As upstream's broker: this client's own tools of userSpecificList servers join the federated
-    // ones, the wristband then the virtual server filter them and the meta-tools alike, then the
-    // session's discovery scope (or the threshold) applies.
-    const tools = allowed(
-      [...set.catalog.tools.values()].map((t) => t.tool)
-        .concat(await ctx.backends.userSpecificTools(session))
-        .concat(set.metaTools),
-      "tools",
-    ).filter((t) => !vs || vs.tools.includes(t.name));
-    const ext = set.config.extension;
-    const served = ext.discoveryTools
-      ? applyDiscovery(tools, set.metaNames, ctx.scopes.get(session.id), ext.discoveryToolThreshold)
-      : tools;
+    const answer = await toolsList(ctx, session, {
+      virtualServer: selectedVirtualServer(ctx, extra),
+      granted: session.takeAttributes(extra.requestId)?.granted?.requestHeaders,
+      clientHeaders: extra.requestInfo?.headers,
+    });
     // Serialised once while the same tools come back (see `writeKnownResults`).
-    return preserialized("tools", served, listCache(set).json(served));
+    return preserialized("tools", answer.items, answer.json);
   });
   server.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => {
     const vs = selectedVirtualServer(ctx, extra);

@@ -7,9 +7,10 @@ import { ErrorCode, McpError, ToolListChangedNotificationSchema } from "@modelco
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../test/helpers/assert.ts";
 import { startFixture } from "../test/fixtures/mod.ts";
-import { connectClient, firstText, waitFor } from "../test/sim_helpers.ts";
-import { stages } from "../test/sim_stages.ts";
+import { connectClient, firstText, post, rawSession, waitFor } from "../test/sim_helpers.ts";
+import { type Stages, stages } from "../test/sim_stages.ts";
 import type { GatewayConfigInput } from "./config.ts";
+import { McpEndpoint } from "./mcp_endpoint.ts";
 import type { RequestPolicy } from "./policy.ts";
 import { RpcCode } from "./transport.ts";
 
@@ -335,4 +336,188 @@ Deno.test("wristband: meta-tools see only the allowed tools; a tools/call outsid
   // The router and broker do not check calls against the wristband: an AuthPolicy rule does.
   const call = await c.client.callTool({ name: "w_search", arguments: { query: "rain" } });
   assert(!call.isError, JSON.stringify(call));
+});
+
+Deno.test("tools/list: sessions with another virtual server, wristband or scope, listing in turn, each get their own list", async () => {
+  await using e = await wristbandEnv();
+  const headers: Record<string, string>[] = [
+    {},
+    { "x-mcp-virtualserver": "mcp-test/readers" },
+    // A wristband that keeps every tool (no tools entry), one that keeps none (forged), one that keeps some.
+    { "x-mcp-authorized": await wristband(e.keys.privateKey, { prompts: {} }) },
+    { "x-mcp-authorized": "not-a-jwt" },
+    { "x-mcp-authorized": await wristband(e.keys.privateKey, BOB) },
+    {},
+  ];
+  const all = [
+    "discover_tools",
+    "g_create_issue",
+    "g_delete_issue",
+    "g_get_issue",
+    "g_search",
+    "select_tools",
+    "w_get_forecast",
+    "w_search",
+  ];
+  const expected = [
+    all,
+    ["g_get_issue", "g_search", "w_search"],
+    all,
+    [],
+    ["g_create_issue", "g_get_issue"],
+    ["discover_tools", "select_tools", "w_search"],
+  ];
+  const clients = await Promise.all(headers.map((h) => connectClient(e.s.url, { headers: h })));
+  try {
+    const scoped = await clients[5].client.callTool({
+      name: "select_tools",
+      arguments: { tools: ["w_search"] },
+    });
+    assert(!scoped.isError, JSON.stringify(scoped));
+    for (let round = 0; round < 3; round++) {
+      for (const [i, c] of clients.entries()) {
+        assertEquals(names((await c.client.listTools()).tools), expected[i], `session ${i}, round ${round}`);
+      }
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c[Symbol.asyncDispose]()));
+  }
+});
+
+Deno.test("tools/list: a catalog change reaches every session's next list", async () => {
+  const dynamic = await startFixture("dynamic");
+  await using s = await stages({ servers: [{ name: "test/dynamic", url: dynamic.url, prefix: "d_" }] });
+  try {
+    await using a = await connectClient(s.url);
+    await using b = await connectClient(s.url);
+    const before = names((await a.client.listTools()).tools);
+    assertEquals(names((await b.client.listTools()).tools), before);
+    assert(!before.includes("d_fresh"), String(before));
+    const added = await a.client.callTool({ name: "d_add_tool", arguments: { name: "fresh" } });
+    assert(!added.isError, JSON.stringify(added));
+    await waitFor(() => s.servers.catalog.tools.has("d_fresh"), 3000, "the catalog with d_fresh");
+    assertEquals(names((await b.client.listTools()).tools), [...before, "d_fresh"].sort());
+    assertEquals(names((await a.client.listTools()).tools), [...before, "d_fresh"].sort());
+    await a.client.callTool({ name: "d_remove_tool", arguments: { name: "fresh" } });
+    await waitFor(() => !s.servers.catalog.tools.has("d_fresh"), 3000, "the catalog without d_fresh");
+    assertEquals(names((await b.client.listTools()).tools), before);
+  } finally {
+    await dynamic.close();
+  }
+});
+
+/** One HTTP/1.1 exchange on a fresh connection: the response's bytes as text, its `date` line left out. */
+async function onTheWire(url: string, headers: Record<string, string>, body: string): Promise<string> {
+  const { hostname, port, pathname } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    const head = Object.entries({ ...headers, host: `${hostname}:${port}`, connection: "close" })
+      .map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    const bytes = new TextEncoder().encode(body);
+    await conn.write(
+      new TextEncoder().encode(`POST ${pathname} HTTP/1.1\r\n${head}content-length: ${bytes.length}\r\n\r\n`),
+    );
+    await conn.write(bytes);
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(64 * 1024);
+    // Bounded: the server closes after one answer (connection: close); at most 64 MiB are read.
+    for (let total = 0; total < 64 * 1024 * 1024;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+      total += n;
+    }
+    const text = new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+    return text.replace(/^date: .*\r\n/im, "");
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the server */ }
+  }
+}
+
+Deno.test("tools/list answered by the endpoint: the very bytes on the wire the SDK server's answer becomes, for every view", async () => {
+  await using e = await wristbandEnv();
+  await using sdk = sdkEndpoint(e.s);
+  {
+    const sdkUrl = sdk.url;
+    const session = await rawSession(e.s.url);
+    const scoped = await rawSession(e.s.url);
+    const select = await post(e.s.url, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "select_tools", arguments: { tools: ["w_search"] } },
+    }, scoped.headers);
+    assertEquals(select.status, 200);
+    const found = [...e.s.sessions.values()].find((s) => s.id === session.id)!;
+    assert(!found.warm, "the session holds no SDK server before listing");
+    const first = await post(e.s.url, { jsonrpc: "2.0", id: 1, method: "tools/list" }, session.headers);
+    assertEquals([first.status, (first.json?.result as { tools: unknown[] }).tools.length], [200, 8]);
+    assert(!found.warm, "the endpoint answered without the session's SDK server");
+    const views: Array<[string, Record<string, string>]> = [
+      ["no header", session.headers],
+      ["a virtual server", { ...session.headers, "x-mcp-virtualserver": "mcp-test/readers" }],
+      ["a wristband naming tools", {
+        ...session.headers,
+        "x-mcp-authorized": await wristband(e.keys.privateKey, ALICE),
+      }],
+      ["a forged wristband", { ...session.headers, "x-mcp-authorized": "not-a-jwt" }],
+      ["a scoped session", scoped.headers],
+    ];
+    for (const [what, headers] of views) {
+      for (const id of [7, 'list "one" \u00e9']) {
+        const body = JSON.stringify({ jsonrpc: "2.0", id, method: "tools/list", params: {} });
+        const direct = await onTheWire(e.s.url, headers, body);
+        const viaSdk = await onTheWire(sdkUrl, headers, body);
+        assertStringIncludes(direct, "HTTP/1.1 200 OK", what);
+        assertStringIncludes(direct, `"id":${JSON.stringify(id)},"result":{"tools":[`, what);
+        assertEquals(direct, viaSdk, `${what}, id ${JSON.stringify(id)}`);
+      }
+    }
+  }
+});
+
+/** The endpoint of `s` without its scopes: `tools/list` goes to the session's SDK server. */
+function sdkEndpoint(s: Stages) {
+  const endpoint = new McpEndpoint({
+    servers: s.servers,
+    sessions: s.sessions,
+    backends: s.backends,
+    policy: { evaluate: () => ({ allow: true }) },
+    store: s.store,
+    metrics: s.metrics,
+    log: () => {},
+    timeoutMs: 5000,
+  });
+  const http = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) => endpoint.handle(req),
+  );
+  return { url: `http://127.0.0.1:${http.addr.port}/mcp`, [Symbol.asyncDispose]: () => http.shutdown() };
+}
+
+Deno.test("tools/list answered by the endpoint: a list of more than 64 KiB (streamed, not copied) is the same bytes too", async () => {
+  const dynamic = await startFixture("dynamic");
+  try {
+    await using s = await stages({ servers: [{ name: "test/dynamic", url: dynamic.url, prefix: "d_" }] });
+    await using sdk = sdkEndpoint(s);
+    const session = await rawSession(s.url);
+    const description = "long ".repeat(30_000);
+    const added = await post(s.url, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "d_add_tool", arguments: { name: "big", description } },
+    }, session.headers);
+    assertEquals(added.status, 200);
+    await waitFor(() => s.servers.catalog.tools.has("d_big"), 3000, "the catalog with d_big");
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" });
+    const direct = await onTheWire(s.url, session.headers, body);
+    assertStringIncludes(direct, "transfer-encoding: chunked");
+    assert(direct.length > description.length, `${direct.length} bytes`);
+    assertEquals(direct, await onTheWire(sdk.url, session.headers, body));
+  } finally {
+    await dynamic.close();
+  }
 });

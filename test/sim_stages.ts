@@ -163,6 +163,7 @@ export async function stages(config: GatewayConfigInput, opts: StageOptions = {}
     log,
     timeoutMs,
     federateAll,
+    scopes,
   });
   await servers.start();
   const handle = (req: Request) => endpoint.handle(req);

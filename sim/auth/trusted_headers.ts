@@ -205,6 +205,23 @@ export async function readWristband(
   return { state: "valid", capabilities, claims };
 }
 
+/**
+ * What {@linkcode filterByWristband} keeps of any list of `kind` under `read`: every item, none, or
+ * "some" (it depends on the items' names). A list filtered to all or none is the same for every
+ * wristband that keeps all or none, so a caller can reuse it.
+ */
+export function wristbandKeeps(
+  kind: CapabilityKind,
+  read: WristbandRead,
+  enforce?: boolean,
+): "all" | "none" | "some" {
+  if (read.state === "absent") return enforce ? "none" : "all";
+  if (read.state === "invalid") return "none";
+  const caps = read.capabilities;
+  if (caps === null || !(kind in caps)) return enforce ? "none" : "all";
+  return "some";
+}
+
 /** Options of {@linkcode filterByWristband}. */
 export interface FilterByWristbandOptions {
   /** `--enforce-capability-filtering`: no header, or no entry for the kind, lists nothing. */
@@ -224,12 +241,11 @@ export function filterByWristband<T extends { name: string }>(
   read: WristbandRead,
   options: FilterByWristbandOptions,
 ): T[] {
-  if (read.state === "absent") return options.enforce ? [] : [...items];
-  if (read.state === "invalid") return [];
-  const caps = read.capabilities;
-  if (caps === null || !(kind in caps)) return options.enforce ? [] : [...items];
+  const keeps = wristbandKeeps(kind, read, options.enforce);
+  if (keeps === "all") return [...items];
+  if (keeps === "none" || read.state !== "valid" || read.capabilities === null) return [];
   const allowed = new Set<string>();
-  for (const [server, names] of Object.entries(caps[kind] ?? {})) {
+  for (const [server, names] of Object.entries(read.capabilities[kind] ?? {})) {
     const prefix = options.prefixOf(server);
     if (prefix === undefined) continue;
     for (const name of names ?? []) allowed.add(prefix + name);
@@ -280,7 +296,12 @@ export interface WristbandFilterInput {
 }
 
 /** A list filter bound to one request's wristband. */
-export type WristbandFilter = <T extends { name: string }>(items: readonly T[], kind: CapabilityKind) => T[];
+export type WristbandFilter =
+  & (<T extends { name: string }>(items: readonly T[], kind: CapabilityKind) => T[])
+  & {
+    /** What the filter keeps of any list of `kind` (see {@linkcode wristbandKeeps}). */
+    readonly keeps: (kind: CapabilityKind) => "all" | "none" | "some";
+  };
 
 /**
  * Reads the request's wristband once and returns the broker's step-1 filter for its lists
@@ -293,5 +314,9 @@ export async function wristbandFilter(input: WristbandFilterInput): Promise<Wris
   });
   const prefixes = new Map(input.servers.map((s) => [s.name, s.prefix]));
   const options = { enforce: input.enforce, prefixOf: (server: string) => prefixes.get(server) };
-  return (items, kind) => filterByWristband(items, kind, read, options);
+  const filter = <T extends { name: string }>(items: readonly T[], kind: CapabilityKind) =>
+    filterByWristband(items, kind, read, options);
+  return Object.assign(filter, {
+    keeps: (kind: CapabilityKind) => wristbandKeeps(kind, read, input.enforce),
+  });
 }

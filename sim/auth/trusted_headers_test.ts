@@ -181,3 +181,28 @@ Deno.test("the policy's success header overrides the client's; otherwise the cli
   assertEquals(authorizedHeaderValue(undefined, { "x-mcp-authorized": "" }), "");
   assertEquals(authorizedHeaderValue(undefined, {}), undefined);
 });
+
+Deno.test("keeps: all or none exactly when the filter keeps every item or none of any list, else some", async () => {
+  const cases: Array<[string | undefined, boolean, "all" | "none" | "some"]> = [
+    [undefined, false, "all"],
+    [undefined, true, "none"],
+    ["not-a-jwt", false, "none"],
+    [await mint({ prompts: {} }), false, "all"],
+    [await mint({ prompts: {} }), true, "none"],
+    [await mint({ tools: { "mcp-test/server1": ["greet"] } }), false, "some"],
+  ];
+  for (const [header, enforce, keeps] of cases) {
+    const filter = await wristbandFilter({
+      clientHeaders: header === undefined ? {} : { "x-mcp-authorized": header },
+      publicKeyPem: PEM,
+      enforce,
+      servers: SERVERS,
+    });
+    const what = `${header?.slice(0, 12)}, enforce ${enforce}`;
+    assertEquals(filter.keeps("tools"), keeps, what);
+    const kept = names(filter(TOOLS, "tools"));
+    if (keeps === "all") assertEquals(kept, names(TOOLS), what);
+    if (keeps === "none") assertEquals(kept, [], what);
+    if (keeps === "some") assertEquals(kept, ["s1_greet"], what);
+  }
+});
