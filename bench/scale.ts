@@ -412,7 +412,7 @@ export async function scaleSuite(ctx: SuiteContext, result: SuiteResult): Promis
         `the Redis / memory ratios of gateway CPU per call of adjacent load runs ` +
         `(${store.pairRatios.map((r) => ratio(r)).join(", ")}); all load runs summed give ` +
         `${ratio(store.summedRatio)}. ` +
-        `What Redis adds per call is one round trip (HGET of the session record and EXPIRE, pipelined) ` +
+        `What Redis adds per call is one round trip (one EVAL: EXPIRE of the session and HGET of its record) ` +
         `before the call is routed.`,
     );
   } finally {

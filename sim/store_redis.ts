@@ -19,11 +19,19 @@
  * @module
  */
 import type { RedisClientType } from "redis";
+import { type Deadline, watchDeadline } from "./deadlines.ts";
 import { GatewayConfigError } from "./errors.ts";
 import { type RelayMessage, type SessionRecord, type SessionStore, SessionStoreError } from "./store.ts";
 
 /** The hash field holding the session's record; registration names (`ns/name`) never start with `@`. */
 const RECORD_FIELD = "@record";
+
+/**
+ * A session's record with its idle lifetime restarted, as one command: every request asks it, and
+ * one command is half the client's encoding, parsing and promises of two.
+ */
+const GET_RECORD_SCRIPT = `redis.call('EXPIRE', KEYS[1], ARGV[2])
+return redis.call('HGET', KEYS[1], ARGV[1])`;
 
 /** Sets a backend field only while the session exists, so a late write cannot revive a deleted one. */
 const SET_BACKEND_SCRIPT = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
@@ -33,7 +41,6 @@ const SET_BACKEND_SCRIPT = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
 end
 return 0`;
 
-/** The signing key, after storing ARGV[1] as it when there is none: one atomic step for racing replicas. */
 /**
  * Limitador's Redis check-and-update: KEYS are counters, ARGV their limits, then their windows in ms,
  * then the delta. Checks all first, so a limited request counts on none; returns {index + 1, pttl}
@@ -50,6 +57,7 @@ for i = 1, n do
 end
 return {0, 0}`;
 
+/** The signing key, after storing ARGV[1] as it when there is none: one atomic step for racing replicas. */
 const SIGNING_KEY_SCRIPT = `local v = redis.call('GET', KEYS[1])
 if v then return v end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -239,16 +247,17 @@ export class RedisSessionStore implements SessionStore {
 
   async #run<T>(command: (client: RedisClientType) => Promise<T>): Promise<T> {
     if (this.#closed) throw new SessionStoreError(`Session store ${this.description} is closed.`);
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A deadline, not a timer per command: a timer and its clearing cost as much as the command's own work.
+    let deadline: Deadline | undefined;
     try {
       const pending = command(this.#client);
       pending.catch(() => {});
       return await Promise.race([
         pending,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer in ${this.#commandTimeoutMs} ms`)),
+          deadline = watchDeadline(
             this.#commandTimeoutMs,
+            () => reject(new Error(`no answer in ${this.#commandTimeoutMs} ms`)),
           );
         }),
       ]);
@@ -260,7 +269,7 @@ export class RedisSessionStore implements SessionStore {
         cause: error,
       });
     } finally {
-      clearTimeout(timer);
+      deadline?.clear();
     }
   }
 
@@ -273,7 +282,9 @@ export class RedisSessionStore implements SessionStore {
 
   async get(sessionId: string): Promise<SessionRecord | undefined> {
     const key = this.#key(sessionId);
-    const [raw] = await this.#run((c) => Promise.all([c.hGet(key, RECORD_FIELD), c.expire(key, this.#ttl)]));
+    const raw = await this.#run((c) =>
+      c.eval(GET_RECORD_SCRIPT, { keys: [key], arguments: [RECORD_FIELD, String(this.#ttl)] })
+    );
     if (raw === null || raw === undefined) return undefined;
     try {
       return JSON.parse(String(raw)) as SessionRecord;
