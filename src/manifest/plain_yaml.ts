@@ -105,9 +105,12 @@ const PLAIN_TAGS = new Set([
  */
 function resolvePlain(source: string, atKey: boolean): unknown {
   const first = source.charCodeAt(0);
-  // Letters other than these start no boolean or null of YAML 1.1, and every other tag's test
-  // starts with a digit, a sign, a dot, `~` or `<`.
-  if (((first >= 65 && first <= 90) || (first >= 97 && first <= 122)) && !"yYnNtTfFoO".includes(source[0])) {
+  // Of the YAML 1.1 tags, only booleans (at most 5 letters), null (4) and floats with an exponent
+  // (`e5`) match a word that starts with a letter; every other test needs a digit, sign, dot, `~` or `<`.
+  if (
+    ((first >= 65 && first <= 90) || (first >= 97 && first <= 122)) && first !== 69 && first !== 101 &&
+    (source.length > 5 || !"yYnNtTfFoO".includes(source[0]))
+  ) {
     return source;
   }
   if (!schemaTags) {

@@ -50,7 +50,10 @@ const PLAIN: Record<string, string> = {
   "comments and blank lines": "# top\na: 1 # one\n\n  # indented comment\nb:   # empty\nc:\n\nd: 'x'\n",
   "YAML 1.1 scalars": "a: yes\nb: off\nc: 0777\nd: 1:20\ne: ~\nf: null\ng: .inf\nh: -0\ni: 1e3\nj: 0x1F\n" +
     "k: 1.5\nl: On\nm: n\nn: 12345678901234567890\no: +12\np: 0b101\nq: 190:20:30.15\nr: -.inf\n",
-  "key scalars": "1: a\ntrue: b\nyes2: c\n0777: d\nfalse_: e\n",
+  "key scalars": "1: a\ntrue: b\nyes2: c\n0777: d\nfalse_: e\ne5: f\nNULLS: g\nnamespace: h\n",
+  "words that are numbers or not":
+    "a: e5\nb: E-3\nc: e\nd: 1_000\ne: 0o7\nf: Yes\ng: yes_\nh: Off\ni: offset\n" +
+    "j: NULL\nk: nulls\nl: FALSE\nm: Falsey\nn: true1\n",
   "quoted": "a: \"x # y\"\nb: 'it''s'\nc: \"\"\nd: ''\ne: \"true\"   # c\nf: '8080'\n",
   "plain odds": "a: x:y\nb: http://h:80/p#f\nc: -x\nd: .x\ne: a b  c\nf: x#y\ng: <<\nh: =\n",
   "flow items": "a: [1, yes, ~, b c,  d ]\nb: [ ]\nc: {  }\n",
