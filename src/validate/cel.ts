@@ -100,6 +100,7 @@ function walk(
     const bindings: Record<string, CelInput> = { self: toCel(value, schema) };
     if (transition) bindings.oldSelf = toCel(old, schema);
     const result = runRule(rule.rule, bindings);
+    if (result === true) continue;
     const field = formatPath(path) || "<root>";
     if (isCelError(result)) {
       const reason = result.message.replace(/^field not found: /, "no such key: ");
@@ -109,7 +110,7 @@ function walk(
         path,
         rule,
       });
-    } else if (result !== true) {
+    } else {
       issues.push({
         code: transition ? "cel.transition" : "cel",
         message: `Field "${field}": ${rule.message ?? `failed rule: ${rule.rule.trim()}`}`,
