@@ -80,6 +80,9 @@ const KEY = /[A-Za-z0-9_][A-Za-z0-9_.\/-]*:(?=[ \n]|$)/y;
 // Items of a one-line flow sequence that the reader takes: no quotes, nesting, pairs or comments.
 const FLOW_ITEMS_UNSUPPORTED = /["'[\]{}#:]/;
 
+// No leading zero (octal in YAML 1.1), sign or underscore, and few enough digits to be exact.
+const DECIMAL = /^(?:0|[1-9][0-9]{0,14})$/;
+
 let schemaTags: SchemaTag[] | undefined;
 let resolveOptions: unknown;
 
@@ -104,6 +107,8 @@ const PLAIN_TAGS = new Set([
  * is not plain.
  */
 function resolvePlain(source: string, atKey: boolean): unknown {
+  // Decimal integers (ports, counts), as the int tag's parseInt reads them.
+  if (DECIMAL.test(source)) return Number(source);
   const first = source.charCodeAt(0);
   // Of the YAML 1.1 tags, only booleans (at most 5 letters), null (4) and floats with an exponent
   // (`e5`) match a word that starts with a letter; every other test needs a digit, sign, dot, `~` or `<`.
@@ -152,6 +157,11 @@ class PlainReader {
   #contents: number[] = [];
   /** The current significant line. */
   #line = 0;
+  /**
+   * The next ` #` at or after the last plain scalar read (values are read in order, so one search
+   * serves every scalar up to it, instead of a search per scalar that may run to the end of the text).
+   */
+  #comment = -1;
 
   constructor(text: string) {
     this.#text = text;
@@ -357,8 +367,11 @@ class PlainReader {
     if ("&*!|>%@`,]}#?:".includes(c)) throw NOT_PLAIN;
     if (c === "-" && (at + 1 === end || text[at + 1] === " ")) throw NOT_PLAIN;
     // A plain scalar ends at a comment (` #`) or the line end, without trailing spaces.
-    let stop = at + 1;
-    while (stop < end && !(text.charCodeAt(stop) === 35 && text.charCodeAt(stop - 1) === 32)) stop++;
+    if (this.#comment < at) {
+      this.#comment = text.indexOf(" #", at);
+      if (this.#comment < 0) this.#comment = text.length;
+    }
+    let stop = Math.min(this.#comment, end);
     while (text.charCodeAt(stop - 1) === 32) stop--;
     const source = text.slice(at, stop);
     if (source.includes(": ") || source.endsWith(":")) throw NOT_PLAIN;
