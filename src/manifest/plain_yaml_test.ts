@@ -1,6 +1,12 @@
 import { assert, assertEquals } from "../../test/helpers/assert.ts";
 import { generateManifests } from "../../bench/manifests.ts";
-import { composeManifests, type FieldPath, type ManifestDocument, parseManifests } from "./load.ts";
+import {
+  composeManifests,
+  type FieldPath,
+  KEEP_TREES_MAX_CHARS,
+  type ManifestDocument,
+  parseManifests,
+} from "./load.ts";
 import { parsePlainYaml } from "./plain_yaml.ts";
 
 /** Every field path of a value (and one missing field below each object), values before children. */
@@ -113,6 +119,10 @@ Deno.test("the plain reader reads the benchmark's manifests and the repository's
   const bench = generateManifests(300).text;
   assert(parsePlainYaml(bench), "the benchmark's file is plain");
   assertSameAsPackage(bench, "bench");
+  // Past KEEP_TREES_MAX_CHARS positions come from composing each document again from its part of the text.
+  const large = `# lead\n${bench}# ${"x".repeat(KEEP_TREES_MAX_CHARS)}\n`;
+  assert(parsePlainYaml(large), "the large file is plain");
+  assertSameAsPackage(large, "bench past the limit");
   let files = 0;
   for (const dir of ["examples", "test/corpus", "crds", "src/model/vendored"]) {
     for await (const path of yamlFiles(new URL(`../../${dir}/`, import.meta.url).pathname)) {
