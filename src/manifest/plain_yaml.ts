@@ -84,6 +84,9 @@ const FLOW_ITEMS_UNSUPPORTED = /["'[\]{}#:]/;
 const DECIMAL = /^(?:0|[1-9][0-9]{0,14})$/;
 
 let schemaTags: SchemaTag[] | undefined;
+const resolvedKeys = new Map<string, unknown>();
+const resolvedValues = new Map<string, unknown>();
+const RESOLVED_MAX = 4096;
 let resolveOptions: unknown;
 
 interface SchemaTag {
@@ -118,6 +121,9 @@ function resolvePlain(source: string, atKey: boolean): unknown {
   ) {
     return source;
   }
+  // Short words such as name, type and from go through the tags' tests; they repeat in every document.
+  const known = atKey ? resolvedKeys : resolvedValues;
+  if (known.has(source)) return known.get(source);
   if (!schemaTags) {
     const { schema, options } = new Document(null, COMPOSE_OPTIONS);
     schemaTags = (schema as unknown as { tags: SchemaTag[] }).tags;
@@ -126,7 +132,10 @@ function resolvePlain(source: string, atKey: boolean): unknown {
   const tag = schemaTags.find((tag) =>
     (tag.default === true || (atKey && tag.default === "key")) && tag.test?.test(source)
   );
-  if (!tag) return source;
+  if (!tag) {
+    if (known.size < RESOLVED_MAX) known.set(source, source);
+    return source;
+  }
   if (!PLAIN_TAGS.has(tag.tag)) throw NOT_PLAIN;
   let failed = false;
   const resolved = tag.resolve(source, () => failed = true, resolveOptions);
@@ -134,6 +143,7 @@ function resolvePlain(source: string, atKey: boolean): unknown {
   const value = isScalar(resolved) ? resolved.value : resolved;
   if (value !== null && typeof value === "object") throw NOT_PLAIN;
   if (typeof value === "bigint") throw NOT_PLAIN;
+  if (known.size < RESOLVED_MAX) known.set(source, value);
   return value;
 }
 
@@ -157,6 +167,11 @@ class PlainReader {
   #contents: number[] = [];
   /** The current significant line. */
   #line = 0;
+  /**
+   * The node of the value the last `#block`, `#map`, `#seq` or `#inline` read (beside the value they
+   * return: a returned pair cost an array and its destructuring per value).
+   */
+  #node: PlainNode = 0;
   /**
    * The next ` #` at or after the last plain scalar read (values are read in order, so one search
    * serves every scalar up to it, instead of a search per scalar that may run to the end of the text).
@@ -218,7 +233,8 @@ class PlainReader {
     if (this.#starts.length === 0) return {};
     this.#line = 0;
     const indent = this.#contents[0] - this.#starts[0];
-    const [value, root] = this.#block(indent);
+    const value = this.#block(indent);
+    const root = this.#node;
     if (this.#line < this.#starts.length) throw NOT_PLAIN;
     return { root: root as PlainMap | PlainSeq, value };
   }
@@ -233,12 +249,12 @@ class PlainReader {
       (content + 1 === this.#ends[line] || this.#text.charCodeAt(content + 1) === 32);
   }
 
-  #block(indent: number): [unknown, PlainNode] {
+  #block(indent: number): unknown {
     return this.#isSeqItem(this.#line) ? this.#seq(indent) : this.#map(indent, this.#contents[this.#line]);
   }
 
   /** A block mapping whose keys are at column `indent`; its first key is at `first` on the current line. */
-  #map(indent: number, first: number): [unknown, PlainMap] {
+  #map(indent: number, first: number): unknown {
     const text = this.#text;
     const object: Record<string, unknown> = {};
     const node: PlainMap = { start: first, keys: [], keyStarts: [], values: [] };
@@ -262,16 +278,19 @@ class PlainReader {
         this.#line++;
         const next = this.#line;
         if (next < this.#starts.length && this.#indent(next) > indent) {
-          [value, valueNode] = this.#block(this.#indent(next));
+          value = this.#block(this.#indent(next));
+          valueNode = this.#node;
         } else if (next < this.#starts.length && this.#indent(next) === indent && this.#isSeqItem(next)) {
-          [value, valueNode] = this.#seq(indent);
+          value = this.#seq(indent);
+          valueNode = this.#node;
         } else {
           // An empty value: the package places it after the `:` and the spaces that follow.
           value = null;
           valueNode = at;
         }
       } else {
-        [value, valueNode] = this.#inline(at, end);
+        value = this.#inline(at, end);
+        valueNode = this.#node;
         this.#line++;
       }
       object[key] = value;
@@ -285,11 +304,12 @@ class PlainReader {
       if (nextIndent > indent || this.#isSeqItem(next)) throw NOT_PLAIN;
       pos = this.#contents[next];
     }
-    return [object, node];
+    this.#node = node;
+    return object;
   }
 
   /** A block sequence whose `-` are at column `indent`. */
-  #seq(indent: number): [unknown, PlainSeq] {
+  #seq(indent: number): unknown {
     const text = this.#text;
     const array: unknown[] = [];
     const node: PlainSeq = { start: this.#contents[this.#line], items: [] };
@@ -305,15 +325,18 @@ class PlainReader {
         const next = this.#line;
         // An empty item is not plain (the package places it by other rules).
         if (next >= this.#starts.length || this.#indent(next) <= indent) throw NOT_PLAIN;
-        [value, item] = this.#block(this.#indent(next));
+        value = this.#block(this.#indent(next));
+        item = this.#node;
       } else if (text.charCodeAt(at) === 45 && (at + 1 === end || text.charCodeAt(at + 1) === 32)) {
         throw NOT_PLAIN;
       } else {
         KEY.lastIndex = at;
         if (KEY.test(text)) {
-          [value, item] = this.#map(at - lineStart, at);
+          value = this.#map(at - lineStart, at);
+          item = this.#node;
         } else {
-          [value, item] = this.#inline(at, end);
+          value = this.#inline(at, end);
+          item = this.#node;
           this.#line++;
         }
       }
@@ -326,11 +349,12 @@ class PlainReader {
       if (nextIndent > indent) throw NOT_PLAIN;
       if (!this.#isSeqItem(next)) break;
     }
-    return [array, node];
+    this.#node = node;
+    return array;
   }
 
   /** A value that starts at `at` and ends on its line: a scalar, a flow sequence, `{}`. */
-  #inline(at: number, end: number): [unknown, PlainNode] {
+  #inline(at: number, end: number): unknown {
     const text = this.#text;
     const c = text[at];
     if (c === '"') {
@@ -339,7 +363,8 @@ class PlainReader {
       const value = text.slice(at + 1, close);
       if (value.includes("\\")) throw NOT_PLAIN;
       this.#rest(close + 1, end);
-      return [value, at];
+      this.#node = at;
+      return value;
     }
     if (c === "'") {
       let value = "";
@@ -350,7 +375,8 @@ class PlainReader {
         value += text.slice(from, quote);
         if (text[quote + 1] !== "'") {
           this.#rest(quote + 1, end);
-          return [value, at];
+          this.#node = at;
+          return value;
         }
         value += "'";
         from = quote + 2;
@@ -362,7 +388,8 @@ class PlainReader {
       while (close < end && text.charCodeAt(close) === 32) close++;
       if (text[close] !== "}") throw NOT_PLAIN;
       this.#rest(close + 1, end);
-      return [{}, { start: at, keys: [], keyStarts: [], values: [] }];
+      this.#node = { start: at, keys: [], keyStarts: [], values: [] };
+      return {};
     }
     if ("&*!|>%@`,]}#?:".includes(c)) throw NOT_PLAIN;
     if (c === "-" && (at + 1 === end || text[at + 1] === " ")) throw NOT_PLAIN;
@@ -375,11 +402,12 @@ class PlainReader {
     while (text.charCodeAt(stop - 1) === 32) stop--;
     const source = text.slice(at, stop);
     if (source.includes(": ") || source.endsWith(":")) throw NOT_PLAIN;
-    return [resolvePlain(source, false), at];
+    this.#node = at;
+    return resolvePlain(source, false);
   }
 
   /** `[a, b]` on one line, of plain scalars. */
-  #flowSeq(at: number, end: number): [unknown, PlainSeq] {
+  #flowSeq(at: number, end: number): unknown {
     const text = this.#text;
     const close = text.indexOf("]", at + 1);
     if (close < 0 || close >= end) throw NOT_PLAIN;
@@ -388,7 +416,10 @@ class PlainReader {
     this.#rest(close + 1, end);
     const node: PlainSeq = { start: at, items: [] };
     const array: unknown[] = [];
-    if (inner.trim() === "") return [array, node];
+    if (inner.trim() === "") {
+      this.#node = node;
+      return array;
+    }
     let from = at + 1;
     for (const part of inner.split(",")) {
       let lead = 0;
@@ -399,7 +430,8 @@ class PlainReader {
       node.items.push(from + lead);
       from += part.length + 1;
     }
-    return [array, node];
+    this.#node = node;
+    return array;
   }
 
   /** What may follow a value on its line: spaces, then a comment after at least one space. */
