@@ -8,7 +8,7 @@
 import { celEnv, celError, isCelError, parse, plan } from "@bufbuild/cel";
 import type { CelEnv, CelInput, CelResult } from "@bufbuild/cel";
 import type { Schema } from "../model/schema.ts";
-import { type CelIssue, evaluateRulesWith, type RuleOutcome } from "./cel_rules.ts";
+import { type CelIssue, evaluateRulesWith, type RuleInput, type RuleOutcome, toCel } from "./cel_rules.ts";
 
 export { type CelIssue, isTransitionRule, toCel } from "./cel_rules.ts";
 
@@ -42,7 +42,9 @@ function runRule(rule: string, bindings: Record<string, CelInput>): CelResult {
 }
 
 /** What the engine gave for a rule, as `cel_rules.ts` reads it. */
-function runWithCel(rule: string, bindings: Record<string, CelInput>): RuleOutcome {
+function runWithCel({ rule, self, transition, oldSelf, schema }: RuleInput): RuleOutcome {
+  const bindings: Record<string, CelInput> = { self: toCel(self, schema) };
+  if (transition) bindings.oldSelf = toCel(oldSelf, schema);
   const result = runRule(rule, bindings);
   if (result === true) return true;
   return isCelError(result) ? { error: result.message } : false;

@@ -55,8 +55,22 @@ export function toCel(value: unknown, given: Schema | undefined): CelInput {
  */
 export type RuleOutcome = boolean | { error: string };
 
-/** Evaluates one rule with its bindings (`self`, and `oldSelf` for transition rules). */
-export type RuleRunner = (rule: string, bindings: Record<string, CelInput>) => RuleOutcome;
+/** A rule to evaluate, with the JSON values `self` and (transition rules) `oldSelf` and their schema. */
+export interface RuleInput {
+  /** The rule's expression. */
+  rule: string;
+  /** The value at the rule's node. */
+  self: unknown;
+  /** Whether the rule uses `oldSelf`. */
+  transition: boolean;
+  /** The old value at the same path, for transition rules. */
+  oldSelf?: unknown;
+  /** The schema of the node, which types the values (integers are CEL ints). */
+  schema: Schema;
+}
+
+/** Evaluates one rule. The runner converts the values for its engine (`toCel`), if it needs them converted. */
+export type RuleRunner = (input: RuleInput) => RuleOutcome;
 
 /** Evaluates every rule in `schema` against `value` (and `old`, for transition rules) with `run`. */
 export function evaluateRulesWith(
@@ -84,9 +98,7 @@ function walk(
   for (const rule of schema.xValidations ?? []) {
     const transition = isTransitionRule(rule);
     if (transition && (!hasOld || old === undefined || old === null)) continue;
-    const bindings: Record<string, CelInput> = { self: toCel(value, schema) };
-    if (transition) bindings.oldSelf = toCel(old, schema);
-    const result = run(rule.rule, bindings);
+    const result = run({ rule: rule.rule, self: value, transition, oldSelf: old, schema });
     if (result === true) continue;
     const field = formatPath(path) || "<root>";
     if (result !== false) {

@@ -11,10 +11,10 @@
  * @module
  */
 
-import type { CelInput } from "@bufbuild/cel";
 import type { ManifestDocument } from "../manifest/load.ts";
 import { KIND_AUTH_POLICY, KIND_RATE_LIMIT_POLICY, KUADRANT_GROUP } from "../model/vendored.ts";
-import { evaluateRulesWith, type RuleOutcome } from "./cel_rules.ts";
+import { evaluateRulesWith, type RuleInput, type RuleOutcome } from "./cel_rules.ts";
+import { isObject } from "./path.ts";
 import { type EngineChecks, validateManifestsWith } from "./objects.ts";
 import type { ValidateOptions, ValidationReport } from "./types.ts";
 
@@ -23,14 +23,15 @@ import type { ValidateOptions, ValidationReport } from "./types.ts";
  * the values are ones it leaves to the engine (a missing field's error, other types). A test checks
  * the answers against `@bufbuild/cel` and that every rule of the CRDs that runs on create is here.
  */
-export const NATIVE_RULES: ReadonlyMap<string, (self: CelInput) => boolean | undefined> = new Map([
-  ['self.userSpecificList != "Enabled" || self.prefix != "" ', (self: CelInput) => {
-    if (!(self instanceof Map)) return undefined;
-    const list = self.get("userSpecificList");
+export const NATIVE_RULES: ReadonlyMap<string, (self: unknown) => boolean | undefined> = new Map([
+  // On the JSON value, not its CEL form: an object is a CEL map and a string a CEL string either way.
+  ['self.userSpecificList != "Enabled" || self.prefix != "" ', (self: unknown) => {
+    if (!isObject(self)) return undefined;
+    const list = self.userSpecificList;
     if (typeof list !== "string") return undefined;
     // `true || x` is true in CEL whatever x is, an error included.
     if (list !== "Enabled") return true;
-    const prefix = self.get("prefix");
+    const prefix = self.prefix;
     return typeof prefix === "string" ? prefix !== "" : undefined;
   }],
 ]);
@@ -39,8 +40,8 @@ export const NATIVE_RULES: ReadonlyMap<string, (self: CelInput) => boolean | und
 class EngineNeeded extends Error {}
 const ENGINE_NEEDED = new EngineNeeded();
 
-function runNative(rule: string, bindings: Record<string, CelInput>): RuleOutcome {
-  const answer = NATIVE_RULES.get(rule)?.(bindings.self);
+function runNative({ rule, self, transition }: RuleInput): RuleOutcome {
+  const answer = transition ? undefined : NATIVE_RULES.get(rule)?.(self);
   if (answer === undefined) throw ENGINE_NEEDED;
   return answer;
 }
