@@ -7,7 +7,9 @@
  */
 
 import { parseManifests } from "../src/manifest/mod.ts";
+import { parsePlainYaml } from "../src/manifest/plain_yaml.ts";
 import { validateManifests } from "../src/validate/mod.ts";
+import { validateWithoutEngine } from "../src/validate/without_cel.ts";
 import { startOfflineKubectl } from "./kubectl_offline.ts";
 import {
   count,
@@ -211,6 +213,15 @@ export async function validateSuite(ctx: SuiteContext, result: SuiteResult): Pro
       `Library split: parsing (YAML with positions) ${ms(libStats.parse.median)}, validating ${
         ms(libStats.validate.median)
       } (medians).`,
+      `The CLI reads this file ${
+        parsePlainYaml(generated.text)
+          ? "as plain YAML with its own reader (src/manifest/plain_yaml.ts), not the yaml package"
+          : "with the yaml package (it is not plain YAML)"
+      }, and ${
+        validateWithoutEngine(parseManifests(generated.text, file))
+          ? "loads no CEL engine: no document needs one (src/validate/without_cel.ts)"
+          : "loads the CEL engine: a document needs it"
+      }.`,
       "kubectl needs API discovery to map kinds even with --dry-run=client. With no cluster, the harness " +
         "served the discovery documents of the project's CRDs, the Gateway API and Kuadrant CRDs and core " +
         "v1 as a warm kubectl --cache-dir plus a loopback HTTP stub (bench/kubectl_offline.ts). " +

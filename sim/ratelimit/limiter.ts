@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { CREDENTIAL_HEADER } from "../redact.ts";
 import { compileCel, evaluateExpression, evaluatePredicate } from "../auth/cel.ts";
 import type { AuthorizationJson, CelProgram } from "../auth/types.ts";
@@ -77,10 +76,18 @@ export function compileLimits(specs: readonly LimitSpec[]): CompiledLimit[] {
 const hashed = new Map<string, string>();
 const HASHED_MAX = 4096;
 
+/**
+ * `createHash` of `node:crypto`, loaded on first use: `kubectl mcp validate` imports this module for
+ * RateLimitPolicies, and a static import made every validate run load `node:crypto` (about 50 ms).
+ */
+let createHash: typeof import("node:crypto").createHash | undefined;
+
 /** The key a credential-like counter value is counted under, so no credential reaches `/status` or Redis. */
 function hashedValue(text: string): string {
   let key = hashed.get(text);
   if (key === undefined) {
+    // deno-lint-ignore no-process-global
+    createHash ??= (process.getBuiltinModule("node:crypto") as typeof import("node:crypto")).createHash;
     key = `sha256:${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
     if (hashed.size >= HASHED_MAX) hashed.clear();
     hashed.set(text, key);

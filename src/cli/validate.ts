@@ -13,8 +13,9 @@ import { type Io, useColor } from "./io.ts";
 import { InputError, UsageError } from "../errors.ts";
 import { loadManifests } from "../manifest/mod.ts";
 // Not validate/mod.ts: it re-exports the --live code, which loads the API client; offline runs
-// (most runs) import that only when --live is given.
-import { validateManifests } from "../validate/validate.ts";
+// (most runs) import that only when --live is given. Nor validate.ts: it loads the CEL engine, which
+// most files do not need.
+import { validateManifestsLazily } from "../validate/without_cel.ts";
 import type { Finding, ValidationReport } from "../validate/types.ts";
 // color.ts, not print/mod.ts: its -o yaml printer would load the yaml package a second time.
 import { type Palette, palette } from "../print/color.ts";
@@ -177,7 +178,10 @@ export const validateCommand: Command = {
         });
       }
       // Offline, -n only names the namespace of objects that set none.
-      report = validateManifests(documents, { ...options, defaultNamespace: flags.string("namespace") });
+      report = await validateManifestsLazily(documents, {
+        ...options,
+        defaultNamespace: flags.string("namespace"),
+      });
     }
     printReport(io, report, flags.string("output") ?? "text");
     return report.ok ? 0 : 1;

@@ -1,53 +1,16 @@
 /**
- * Evaluates `x-kubernetes-validations` rules with a real CEL engine the way the API server does: on the
- * defaulted object, `self` bound to the value at the rule's node, transition rules (those that use
- * `oldSelf`) only when an old value exists at the same path. An evaluation error (e.g. `no such key`)
- * rejects the object just like a false result.
+ * Evaluates `x-kubernetes-validations` rules with a real CEL engine (`@bufbuild/cel`); the walk over
+ * the object and its schema is `cel_rules.ts`.
  *
  * @module
  */
 
 import { celEnv, celError, isCelError, parse, plan } from "@bufbuild/cel";
 import type { CelEnv, CelInput, CelResult } from "@bufbuild/cel";
-import type { FieldPath } from "../manifest/load.ts";
-import type { Schema, XValidation } from "../model/schema.ts";
-import { formatPath, isObject } from "./path.ts";
+import type { Schema } from "../model/schema.ts";
+import { type CelIssue, evaluateRulesWith, type RuleInput, type RuleOutcome, toCel } from "./cel_rules.ts";
 
-/** One failed rule. */
-export interface CelIssue {
-  /** `cel` or `cel.transition`. */
-  code: string;
-  /** Sentence-case message naming the field. */
-  message: string;
-  /** The node the rule is attached to. */
-  path: FieldPath;
-  /** The rule that failed. */
-  rule: XValidation;
-}
-
-/** Whether a rule is a transition rule (refers to `oldSelf`). */
-export function isTransitionRule(rule: XValidation): boolean {
-  return /\boldSelf\b/.test(rule.rule);
-}
-
-/** Converts a JSON value to a CEL input, typed by its schema (integers become CEL ints). */
-export function toCel(value: unknown, given: Schema | undefined): CelInput {
-  // An untyped node (preserve-unknown-fields) types its values by what they are, like no schema.
-  const schema = given?.type === "any" ? undefined : given;
-  if (Array.isArray(value)) {
-    const items = schema?.type === "array" ? schema.items : undefined;
-    return value.map((item) => toCel(item, items)) as CelInput;
-  }
-  if (isObject(value)) {
-    const child = (key: string) =>
-      schema?.type === "object" ? schema.properties?.[key] ?? schema.additionalProperties : undefined;
-    return new Map(Object.entries(value).map(([k, v]) => [k, toCel(v, child(k))])) as unknown as CelInput;
-  }
-  if (typeof value === "number" && (schema?.type === "integer" || (!schema && Number.isInteger(value)))) {
-    return BigInt(value);
-  }
-  return value as CelInput;
-}
+export { type CelIssue, isTransitionRule, toCel } from "./cel_rules.ts";
 
 /** A planned rule, or what parsing or planning it threw. */
 type Program = ((bindings: Record<string, CelInput>) => CelResult) | { thrown: unknown };
@@ -78,62 +41,16 @@ function runRule(rule: string, bindings: Record<string, CelInput>): CelResult {
   }
 }
 
-/** Evaluates every rule in `schema` against `value` (and `old`, for transition rules). */
-export function evaluateRules(value: unknown, schema: Schema, old: unknown, hasOld: boolean): CelIssue[] {
-  const issues: CelIssue[] = [];
-  walk(value, schema, old, hasOld, [], issues);
-  return issues;
+/** What the engine gave for a rule, as `cel_rules.ts` reads it. */
+function runWithCel({ rule, self, transition, oldSelf, schema }: RuleInput): RuleOutcome {
+  const bindings: Record<string, CelInput> = { self: toCel(self, schema) };
+  if (transition) bindings.oldSelf = toCel(oldSelf, schema);
+  const result = runRule(rule, bindings);
+  if (result === true) return true;
+  return isCelError(result) ? { error: result.message } : false;
 }
 
-function walk(
-  value: unknown,
-  schema: Schema,
-  old: unknown,
-  hasOld: boolean,
-  path: FieldPath,
-  issues: CelIssue[],
-) {
-  if (value === undefined || value === null) return;
-  for (const rule of schema.xValidations ?? []) {
-    const transition = isTransitionRule(rule);
-    if (transition && (!hasOld || old === undefined || old === null)) continue;
-    const bindings: Record<string, CelInput> = { self: toCel(value, schema) };
-    if (transition) bindings.oldSelf = toCel(old, schema);
-    const result = runRule(rule.rule, bindings);
-    const field = formatPath(path) || "<root>";
-    if (isCelError(result)) {
-      const reason = result.message.replace(/^field not found: /, "no such key: ");
-      issues.push({
-        code: transition ? "cel.transition" : "cel",
-        message: `Rule ${JSON.stringify(rule.rule.trim())} on "${field}" could not be evaluated: ${reason}`,
-        path,
-        rule,
-      });
-    } else if (result !== true) {
-      issues.push({
-        code: transition ? "cel.transition" : "cel",
-        message: `Field "${field}": ${rule.message ?? `failed rule: ${rule.rule.trim()}`}`,
-        path,
-        rule,
-      });
-    }
-  }
-  if (schema.type === "object" && isObject(value)) {
-    const oldObject = isObject(old) ? old : undefined;
-    for (const [key, child] of Object.entries(value)) {
-      const childSchema = schema.properties?.[key] ?? schema.additionalProperties;
-      if (childSchema) {
-        walk(child, childSchema, oldObject?.[key], hasOld && oldObject !== undefined, [...path, key], issues);
-      }
-    }
-  } else if (schema.type === "array" && Array.isArray(value)) {
-    // Items of atomic and set lists do not correlate with old items; map lists correlate by key.
-    value.forEach((item, i) => {
-      let oldItem: unknown;
-      if (schema.listType === "map" && schema.listMapKeys && Array.isArray(old) && isObject(item)) {
-        oldItem = old.find((o) => isObject(o) && schema.listMapKeys!.every((k) => o[k] === item[k]));
-      }
-      walk(item, schema.items, oldItem, hasOld && oldItem !== undefined, [...path, i], issues);
-    });
-  }
+/** Evaluates every rule in `schema` against `value` (and `old`, for transition rules). */
+export function evaluateRules(value: unknown, schema: Schema, old: unknown, hasOld: boolean): CelIssue[] {
+  return evaluateRulesWith(runWithCel, value, schema, old, hasOld);
 }

@@ -25,8 +25,6 @@ import { type Entry, Index, isLive, label, type Sink, str } from "./entries.ts";
 import { secretRules } from "./secret_rules.ts";
 import { virtualServerHeaderRules } from "./virtual_server_header.ts";
 import { formatPath, isObject, valueAt } from "./path.ts";
-import { authPolicyRules } from "./auth_policy.ts";
-import { rateLimitPolicyRules } from "./rate_limit_policy.ts";
 import type { ValidateOptions } from "./types.ts";
 
 /**
@@ -38,12 +36,24 @@ export const MIN_TOOL_NAME_ROOM = 20;
 const KUADRANT_POLICY_KINDS = new Set(["AuthPolicy", "RateLimitPolicy", "TokenRateLimitPolicy"]);
 const TOOL_NAME_CHARS = /^[A-Za-z0-9._-]+$/;
 
+/**
+ * The AuthPolicy and RateLimitPolicy rules (`auth_policy.ts`, `rate_limit_policy.ts`), given by the
+ * caller: they load the CEL engine, which a file with no policy need not load.
+ */
+export interface PolicyChecks {
+  /** The AuthPolicy rules. */
+  authPolicyRules(index: Index, sink: Sink, options: { authorinoNamespace?: string }): void;
+  /** The RateLimitPolicy rules. */
+  rateLimitPolicyRules(index: Index, sink: Sink): void;
+}
+
 /** Runs every cross-object rule over `entries` (from the files) with `live` objects as extra context. */
 export function crossObjectFindings(
   entries: Entry[],
   live: Entry[],
   sink: Sink,
   options: ValidateOptions,
+  { authPolicyRules, rateLimitPolicyRules }: PolicyChecks,
 ): void {
   const index = new Index(entries, live, options.live?.listed);
   registrationRules(index, sink, options);

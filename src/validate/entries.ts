@@ -94,11 +94,17 @@ export class Index {
 
   /** The object `namespace/name` of `kind`, from the files first, else from the cluster. */
   find(kind: string, namespace: string, name: string, group?: string): Entry | undefined {
-    const match = (e: Entry) =>
-      e.kind === kind && e.namespace === namespace && e.name === name &&
-      (group === undefined || e.group === group);
-    return this.entries.find(match) ?? this.live.find(match);
+    // By name, not a scan of every entry: rules look an object up per registration, route or
+    // secret, which made a file of 1,000 objects a million comparisons.
+    this.#files ??= byName(this.entries);
+    this.#cluster ??= byName(this.live);
+    const key = nameKey(kind, namespace, name);
+    const match = (e: Entry) => group === undefined || e.group === group;
+    return this.#files.get(key)?.find(match) ?? this.#cluster.get(key)?.find(match);
   }
+
+  #files?: Map<string, Entry[]>;
+  #cluster?: Map<string, Entry[]>;
 
   /** Objects of `kind` from the files. */
   ofKind(kind: string, group?: string): Entry[] {
@@ -110,6 +116,22 @@ export class Index {
     const match = (e: Entry) => e.kind === kind && (group === undefined || e.group === group);
     return [...this.entries.filter(match), ...this.live.filter(match)];
   }
+}
+
+function nameKey(kind: string, namespace: string, name: string): string {
+  return `${kind}\0${namespace}\0${name}`;
+}
+
+/** Entries by kind, namespace and name, each list in the entries' order. */
+function byName(entries: readonly Entry[]): Map<string, Entry[]> {
+  const map = new Map<string, Entry[]>();
+  for (const entry of entries) {
+    const key = nameKey(entry.kind, entry.namespace, entry.name);
+    const list = map.get(key);
+    if (list) list.push(entry);
+    else map.set(key, [entry]);
+  }
+  return map;
 }
 
 /** Whether `entry` is the MCP kind `kind`. */

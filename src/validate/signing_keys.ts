@@ -7,7 +7,7 @@
  * @module
  */
 
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { isObject } from "./path.ts";
 import { secretValue } from "./secret_rules.ts";
 
@@ -33,10 +33,20 @@ export interface PemKeyFacts {
   problem?: string;
 }
 
+/**
+ * `node:crypto`, loaded on first use: a static import loads it for every validate run (about 50 ms
+ * of start-up), while only files with PEM keys need it; a dynamic one would make validation async.
+ */
+function nodeCrypto(): typeof import("node:crypto") {
+  // deno-lint-ignore no-process-global
+  return process.getBuiltinModule("node:crypto") as typeof import("node:crypto");
+}
+
 /** The facts of a PEM text; undefined when it holds no PEM block. */
 export function pemKeyFacts(text: string): PemKeyFacts | undefined {
   const label = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(text)?.[1];
   if (!label) return undefined;
+  const { createHash, createPrivateKey, createPublicKey } = nodeCrypto();
   const type = label.includes("PRIVATE") ? "private" : "public";
   let key: KeyObject;
   try {
