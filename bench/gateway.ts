@@ -82,6 +82,8 @@ interface Path {
 
 /** The Go floor's label: the #15 targets and the peers' ratios are taken against it. */
 const GO_FLOOR = "Go ReverseProxy (floor)";
+/** The bytes-only proxy in this runtime: what any Deno gateway's hop costs before it does MCP work. */
+const DENO_FLOOR = "Deno fetch proxy (floor)";
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
 async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
@@ -368,7 +370,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     servers.push(denoProxy.server);
     floors.push({
       ...base,
-      label: "Deno fetch proxy (floor)",
+      label: DENO_FLOOR,
       kind: "floor",
       url: denoProxy.url,
       prefix: "",
@@ -787,6 +789,15 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     const cpuRatio = goTput ? gwTput.cpuMsPerCall.hop / goTput.cpuMsPerCall.hop : NaN;
     const tputGoRatio = goTput ? gwTput.callsPerSecond / goTput.callsPerSecond : NaN;
     const p50GoRatio = goFloor ? lat.gateway.median / lat[goFloor.label].median : NaN;
+    // The Deno floor against the Go floor: how much of each ratio the runtime alone takes.
+    const denoFloor = floors.find((p) => p.label === DENO_FLOOR);
+    const inDeno = (value: number) =>
+      denoFloor && Number.isFinite(value) ? ` (the Deno fetch proxy floor: ${exact(value)})` : "";
+    const denoCpu = goTput && denoFloor
+      ? tput[denoFloor.label].cpuMsPerCall.hop / goTput.cpuMsPerCall.hop
+      : NaN;
+    const denoTput = goTput && denoFloor ? tput[denoFloor.label].callsPerSecond / goTput.callsPerSecond : NaN;
+    const denoP50 = goFloor && denoFloor ? lat[denoFloor.label].median / lat[goFloor.label].median : NaN;
     const scaleOk = (r: ScaleResult) => !r.skipped && r.openFailures === 0 && r.listFailures === 0;
     result.tables.push({
       title: "Targets (issue #15, against the Go ReverseProxy floor in the same run; reported, not asserted)",
@@ -798,7 +809,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
             ? [
               `${gwTput.cpuMsPerCall.hop.toFixed(3)} / ${goTput.cpuMsPerCall.hop.toFixed(3)} ms = ${
                 exact(cpuRatio)
-              }`,
+              }${inDeno(denoCpu)}`,
               met(cpuRatio <= TARGET_CPU_RATIO),
             ]
             : noFloor),
@@ -807,7 +818,9 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
           `\`tools/call\` throughput, gateway / Go floor (${concurrency} sessions): >= ${TARGET_THROUGHPUT_RATIO}x`,
           ...(goTput
             ? [
-              `${count(gwTput.callsPerSecond)} / ${count(goTput.callsPerSecond)} = ${exact(tputGoRatio)}`,
+              `${count(gwTput.callsPerSecond)} / ${count(goTput.callsPerSecond)} = ${exact(tputGoRatio)}${
+                inDeno(denoTput)
+              }`,
               met(tputGoRatio >= TARGET_THROUGHPUT_RATIO),
             ]
             : noFloor),
@@ -816,7 +829,9 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
           `\`tools/call\` p50, gateway / Go floor (sequential, one session): <= ${TARGET_P50_RATIO}x`,
           ...(goFloor
             ? [
-              `${ms(lat.gateway.median)} / ${ms(lat[goFloor.label].median)} = ${exact(p50GoRatio)}`,
+              `${ms(lat.gateway.median)} / ${ms(lat[goFloor.label].median)} = ${exact(p50GoRatio)}${
+                inDeno(denoP50)
+              }`,
               met(p50GoRatio <= TARGET_P50_RATIO),
             ]
             : noFloor),
