@@ -82,6 +82,11 @@ interface Path {
 
 /** The Go floor's label: the #15 targets and the peers' ratios are taken against it. */
 const GO_FLOOR = "Go ReverseProxy (floor)";
+/**
+ * Load runs per path, alternating the paths' order: drift in the machine's load (a shared VM's
+ * neighbours come and go within seconds) then meets every path alike.
+ */
+const LOAD_RUNS = 4;
 /** The bytes-only proxy in this runtime: what any Deno gateway's hop costs before it does MCP work. */
 const DENO_FLOOR = "Deno fetch proxy (floor)";
 
@@ -510,7 +515,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     })).latency;
     const workLat = { direct: stats(work.get(direct)!), gateway: stats(work.get(through)!) };
 
-    // Throughput: `concurrency` sessions per path, in order then in reverse, so no path always runs
+    // Throughput: `concurrency` sessions per path, in order then in reverse, twice, so no path always runs
     // first or last. A restarted peer gets a new pool, each session warmed by one call.
     const pools = await sessionPools(paths, { concurrency, connect: connectPath, opened: clients });
     const freshPool = async (p: Path) => {
@@ -524,9 +529,9 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
       pools.set(p, next);
     };
     const runLoads = (list: Path[], call: Call, what: string) =>
-      loadRuns([...list, ...[...list].reverse()], {
+      loadRuns([...list, ...[...list].reverse(), ...list, ...[...list].reverse()], {
         pools,
-        seconds: seconds / 2,
+        seconds: seconds / LOAD_RUNS,
         pids: pidsOf,
         call,
         what,
@@ -632,7 +637,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     result.tables.push({
       title:
         `tools/call throughput of \`echo\`: ${concurrency} concurrent sessions per path, ${seconds} s per ` +
-        `path (two ${seconds / 2} s runs: every path in turn, then in reverse)`,
+        `path (${LOAD_RUNS} runs of ${seconds / LOAD_RUNS} s: every path in turn, then in reverse, twice)`,
       columns: ["path", "calls/s", "calls", "errors", "p50", "p99", "CPU ms/call: fixture", "hop", "client"],
       rows: [
         ...paths.map((p) => {
