@@ -8,9 +8,7 @@
 import type { Command, Flags } from "./command.ts";
 import { ALL_NAMESPACES_FLAG, AUTH_POLICY_FLAGS, FILENAME_FLAGS, KUBE_FLAGS } from "./flags.ts";
 import { type Io, waitForAbort } from "./io.ts";
-import { formatFinding } from "./validate.ts";
 import { UsageError, ValidationFailedError } from "../errors.ts";
-import { validateManifests } from "../validate/mod.ts";
 import {
   fileSource,
   formatAuthSummary,
@@ -26,7 +24,9 @@ import {
 } from "../replay/mod.ts";
 import type { ManifestDocument } from "../manifest/mod.ts";
 import { DEFAULT_MAX_SESSIONS } from "../../sim/options.ts";
-import { defaultUsers, describeUser, type DevIdp, readUsersFile, startDevIdp } from "../idp/mod.ts";
+import { defaultUsers, describeUser, readUsersFile } from "../idp/users.ts";
+// A type only: the provider (node:http, jose, oidc-provider) loads when --dev-idp asks for it.
+import type { DevIdp } from "../idp/provider.ts";
 // A type only: the cluster replay itself is imported when a verb needs the cluster.
 import type { ClusterReplayFactory } from "../kube/replay.ts";
 
@@ -131,6 +131,7 @@ async function startDevIdpFromFlags(flags: Flags): Promise<{ idp: DevIdp; usersF
   }
   const users = usersFile !== undefined ? await readUsersFile(usersFile) : defaultUsers();
   try {
+    const { startDevIdp } = await import("../idp/provider.ts");
     return { idp: await startDevIdp({ users, port }), usersFrom: usersFile ?? "the default pair" };
   } catch (error) {
     if ((error as { code?: string })?.code === "EADDRINUSE" || error instanceof Deno.errors.AddrInUse) {
@@ -169,8 +170,13 @@ export function formatDevIdpSummary(
  * a cluster, so they stop the replay; what only the gateway rejects (a duplicate prefix, a route of
  * the wrong shape) is printed and then replayed, so the simulator shows the gateway's behaviour.
  */
-function validationGate(io: Io): (documents: ManifestDocument[]) => void {
-  return (documents) => {
+function validationGate(io: Io): (documents: ManifestDocument[]) => Promise<void> {
+  return async (documents) => {
+    // Loaded here: `tools` and `call` share these flags, and most of their runs read no files.
+    const [{ validateManifests }, { formatFinding }] = await Promise.all([
+      import("../validate/mod.ts"),
+      import("./validate.ts"),
+    ]);
     const report = validateManifests(documents);
     for (const finding of report.findings) {
       // The replay itself warns about the broker's defects, once, for files and the cluster alike.

@@ -20,7 +20,7 @@ import type { GatewayStatus } from "../../sim/mod.ts";
 import { invalidHeaderValue } from "../../sim/redact.ts";
 import { UsageError } from "../errors.ts";
 import { ANONYMOUS, claimsIdentity, type ClientIdentity } from "../auth/identity.ts";
-import { DEFAULT_GATEWAY_URL, fetchDevToken, locateDevIdp } from "../idp/mod.ts";
+import { DEFAULT_GATEWAY_URL, fetchDevToken, locateDevIdp } from "../idp/client.ts";
 
 /** A gateway to talk to, and what is known about its servers. */
 export interface ToolSource {

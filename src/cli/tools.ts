@@ -27,7 +27,6 @@ import { type ExplainAuth, explainTool, type Explanation } from "../tools/explai
 import { explainAuth, replayGateway } from "../auth/can_i.ts";
 import { attributionServers, formatToolTable, type ToolRow, toolRows, totals } from "../tools/mod.ts";
 import { formatJson, formatYaml } from "../print/mod.ts";
-import { formatToolLimit, limitsForTool, resolveToolLimits } from "../tools/limits.ts";
 import type { GatewayStatus } from "../../sim/mod.ts";
 
 /** Flag for selecting a virtual server, shared with `call`. */
@@ -59,16 +58,24 @@ async function rowsFrom(
   const tools = await listAllTools(client);
   const status = await source.status();
   const rows = toolRows(tools, attributionServers(status, await source.absent()));
-  withLimits(rows, source, status);
+  await withLimits(rows, source, status);
   const only = flags.string("server");
   if (!only) return rows;
   return rows.filter((row) => row.server === only || row.server.split("/")[1] === only);
 }
 
-/** Adds each tool's RateLimitPolicy limits when the source is a replay that has RateLimitPolicies. */
-function withLimits(rows: ToolRow[], source: ToolSource, status: GatewayStatus | undefined): void {
+/**
+ * Adds each tool's RateLimitPolicy limits when the source is a replay that has RateLimitPolicies.
+ * Their code (and its CEL engine) loads only then.
+ */
+async function withLimits(
+  rows: ToolRow[],
+  source: ToolSource,
+  status: GatewayStatus | undefined,
+): Promise<void> {
   const input = source.replay?.rateLimitInput;
   if (!input?.policies.length) return;
+  const { formatToolLimit, limitsForTool, resolveToolLimits } = await import("../tools/limits.ts");
   const resolved = resolveToolLimits(input);
   for (const row of rows) {
     const prefix = status?.servers.find((server) => server.name === row.server)?.prefix ?? "";
@@ -148,6 +155,7 @@ async function explain(io: Io, source: ToolSource, flags: Flags, name: string): 
   // The limits a call of it counts against, when the replay has RateLimitPolicies.
   const input = source.replay?.rateLimitInput;
   if (input?.policies.length && explanation.server) {
+    const { formatToolLimit, limitsForTool, resolveToolLimits } = await import("../tools/limits.ts");
     const status = await source.status();
     const prefix = status?.servers.find((server) => server.name === explanation.server)?.prefix ?? "";
     const limits = limitsForTool(resolveToolLimits(input), { name, server: explanation.server, prefix });

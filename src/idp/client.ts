@@ -8,7 +8,7 @@
  */
 
 import { IdpError } from "./errors.ts";
-import { DEV_TOKEN_ENDPOINT_FIELD } from "./provider.ts";
+import { DEV_TOKEN_ENDPOINT_FIELD } from "./endpoints.ts";
 import type { UserClaims } from "./users.ts";
 
 /** The gateway `kubectl mcp simulate` serves by default. */

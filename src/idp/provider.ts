@@ -29,20 +29,21 @@ import { errorPage, loginPage } from "./login_page.ts";
 import { type DevUsers, type UserClaims, validateClaims } from "./users.ts";
 import { IdpError } from "./errors.ts";
 
-/** Where the dev token endpoint is, relative to the issuer; also named in the discovery document. */
-export const DEV_TOKEN_PATH = "/dev/token";
+import {
+  DEFAULT_ACCESS_TOKEN_TTL,
+  DEV_TOKEN_CLIENT_ID,
+  DEV_TOKEN_ENDPOINT_FIELD,
+  DEV_TOKEN_PATH,
+  DEV_USERS_PATH,
+} from "./endpoints.ts";
 
-/** Where the users are listed as JSON, relative to the issuer. */
-export const DEV_USERS_PATH = "/dev/users";
-
-/** The discovery document's field naming the dev token endpoint (how a client knows this provider). */
-export const DEV_TOKEN_ENDPOINT_FIELD = "kubectl_mcp_dev_token_endpoint";
-
-/** The `client_id` of tokens minted by the dev token endpoint. */
-export const DEV_TOKEN_CLIENT_ID = "kubectl-mcp-token";
-
-/** Default access token lifetime, in seconds. */
-export const DEFAULT_ACCESS_TOKEN_TTL = 3600;
+export {
+  DEFAULT_ACCESS_TOKEN_TTL,
+  DEV_TOKEN_CLIENT_ID,
+  DEV_TOKEN_ENDPOINT_FIELD,
+  DEV_TOKEN_PATH,
+  DEV_USERS_PATH,
+};
 
 /** The scopes every resource accepts (the extension's default `scopesSupported` is `basic`). */
 const BASE_SCOPES = ["openid", "basic"];

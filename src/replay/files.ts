@@ -16,7 +16,7 @@ export interface FileSourceOptions {
   /** Descend into subdirectories. */
   recursive?: boolean;
   /** Called with the documents each time they are read, e.g. to validate them. */
-  check?: (documents: ManifestDocument[]) => void;
+  check?: (documents: ManifestDocument[]) => void | Promise<void>;
 }
 
 /** Reads Kubernetes objects from files and directories, and watches them. */
@@ -25,7 +25,7 @@ export function fileSource(paths: readonly string[], options: FileSourceOptions 
     async load() {
       const documents = await loadManifests([...paths], { recursive: options.recursive });
       const manifests = documents.filter((document) => !isBrokerConfig(document.object));
-      options.check?.(manifests);
+      await options.check?.(manifests);
       const objects: ReplayObject[] = [];
       for (const document of documents) {
         if (isBrokerConfig(document.object)) objects.push(...brokerConfigObjects(document.object));

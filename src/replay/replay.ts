@@ -43,7 +43,7 @@ import {
   withModelDefaults,
 } from "./state.ts";
 import type { MCPServerRegistrationSpec } from "../model/mod.ts";
-import { brokerDefectWarnings } from "../validate/mod.ts";
+import { brokerDefectWarnings } from "../validate/broker_defects.ts";
 
 /** Where the replay reads objects from. */
 export interface ReplaySource {
