@@ -87,6 +87,12 @@ const GO_FLOOR = "Go ReverseProxy (floor)";
  * neighbours come and go within seconds) then meets every path alike.
  */
 const LOAD_RUNS = 4;
+/**
+ * Unmeasured load before each run. Without it a path is measured just after idling while the
+ * others ran, and the simulator's first second after 6 s idle costs it about a quarter more CPU per
+ * call than sustained load does (the floors: no difference), which the runs would mix in unevenly.
+ */
+const RUN_WARMUP_SECONDS = 0.5;
 /** The bytes-only proxy in this runtime: what any Deno gateway's hop costs before it does MCP work. */
 const DENO_FLOOR = "Deno fetch proxy (floor)";
 
@@ -532,6 +538,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
       loadRuns([...list, ...[...list].reverse(), ...list, ...[...list].reverse()], {
         pools,
         seconds: seconds / LOAD_RUNS,
+        warmupSeconds: RUN_WARMUP_SECONDS,
         pids: pidsOf,
         call,
         what,
@@ -637,7 +644,9 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     result.tables.push({
       title:
         `tools/call throughput of \`echo\`: ${concurrency} concurrent sessions per path, ${seconds} s per ` +
-        `path (${LOAD_RUNS} runs of ${seconds / LOAD_RUNS} s: every path in turn, then in reverse, twice)`,
+        `path (${LOAD_RUNS} runs of ${
+          seconds / LOAD_RUNS
+        } s, each after ${RUN_WARMUP_SECONDS} s unmeasured: every path in turn, then in reverse, twice)`,
       columns: ["path", "calls/s", "calls", "errors", "p50", "p99", "CPU ms/call: fixture", "hop", "client"],
       rows: [
         ...paths.map((p) => {

@@ -129,6 +129,11 @@ export interface LoadRunOptions<P extends CallPath> {
   pids: (path: P) => Record<string, number>;
   /** Called before each run. */
   before?: (path: P) => Promise<void>;
+  /**
+   * Seconds of unmeasured load on the path's sessions just before each run (default none): a path
+   * that idled while the others ran is measured warm, as under sustained load.
+   */
+  warmupSeconds?: number;
   /** The tool called (default {@linkcode ECHO}). */
   call?: Call;
   /** Names the runs in timeout errors. */
@@ -143,6 +148,13 @@ export async function loadRuns<P extends CallPath>(
   const out = new Map<P, LoadResult[]>();
   for (const p of order) {
     await options.before?.(p);
+    if (options.warmupSeconds) {
+      await withTimeout(
+        load(options.pools.get(p)!, p, options.warmupSeconds, {}, options.call ?? ECHO),
+        options.warmupSeconds * 1000 + 60_000,
+        `${options.what} (warm-up)`,
+      );
+    }
     const result = await withTimeout(
       load(options.pools.get(p)!, p, options.seconds, options.pids(p), options.call ?? ECHO),
       options.seconds * 1000 + 60_000,
