@@ -9,17 +9,14 @@
  * @module
  */
 
+export { type DevIdp, type DevIdpOptions, type MintOptions, startDevIdp } from "./provider.ts";
 export {
   DEFAULT_ACCESS_TOKEN_TTL,
   DEV_TOKEN_CLIENT_ID,
   DEV_TOKEN_ENDPOINT_FIELD,
   DEV_TOKEN_PATH,
   DEV_USERS_PATH,
-  type DevIdp,
-  type DevIdpOptions,
-  type MintOptions,
-  startDevIdp,
-} from "./provider.ts";
+} from "./endpoints.ts";
 export {
   DEFAULT_GATEWAY_URL,
   type DevIdpLocation,

@@ -37,14 +37,6 @@ import {
   DEV_USERS_PATH,
 } from "./endpoints.ts";
 
-export {
-  DEFAULT_ACCESS_TOKEN_TTL,
-  DEV_TOKEN_CLIENT_ID,
-  DEV_TOKEN_ENDPOINT_FIELD,
-  DEV_TOKEN_PATH,
-  DEV_USERS_PATH,
-};
-
 /** The scopes every resource accepts (the extension's default `scopesSupported` is `basic`). */
 const BASE_SCOPES = ["openid", "basic"];
 

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { assert, assertEquals, assertRejects } from "../../test/helpers/assert.ts";
-import { DEV_TOKEN_ENDPOINT_FIELD, startDevIdp } from "./provider.ts";
+import { DEV_TOKEN_ENDPOINT_FIELD } from "./endpoints.ts";
+import { startDevIdp } from "./provider.ts";
 import { IdpError } from "./errors.ts";
 
 const RESOURCE = "http://127.0.0.1:8080/mcp";
