@@ -144,7 +144,7 @@ export class Gateway {
       timeoutMs,
       federateAll,
       elicitation,
-      scopes: this.#scopes,
+      handlers: handlerContext,
     });
     const idleMs = opts.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS;
     this.#tokens = new TokensPage({

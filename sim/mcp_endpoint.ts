@@ -16,7 +16,7 @@ import { jsonRpcError, promptNotFound, singleAnswer, toolNotFound } from "./answ
 import type { BackendPool } from "./backends.ts";
 import type { ClientSession } from "./client_session.ts";
 import { serverEndpoint } from "./config.ts";
-import { META_TOOL_NAMES, type ToolScopes } from "./discovery.ts";
+import { META_TOOL_NAMES } from "./discovery.ts";
 import { UpstreamError } from "./errors.ts";
 import { type HandlerContext, toolsListResponse, unknownMetaTool, unservedMethod } from "./handlers.ts";
 import type { Metrics } from "./metrics.ts";
@@ -63,10 +63,10 @@ export interface McpEndpointOptions {
   /** Users' tokens for `tokenURLElicitation` servers and the elicitations asking for them. */
   elicitation?: UrlElicitation;
   /**
-   * Each session's `select_tools` scope, as the sessions' handlers have it: with it, `tools/list` is
-   * answered here, without the session's SDK server (`toolsListResponse`).
+   * The context the sessions' handlers have: with it, `tools/list` is answered here, without the
+   * session's SDK server (`toolsListResponse`).
    */
-  scopes?: ToolScopes;
+  handlers?: HandlerContext;
 }
 
 /** The answer to a request the policy denied: its body as written, else a JSON-RPC error. */
@@ -87,13 +87,10 @@ function grant(attributes: RequestAttributes, decision: PolicyAllow): void {
 /** Serves `/mcp`. */
 export class McpEndpoint {
   #o: McpEndpointOptions;
-  #lists?: HandlerContext;
 
   /** An endpoint over `opts`. */
   constructor(opts: McpEndpointOptions) {
     this.#o = opts;
-    const { servers, backends, scopes, metrics, log, timeoutMs, federateAll } = opts;
-    if (scopes) this.#lists = { servers, backends, scopes, metrics, log, timeoutMs, federateAll };
   }
 
   /** Handles one request to `/mcp`, counting it by JSON-RPC method (or HTTP method) and status. */
@@ -187,9 +184,9 @@ export class McpEndpoint {
       });
     }
     if (msg.id === undefined) return await found.handleRequest(req, { parsedBody: msg });
-    if (msg.method === "tools/list" && this.#lists && found.initialized) {
+    if (msg.method === "tools/list" && this.#o.handlers && found.initialized) {
       // Megabytes of known JSON for thousands of tools: no SDK server parsing, writing and reading it.
-      const listed = await toolsListResponse(this.#lists, found, msg.id, {
+      const listed = await toolsListResponse(this.#o.handlers, found, msg.id, {
         virtualServer: vsName === undefined ? undefined : servers.virtualServer(vsName),
         granted: attributes.granted?.requestHeaders,
         clientHeaders: req.headers,

@@ -163,7 +163,7 @@ export async function stages(config: GatewayConfigInput, opts: StageOptions = {}
     log,
     timeoutMs,
     federateAll,
-    scopes,
+    handlers: handlerContext,
   });
   await servers.start();
   const handle = (req: Request) => endpoint.handle(req);
