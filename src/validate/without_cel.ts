@@ -81,6 +81,14 @@ export async function validateManifestsLazily(
   docs: ManifestDocument[],
   options: ValidateOptions = {},
 ): Promise<ValidationReport> {
-  return validateWithoutEngine(docs, options) ??
-    (await import("./validate.ts")).validateManifests(docs, options);
+  // A policy's rules need the engine: no attempt without it that would be thrown away at the end.
+  const withoutEngine = docs.some(isKuadrantPolicy) ? undefined : validateWithoutEngine(docs, options);
+  return withoutEngine ?? (await import("./validate.ts")).validateManifests(docs, options);
+}
+
+/** Whether `doc` is an AuthPolicy or a RateLimitPolicy of Kuadrant's group. */
+function isKuadrantPolicy(doc: ManifestDocument): boolean {
+  const o = doc.object;
+  if (!isObject(o) || (o.kind !== KIND_AUTH_POLICY && o.kind !== KIND_RATE_LIMIT_POLICY)) return false;
+  return typeof o.apiVersion === "string" && o.apiVersion.split("/")[0] === KUADRANT_GROUP;
 }
