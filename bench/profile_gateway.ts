@@ -6,7 +6,7 @@
  * `deno run -A bench/profile_gateway.ts [--seconds 5] [--concurrency 16] [--top 40] [--out FILE.cpuprofile]
  * [--stacks TEXT] [--in FILE] [--rate-limit] [--list] [--sim PATH/mod.ts] [--floor]`: `--rate-limit` serves the
  * rate-limit suite's policy, `--list` profiles `tools/list` of the scale suite's 5,000 tools (50 servers x 100
- * tools; each session lists with plain fetch, reading the answer's bytes) instead of `tools/call`, `--sim` runs
+ * tools; each session lists with plain fetch, reading the answer's bytes into a buffer it keeps) instead of `tools/call`, `--sim` runs
  * another copy of the simulator as the gateway, `--floor` profiles the Deno fetch proxy floor
  * (bench/peers/deno_proxy.ts) instead of the gateway, for the same view of what any Deno hop costs; `--out`
  * keeps the profile and the call count, `--in` reports on a kept
@@ -22,7 +22,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { GatewayConfigInput } from "../sim/mod.ts";
 import { connectGateway } from "../src/mcp/client.ts";
 import { cdp } from "./cdp.ts";
-import { DENO, ROOT, Server, stopAll } from "./lib.ts";
+import { BodyDrain, DENO, ROOT, Server, stopAll } from "./lib.ts";
 import { rateLimitObjects } from "./rate_limit.ts";
 import { rawList } from "./scale.ts";
 import { toolServerPrefix } from "./tools_server.ts";
@@ -227,8 +227,9 @@ async function main(): Promise<void> {
     const clients = await Promise.all(
       Array.from({ length: Number(values.concurrency) }, () => connectGateway(url)),
     );
+    const drains = new Map(clients.map((c) => [c, new BodyDrain()]));
     const call: (c: Client) => Promise<unknown> = values.list
-      ? (c) => rawList(c, url)
+      ? (c) => rawList(c, url, drains.get(c))
       : (c) => c.callTool({ name: tool, arguments: { message: "x" } });
     for (let i = 0; i < (values.list ? 20 : 1); i++) await Promise.all(clients.map(call));
     await session.send("Profiler.start");

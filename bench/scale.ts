@@ -16,6 +16,7 @@ import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { connectGateway } from "../src/mcp/client.ts";
 import { startRedis } from "../test/helpers/redis.ts";
 import {
+  BodyDrain,
   bytes,
   type CallPath,
   count,
@@ -69,9 +70,10 @@ function rpcResult(text: string): Record<string, unknown> {
 /**
  * One `tools/list` with plain fetch on the client's session, its answer's bytes: the time is the
  * server's work and the transfer, not this process decoding and parsing a megabyte of JSON (which
- * the SDK client would add alike to both).
+ * the SDK client would add alike to both). With `drain`, the bytes are read into its buffer (see
+ * {@linkcode BodyDrain}), valid until its next read.
  */
-export async function rawList(client: Client, url: string): Promise<Uint8Array> {
+export async function rawList(client: Client, url: string, drain?: BodyDrain): Promise<Uint8Array> {
   const res = await fetch(url, {
     method: "POST",
     headers: {
@@ -82,7 +84,7 @@ export async function rawList(client: Client, url: string): Promise<Uint8Array> 
     },
     body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
   });
-  const body = await res.bytes();
+  const body = drain ? await drain.read(res.body) : await res.bytes();
   if (res.status !== 200) {
     throw new Error(
       `tools/list on ${url} answered ${res.status}: ${new TextDecoder().decode(body.slice(0, 200))}`,
@@ -185,7 +187,8 @@ async function listAtScale(ctx: SuiteContext, result: SuiteResult, servers: Serv
         `(first ${missing[0]})`,
     );
   }
-  const send = (client: Client, p: Path) => rawList(client, p.url);
+  const drain = new BodyDrain();
+  const send = (client: Client, p: Path) => rawList(client, p.url, drain);
   for (let i = 0; i < (ctx.quick ? 5 : 20); i++) for (const p of paths) await send(session.get(p)!, p);
   const calls = ctx.quick ? 50 : 500;
   const measured = await latencyBlocks(paths, {
@@ -405,8 +408,10 @@ export async function scaleSuite(ctx: SuiteContext, result: SuiteResult): Promis
       `The floor (a server answering every request with the ${bytes(list.answerBytes)} answer's bytes, ` +
         `prepared once, no MCP) has a tools/list p50 of ${ms(list.floorP50)} in this run: what moving the ` +
         `answer over loopback to this process costs on this machine, whatever the server does.`,
-      `tools/list is timed with plain fetch on an SDK client's session, reading the answer's bytes: the ` +
-        `server's work and the transfer, not this process decoding and parsing the list. The ${SERVERS} upstream servers ` +
+      `tools/list is timed with plain fetch on an SDK client's session, reading the answer's bytes into one buffer ` +
+        `kept across lists: the server's work and the transfer, not this process decoding and parsing the list. ` +
+        `(\`res.bytes()\` allocates a zeroed 64 KiB buffer per read and copies them all; with it this process ` +
+        `was most of the time, and every path's p50 swung between about 1.6 and 6 ms by whether a GC ran.) The ${SERVERS} upstream servers ` +
         `run in one process; the gateway serves tools/list from its catalog without asking them.`,
       `Redis runs on loopback (redis-server, no persistence) as the tests start it. The verdict is the median of ` +
         `the Redis / memory ratios of gateway CPU per call of adjacent load runs ` +
