@@ -167,10 +167,20 @@ const FIRST_READ_BYTES = 16 * 1024;
 const MAX_READ_BYTES = 64 * 1024;
 
 /**
+ * First buffers of bodies read to their end, for the next body's first read. A buffer is put here
+ * only once its body's last read has handed it back, so no earlier chunk is a view of it and no two
+ * readers share one; a read returns a view of the bytes it wrote, never the rest of the buffer.
+ */
+const spareBuffers: ArrayBuffer[] = [];
+/** At most this many spare buffers are kept: 512 KiB, whatever the load was. */
+const MAX_SPARE_BUFFERS = 32;
+
+/**
  * Reads `body` into one buffer per body, grown while reads fill it, instead of a new zeroed 64 KiB
  * buffer for every read, which is what Deno's default reader of a `fetch` body allocates. With two
  * or three reads per `tools/call` that was most of what the gateway allocated, and the GC work it
- * caused. A body that is not a byte stream gets its default reader.
+ * caused. The first buffer of a body read to its end serves a later body (see `spareBuffers`).
+ * A body that is not a byte stream gets its default reader.
  */
 export function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
   let byob: ReadableStreamBYOBReader;
@@ -179,17 +189,25 @@ export function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
   } catch {
     return body.getReader();
   }
-  let buffer = new ArrayBuffer(FIRST_READ_BYTES);
+  let buffer: ArrayBuffer | undefined = spareBuffers.pop() ?? new ArrayBuffer(FIRST_READ_BYTES);
   return {
     read: async () => {
+      if (!buffer) return { done: true, value: undefined };
       const r = await byob.read(new Uint8Array(buffer));
       // The read takes the buffer over; what it returns is the same memory, for the next read.
-      if (r.value) {
-        buffer = r.value.byteLength === buffer.byteLength && buffer.byteLength < MAX_READ_BYTES
-          ? new ArrayBuffer(Math.min(MAX_READ_BYTES, buffer.byteLength * 2))
-          : r.value.buffer as ArrayBuffer;
+      if (r.done) {
+        const last = r.value?.buffer as ArrayBuffer | undefined;
+        buffer = undefined;
+        if (last?.byteLength === FIRST_READ_BYTES && spareBuffers.length < MAX_SPARE_BUFFERS) {
+          spareBuffers.push(last);
+        }
+        return { done: true, value: undefined };
       }
-      return r.done ? { done: true, value: undefined } : r;
+      const filled = r.value.buffer as ArrayBuffer;
+      buffer = r.value.byteLength === filled.byteLength && filled.byteLength < MAX_READ_BYTES
+        ? new ArrayBuffer(Math.min(MAX_READ_BYTES, filled.byteLength * 2))
+        : filled;
+      return r;
     },
     cancel: (reason) => byob.cancel(reason),
   };

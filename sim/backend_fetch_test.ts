@@ -168,6 +168,45 @@ Deno.test("chunkReader: a fetch body read through one growing buffer, byte for b
   assertEquals((await pending).done, true);
 });
 
+Deno.test("chunkReader: a buffer that reads fill grows to 64 KiB; a body read to its end lends its buffer to the next, never to two at once", async () => {
+  const big = new Uint8Array(1024 * 1024).map((_, i) => (i * 13) & 0xff);
+  await using s = serve((_req, url) =>
+    new Response(url.pathname === "/big" ? big : `body ${url.pathname.slice(1)}`)
+  );
+  const reader = chunkReader((await fetch(`${s.base}/big`)).body!);
+  const got = new Uint8Array(big.length);
+  let size = 0;
+  const buffers = new Set<number>();
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    got.set(r.value, size);
+    size += r.value.byteLength;
+    buffers.add(r.value.buffer.byteLength);
+  }
+  assertEquals(got, big);
+  assertEquals(Math.max(...buffers), 64 * 1024);
+  assertEquals((await reader.read()).done, true, "a read after the end");
+
+  // Bodies read one after another (first buffers handed on) and two at once: each reads its own bytes.
+  const text = async (r: ReturnType<typeof chunkReader>) => {
+    let out = "";
+    for (let x = await r.read(); !x.done; x = await r.read()) out += new TextDecoder().decode(x.value);
+    return out;
+  };
+  for (let i = 0; i < 5; i++) {
+    assertEquals(await text(chunkReader((await fetch(`${s.base}/${i}`)).body!)), `body ${i}`);
+  }
+  const a = chunkReader((await fetch(`${s.base}/aaaa`)).body!);
+  const b = chunkReader((await fetch(`${s.base}/b`)).body!);
+  const first = await a.read();
+  const second = await b.read();
+  assertEquals(new TextDecoder().decode(first.value), "body aaaa");
+  assertEquals(new TextDecoder().decode(second.value), "body b");
+  assertEquals((await a.read()).done, true);
+  assertEquals((await b.read()).done, true);
+});
+
 Deno.test("boundedFetch: the answer to a request carries only its own responses, within the cap", async () => {
   const sse = (text: string) => new Response(text, { headers: { "content-type": "text/event-stream" } });
   const json = (body: unknown) => Response.json(body);
