@@ -4,11 +4,14 @@
  * while the CPU profiler samples, and prints self time by function and by file, and the work charged
  * to the innermost repository frame on the stack (what of ours made the runtime work).
  * `deno run -A bench/profile_gateway.ts [--seconds 5] [--concurrency 16] [--top 40] [--out FILE.cpuprofile]
- * [--stacks TEXT] [--in FILE] [--rate-limit] [--list] [--sim PATH/mod.ts] [--floor]`: `--rate-limit` serves the
+ * [--stacks TEXT] [--in FILE] [--rate-limit] [--list] [--sim PATH/mod.ts] [--floor] [--alloc]`: `--rate-limit` serves the
  * rate-limit suite's policy, `--list` profiles `tools/list` of the scale suite's 5,000 tools (50 servers x 100
  * tools; each session lists with plain fetch, reading the answer's bytes into a buffer it keeps) instead of `tools/call`, `--sim` runs
  * another copy of the simulator as the gateway, `--floor` profiles the Deno fetch proxy floor
- * (bench/peers/deno_proxy.ts) instead of the gateway, for the same view of what any Deno hop costs; `--out`
+ * (bench/peers/deno_proxy.ts) instead of the gateway, for the same view of what any Deno hop costs; `--alloc`
+ * samples what the process allocates on the JS heap instead of its CPU (V8's sampling heap profiler,
+ * counting objects the GC has since collected: what makes the GC work), by function and by the innermost
+ * repository frame, in bytes per call (buffers' memory outside the heap is not seen); `--out`
  * keeps the profile and the call count, `--in` reports on a kept
  * one instead of running, `--stacks` prints the heaviest call stacks of the functions whose
  * `name file:line` contains TEXT.
@@ -54,7 +57,7 @@ const INSPECTOR = /inspector|op_inspector/;
  * body and reports every chunk to the debugger): the tee's second reader and its pulls.
  */
 const INSPECTOR_TEE =
-  /^(drainResponseForInspector|pull2Algorithm|pullWithDefaultReader|readableStreamDefaultTee) /;
+  /^(drainResponseForInspector|pull2Algorithm|pullWithDefaultReader|readableStreamDefaultTee|readableByteStreamTee) /;
 
 /** A frame's file, shortened: repository files relative to the root, npm packages by name. */
 function fileOf(url: string): string {
@@ -157,6 +160,57 @@ function report(
   if (run.stacks) table(`Stacks of the functions matching ${JSON.stringify(run.stacks)}`, stackTimes, 15);
 }
 
+/** A node of V8's sampling heap profile. */
+interface AllocNode {
+  callFrame: ProfileNode["callFrame"];
+  selfSize: number;
+  children: AllocNode[];
+}
+
+/** Prints what was allocated per call, by function and by the innermost repository frame on its stack. */
+function reportAlloc(head: AllocNode, run: { calls: number; seconds: number; top: number }): void {
+  const byFn = new Map<string, number>();
+  const byOwner = new Map<string, number>();
+  let total = 0;
+  let inspector = 0;
+  const walk = (node: AllocNode, owner: string) => {
+    // What the inspector's report of each fetch allocates (see INSPECTOR_TEE) is profiling's own cost.
+    const name = frameName(node.callFrame);
+    if (INSPECTOR.test(node.callFrame.url) || INSPECTOR_TEE.test(name) || /ForCdp /.test(name)) {
+      const sum = (n: AllocNode): number => n.selfSize + n.children.reduce((t, c) => t + sum(c), 0);
+      inspector += sum(node);
+      return;
+    }
+    const own = node.callFrame.url.startsWith(`file://${ROOT}`) ? frameName(node.callFrame) : owner;
+    if (node.selfSize) {
+      total += node.selfSize;
+      const key = frameName(node.callFrame);
+      byFn.set(key, (byFn.get(key) ?? 0) + node.selfSize);
+      byOwner.set(own, (byOwner.get(own) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) walk(child, own);
+  };
+  walk(head, "(no repository frame: Deno.serve, fetch and stream internals, timers)");
+  console.log(
+    `${run.calls} calls in ${run.seconds} s; ${
+      (total / run.calls).toFixed(0)
+    } bytes allocated on the JS heap ` +
+      `per call (sampled; objects collected since included). Percentages are of those bytes.`,
+  );
+  const table = (title: string, sizes: Map<string, number>) => {
+    console.log(`\n${title}:`);
+    for (const [k, b] of [...sizes].sort((a, b) => b[1] - a[1]).slice(0, run.top)) {
+      console.log(
+        `${((100 * b) / total).toFixed(1).padStart(5)}%  ${
+          (b / run.calls).toFixed(0).padStart(6)
+        } B/call  ${k}`,
+      );
+    }
+  };
+  table("Allocated by function", byFn);
+  table("Allocated under the innermost repository frame on the stack", byOwner);
+}
+
 /** The `slow` fixture, started; the gateway config naming it. */
 async function slowFixture(): Promise<GatewayConfigInput> {
   const fixture = new Server("fixture", DENO, ["run", "-A", "bench/fixture_server.ts", "slow"]);
@@ -196,6 +250,7 @@ async function main(): Promise<void> {
       list: { type: "boolean", default: false },
       sim: { type: "string" },
       floor: { type: "boolean", default: false },
+      alloc: { type: "boolean", default: false },
     },
   });
   const top = Number(values.top);
@@ -232,7 +287,14 @@ async function main(): Promise<void> {
       ? (c) => rawList(c, url, drains.get(c))
       : (c) => c.callTool({ name: tool, arguments: { message: "x" } });
     for (let i = 0; i < (values.list ? 20 : 1); i++) await Promise.all(clients.map(call));
-    await session.send("Profiler.start");
+    if (values.alloc) {
+      await session.send("HeapProfiler.enable");
+      await session.send("HeapProfiler.startSampling", {
+        samplingInterval: 1024,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+    } else await session.send("Profiler.start");
     const deadline = performance.now() + Number(values.seconds) * 1000;
     let calls = 0;
     await Promise.all(clients.map(async (c) => {
@@ -241,10 +303,16 @@ async function main(): Promise<void> {
         calls++;
       }
     }));
+    const seconds = Number(values.seconds);
+    if (values.alloc) {
+      const { profile } = await session.send("HeapProfiler.stopSampling") as { profile: { head: AllocNode } };
+      session.close();
+      await Promise.all(clients.map((c) => c.close()));
+      return reportAlloc(profile.head, { calls, seconds, top });
+    }
     const { profile } = await session.send("Profiler.stop") as { profile: Profile };
     session.close();
     await Promise.all(clients.map((c) => c.close()));
-    const seconds = Number(values.seconds);
     if (values.out) {
       await Deno.writeTextFile(values.out, JSON.stringify({ profile, calls, seconds } satisfies Saved));
     }
