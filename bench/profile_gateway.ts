@@ -4,14 +4,15 @@
  * while the CPU profiler samples, and prints self time by function and by file, and the work charged
  * to the innermost repository frame on the stack (what of ours made the runtime work).
  * `deno run -A bench/profile_gateway.ts [--seconds 5] [--concurrency 16] [--top 40] [--out FILE.cpuprofile]
- * [--stacks TEXT] [--in FILE] [--rate-limit] [--list] [--sim PATH/mod.ts] [--floor] [--alloc]`: `--rate-limit` serves the
+ * [--stacks TEXT] [--in FILE] [--rate-limit] [--list] [--sim PATH/mod.ts] [--floor] [--alloc [--promoted]]`: `--rate-limit` serves the
  * rate-limit suite's policy, `--list` profiles `tools/list` of the scale suite's 5,000 tools (50 servers x 100
  * tools; each session lists with plain fetch, reading the answer's bytes into a buffer it keeps) instead of `tools/call`, `--sim` runs
  * another copy of the simulator as the gateway, `--floor` profiles the Deno fetch proxy floor
  * (bench/peers/deno_proxy.ts) instead of the gateway, for the same view of what any Deno hop costs; `--alloc`
  * samples what the process allocates on the JS heap instead of its CPU (V8's sampling heap profiler,
  * counting objects the GC has since collected: what makes the GC work), by function and by the innermost
- * repository frame, in bytes per call (buffers' memory outside the heap is not seen); `--out`
+ * repository frame, in bytes per call (buffers' memory outside the heap is not seen), and with `--promoted` only
+ * what outlived the young generation (what makes scavenges costly); `--out`
  * keeps the profile and the call count, `--in` reports on a kept
  * one instead of running, `--stacks` prints the heaviest call stacks of the functions whose
  * `name file:line` contains TEXT.
@@ -168,7 +169,10 @@ interface AllocNode {
 }
 
 /** Prints what was allocated per call, by function and by the innermost repository frame on its stack. */
-function reportAlloc(head: AllocNode, run: { calls: number; seconds: number; top: number }): void {
+function reportAlloc(
+  head: AllocNode,
+  run: { calls: number; seconds: number; top: number; promoted?: boolean },
+): void {
   const byFn = new Map<string, number>();
   const byOwner = new Map<string, number>();
   let total = 0;
@@ -251,6 +255,7 @@ async function main(): Promise<void> {
       sim: { type: "string" },
       floor: { type: "boolean", default: false },
       alloc: { type: "boolean", default: false },
+      promoted: { type: "boolean", default: false },
     },
   });
   const top = Number(values.top);
@@ -292,7 +297,8 @@ async function main(): Promise<void> {
       await session.send("HeapProfiler.startSampling", {
         samplingInterval: 1024,
         includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
+        // `--promoted`: only what outlived the young generation, what makes the scavenges costly.
+        includeObjectsCollectedByMinorGC: !values.promoted,
       });
     } else await session.send("Profiler.start");
     const deadline = performance.now() + Number(values.seconds) * 1000;
@@ -308,7 +314,7 @@ async function main(): Promise<void> {
       const { profile } = await session.send("HeapProfiler.stopSampling") as { profile: { head: AllocNode } };
       session.close();
       await Promise.all(clients.map((c) => c.close()));
-      return reportAlloc(profile.head, { calls, seconds, top });
+      return reportAlloc(profile.head, { calls, seconds, top, promoted: values.promoted });
     }
     const { profile } = await session.send("Profiler.stop") as { profile: Profile };
     session.close();
