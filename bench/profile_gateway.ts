@@ -196,10 +196,11 @@ function reportAlloc(
   };
   walk(head, "(no repository frame: Deno.serve, fetch and stream internals, timers)");
   console.log(
-    `${run.calls} calls in ${run.seconds} s; ${
-      (total / run.calls).toFixed(0)
-    } bytes allocated on the JS heap ` +
-      `per call (sampled; objects collected since included). Percentages are of those bytes.`,
+    `${run.calls} calls in ${run.seconds} s; ${(total / run.calls).toFixed(0)} bytes allocated on the JS ` +
+      `heap per call (sampled; ${
+        run.promoted ? "only objects that outlived the young generation" : "objects collected since included"
+      }), besides ${(inspector / run.calls).toFixed(0)} by the inspector's report of each fetch ` +
+      `(profiling's own cost). Percentages are of the first.`,
   );
   const table = (title: string, sizes: Map<string, number>) => {
     console.log(`\n${title}:`);
