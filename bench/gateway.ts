@@ -20,6 +20,7 @@ import {
   type Call,
   count,
   ECHO,
+  load,
   ms,
   ratio,
   sequential,
@@ -93,6 +94,14 @@ const LOAD_RUNS = 4;
  * call than sustained load does (the floors: no difference), which the runs would mix in unevenly.
  */
 const RUN_WARMUP_SECONDS = 0.5;
+/**
+ * Load on every path before anything is timed, and on a restarted peer before its load run: a Deno or
+ * Node process's first seconds under load cost more CPU per call than its steady state (JIT tiers,
+ * the young generation growing), which a gateway that serves for days has long left behind. Measured
+ * (16 sessions, 1.25 s): the simulator 413-456 µs per call after 1 s of load, 228-247 after 6 s; the
+ * Deno fetch proxy floor 236-241 and 180-199.
+ */
+const STEADY_WARMUP_SECONDS = 5;
 /** The bytes-only proxy in this runtime: what any Deno gateway's hop costs before it does MCP work. */
 const DENO_FLOOR = "Deno fetch proxy (floor)";
 
@@ -473,6 +482,16 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     for (const p of paths) if (p.keepOpen) await p.restart?.();
     await pool(leftOpen.splice(0), 64, (close) => close());
 
+    // Every path at its steady state first (see STEADY_WARMUP_SECONDS), on the sessions the load runs use.
+    const pools = await sessionPools(paths, { concurrency, connect: connectPath, opened: clients });
+    const steadyWarmup = (p: Path) =>
+      withTimeout(
+        load(pools.get(p)!, p, ctx.quick ? 1 : STEADY_WARMUP_SECONDS, {}, ECHO),
+        120_000,
+        `${p.label} steady-state warm-up`,
+      );
+    for (const p of paths) await steadyWarmup(p);
+
     // Latency: one session per path, sequential calls in rotating blocks so drift in machine load
     // hits every path alike. A peer that is restarted gets a new session (and warm-up calls) first.
     const single = new Map<Path, Client>();
@@ -522,8 +541,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     const workLat = { direct: stats(work.get(direct)!), gateway: stats(work.get(through)!) };
 
     // Throughput: `concurrency` sessions per path, in order then in reverse, twice, so no path always runs
-    // first or last. A restarted peer gets a new pool, each session warmed by one call.
-    const pools = await sessionPools(paths, { concurrency, connect: connectPath, opened: clients });
+    // first or last. A restarted peer gets a new pool, each session warmed by one call, then its steady state.
     const freshPool = async (p: Path) => {
       if (!p.restart) return;
       const old = pools.get(p)!;
@@ -533,6 +551,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
       clients.push(...next);
       await Promise.all(next.map((c) => sequential(c, p, 1)));
       pools.set(p, next);
+      await steadyWarmup(p);
     };
     const runLoads = (list: Path[], call: Call, what: string) =>
       loadRuns([...list, ...[...list].reverse(), ...list, ...[...list].reverse()], {
@@ -631,7 +650,10 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     });
     result.tables.push(latencyTable(
       `tools/call latency of \`echo\` (no work: pure protocol and hop cost): ${sequentialCalls} sequential ` +
-        `calls per path on one session (after ${warmup} warm-up calls), in ${blocks} rotating blocks`,
+        `calls per path on one session (after ${
+          ctx.quick ? 1 : STEADY_WARMUP_SECONDS
+        } s of load on every path and ${warmup} warm-up calls), in ${blocks} rotating blocks; a peer is ` +
+        `restarted before each block and gets 3 warm-up calls only`,
       lat,
       paths,
     ));
@@ -646,7 +668,10 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
         `tools/call throughput of \`echo\`: ${concurrency} concurrent sessions per path, ${seconds} s per ` +
         `path (${LOAD_RUNS} runs of ${
           seconds / LOAD_RUNS
-        } s, each after ${RUN_WARMUP_SECONDS} s unmeasured: every path in turn, then in reverse, twice)`,
+        } s, each after ${RUN_WARMUP_SECONDS} s unmeasured: every path in turn, then in reverse, twice; every ` +
+        `path first had ${
+          ctx.quick ? 1 : STEADY_WARMUP_SECONDS
+        } s of this load, a restarted peer again before each run)`,
       columns: ["path", "calls/s", "calls", "errors", "p50", "p99", "CPU ms/call: fixture", "hop", "client"],
       rows: [
         ...paths.map((p) => {
@@ -882,6 +907,12 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     }
     const perCall = (label: string, name: string) => (latencyCpu[label][name] / sequentialCalls).toFixed(3);
     notes.push(
+      `Before anything was timed, every path had ${
+        ctx.quick ? 1 : STEADY_WARMUP_SECONDS
+      } s of the load runs' load, and a restarted peer has it again before each load run: what is measured is a ` +
+        "process past its first seconds, as a gateway serving for days is. Those seconds cost a Deno process " +
+        "much more: with 16 sessions, 1.25 s measured after 1 s of load, the simulator spent 413-456 µs of CPU " +
+        "per call and the Deno floor 236-241; after 6 s, 228-247 and 180-199.",
       "Clients are the project's MCP client (src/mcp/client.ts connectGateway, the SDK's Streamable HTTP " +
         "client; the SDK's SSE client for mcp-hub) in the harness process; the fixture, the gateway, the " +
         "floor proxies and the peers are separate processes (bench/fixture_server.ts, " +
