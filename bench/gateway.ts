@@ -14,13 +14,20 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { connectGateway } from "../src/mcp/client.ts";
-import { latencyBlocks, loadRuns, type LoadSummary, sessionPools, summarizeLoads } from "./measure.ts";
+import {
+  latencyBlocks,
+  loadRuns,
+  type LoadSummary,
+  sessionPools,
+  STEADY_WARMUP_SECONDS,
+  summarizeLoads,
+  warmToSteadyState,
+} from "./measure.ts";
 import {
   bytes,
   type Call,
   count,
   ECHO,
-  load,
   ms,
   ratio,
   sequential,
@@ -94,14 +101,6 @@ const LOAD_RUNS = 4;
  * call than sustained load does (the floors: no difference), which the runs would mix in unevenly.
  */
 const RUN_WARMUP_SECONDS = 0.5;
-/**
- * Load on every path before anything is timed, and on a restarted peer before its load run: a Deno or
- * Node process's first seconds under load cost more CPU per call than its steady state (JIT tiers,
- * the young generation growing), which a gateway that serves for days has long left behind. Measured
- * (16 sessions, 1.25 s): the simulator 413-456 µs per call after 1 s of load, 228-247 after 6 s; the
- * Deno fetch proxy floor 236-241 and 180-199.
- */
-const STEADY_WARMUP_SECONDS = 5;
 /** The bytes-only proxy in this runtime: what any Deno gateway's hop costs before it does MCP work. */
 const DENO_FLOOR = "Deno fetch proxy (floor)";
 
@@ -485,11 +484,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     // Every path at its steady state first (see STEADY_WARMUP_SECONDS), on the sessions the load runs use.
     const pools = await sessionPools(paths, { concurrency, connect: connectPath, opened: clients });
     const steadyWarmup = (p: Path) =>
-      withTimeout(
-        load(pools.get(p)!, p, ctx.quick ? 1 : STEADY_WARMUP_SECONDS, {}, ECHO),
-        120_000,
-        `${p.label} steady-state warm-up`,
-      );
+      warmToSteadyState(pools.get(p)!, p, ctx.quick ? 1 : STEADY_WARMUP_SECONDS);
     for (const p of paths) await steadyWarmup(p);
 
     // Latency: one session per path, sequential calls in rotating blocks so drift in machine load

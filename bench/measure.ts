@@ -103,6 +103,24 @@ export interface PoolOptions<P extends CallPath> {
   opened: Client[];
 }
 
+/**
+ * Seconds of load a path gets before it is timed: a Deno or Node process's first seconds under load
+ * cost more CPU per call than its steady state (JIT tiers, the young generation growing), which a
+ * gateway that serves for days has long left behind. Measured (16 sessions, 1.25 s): the simulator
+ * 413-456 µs per call after 1 s of load, 228-247 after 6 s; the Deno fetch proxy floor 236-241 and
+ * 180-199.
+ */
+export const STEADY_WARMUP_SECONDS = 5;
+
+/** Unmeasured load on `pool` for `seconds` (see {@linkcode STEADY_WARMUP_SECONDS}). */
+export async function warmToSteadyState(pool: Client[], path: CallPath, seconds: number): Promise<void> {
+  await withTimeout(
+    load(pool, path, seconds, {}, ECHO),
+    seconds * 1000 + 60_000,
+    `${path.label} steady-state warm-up`,
+  );
+}
+
 /** `concurrency` sessions per path, each warmed by one call. */
 export async function sessionPools<P extends CallPath>(
   paths: P[],
