@@ -271,6 +271,8 @@ export interface SequentialAndLoadOptions<P extends CallPath> {
   hopPid: (path: P) => number | undefined;
   /** The fixture process every path ends at. */
   fixturePid: number;
+  /** Seconds of load on each path before anything is timed (see {@linkcode STEADY_WARMUP_SECONDS}). */
+  steadySeconds: number;
   /** Warm-up calls per path before the sequential ones. */
   warmup: number;
   /** Sequential calls per path, in `blocks` rotating blocks. */
@@ -295,14 +297,24 @@ export interface SequentialAndLoad {
 }
 
 /**
- * The two measurements the policy suites make of each path: sequential calls on one session in
- * rotating blocks (after a warm-up), then `concurrency` sessions in short runs in rotating order, so
+ * The two measurements the policy suites make of each path, once every path had `steadySeconds` of
+ * load: sequential calls on one session in rotating blocks (after a warm-up), then `concurrency` sessions in short runs in rotating order, so
  * drift in the machine's load hits every path alike.
  */
 export async function sequentialAndLoad<P extends CallPath>(
   paths: P[],
   o: SequentialAndLoadOptions<P>,
 ): Promise<Map<P, SequentialAndLoad>> {
+  const pools = await sessionPools(paths, {
+    concurrency: o.concurrency,
+    connect: o.connect,
+    before: o.before,
+    opened: o.opened,
+  });
+  for (const p of paths) {
+    await o.before(p);
+    await warmToSteadyState(pools.get(p)!, p, o.steadySeconds);
+  }
   const single = new Map<P, Client>();
   for (const p of paths) {
     const client = await o.connect(p);
@@ -321,12 +333,6 @@ export async function sequentialAndLoad<P extends CallPath>(
     blocks: o.blocks,
     pids: hop,
     before: o.before,
-  });
-  const pools = await sessionPools(paths, {
-    concurrency: o.concurrency,
-    connect: o.connect,
-    before: o.before,
-    opened: o.opened,
   });
   const loads = await loadRuns(Array.from({ length: o.loadRounds }, (_, r) => rotate(paths, r)).flat(), {
     pools,
