@@ -284,20 +284,6 @@ function checkMessage(parsed: unknown, maxDepth: number, bodyBytes: number): Pos
 }
 
 /**
- * What the body deadline does: made outside `readPost` so the deadline holds the reader and its flag
- * only, not everything `readPost` keeps (see `timeOut` in passthrough.ts).
- */
-function stopReading(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  watch: { timedOut: boolean },
-): () => void {
-  return () => {
-    watch.timedOut = true;
-    reader.cancel().catch(() => {});
-  };
-}
-
-/**
  * Checks and parses a POST to the MCP endpoint. The body is read with a hard cap so a huge body is
  * refused without buffering it whole, and within a deadline (`bodyTimeoutMs`).
  */
@@ -348,12 +334,15 @@ export async function readPost(
     const reader = req.body.getReader();
     // One deadline for the whole body, not per read: a byte now and then must not keep it open.
     // Cancelling the reader ends the pending read.
-    const watch = { timedOut: false };
-    const deadline = watchDeadline(bodyTimeoutMs, stopReading(reader, watch));
+    let timedOut = false;
+    const deadline = watchDeadline(bodyTimeoutMs, () => {
+      timedOut = true;
+      reader.cancel().catch(() => {});
+    });
     try {
       while (true) {
         const read = await reader.read();
-        if (watch.timedOut) {
+        if (timedOut) {
           return fail(
             rpcError(
               408,
