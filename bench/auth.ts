@@ -24,7 +24,7 @@ import { AUTHORIZATION_GUIDE } from "../test/helpers/auth_guides.ts";
 import { startIssuer, type TestIssuer } from "../test/helpers/jwks_issuer.ts";
 import { mcpExtension, mcpGateway, mcpServer } from "../test/helpers/auth_objects.ts";
 import type { AuthConfigSpec, AuthRequest } from "../sim/auth/types.ts";
-import { figuresByKey, type PerCall, perCall, sequentialAndLoad, STEADY_WARMUP_SECONDS } from "./measure.ts";
+import { figuresByKey, type PerCall, perCall, sequentialAndLoad, steadySeconds } from "./measure.ts";
 import {
   callOnce,
   count,
@@ -388,7 +388,7 @@ export async function authSuite(ctx: SuiteContext, result: SuiteResult): Promise
       before: use,
       hopPid: (p) => p.hop?.pid,
       fixturePid: fixture.server.pid,
-      steadySeconds: ctx.quick ? 1 : STEADY_WARMUP_SECONDS,
+      steadySeconds: steadySeconds(ctx),
       warmup,
       calls: sequentialCalls,
       blocks,
@@ -405,7 +405,7 @@ export async function authSuite(ctx: SuiteContext, result: SuiteResult): Promise
       title:
         `tools/call of \`echo\` with the authorization guide's AuthPolicy on and off: ${sequentialCalls} ` +
         `sequential calls per path on one session (after ${
-          ctx.quick ? 1 : STEADY_WARMUP_SECONDS
+          steadySeconds(ctx)
         } s of load on every path and ${warmup} warm-up calls), in ${blocks} rotating blocks; ` +
         "every path's client sends the same bearer JWT; on and off are one gateway process, its policies " +
         "switched between blocks",

@@ -19,9 +19,9 @@ import {
   loadRuns,
   type LoadSummary,
   sessionPools,
-  STEADY_WARMUP_SECONDS,
+  steadySeconds,
   summarizeLoads,
-  warmToSteadyState,
+  warmUp,
 } from "./measure.ts";
 import {
   bytes,
@@ -481,10 +481,9 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     for (const p of paths) if (p.keepOpen) await p.restart?.();
     await pool(leftOpen.splice(0), 64, (close) => close());
 
-    // Every path at its steady state first (see STEADY_WARMUP_SECONDS), on the sessions the load runs use.
+    // Every path at its steady state first (see steadySeconds), on the sessions the load runs use.
     const pools = await sessionPools(paths, { concurrency, connect: connectPath, opened: clients });
-    const steadyWarmup = (p: Path) =>
-      warmToSteadyState(pools.get(p)!, p, ctx.quick ? 1 : STEADY_WARMUP_SECONDS);
+    const steadyWarmup = (p: Path) => warmUp(pools.get(p)!, p, steadySeconds(ctx));
     for (const p of paths) await steadyWarmup(p);
 
     // Latency: one session per path, sequential calls in rotating blocks so drift in machine load
@@ -646,7 +645,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     result.tables.push(latencyTable(
       `tools/call latency of \`echo\` (no work: pure protocol and hop cost): ${sequentialCalls} sequential ` +
         `calls per path on one session (after ${
-          ctx.quick ? 1 : STEADY_WARMUP_SECONDS
+          steadySeconds(ctx)
         } s of load on every path and ${warmup} warm-up calls), in ${blocks} rotating blocks; a peer is ` +
         `restarted before each block and gets 3 warm-up calls only`,
       lat,
@@ -664,9 +663,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
         `path (${LOAD_RUNS} runs of ${
           seconds / LOAD_RUNS
         } s, each after ${RUN_WARMUP_SECONDS} s unmeasured: every path in turn, then in reverse, twice; every ` +
-        `path first had ${
-          ctx.quick ? 1 : STEADY_WARMUP_SECONDS
-        } s of this load, a restarted peer again before each run)`,
+        `path first had ${steadySeconds(ctx)} s of this load, a restarted peer again before each run)`,
       columns: ["path", "calls/s", "calls", "errors", "p50", "p99", "CPU ms/call: fixture", "hop", "client"],
       rows: [
         ...paths.map((p) => {
@@ -903,7 +900,7 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     const perCall = (label: string, name: string) => (latencyCpu[label][name] / sequentialCalls).toFixed(3);
     notes.push(
       `Before anything was timed, every path had ${
-        ctx.quick ? 1 : STEADY_WARMUP_SECONDS
+        steadySeconds(ctx)
       } s of the load runs' load, and a restarted peer has it again before each load run: what is measured is a ` +
         "process past its first seconds, as a gateway serving for days is. Those seconds cost a Deno process " +
         "much more: with 16 sessions, 1.25 s measured after 1 s of load, the simulator spent 413-456 µs of CPU " +

@@ -21,6 +21,7 @@ import {
   sequential,
   type Stats,
   stats,
+  type SuiteContext,
   withTimeout,
 } from "./lib.ts";
 
@@ -110,15 +111,21 @@ export interface PoolOptions<P extends CallPath> {
  * 413-456 µs per call after 1 s of load, 228-247 after 6 s; the Deno fetch proxy floor 236-241 and
  * 180-199.
  */
-export const STEADY_WARMUP_SECONDS = 5;
+const STEADY_WARMUP_SECONDS = 5;
 
-/** Unmeasured load on `pool` for `seconds` (see {@linkcode STEADY_WARMUP_SECONDS}). */
-export async function warmToSteadyState(pool: Client[], path: CallPath, seconds: number): Promise<void> {
-  await withTimeout(
-    load(pool, path, seconds, {}, ECHO),
-    seconds * 1000 + 60_000,
-    `${path.label} steady-state warm-up`,
-  );
+/** The steady-state warm-up of a suite's run: {@linkcode STEADY_WARMUP_SECONDS}, 1 s with `--quick`. */
+export function steadySeconds(ctx: SuiteContext): number {
+  return ctx.quick ? 1 : STEADY_WARMUP_SECONDS;
+}
+
+/** Unmeasured load of `call` on `pool` for `seconds`: a warm-up (see {@linkcode STEADY_WARMUP_SECONDS}). */
+export async function warmUp(
+  pool: Client[],
+  path: CallPath,
+  seconds: number,
+  call: Call = ECHO,
+): Promise<void> {
+  await withTimeout(load(pool, path, seconds, {}, call), seconds * 1000 + 60_000, `${path.label} warm-up`);
 }
 
 /** `concurrency` sessions per path, each warmed by one call. */
@@ -166,13 +173,7 @@ export async function loadRuns<P extends CallPath>(
   const out = new Map<P, LoadResult[]>();
   for (const p of order) {
     await options.before?.(p);
-    if (options.warmupSeconds) {
-      await withTimeout(
-        load(options.pools.get(p)!, p, options.warmupSeconds, {}, options.call ?? ECHO),
-        options.warmupSeconds * 1000 + 60_000,
-        `${options.what} (warm-up)`,
-      );
-    }
+    if (options.warmupSeconds) await warmUp(options.pools.get(p)!, p, options.warmupSeconds, options.call);
     const result = await withTimeout(
       load(options.pools.get(p)!, p, options.seconds, options.pids(p), options.call ?? ECHO),
       options.seconds * 1000 + 60_000,
@@ -271,7 +272,7 @@ export interface SequentialAndLoadOptions<P extends CallPath> {
   hopPid: (path: P) => number | undefined;
   /** The fixture process every path ends at. */
   fixturePid: number;
-  /** Seconds of load on each path before anything is timed (see {@linkcode STEADY_WARMUP_SECONDS}). */
+  /** Seconds of load on each path before anything is timed (see {@linkcode steadySeconds}). */
   steadySeconds: number;
   /** Warm-up calls per path before the sequential ones. */
   warmup: number;
@@ -298,8 +299,8 @@ export interface SequentialAndLoad {
 
 /**
  * The two measurements the policy suites make of each path, once every path had `steadySeconds` of
- * load: sequential calls on one session in rotating blocks (after a warm-up), then `concurrency` sessions in short runs in rotating order, so
- * drift in the machine's load hits every path alike.
+ * load: sequential calls on one session in rotating blocks (after a warm-up), then `concurrency`
+ * sessions in short runs in rotating order, so drift in the machine's load hits every path alike.
  */
 export async function sequentialAndLoad<P extends CallPath>(
   paths: P[],
@@ -313,7 +314,7 @@ export async function sequentialAndLoad<P extends CallPath>(
   });
   for (const p of paths) {
     await o.before(p);
-    await warmToSteadyState(pools.get(p)!, p, o.steadySeconds);
+    await warmUp(pools.get(p)!, p, o.steadySeconds);
   }
   const single = new Map<P, Client>();
   for (const p of paths) {

@@ -20,7 +20,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { connectGateway } from "../src/mcp/client.ts";
 import { mcpExtension, mcpGateway, mcpServer } from "../test/helpers/auth_objects.ts";
 import { rateLimitPolicy } from "../sim/ratelimit/test_objects.ts";
-import { figuresByKey, type PerCall, perCall, sequentialAndLoad, STEADY_WARMUP_SECONDS } from "./measure.ts";
+import { figuresByKey, type PerCall, perCall, sequentialAndLoad, steadySeconds } from "./measure.ts";
 import {
   callOnce,
   count,
@@ -190,7 +190,7 @@ export async function rateLimitSuite(ctx: SuiteContext, result: SuiteResult): Pr
       before: use,
       hopPid: (p) => p.hop?.pid,
       fixturePid: fixture.server.pid,
-      steadySeconds: ctx.quick ? 1 : STEADY_WARMUP_SECONDS,
+      steadySeconds: steadySeconds(ctx),
       warmup,
       calls: sequentialCalls,
       blocks,
@@ -207,7 +207,7 @@ export async function rateLimitSuite(ctx: SuiteContext, result: SuiteResult): Pr
       title:
         `tools/call of \`echo\` with a RateLimitPolicy that never trips and with none: ${sequentialCalls} ` +
         `sequential calls per path on one session (after ${
-          ctx.quick ? 1 : STEADY_WARMUP_SECONDS
+          steadySeconds(ctx)
         } s of load on every path and ${warmup} warm-up calls), in ${blocks} rotating blocks; ` +
         "one gateway process, its policies switched between blocks",
       columns: ["path", "p50", "p90", "p99", "mean", "gateway CPU ms/call"],

@@ -32,14 +32,7 @@ import {
   type Table,
   withTimeout,
 } from "./lib.ts";
-import {
-  latencyBlocks,
-  loadRuns,
-  sessionPools,
-  STEADY_WARMUP_SECONDS,
-  summarizeLoads,
-  warmToSteadyState,
-} from "./measure.ts";
+import { latencyBlocks, loadRuns, sessionPools, steadySeconds, summarizeLoads, warmUp } from "./measure.ts";
 import { toolServerPrefix } from "./tools_server.ts";
 
 /** Targets from issue 15. */
@@ -300,7 +293,7 @@ async function redisVersusMemory(
     opened: clients,
   });
   // Both gateways at their steady state before anything is timed (the Redis client's code warms too).
-  for (const p of paths) await warmToSteadyState(pools.get(p)!, p, ctx.quick ? 1 : STEADY_WARMUP_SECONDS);
+  for (const p of paths) await warmUp(pools.get(p)!, p, steadySeconds(ctx));
   const warmup = ctx.quick ? 20 : 100;
   for (const p of paths) await withTimeout(sequential(single.get(p)!, p, warmup), 60_000, "warm-up");
   const calls = ctx.quick ? 100 : 1000;
@@ -428,7 +421,7 @@ export async function scaleSuite(ctx: SuiteContext, result: SuiteResult): Promis
         `${ratio(store.summedRatio)}. ` +
         `What Redis adds per call is one round trip (one EVAL: EXPIRE of the session and HGET of its record) ` +
         `before the call is routed. Both gateways had ${
-          ctx.quick ? 1 : STEADY_WARMUP_SECONDS
+          steadySeconds(ctx)
         } s of the load runs' load before anything was timed, as in the gateway suite.`,
     );
   } finally {
