@@ -60,6 +60,17 @@ const INSPECTOR = /inspector|op_inspector/;
 const INSPECTOR_TEE =
   /^(drainResponseForInspector|pull2Algorithm|pullWithDefaultReader|readableStreamDefaultTee|readableByteStreamTee) /;
 
+/** Prints the `n` largest of `values` under `title`, each as `line(value)` and its key. */
+function printTop(
+  title: string,
+  values: Map<string, number>,
+  n: number,
+  line: (value: number) => string,
+): void {
+  console.log(`\n${title}:`);
+  for (const [k, v] of [...values].sort((a, b) => b[1] - a[1]).slice(0, n)) console.log(`${line(v)}  ${k}`);
+}
+
 /** A frame's file, shortened: repository files relative to the root, npm packages by name. */
 function fileOf(url: string): string {
   return url.replace(/^.*node_modules\/\.deno\//, "npm:").replace(`file://${ROOT}`, "") || "(native)";
@@ -145,12 +156,8 @@ function report(
         (inspector / 1000).toFixed(0)
       } ms in the inspector (profiling's own cost). Percentages are of the work.`,
   );
-  const table = (title: string, times: Map<string, number>, n: number) => {
-    console.log(`\n${title}:`);
-    for (const [k, t] of [...times].sort((a, b) => b[1] - a[1]).slice(0, n)) {
-      console.log(`${pct(t)} ${us(t)}  ${k}`);
-    }
-  };
+  const table = (title: string, times: Map<string, number>, n: number) =>
+    printTop(title, times, n, (t) => `${pct(t)} ${us(t)}`);
   table("Self time by file or package", fileTimes, 25);
   table("Self time by function", fnTimes, run.top);
   table(
@@ -185,11 +192,10 @@ function reportAlloc(
       inspector += sum(node);
       return;
     }
-    const own = node.callFrame.url.startsWith(`file://${ROOT}`) ? frameName(node.callFrame) : owner;
+    const own = node.callFrame.url.startsWith(`file://${ROOT}`) ? name : owner;
     if (node.selfSize) {
       total += node.selfSize;
-      const key = frameName(node.callFrame);
-      byFn.set(key, (byFn.get(key) ?? 0) + node.selfSize);
+      byFn.set(name, (byFn.get(name) ?? 0) + node.selfSize);
       byOwner.set(own, (byOwner.get(own) ?? 0) + node.selfSize);
     }
     for (const child of node.children) walk(child, own);
@@ -202,16 +208,14 @@ function reportAlloc(
       }), besides ${(inspector / run.calls).toFixed(0)} by the inspector's report of each fetch ` +
       `(profiling's own cost). Percentages are of the first.`,
   );
-  const table = (title: string, sizes: Map<string, number>) => {
-    console.log(`\n${title}:`);
-    for (const [k, b] of [...sizes].sort((a, b) => b[1] - a[1]).slice(0, run.top)) {
-      console.log(
-        `${((100 * b) / total).toFixed(1).padStart(5)}%  ${
-          (b / run.calls).toFixed(0).padStart(6)
-        } B/call  ${k}`,
-      );
-    }
-  };
+  const table = (title: string, sizes: Map<string, number>) =>
+    printTop(
+      title,
+      sizes,
+      run.top,
+      (b) =>
+        `${((100 * b) / total).toFixed(1).padStart(5)}%  ${(b / run.calls).toFixed(0).padStart(6)} B/call`,
+    );
   table("Allocated by function", byFn);
   table("Allocated under the innermost repository frame on the stack", byOwner);
 }
