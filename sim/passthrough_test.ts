@@ -281,3 +281,75 @@ Deno.test("pass-through: the answer reaches the client at once though the backen
     release();
   }
 });
+
+Deno.test("pass-through: a lone call is streamed once answered, a call among others is read ahead into one body", async () => {
+  await using weather = await startFixture("weather");
+  const target = new URL(weather.url);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  let calls = 0;
+  // In front of the fixture: the first tools/call's SSE answer loses its end until `release`.
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
+    const u = new URL(req.url);
+    const body = req.method === "POST" ? await req.text() : undefined;
+    const headers = new Headers(req.headers);
+    headers.delete("host");
+    const res = await fetch(new URL(u.pathname + u.search, target), { method: req.method, headers, body });
+    const sse = res.headers.get("content-type")?.includes("text/event-stream");
+    if (!sse || !body?.includes('"tools/call"') || ++calls > 1) {
+      return new Response(res.body, { status: res.status, headers: res.headers });
+    }
+    const reader = res.body!.getReader();
+    const heldBack = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const r = await reader.read();
+        if (!r.done) return controller.enqueue(r.value);
+        await released;
+        controller.close();
+      },
+    });
+    return new Response(heldBack, { status: res.status, headers: res.headers });
+  });
+  await using _server = { [Symbol.asyncDispose]: () => server.shutdown() };
+  await using gw = await startGateway(normalizeConfig({
+    servers: [{
+      name: "test/weather",
+      url: `http://127.0.0.1:${server.addr.port}${target.pathname}`,
+      prefix: "w_",
+    }],
+  }));
+  const s = await rawSession(gw.url);
+  const call = (id: number) =>
+    fetch(gw.url, {
+      method: "POST",
+      headers: s.headers,
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id,
+        method: "tools/call",
+        params: { name: "w_search", arguments: { query: "a" } },
+      }),
+    });
+  const guard = setTimeout(release, 5000);
+  try {
+    // Held open by the backend: a stream whatever else is in flight.
+    const held = await call(1);
+    const heldMessages = sseMessages(held);
+    assertEquals((await heldMessages.next()).value?.id, 1);
+    assertEquals(gw.gateway.passthrough?.inflight, 1);
+    // Another call meanwhile: its answer and end are read ahead and sent as one body.
+    const among = await call(2);
+    assert(among.headers.get("content-length") !== null, "a call among others is one body");
+    assertEquals((await Array.fromAsync(sseMessages(among))).map((m) => m.id), [2]);
+    release();
+    for await (const _ of heldMessages) { /* drain */ }
+    await waitFor(() => gw.gateway.passthrough?.inflight === 0, 5000, "the held call to end");
+    // Alone: streamed as soon as it is answered, without waiting for the backend's end.
+    const alone = await call(3);
+    assertEquals(alone.headers.get("content-length"), null, "a lone call is streamed");
+    assertEquals((await Array.fromAsync(sseMessages(alone))).map((m) => m.id), [3]);
+  } finally {
+    clearTimeout(guard);
+    release();
+  }
+});
