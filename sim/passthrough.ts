@@ -322,9 +322,11 @@ export class PassthroughRouter {
         }
         const ct = (res.headers.get("content-type") ?? "").toLowerCase();
         if (ct.includes("text/event-stream") && res.body) {
-          streaming = true;
           const ctx = { arm, disarm, cleanup, t0, sessionHeaders, maxBytes };
-          return await this.#stream(req, hooks, state, call, res.body, ctx);
+          const relayed = await this.#stream(req, hooks, state, call, res.body, ctx);
+          // From here the relay's stream ends the call (it was counted as active until then).
+          streaming = true;
+          return relayed;
         }
         let text: string;
         try {
