@@ -100,9 +100,33 @@ function isFile(path: string): boolean {
   }
 }
 
+/**
+ * Runs opa (`$0` with the arguments after it) so that it ends when the process that started it does,
+ * however that one ends (a `kill -9`, a crash or the tests' SIGKILL included): a watcher reads the
+ * shell's stdin, a pipe only the parent writes to, and kills opa at its end of file. Without it an
+ * opa server outlives a killed `kubectl mcp simulate` forever. The shell exits with opa's status.
+ */
+const LIFELINE = [
+  "exec 3<&0 </dev/null",
+  '"$0" "$@" 3<&- &',
+  "opa=$!",
+  '{ cat <&3 >/dev/null; kill -9 "$opa" 2>/dev/null; } &',
+  "watcher=$!",
+  "exec 3<&-",
+  `trap 'kill -9 "$opa" 2>/dev/null' TERM INT HUP`,
+  'wait "$opa"',
+  "status=$?",
+  // An opa that ended by itself was reaped: its number must not be killed later, whoever has it then.
+  'kill "$watcher" 2>/dev/null',
+  'exit "$status"',
+].join("\n");
+
 interface OpaProcess {
   generation: number;
+  /** The opa process, or the shell that holds its lifeline (see {@linkcode LIFELINE}). */
   child: Deno.ChildProcess;
+  /** Whether closing `child`'s stdin ends opa. */
+  lifeline: boolean;
   exited: boolean;
   client: Deno.HttpClient;
   dir: string;
@@ -264,9 +288,10 @@ export class OpaPool {
       "0",
     ];
     if (version === "v0") args.push("--v0-compatible");
-    const child = new Deno.Command(this.binary, {
-      args,
-      stdin: "null",
+    const lifeline = Deno.build.os !== "windows";
+    const child = new Deno.Command(lifeline ? "/bin/sh" : this.binary, {
+      args: lifeline ? ["-c", LIFELINE, this.binary, ...args] : args,
+      stdin: lifeline ? "piped" : "null",
       stdout: "null",
       stderr: "piped",
       cwd: dir,
@@ -275,7 +300,15 @@ export class OpaPool {
     const client = Deno.createHttpClient(
       { proxy: { transport: "unix", path: socket } } as Deno.CreateHttpClientOptions,
     );
-    const proc: OpaProcess = { generation: ++this.#generation, child, exited: false, client, dir, stderr };
+    const proc: OpaProcess = {
+      generation: ++this.#generation,
+      child,
+      lifeline,
+      exited: false,
+      client,
+      dir,
+      stderr,
+    };
     child.status.then(() => proc.exited = true);
     const deadline = Date.now() + this.#startTimeoutMs;
     for (let attempt = 0; Date.now() < deadline && !proc.exited && !this.#closed; attempt++) {
@@ -342,11 +375,27 @@ async function readJson(res: Response): Promise<any> {
   }
 }
 
+/** How long a wrapped opa gets to end once its lifeline is cut, before its shell is killed. */
+const LIFELINE_GRACE_MS = 2000;
+
 async function stopProcess(proc: OpaProcess): Promise<void> {
-  try {
-    proc.child.kill("SIGKILL");
-  } catch {
-    // Already gone.
+  let exited = proc.exited;
+  if (proc.lifeline) {
+    // Cutting the lifeline ends opa, and then its shell, which also ends a shell whose opa died.
+    await proc.child.stdin.close().catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    exited = await Promise.race([
+      proc.child.status.then(() => true),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), LIFELINE_GRACE_MS)),
+    ]);
+    clearTimeout(timer);
+  }
+  if (!exited) {
+    try {
+      proc.child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
   }
   await proc.child.status;
   await proc.stderr;

@@ -55,8 +55,8 @@ Deno.test("OpaPool: a killed process is replaced and its policies compiled again
   try {
     const policy = await pool.load("t5", "allow = true\n", "v0");
     assertEquals((await pool.evaluate(policy, {})).allow, true);
-    // Find our own child through /proc: the pool keeps the process private.
-    const ours = await childrenOf(Deno.pid);
+    // Find our own opa through /proc: the pool keeps the process private.
+    const ours = await opaUnder(Deno.pid);
     assert(ours.length >= 1, "the pool started no process");
     for (const pid of ours) Deno.kill(pid, "SIGKILL");
     await new Promise((r) => setTimeout(r, 200));
@@ -65,7 +65,56 @@ Deno.test("OpaPool: a killed process is replaced and its policies compiled again
   } finally {
     await pool.close();
   }
-  assertEquals(await childrenOf(Deno.pid), [], "close left an opa process running");
+  assertEquals(await processesUnder(Deno.pid), [], "close left a process running");
+});
+
+Deno.test("OpaPool: opa ends with the process that started it, even one killed with SIGKILL", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "opa-owner-" });
+  const script = `${dir}/owner.ts`;
+  await Deno.writeTextFile(
+    script,
+    [
+      `import { OpaPool } from ${JSON.stringify(new URL("./opa.ts", import.meta.url).href)};`,
+      `const pool = new OpaPool({ opaPath: ${JSON.stringify(requireOpa())} });`,
+      `await pool.load("owner", "allow = true\\n", "v0");`,
+      `console.log("ready");`,
+      `setInterval(() => {}, 60_000);`,
+    ].join("\n"),
+  );
+  const owner = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-lock", script],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(owner.stderr).text();
+  try {
+    const reader = owner.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("ready")) {
+      const r = await reader.read();
+      if (r.done) throw new Error(`the owner exited before its pool was ready: ${await stderr}`);
+      out += r.value;
+    }
+    reader.releaseLock();
+    const opa = await opaUnder(owner.pid);
+    assertEquals(opa.length, 1, "the owner's pool runs one opa");
+    owner.kill("SIGKILL");
+    await owner.status;
+    const alive = () => Deno.readTextFile(`/proc/${opa[0]}/stat`).then((t) => !/\) Z /.test(t), () => false);
+    for (let i = 0; i < 50 && await alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert(!(await alive()), `opa ${opa[0]} outlived the process that started it`);
+  } finally {
+    try {
+      owner.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await owner.status;
+    await owner.stdout.cancel().catch(() => {});
+    await stderr;
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("OpaPool: without a binary nothing starts and evaluation fails with a reason", async () => {
@@ -76,18 +125,34 @@ Deno.test("OpaPool: without a binary nothing starts and evaluation fails with a 
   await pool.close();
 });
 
-async function childrenOf(pid: number): Promise<number[]> {
-  const out: number[] = [];
+/** Processes under `pid` (children and theirs, not zombies), by /proc, as `[pid, parent, command]`. */
+async function processesUnder(pid: number): Promise<Array<[number, number, string]>> {
+  const all: Array<[number, number, string]> = [];
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
       const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      if (Number(fields[1]) === pid && comm === "opa" && fields[0] !== "Z") out.push(Number(entry.name));
+      if (fields[0] !== "Z") all.push([Number(entry.name), Number(fields[1]), comm]);
     } catch {
       // Gone meanwhile.
     }
   }
-  return out;
+  const under = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [p, parent] of all) {
+      if (under.has(parent) && !under.has(p)) {
+        under.add(p);
+        grew = true;
+      }
+    }
+  }
+  return all.filter(([p]) => p !== pid && under.has(p));
+}
+
+/** The opa processes under `pid` (the pool runs each behind a shell that holds its lifeline). */
+async function opaUnder(pid: number): Promise<number[]> {
+  return (await processesUnder(pid)).filter(([, , comm]) => comm === "opa").map(([p]) => p);
 }
