@@ -104,7 +104,8 @@ function isFile(path: string): boolean {
  * Runs opa (`$0` with the arguments after it) so that it ends when the process that started it does,
  * however that one ends (a `kill -9`, a crash or the tests' SIGKILL included): a watcher reads the
  * shell's stdin, a pipe only the parent writes to, and kills opa at its end of file. Without it an
- * opa server outlives a killed `kubectl mcp simulate` forever. The shell exits with opa's status.
+ * opa server outlives a killed `kubectl mcp simulate` forever. The shell exits with opa's status, and
+ * removes the socket's directory.
  */
 const LIFELINE = [
   "exec 3<&0 </dev/null",
@@ -112,12 +113,16 @@ const LIFELINE = [
   "opa=$!",
   '{ cat <&3 >/dev/null; kill -9 "$opa" 2>/dev/null; } &',
   "watcher=$!",
-  "exec 3<&-",
+  // opa keeps the parent's stderr; the shell's own notes ("Killed") would meet a closed pipe and end it.
+  "exec 3<&- 2>/dev/null",
   `trap 'kill -9 "$opa" 2>/dev/null' TERM INT HUP`,
   'wait "$opa"',
   "status=$?",
   // An opa that ended by itself was reaped: its number must not be killed later, whoever has it then.
   'kill "$watcher" 2>/dev/null',
+  // The socket's private directory (the shell's working directory; $PWD is the parent's) goes too.
+  "dir=$(pwd -P)",
+  'case "$dir" in */kubectl-mcp-opa-*) cd / && rm -rf -- "$dir" ;; esac',
   'exit "$status"',
 ].join("\n");
 

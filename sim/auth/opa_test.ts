@@ -99,11 +99,17 @@ Deno.test("OpaPool: opa ends with the process that started it, even one killed w
     reader.releaseLock();
     const opa = await opaUnder(owner.pid);
     assertEquals(opa.length, 1, "the owner's pool runs one opa");
+    const cmdline = await Deno.readTextFile(`/proc/${opa[0]}/cmdline`);
+    const socketDir = cmdline.match(/unix:\/\/(\S+)\/opa\.sock/)?.[1];
+    assert(socketDir && (await Deno.stat(socketDir)).isDirectory, `no socket directory in ${cmdline}`);
     owner.kill("SIGKILL");
     await owner.status;
     const alive = () => Deno.readTextFile(`/proc/${opa[0]}/stat`).then((t) => !/\) Z /.test(t), () => false);
     for (let i = 0; i < 50 && await alive(); i++) await new Promise((r) => setTimeout(r, 100));
     assert(!(await alive()), `opa ${opa[0]} outlived the process that started it`);
+    const left = () => Deno.stat(socketDir).then(() => true, () => false);
+    for (let i = 0; i < 20 && await left(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert(!(await left()), `${socketDir} outlived the process that started it`);
   } finally {
     try {
       owner.kill("SIGKILL");
