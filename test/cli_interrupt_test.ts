@@ -8,6 +8,7 @@
 import { stringify } from "yaml";
 import { assert, assertEquals, assertStringIncludes } from "./helpers/assert.ts";
 import { runCli, spawnCli } from "./helpers/cli.ts";
+import { processRunning } from "./helpers/processes.ts";
 import { startSilentServer } from "./fixtures/silent.ts";
 
 /** Signal to exit: generous for a loaded machine, far below the 10 s after which the helper kills. */
@@ -49,16 +50,6 @@ async function kubeconfig(server: string, plugin?: string): Promise<Kubeconfig> 
 
 /** An exec plugin that records its pid, then waits forever. */
 const SLEEPING_PLUGIN = `#!/bin/sh\necho $$ > "$(dirname "$0")/plugin.pid"\nexec sleep 600\n`;
-
-/** Whether a process is still running (a zombie counts as gone). */
-function running(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
 
 /** Sends `signal` and returns the exit code and how long the program took to end. */
 async function stop(
@@ -188,10 +179,10 @@ Deno.test("an exec credential plugin that never answers is killed on Ctrl-C", as
   }
   assert(pid > 0, "the plugin never ran");
   assertStopped(await stop(cli, "SIGINT"), 130, "get, exec plugin (SIGINT)", cli.stderr);
-  for (const end = Date.now() + 2000; running(pid) && Date.now() < end;) {
+  for (const end = Date.now() + 2000; processRunning(pid) && Date.now() < end;) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  assert(!running(pid), `the plugin (pid ${pid}) outlived the program`);
+  assert(!processRunning(pid), `the plugin (pid ${pid}) outlived the program`);
 });
 
 Deno.test("--request-timeout bounds an exec credential plugin, naming the plugin", async () => {
@@ -207,7 +198,7 @@ Deno.test("--request-timeout bounds an exec credential plugin, naming the plugin
   assertStringIncludes(result.stderr, `${config.dir}/plugin.sh`);
   assertStringIncludes(result.stderr, "1s");
   const pid = Number(await Deno.readTextFile(`${config.dir}/plugin.pid`));
-  assert(!running(pid), `the plugin (pid ${pid}) outlived its timeout`);
+  assert(!processRunning(pid), `the plugin (pid ${pid}) outlived its timeout`);
 });
 
 Deno.test("--request-timeout bounds a silent API server, naming its URL", async () => {

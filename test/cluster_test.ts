@@ -5,6 +5,7 @@ import * as net from "node:net";
 import { parseAllDocuments } from "yaml";
 import * as k8s from "@kubernetes/client-node";
 import { startCluster, type TestCluster, testPodManifest } from "./cluster/cluster.ts";
+import { processRunning } from "./helpers/processes.ts";
 
 const PROJECT_CRDS = new URL("../crds/", import.meta.url).pathname;
 
@@ -266,13 +267,7 @@ Deno.test("test cluster: real control plane, CRDs, RBAC, pods and port-forward",
   }
 
   await t.step("stop leaves no process behind", async () => {
-    const left = pids.filter((pid) => {
-      try {
-        return !Deno.readTextFileSync(`/proc/${pid}/stat`).includes(") Z");
-      } catch {
-        return false;
-      }
-    });
+    const left = pids.filter(processRunning);
     assert.deepEqual(left, [], `processes still running: ${left.join(", ")}`);
     const pgrep = await new Deno.Command("pgrep", { args: ["-f", cluster.dir], stdout: "piped" }).output();
     assert.deepEqual(

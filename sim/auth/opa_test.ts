@@ -2,6 +2,7 @@ import { assert, assertEquals, assertRejects } from "../../test/helpers/assert.t
 import { findOpa, OpaCompileError, OpaPool, wrapRego } from "./opa.ts";
 import { AuthEvalError } from "./types.ts";
 import { requireOpa } from "../../test/helpers/opa.ts";
+import { processesUnder, processRunning } from "../../test/helpers/processes.ts";
 
 Deno.test("wrapRego: Authorino's package and default, package lines removed", () => {
   const wrapped = wrapRego("u1", "package foo.bar\nallow { true }\n");
@@ -104,9 +105,8 @@ Deno.test("OpaPool: opa ends with the process that started it, even one killed w
     assert(socketDir && (await Deno.stat(socketDir)).isDirectory, `no socket directory in ${cmdline}`);
     owner.kill("SIGKILL");
     await owner.status;
-    const alive = () => Deno.readTextFile(`/proc/${opa[0]}/stat`).then((t) => !/\) Z /.test(t), () => false);
-    for (let i = 0; i < 50 && await alive(); i++) await new Promise((r) => setTimeout(r, 100));
-    assert(!(await alive()), `opa ${opa[0]} outlived the process that started it`);
+    for (let i = 0; i < 50 && processRunning(opa[0]); i++) await new Promise((r) => setTimeout(r, 100));
+    assert(!processRunning(opa[0]), `opa ${opa[0]} outlived the process that started it`);
     const left = () => Deno.stat(socketDir).then(() => true, () => false);
     for (let i = 0; i < 20 && await left(); i++) await new Promise((r) => setTimeout(r, 100));
     assert(!(await left()), `${socketDir} outlived the process that started it`);
@@ -131,34 +131,7 @@ Deno.test("OpaPool: without a binary nothing starts and evaluation fails with a 
   await pool.close();
 });
 
-/** Processes under `pid` (children and theirs, not zombies), by /proc, as `[pid, parent, command]`. */
-async function processesUnder(pid: number): Promise<Array<[number, number, string]>> {
-  const all: Array<[number, number, string]> = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      if (fields[0] !== "Z") all.push([Number(entry.name), Number(fields[1]), comm]);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  const under = new Set([pid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [p, parent] of all) {
-      if (under.has(parent) && !under.has(p)) {
-        under.add(p);
-        grew = true;
-      }
-    }
-  }
-  return all.filter(([p]) => p !== pid && under.has(p));
-}
-
 /** The opa processes under `pid` (the pool runs each behind a shell that holds its lifeline). */
 async function opaUnder(pid: number): Promise<number[]> {
-  return (await processesUnder(pid)).filter(([, , comm]) => comm === "opa").map(([p]) => p);
+  return (await processesUnder(pid)).filter((p) => p.command === "opa").map((p) => p.pid);
 }

@@ -15,6 +15,8 @@
  * @module
  */
 
+import { processRunning } from "../helpers/processes.ts";
+
 const CLUSTER_DIR = new URL(".", import.meta.url).pathname;
 const BIN_DIR = `${CLUSTER_DIR}bin`;
 const PROJECT_CRDS_DIR = new URL("../../crds/", import.meta.url).pathname;
@@ -154,16 +156,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // The state letter follows the parenthesised command name; a zombie has already exited.
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
 async function crdSources(options: StartClusterOptions): Promise<string[]> {
   const sources: string[] = [];
   if (options.crds ?? true) {
@@ -209,7 +201,7 @@ function makeCluster(info: ClusterJson, owned: boolean, keepDir: boolean): TestC
         stdout: "null",
         stderr: "piped",
       }).output();
-      const left = [info.supervisorPid, ...Object.values(info.pids)].filter(processAlive);
+      const left = [info.supervisorPid, ...Object.values(info.pids)].filter(processRunning);
       if (code !== 0 || left.length > 0) {
         for (const pid of left) {
           try {
@@ -278,7 +270,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
  */
 export async function attachCluster(dir: string): Promise<TestCluster> {
   const info = JSON.parse(await Deno.readTextFile(`${dir}/cluster.json`)) as ClusterJson;
-  if (!processAlive(info.supervisorPid)) throw new Error(`the test cluster in ${dir} is not running`);
+  if (!processRunning(info.supervisorPid)) throw new Error(`the test cluster in ${dir} is not running`);
   return makeCluster(info, false, true);
 }
 
