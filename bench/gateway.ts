@@ -41,7 +41,7 @@ import {
   type SuiteResult,
   withTimeout,
 } from "./lib.ts";
-import { ACCEPT, deleteSession, openSession } from "./raw_session.ts";
+import { ACCEPT, deleteSession, openSession, pool as poolCount } from "./raw_session.ts";
 import {
   buildGoProxy,
   connectSse,
@@ -105,16 +105,8 @@ const RUN_WARMUP_SECONDS = 0.5;
 const DENO_FLOOR = "Deno fetch proxy (floor)";
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
-async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
-    }
-  }));
-  return out;
+function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  return poolCount(items.length, limit, (i) => fn(items[i], i));
 }
 
 /** An MCP session on a path, by the transport the path serves. */
