@@ -2,6 +2,7 @@ import { assert, assertEquals, assertRejects } from "../../test/helpers/assert.t
 import { findOpa, OpaCompileError, OpaPool, wrapRego } from "./opa.ts";
 import { AuthEvalError } from "./types.ts";
 import { requireOpa } from "../../test/helpers/opa.ts";
+import { spawnProgram } from "../../test/helpers/cli.ts";
 import { processesUnder, processRunning } from "../../test/helpers/processes.ts";
 
 Deno.test("wrapRego: Authorino's package and default, package lines removed", () => {
@@ -82,43 +83,21 @@ Deno.test("OpaPool: opa ends with the process that started it, even one killed w
       `setInterval(() => {}, 60_000);`,
     ].join("\n"),
   );
-  const owner = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-lock", script],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(owner.stderr).text();
   try {
-    const reader = owner.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!out.includes("ready")) {
-      const r = await reader.read();
-      if (r.done) throw new Error(`the owner exited before its pool was ready: ${await stderr}`);
-      out += r.value;
-    }
-    reader.releaseLock();
+    await using owner = spawnProgram(Deno.execPath(), ["run", "-A", "--no-lock", script]);
+    await owner.waitFor(/ready/);
     const opa = await opaUnder(owner.pid);
     assertEquals(opa.length, 1, "the owner's pool runs one opa");
     const cmdline = await Deno.readTextFile(`/proc/${opa[0]}/cmdline`);
     const socketDir = cmdline.match(/unix:\/\/(\S+)\/opa\.sock/)?.[1];
     assert(socketDir && (await Deno.stat(socketDir)).isDirectory, `no socket directory in ${cmdline}`);
-    owner.kill("SIGKILL");
-    await owner.status;
+    await owner.interrupt("SIGKILL");
     for (let i = 0; i < 50 && processRunning(opa[0]); i++) await new Promise((r) => setTimeout(r, 100));
     assert(!processRunning(opa[0]), `opa ${opa[0]} outlived the process that started it`);
     const left = () => Deno.stat(socketDir).then(() => true, () => false);
     for (let i = 0; i < 20 && await left(); i++) await new Promise((r) => setTimeout(r, 100));
     assert(!(await left()), `${socketDir} outlived the process that started it`);
   } finally {
-    try {
-      owner.kill("SIGKILL");
-    } catch {
-      // Already gone.
-    }
-    await owner.status;
-    await owner.stdout.cancel().catch(() => {});
-    await stderr;
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -74,6 +74,8 @@ export async function runProgram(
 
 /** A long-running CLI process (simulate, demo) whose output a test reads as it comes. */
 export interface RunningCli extends AsyncDisposable {
+  /** Its process id. */
+  readonly pid: number;
   /** Everything printed on standard output so far. */
   readonly stdout: string;
   /** Everything printed on standard error so far. */
@@ -127,6 +129,7 @@ export function spawnProgram(
       return status.code;
     })();
   return {
+    pid: child.pid,
     get stdout() {
       return stdout;
     },
