@@ -7,23 +7,72 @@ import { startFixture } from "../test/fixtures/mod.ts";
 import { connectClient, firstText, post, rawSession, sseMessages, waitFor } from "../test/sim_helpers.ts";
 import { normalizeConfig, startGateway } from "./mod.ts";
 
+/** Forwards `req` to the same path on `target`; the posted body (read as text) comes back with the answer. */
+async function forward(req: Request, target: URL): Promise<{ body?: string; res: Response }> {
+  const u = new URL(req.url);
+  const body = req.method === "POST" ? await req.text() : undefined;
+  const headers = new Headers(req.headers);
+  headers.delete("host");
+  const res = await fetch(new URL(u.pathname + u.search, target), { method: req.method, headers, body });
+  return { body, res };
+}
+
 /** A proxy in front of `target` that records every JSON body posted through it. */
 function recordingProxy(target: string) {
   const t = new URL(target);
   const bodies: Array<Record<string, unknown>> = [];
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
-    const u = new URL(req.url);
-    const body = req.method === "POST" ? await req.text() : undefined;
+    const { body, res } = await forward(req, t);
     if (body) bodies.push(JSON.parse(body));
-    const headers = new Headers(req.headers);
-    headers.delete("host");
-    const res = await fetch(new URL(u.pathname + u.search, t), { method: req.method, headers, body });
     return new Response(res.body, { status: res.status, headers: res.headers });
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}${t.pathname}`,
     bodies,
     [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+/**
+ * A proxy in front of `target` that passes the n-th (from 1) SSE answer to a `tools/call` as
+ * `endOf(n)` says: "hold" sends its events as they come but keeps the end of the stream back until
+ * `release()` (`held` counts the ends kept back), "whole" sends it in one write, its end with it.
+ * Everything else is streamed through.
+ */
+function endHoldingProxy(target: string, endOf: (n: number) => "hold" | "whole") {
+  const t = new URL(target);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  let calls = 0;
+  let held = 0;
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
+    const { body, res } = await forward(req, t);
+    const init = { status: res.status, headers: res.headers };
+    const sse = res.headers.get("content-type")?.includes("text/event-stream");
+    if (!sse || !body?.includes('"tools/call"')) return new Response(res.body, init);
+    if (endOf(++calls) === "whole") return new Response(await res.text(), init);
+    const reader = res.body!.getReader();
+    const heldBack = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const r = await reader.read();
+        if (!r.done) return controller.enqueue(r.value);
+        held++;
+        await released;
+        controller.close();
+      },
+    });
+    return new Response(heldBack, init);
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}${t.pathname}`,
+    get held() {
+      return held;
+    },
+    release,
+    [Symbol.asyncDispose]: () => {
+      release();
+      return server.shutdown();
+    },
   };
 }
 
@@ -213,46 +262,16 @@ Deno.test("pass-through: a call cancelled before the backend said anything ends 
 
 Deno.test("pass-through: the answer reaches the client at once though the backend keeps its stream open", async () => {
   await using weather = await startFixture("weather");
-  const target = new URL(weather.url);
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => release = resolve);
-  let held = 0;
-  // In front of the fixture: SSE answers to tools/call lose their end until `release`.
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
-    const u = new URL(req.url);
-    const body = req.method === "POST" ? await req.text() : undefined;
-    const headers = new Headers(req.headers);
-    headers.delete("host");
-    const res = await fetch(new URL(u.pathname + u.search, target), { method: req.method, headers, body });
-    const sse = res.headers.get("content-type")?.includes("text/event-stream");
-    if (!sse || !body?.includes('"tools/call"')) {
-      return new Response(res.body, { status: res.status, headers: res.headers });
-    }
-    const reader = res.body!.getReader();
-    const held_back = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const r = await reader.read();
-        if (!r.done) return controller.enqueue(r.value);
-        held++;
-        await released;
-        controller.close();
-      },
-    });
-    return new Response(held_back, { status: res.status, headers: res.headers });
-  });
-  await using _server = { [Symbol.asyncDispose]: () => server.shutdown() };
+  // SSE answers to tools/call lose their end until `release`.
+  await using proxy = endHoldingProxy(weather.url, () => "hold");
   await using gw = await startGateway(normalizeConfig({
-    servers: [{
-      name: "test/weather",
-      url: `http://127.0.0.1:${server.addr.port}${target.pathname}`,
-      prefix: "w_",
-    }],
+    servers: [{ name: "test/weather", url: proxy.url, prefix: "w_" }],
   }));
   const s = await rawSession(gw.url);
   let guardFired = false;
   const guard = setTimeout(() => {
     guardFired = true;
-    release();
+    proxy.release();
   }, 5000);
   try {
     const res = await fetch(gw.url, {
@@ -268,8 +287,8 @@ Deno.test("pass-through: the answer reaches the client at once though the backen
     const messages = sseMessages(res);
     const answer = (await messages.next()).value!;
     // The backend's stream was still open when the client had its answer.
-    assertEquals({ held, guardFired }, { held: 1, guardFired: false });
-    release();
+    assertEquals({ held: proxy.held, guardFired }, { held: 1, guardFired: false });
+    proxy.release();
     assertEquals(answer.id, 7);
     assert(JSON.stringify(answer.result).includes("weather"), JSON.stringify(answer));
     const rest = [];
@@ -278,47 +297,17 @@ Deno.test("pass-through: the answer reaches the client at once though the backen
     await waitFor(() => gw.gateway.passthrough?.inflight === 0, 5000, "the call to end");
   } finally {
     clearTimeout(guard);
-    release();
+    proxy.release();
   }
 });
 
 Deno.test("pass-through: a lone call is streamed once answered, a call among others is read ahead into one body", async () => {
   await using weather = await startFixture("weather");
-  const target = new URL(weather.url);
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => release = resolve);
-  let calls = 0;
-  // In front of the fixture: the first tools/call's SSE answer loses its end until `release`.
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
-    const u = new URL(req.url);
-    const body = req.method === "POST" ? await req.text() : undefined;
-    const headers = new Headers(req.headers);
-    headers.delete("host");
-    const res = await fetch(new URL(u.pathname + u.search, target), { method: req.method, headers, body });
-    const sse = res.headers.get("content-type")?.includes("text/event-stream");
-    if (!sse || !body?.includes('"tools/call"')) {
-      return new Response(res.body, { status: res.status, headers: res.headers });
-    }
-    // Later calls: the whole answer in one write, so its end is there with it.
-    if (++calls > 1) return new Response(await res.text(), { status: res.status, headers: res.headers });
-    const reader = res.body!.getReader();
-    const heldBack = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const r = await reader.read();
-        if (!r.done) return controller.enqueue(r.value);
-        await released;
-        controller.close();
-      },
-    });
-    return new Response(heldBack, { status: res.status, headers: res.headers });
-  });
-  await using _server = { [Symbol.asyncDispose]: () => server.shutdown() };
+  // The first tools/call's SSE answer loses its end until `release`; later ones come whole, their end
+  // with them.
+  await using proxy = endHoldingProxy(weather.url, (n) => n === 1 ? "hold" : "whole");
   await using gw = await startGateway(normalizeConfig({
-    servers: [{
-      name: "test/weather",
-      url: `http://127.0.0.1:${server.addr.port}${target.pathname}`,
-      prefix: "w_",
-    }],
+    servers: [{ name: "test/weather", url: proxy.url, prefix: "w_" }],
   }));
   const s = await rawSession(gw.url);
   const call = (id: number) =>
@@ -332,7 +321,7 @@ Deno.test("pass-through: a lone call is streamed once answered, a call among oth
         params: { name: "w_search", arguments: { query: "a" } },
       }),
     });
-  const guard = setTimeout(release, 5000);
+  const guard = setTimeout(proxy.release, 5000);
   try {
     // Held open by the backend: a stream whatever else is in flight.
     const held = await call(1);
@@ -349,7 +338,7 @@ Deno.test("pass-through: a lone call is streamed once answered, a call among oth
       assertEquals((await Array.fromAsync(sseMessages(among))).map((m) => m.id), [id]);
     }
     assert(oneBody > 0, "no call among others was read ahead into one body");
-    release();
+    proxy.release();
     for await (const _ of heldMessages) { /* drain */ }
     await waitFor(() => gw.gateway.passthrough?.inflight === 0, 5000, "the held call to end");
     // Alone: streamed as soon as it is answered, without waiting for the backend's end.
@@ -358,6 +347,6 @@ Deno.test("pass-through: a lone call is streamed once answered, a call among oth
     assertEquals((await Array.fromAsync(sseMessages(alone))).map((m) => m.id), [7]);
   } finally {
     clearTimeout(guard);
-    release();
+    proxy.release();
   }
 });
