@@ -384,25 +384,23 @@ async function readJson(res: Response): Promise<any> {
 const LIFELINE_GRACE_MS = 2000;
 
 async function stopProcess(proc: OpaProcess): Promise<void> {
-  let exited = proc.exited;
-  if (proc.lifeline) {
-    // Cutting the lifeline ends opa, and then its shell, which also ends a shell whose opa died.
-    await proc.child.stdin.close().catch(() => {});
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    exited = await Promise.race([
-      proc.child.status.then(() => true),
-      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), LIFELINE_GRACE_MS)),
-    ]);
-    clearTimeout(timer);
-  }
-  if (!exited) {
+  const kill = () => {
     try {
       proc.child.kill("SIGKILL");
     } catch {
       // Already gone.
     }
+  };
+  let lingering: ReturnType<typeof setTimeout> | undefined;
+  if (proc.lifeline) {
+    // Cutting the lifeline ends opa, and then its shell (also one whose opa died); one that lingers is killed.
+    await proc.child.stdin.close().catch(() => {});
+    lingering = setTimeout(kill, LIFELINE_GRACE_MS);
+  } else {
+    kill();
   }
   await proc.child.status;
+  clearTimeout(lingering);
   await proc.stderr;
   proc.client.close();
   await Deno.remove(proc.dir, { recursive: true }).catch(() => {});
