@@ -1,7 +1,7 @@
 import { assertEquals } from "../test/helpers/assert.ts";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
-import { hostAllowed, MAX_JSON_DEPTH, originAllowed, readPost } from "./transport.ts";
+import { EAGER_BODY_BYTES, hostAllowed, MAX_JSON_DEPTH, originAllowed, readPost } from "./transport.ts";
 import { Metrics } from "./metrics.ts";
 
 const req = (body: string, headers: Record<string, string> = {}) =>
@@ -36,6 +36,15 @@ Deno.test("readPost answers malformed posts with the spec's errors", async () =>
     await status(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { p: "x".repeat(200) } })),
     [413, -32000],
   );
+  // Read whole when the length is declared: the same answers, and a body longer than it declared
+  // (possible only for a Request made in this process) is still held to the limit.
+  const declared = (body: string) => ({ "content-length": String(new TextEncoder().encode(body).length) });
+  assertEquals(await status(ping, declared(ping)), 0);
+  assertEquals(await status("{", declared("{")), [400, -32700]);
+  assertEquals(await status(ping.replace("ping", "x".repeat(200)), { "content-length": "10" }), [
+    413,
+    -32000,
+  ]);
 });
 
 Deno.test("originAllowed accepts no origin, localhost and listed origins only", () => {
@@ -171,11 +180,21 @@ Deno.test("readPost times a half-sent body out: 408 with a JSON-RPC error, and t
   const trickle = await exchange([head(100), ...Array.from({ length: 20 }, () => ["x", 50]).flat()]);
   assertEquals(trickle.text.startsWith("HTTP/1.1 408"), true, trickle.text || "no answer in 5 s");
   assertEquals(trickle.ms < 1000, true, `answered after ${Math.round(trickle.ms)} ms`);
+  // The same through the chunk-by-chunk read: a body of unknown length, and one too long to read whole.
+  const chunkedHead = head(0).replace("Content-Length: 0", "Transfer-Encoding: chunked");
+  const stalledChunked = await exchange([chunkedHead + '5\r\n{"jso\r\n']);
+  assertEquals(
+    stalledChunked.text.startsWith("HTTP/1.1 408"),
+    true,
+    stalledChunked.text || "no answer in 5 s",
+  );
+  const stalledLong = await exchange([head(EAGER_BODY_BYTES + 1) + '{"jsonrpc":']);
+  assertEquals(stalledLong.text.startsWith("HTTP/1.1 408"), true, stalledLong.text || "no answer in 5 s");
   // A whole body in time is read as before.
   const ping = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
   const whole = await exchange([head(ping.length) + ping.slice(0, 5), 100, ping.slice(5)]);
   assertEquals(whole.text.startsWith("HTTP/1.1 200"), true, whole.text);
-  assertEquals(results, [408, 408, 200]);
+  assertEquals(results, [408, 408, 408, 408, 200]);
   assertEquals(inFlight, 0);
 });
 
