@@ -1,6 +1,6 @@
 /**
  * Gateway suite: tools/call latency and throughput straight to a fixture MCP server, through the
- * simulator gateway, through two floors (proxies that know nothing of MCP) and through two peer
+ * simulator gateway, through three floors (proxies that know nothing of MCP but, for one, its ids) and two peer
  * gateways (ToolHive vMCP, mcp-hub), and memory per idle session of each, in one interleaved run; then
  * many sessions at once on the fixture and the gateway. The fixture (`slow`, tool `echo`) and every hop
  * run in their own process; the clients run in this one. Everything is on loopback and bounded in count
@@ -103,6 +103,8 @@ const LOAD_RUNS = 4;
 const RUN_WARMUP_SECONDS = 0.5;
 /** The bytes-only proxy in this runtime: what any Deno gateway's hop costs before it does MCP work. */
 const DENO_FLOOR = "Deno fetch proxy (floor)";
+/** The least a Deno hop does that reads each answer in JS to put the client's id back in it. */
+const REWRITING_FLOOR = "Deno id-rewriting proxy (floor)";
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
 function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
@@ -386,6 +388,18 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
       url: denoProxy.url,
       prefix: "",
       hop: denoProxy.server,
+    });
+    const rewritingProxy = await startServer("deno-rewriting-proxy", "bench/peers/deno_rewriting_proxy.ts", [
+      fixture.url,
+    ]);
+    servers.push(rewritingProxy.server);
+    floors.push({
+      ...base,
+      label: REWRITING_FLOOR,
+      kind: "floor",
+      url: rewritingProxy.url,
+      prefix: "",
+      hop: rewritingProxy.server,
     });
     const goProxy = await buildGoProxy(ctx.tmp);
     if ("path" in goProxy) {
@@ -813,14 +827,18 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
     const tputGoRatio = goTput ? gwTput.callsPerSecond / goTput.callsPerSecond : NaN;
     const p50GoRatio = goFloor ? lat.gateway.median / lat[goFloor.label].median : NaN;
     // The Deno floor against the Go floor: how much of each ratio the runtime alone takes.
-    const denoFloor = floors.find((p) => p.label === DENO_FLOOR);
-    const inDeno = (value: number) =>
-      denoFloor && Number.isFinite(value) ? ` (the Deno fetch proxy floor: ${exact(value)})` : "";
-    const denoCpu = goTput && denoFloor
-      ? tput[denoFloor.label].cpuMsPerCall.hop / goTput.cpuMsPerCall.hop
-      : NaN;
-    const denoTput = goTput && denoFloor ? tput[denoFloor.label].callsPerSecond / goTput.callsPerSecond : NaN;
-    const denoP50 = goFloor && denoFloor ? lat[denoFloor.label].median / lat[goFloor.label].median : NaN;
+    const denoFloors = floors.filter((p) => p.label !== GO_FLOOR);
+    const floorName = (p: Path) => p.label.replace(" (floor)", " floor");
+    /** Each Deno floor's figure against the Go floor's, after the gateway's. */
+    const inDeno = (of: (p: Path) => number) => {
+      const parts = denoFloors.map((p) => [floorName(p), of(p)] as const).filter(([, v]) =>
+        Number.isFinite(v)
+      );
+      return parts.length ? ` (${parts.map(([name, v]) => `the ${name}: ${exact(v)}`).join("; ")})` : "";
+    };
+    const denoCpu = (p: Path) => goTput ? tput[p.label].cpuMsPerCall.hop / goTput.cpuMsPerCall.hop : NaN;
+    const denoTput = (p: Path) => goTput ? tput[p.label].callsPerSecond / goTput.callsPerSecond : NaN;
+    const denoP50 = (p: Path) => goFloor ? lat[p.label].median / lat[goFloor.label].median : NaN;
     const scaleOk = (r: ScaleResult) => !r.skipped && r.openFailures === 0 && r.listFailures === 0;
     result.tables.push({
       title: "Targets (issue #15, against the Go ReverseProxy floor in the same run; reported, not asserted)",
@@ -901,10 +919,14 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
         "client; the SDK's SSE client for mcp-hub) in the harness process; the fixture, the gateway, the " +
         "floor proxies and the peers are separate processes (bench/fixture_server.ts, " +
         "bench/gateway_server.ts, bench/peers/, bench/peer_gateways.ts). All share the machine's cores.",
-      "The floors forward bytes and nothing else (no JSON parsing, sessions, renaming or policy): " +
+      "Two floors forward bytes and nothing else (no JSON parsing, sessions, renaming or policy): " +
         "bench/peers/deno_proxy.ts (Deno.serve + fetch, streaming the answer through) and " +
         "bench/peers/go_reverse_proxy (Go's net/http/httputil.ReverseProxy, keep-alive, flushing at once). " +
-        "They call the fixture's `echo` by its own name; the gateway as `slow_echo`, vMCP as `slow_echo`, " +
+        `The third, ${REWRITING_FLOOR} (bench/peers/deno_rewriting_proxy.ts), does one thing MCP asks ` +
+        "of a gateway: it gives each request an id of its own and restores the client's in the answer, so it reads " +
+        "the request and every SSE event of the answer in JS and writes them again, as the gateway must for a " +
+        "backend not to answer another request; nothing else. " +
+        "The floors call the fixture's `echo` by its own name; the gateway as `slow_echo`, vMCP as `slow_echo`, " +
         "mcp-hub as `slow__echo`.",
       `CPU during the sequential calls, ms per call (fixture / hop / client): ${
         paths.map((p) =>
@@ -919,11 +941,12 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
         "which shows closed sessions are released. A floor holds no per-session state: its figure is noise " +
         "around zero.",
     );
-    if (floors.length) {
+    const bytesOnly = floors.filter((p) => p.label !== REWRITING_FLOOR);
+    if (bytesOnly.length) {
       const floorP50 = (p: Path) => lat[p.label].median / lat.direct.median;
       const floorTput = (p: Path) => tput[p.label].callsPerSecond / tput.direct.callsPerSecond;
-      const best = floors.reduce((a, b) => (floorTput(b) > floorTput(a) ? b : a));
-      const fastest = floors.reduce((a, b) => (floorP50(b) < floorP50(a) ? b : a));
+      const best = bytesOnly.reduce((a, b) => (floorTput(b) > floorTput(a) ? b : a));
+      const fastest = bytesOnly.reduce((a, b) => (floorP50(b) < floorP50(a) ? b : a));
       notes.push(
         `With a tool that does no work, one extra loopback hop is most of the cost: the best floor, ` +
           `${best.label}, reaches ${ratio(floorTput(best))} of direct throughput and ${fastest.label} ` +
@@ -933,6 +956,24 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
           `CPU per call more than ${best.label}) is what code in this repository can still win. ` +
           `A tool doing 5 ms of work hides the hop: ${ratio(workP50Ratio)} p50 and ` +
           `${ratio(workTput.gateway / workTput.direct)} throughput.`,
+      );
+    }
+    const rewriting = floors.find((p) => p.label === REWRITING_FLOOR);
+    const bytesFloor = floors.find((p) => p.label === DENO_FLOOR);
+    if (rewriting && bytesFloor) {
+      const cpu = (p: Path) => tput[p.label].cpuMsPerCall.hop;
+      const p50 = (p: Path) => lat[p.label].median;
+      const signed = (msDiff: number) => `${msDiff >= 0 ? "+" : "-"}${Math.abs(msDiff).toFixed(3)} ms`;
+      notes.push(
+        `Putting the client's id back costs any Deno hop its answers' trip through JS: ${REWRITING_FLOOR} ` +
+          `against ${DENO_FLOOR}, ${
+            signed(cpu(rewriting) - cpu(bytesFloor))
+          } of CPU per call under load and ` +
+          `${signed(p50(rewriting) - p50(bytesFloor))} of sequential p50. The gateway, which does that and ` +
+          `everything else (sessions, validation, routing, policy, limits, logs), against ${REWRITING_FLOOR}: ` +
+          `${signed(cpu(through) - cpu(rewriting))} of CPU and ${
+            signed(p50(through) - p50(rewriting))
+          } of p50.`,
       );
     }
     result.data = {

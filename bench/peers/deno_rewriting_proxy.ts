@@ -1,0 +1,210 @@
+/**
+ * The least a Deno hop does that keeps each answer to its own request, for the gateway suite's third
+ * floor: a reverse proxy that forwards to one MCP endpoint as bench/peers/deno_proxy.ts does, but
+ * gives every JSON-RPC request it forwards an id of its own and restores the client's in the answer,
+ * so it reads the request and the answer in JS (the answer's SSE events, or its JSON body) and writes
+ * them out again. The gateway does this for every call (a backend must not be able to answer another
+ * request); the bytes-only floors cannot, as their answers never pass through JS. It relays the answer
+ * the cheapest way the gateway found (see {@linkcode rewrittenAnswer}). Nothing else: no sessions of
+ * its own, no validation, renaming, policy or limits. SSE lines may end in LF or CRLF;
+ * event ids and comments are dropped. `deno run -A bench/peers/deno_rewriting_proxy.ts URL [--port N]`
+ * prints `listening deno-rewriting-proxy URL` when ready; exits on SIGTERM or SIGINT and runs a full GC
+ * on SIGUSR2.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { installGcSignal, untilStopped } from "../gc_signal.ts";
+
+/** Request headers a proxy must not forward (hop-by-hop, or set by fetch itself). */
+const HOP_HEADERS = ["host", "connection", "keep-alive", "transfer-encoding", "content-length"];
+
+const encoder = new TextEncoder();
+
+/** A forwarded request's ids: the client's, and the one the backend saw. */
+interface IdPair {
+  client: unknown;
+  own: string;
+}
+
+/** The answer's JSON-RPC message with the client's id back, if it answers `ids`; else unchanged. */
+function restoreId(data: string, ids: IdPair): string {
+  const msg = JSON.parse(data);
+  if (msg === null || typeof msg !== "object" || msg.method !== undefined || msg.id !== ids.own) return data;
+  msg.id = ids.client;
+  return JSON.stringify(msg);
+}
+
+/** The data of each complete SSE event in `text`, and what is left of an event not yet complete. */
+function sseEvents(text: string): { data: string[]; rest: string } {
+  const data: string[] = [];
+  let start = 0;
+  for (;;) {
+    const end = text.indexOf("\n\n", start);
+    if (end < 0) break;
+    const lines: string[] = [];
+    for (const line of text.slice(start, end).split("\n")) {
+      if (line.startsWith("data:")) lines.push(line.slice(line.startsWith("data: ") ? 6 : 5));
+    }
+    if (lines.length) data.push(lines.join("\n"));
+    start = end + 2;
+  }
+  return { data, rest: text.slice(start) };
+}
+
+/** Resolves on a later turn of the event loop: what was not read by then is not imminent. */
+const nextTurn = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 0));
+
+/**
+ * The backend's SSE answer, each event read and written again with the client's id restored. As the
+ * gateway does: while other answers are in flight, an answer whose stream ends right after it goes
+ * out as one body (cheaper than a stream); otherwise, and always for an answer alone, it is streamed
+ * from its first event. `done` runs once the answer is out.
+ */
+async function rewrittenAnswer(
+  body: ReadableStream<Uint8Array>,
+  ids: IdPair,
+  init: ResponseInit,
+  others: () => number,
+  done: () => void,
+): Promise<Response> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let pending = "";
+  const feed = (bytes: Uint8Array) => {
+    const chunk = decoder.decode(bytes, { stream: true });
+    const { data, rest } = sseEvents(
+      pending + (chunk.includes("\r") ? chunk.replaceAll("\r\n", "\n") : chunk),
+    );
+    pending = rest;
+    let out = "";
+    for (const d of data) out += `event: message\ndata: ${restoreId(d, ids)}\n\n`;
+    return out;
+  };
+  let head = "";
+  let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  try {
+    for (;;) {
+      const r = await (next ?? reader.read());
+      next = undefined;
+      if (r.done) {
+        done();
+        return new Response(head, init);
+      }
+      head += feed(r.value);
+      if (!head) continue;
+      if (!others()) break;
+      next = reader.read();
+      const ended = await Promise.race([next.then((n) => n.done, () => true), nextTurn()]);
+      if (ended !== true) break;
+    }
+  } catch (err) {
+    done();
+    throw err;
+  }
+  let finished = false;
+  const finish = () => {
+    if (!finished) done();
+    finished = true;
+  };
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(encoder.encode(head)),
+      async pull(controller) {
+        for (;;) {
+          const r = await (next ?? reader.read());
+          next = undefined;
+          if (r.done) {
+            finish();
+            return controller.close();
+          }
+          const out = feed(r.value);
+          if (out) return controller.enqueue(encoder.encode(out));
+        }
+      },
+      cancel: (reason) => {
+        finish();
+        return reader.cancel(reason);
+      },
+    }),
+    init,
+  );
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { port: { type: "string", default: "0" } },
+  });
+  if (positionals.length !== 1) {
+    console.error("Usage: deno run -A bench/peers/deno_rewriting_proxy.ts URL [--port N]");
+    return 2;
+  }
+  const target = new URL(positionals[0]);
+  let seq = 0;
+  /** Answers being read, to tell one alone from one among others. */
+  let active = 0;
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: Number(values.port),
+    onListen: ({ port }) =>
+      console.log(`listening deno-rewriting-proxy http://127.0.0.1:${port}${target.pathname}`),
+  }, async (req) => {
+    const headers = new Headers(req.headers);
+    for (const h of HOP_HEADERS) headers.delete(h);
+    const url = new URL(req.url);
+    let body: Uint8Array<ArrayBuffer> | string | undefined;
+    let ids: IdPair | undefined;
+    if (req.method === "POST") {
+      body = await req.bytes();
+      const msg = JSON.parse(new TextDecoder().decode(body));
+      if (msg !== null && typeof msg === "object" && typeof msg.method === "string" && msg.id != null) {
+        ids = { client: msg.id, own: `floor-${++seq}` };
+        msg.id = ids.own;
+        body = JSON.stringify(msg);
+      }
+    }
+    try {
+      const res = await fetch(new URL(url.pathname + url.search, target), {
+        method: req.method,
+        headers,
+        body,
+        signal: req.signal,
+      });
+      const type = res.headers.get("content-type") ?? "";
+      if (!ids || !res.body || !res.ok) {
+        return new Response(res.body, { status: res.status, headers: res.headers });
+      }
+      const out = new Headers(res.headers);
+      out.delete("content-length");
+      if (type.includes("text/event-stream")) {
+        active++;
+        let counted = true;
+        const done = () => {
+          if (counted) active--;
+          counted = false;
+        };
+        return await rewrittenAnswer(
+          res.body,
+          ids,
+          { status: res.status, headers: out },
+          () => active - 1,
+          done,
+        );
+      }
+      return new Response(restoreId(await res.text(), ids), { status: res.status, headers: out });
+    } catch (err) {
+      return new Response(`Bad gateway: ${err instanceof Error ? err.message : err}\n`, { status: 502 });
+    }
+  });
+  // The suite measures this process's memory per idle session after a full GC, as the gateway's.
+  const removeGc = installGcSignal();
+  await untilStopped();
+  removeGc();
+  await server.shutdown();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
