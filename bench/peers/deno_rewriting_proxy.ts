@@ -53,8 +53,18 @@ function sseEvents(text: string): { data: string[]; rest: string } {
   return { data, rest: text.slice(start) };
 }
 
-/** Resolves on a later turn of the event loop: what was not read by then is not imminent. */
-const nextTurn = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 0));
+let turn: Promise<false> | undefined;
+/**
+ * Resolves on a later turn of the event loop: what was not read by then is not imminent. The
+ * answers that ask in one turn share one timer, as the gateway's do.
+ */
+const nextTurn = () =>
+  turn ??= new Promise<false>((resolve) =>
+    setTimeout(() => {
+      turn = undefined;
+      resolve(false);
+    }, 0)
+  );
 
 /**
  * The backend's SSE answer, each event read and written again with the client's id restored. As the
