@@ -4,8 +4,8 @@
  * gives every JSON-RPC request it forwards an id of its own and restores the client's in the answer,
  * so it reads the request and the answer in JS (the answer's SSE events, or its JSON body) and writes
  * them out again. The gateway does this for every call (a backend must not be able to answer another
- * request); the bytes-only floors cannot, as their answers never pass through JS. It relays the answer
- * the cheapest way the gateway found (see {@linkcode rewrittenAnswer}). Nothing else: no sessions of
+ * request); the bytes-only floors cannot, as their answers never pass through JS. It reads and relays
+ * the answer the cheapest ways the gateway found (its `chunkReader`; see {@linkcode rewrittenAnswer}). Nothing else: no sessions of
  * its own, no validation, renaming, policy or limits. SSE lines may end in LF or CRLF;
  * event ids and comments are dropped. `deno run -A bench/peers/deno_rewriting_proxy.ts URL [--port N]`
  * prints `listening deno-rewriting-proxy URL` when ready; exits on SIGTERM or SIGINT and runs a full GC
@@ -15,6 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { chunkReader } from "../../sim/backend_fetch.ts";
 import { installGcSignal, untilStopped } from "../gc_signal.ts";
 
 /** Request headers a proxy must not forward (hop-by-hop, or set by fetch itself). */
@@ -79,7 +80,8 @@ async function rewrittenAnswer(
   others: () => number,
   done: () => void,
 ): Promise<Response> {
-  const reader = body.getReader();
+  // The gateway's reader (reused buffers): Deno's default one allocates 64 KiB for every read.
+  const reader = chunkReader(body);
   const decoder = new TextDecoder();
   let pending = "";
   const feed = (bytes: Uint8Array) => {
@@ -93,6 +95,7 @@ async function rewrittenAnswer(
     return out;
   };
   let head = "";
+  // Each chunk is decoded before the next read, which reuses its bytes.
   let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
   try {
     for (;;) {
