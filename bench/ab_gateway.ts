@@ -5,7 +5,10 @@
  * `--concurrency` sessions calling `echo` for `--seconds` (CPU of the hop process per call, calls/s,
  * p50) and then `--sequential` calls on one session (p50). Prints each block and the medians.
  * `deno run -A bench/ab_gateway.ts --sim /tmp/prev/sim/mod.ts [--a /tmp/next/sim/mod.ts] [--blocks 5]
- * [--seconds 2]` (`--a`: a copy to run as A instead of the working tree's).
+ * [--seconds 2] [--floors] [--pause S]` (`--a`: a copy to run as A instead of the working tree's;
+ * `--floors`: the Deno fetch proxy and id-rewriting floors as well; `--pause`: every path idles S
+ * seconds before its sequential calls, as a path does between its blocks in the gateway suite, where
+ * a Deno hop's next calls are slower than right after load).
  *
  * @module
  */
@@ -66,6 +69,8 @@ async function main(): Promise<void> {
       seconds: { type: "string", default: "2" },
       concurrency: { type: "string", default: "16" },
       sequential: { type: "string", default: "200" },
+      floors: { type: "boolean", default: false },
+      pause: { type: "string", default: "0" },
     },
   });
   const tmp = await Deno.makeTempDir({ prefix: "ab-gateway-" });
@@ -94,6 +99,16 @@ async function main(): Promise<void> {
         prefix: "slow_",
       });
     }
+    if (values.floors) {
+      for (
+        const [label, script] of [
+          ["Deno floor", "bench/peers/deno_proxy.ts"],
+          ["rewriting", "bench/peers/deno_rewriting_proxy.ts"],
+        ]
+      ) {
+        specs.push({ label, start: () => startServer(label, script, [fixture.url]), prefix: "" });
+      }
+    }
     const go = await goProxy(tmp);
     if (go) {
       specs.push({
@@ -121,6 +136,7 @@ async function main(): Promise<void> {
     for (let b = 0; b < Number(values.blocks); b++) {
       for (const p of rotate(paths, b)) {
         const r = await load(p.clients, p, Number(values.seconds), { hop: p.hop.pid });
+        if (Number(values.pause)) await new Promise((r) => setTimeout(r, Number(values.pause) * 1000));
         const c0 = await cpuMsOf(p.hop.pid);
         const seq = await sequential(p.single, p, Number(values.sequential));
         const seqCpu = (await cpuMsOf(p.hop.pid)) - c0;
