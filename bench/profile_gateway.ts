@@ -4,11 +4,12 @@
  * while the CPU profiler samples, and prints self time by function and by file, and the work charged
  * to the innermost repository frame on the stack (what of ours made the runtime work).
  * `deno run -A bench/profile_gateway.ts [--seconds 5] [--concurrency 16] [--top 40] [--out FILE.cpuprofile]
- * [--stacks TEXT] [--in FILE] [--rate-limit] [--list] [--sim PATH/mod.ts] [--floor] [--alloc [--promoted]]`: `--rate-limit` serves the
+ * [--stacks TEXT] [--in FILE] [--rate-limit] [--list] [--sim PATH/mod.ts] [--floor | --rewriting-floor] [--alloc [--promoted]]`: `--rate-limit` serves the
  * rate-limit suite's policy, `--list` profiles `tools/list` of the scale suite's 5,000 tools (50 servers x 100
  * tools; each session lists with plain fetch, reading the answer's bytes into a buffer it keeps) instead of `tools/call`, `--sim` runs
  * another copy of the simulator as the gateway, `--floor` profiles the Deno fetch proxy floor
- * (bench/peers/deno_proxy.ts) instead of the gateway, for the same view of what any Deno hop costs; `--alloc`
+ * (bench/peers/deno_proxy.ts) instead of the gateway (`--rewriting-floor`: the id-rewriting floor,
+ * bench/peers/deno_rewriting_proxy.ts), for the same view of what any Deno hop costs; `--alloc`
  * samples what the process allocates on the JS heap instead of its CPU (V8's sampling heap profiler,
  * counting objects the GC has since collected: what makes the GC work), by function and by the innermost
  * repository frame, in bytes per call (buffers' memory outside the heap is not seen), and with `--promoted` only
@@ -259,6 +260,7 @@ async function main(): Promise<void> {
       list: { type: "boolean", default: false },
       sim: { type: "string" },
       floor: { type: "boolean", default: false },
+      "rewriting-floor": { type: "boolean", default: false },
       alloc: { type: "boolean", default: false },
       promoted: { type: "boolean", default: false },
     },
@@ -272,8 +274,13 @@ async function main(): Promise<void> {
   try {
     const config = values.list ? await toolServers() : await slowFixture();
     const inspect = ["run", "-A", `--inspect=127.0.0.1:${port}`];
-    const gateway = values.floor
-      ? new Server("deno-proxy", DENO, [...inspect, "bench/peers/deno_proxy.ts", config.servers![0].url])
+    const floorScript = values["rewriting-floor"]
+      ? "bench/peers/deno_rewriting_proxy.ts"
+      : values.floor
+      ? "bench/peers/deno_proxy.ts"
+      : undefined;
+    const gateway = floorScript
+      ? new Server("floor", DENO, [...inspect, floorScript, config.servers![0].url])
       : new Server("gateway", DENO, [
         ...inspect,
         "bench/gateway_server.ts",
@@ -283,7 +290,7 @@ async function main(): Promise<void> {
         ...(values.sim ? ["--sim", values.sim] : []),
       ]);
     // The floor knows no prefixes: it forwards the fixture's own tool name.
-    const tool = values.floor ? "echo" : "slow_echo";
+    const tool = floorScript ? "echo" : "slow_echo";
     const url = (await gateway.waitFor(/^listening \S+ (\S+)$/, 60_000))[1];
     const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
     const session = await cdp(targets[0].webSocketDebuggerUrl);
