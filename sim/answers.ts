@@ -11,7 +11,7 @@
 // @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
 import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { type SseEvent, SseReader } from "./sse.ts";
-import { relayBody } from "./streams.ts";
+import { concatBytes, relayBody } from "./streams.ts";
 import { RpcCode } from "./transport.ts";
 
 /** Headers of the SDK's event stream that do not belong on a JSON body. */
@@ -100,7 +100,7 @@ function bodyOf(parts: Uint8Array[]): Uint8Array<ArrayBuffer> | ReadableStream<U
       },
     });
   }
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 /** `res`'s headers for the broker's JSON body. */
@@ -138,7 +138,7 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
       await reader.cancel().catch(() => {});
       return new Response(null, { status: res.status, headers: res.headers });
     }
-    if (r.done) return new Response(concat(read), { status: res.status, headers: res.headers });
+    if (r.done) return new Response(concatBytes(read), { status: res.status, headers: res.headers });
     const known = read.length === 0 ? knownEvents.get(r.value) : undefined;
     const body = known ? bodyOf(known) : read.length === 0 ? resultBody(r.value) : undefined;
     if (body) {
@@ -152,7 +152,7 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
     if (!first) continue;
     const response = asResponse(first.data);
     if (response === undefined) {
-      return new Response(relayBody(reader, { head: concat(read) }), {
+      return new Response(relayBody(reader, { head: concatBytes(read) }), {
         status: res.status,
         headers: res.headers,
       });
@@ -160,17 +160,6 @@ export async function singleAnswer(res: Response, signal?: AbortSignal): Promise
     await reader.cancel().catch(() => {});
     return new Response(`${response}\n`, { status: 200, headers: jsonHeaders(res) });
   }
-}
-
-/** The bytes of `chunks` as one array. */
-function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /**

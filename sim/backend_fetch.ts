@@ -14,6 +14,7 @@
  */
 import { UpstreamError } from "./errors.ts";
 import { formatSseEvent, type SseEvent, SseLimitError, SseReader } from "./sse.ts";
+import { concatBytes } from "./streams.ts";
 
 /** Redirects followed within a backend's origin before the request fails. */
 export const MAX_BACKEND_REDIRECTS = 5;
@@ -242,14 +243,7 @@ export async function readBody(
   } finally {
     reader.cancel().catch(() => {});
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concatBytes(parts);
 }
 
 /** A `fetch` as the MCP SDK's client transport takes it. */

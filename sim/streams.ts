@@ -1,8 +1,20 @@
 /**
- * Re-serving a body the gateway has started reading (or wants to watch) as a new stream.
+ * Re-serving a body the gateway has started reading (or wants to watch) as a new stream, and
+ * joining the chunks read from one.
  *
  * @module
  */
+
+/** The bytes of `chunks` as one new array. */
+export function concatBytes(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
 
 /** Options of `relayBody`. */
 export interface RelayBodyOptions {

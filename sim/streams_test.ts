@@ -1,5 +1,5 @@
 import { assertEquals } from "../test/helpers/assert.ts";
-import { relayBody } from "./streams.ts";
+import { concatBytes, relayBody } from "./streams.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -18,4 +18,13 @@ Deno.test("relayBody: a cancel of the new stream reaches the source and ends it"
     .getReader();
   await relayBody(source, { onEnd: () => ended++ }).cancel("bye");
   assertEquals([cancelled, ended], ["bye", 1]);
+});
+
+Deno.test("concatBytes: the chunks' bytes in order, in a new array", () => {
+  const parts = [bytes("he"), bytes(""), bytes("llo")];
+  const joined = concatBytes(parts);
+  assertEquals(new TextDecoder().decode(joined), "hello");
+  joined[0] = 0;
+  assertEquals(parts[0][0], "h".charCodeAt(0));
+  assertEquals(concatBytes([]).byteLength, 0);
 });

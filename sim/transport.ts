@@ -9,6 +9,7 @@
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import { watchDeadline } from "./deadlines.ts";
+import { concatBytes } from "./streams.ts";
 
 /** JSON-RPC error codes the gateway answers with. */
 export const RpcCode = {
@@ -300,16 +301,14 @@ export const EAGER_BODY_BYTES = 64 * 1024;
 /** The whole body of a request that declared its length (at most {@link EAGER_BODY_BYTES}). */
 async function readDeclaredBody(req: Request, bodyTimeoutMs: number): Promise<Uint8Array | typeof TIMED_OUT> {
   const body = req.bytes();
-  let deadline: ReturnType<typeof watchDeadline> | undefined;
-  const late = new Promise<typeof TIMED_OUT>((resolve) => {
-    deadline = watchDeadline(bodyTimeoutMs, () => resolve(TIMED_OUT));
-  });
+  const late = Promise.withResolvers<typeof TIMED_OUT>();
+  const deadline = watchDeadline(bodyTimeoutMs, () => late.resolve(TIMED_OUT));
   // A body given up on may still fail later (the client goes): nobody waits for it then.
   body.catch(() => {});
   try {
-    return await Promise.race([body, late]);
+    return await Promise.race([body, late.promise]);
   } finally {
-    deadline!.clear();
+    deadline.clear();
   }
 }
 
@@ -348,14 +347,7 @@ async function readStreamedBody(
     deadline.clear();
   }
   // Nearly every body comes in one chunk: parse it where it is.
-  if (chunks.length === 1) return chunks[0];
-  const bytes = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    bytes.set(c, off);
-    off += c.byteLength;
-  }
-  return bytes;
+  return chunks.length === 1 ? chunks[0] : concatBytes(chunks);
 }
 
 /**
@@ -403,8 +395,11 @@ export async function readPost(
     await req.body?.cancel().catch(() => {});
     return tooLarge();
   }
-  const timeout = () =>
-    fail(
+  const bytes = Number.isFinite(declared) && declared <= EAGER_BODY_BYTES
+    ? await readDeclaredBody(req, bodyTimeoutMs)
+    : await readStreamedBody(req, maxBodyBytes, bodyTimeoutMs);
+  if (bytes === TIMED_OUT) {
+    return fail(
       rpcError(
         408,
         RpcCode.ServerError,
@@ -412,13 +407,9 @@ export async function readPost(
         { headers: { connection: "close" } },
       ),
     );
-  const read = Number.isFinite(declared) && declared <= EAGER_BODY_BYTES
-    ? await readDeclaredBody(req, bodyTimeoutMs)
-    : await readStreamedBody(req, maxBodyBytes, bodyTimeoutMs);
-  if (read === TIMED_OUT) return timeout();
+  }
   // A Request made in this process may carry more than its content-length says.
-  if (read === TOO_LARGE || read.byteLength > maxBodyBytes) return tooLarge();
-  const bytes = read;
+  if (bytes === TOO_LARGE || bytes.byteLength > maxBodyBytes) return tooLarge();
   const size = bytes.byteLength;
   let parsed: unknown;
   try {
