@@ -4,7 +4,8 @@
  * pending ones instead of each setting and clearing its own `setTimeout` (a timer, its list
  * entry and its clearing cost about as much as the rest of the body read). A deadline fires at
  * most a tenth of its duration (at most a second) late, never early. The ticker runs only while
- * deadlines are pending and does not keep the process alive.
+ * deadlines are pending and does not keep the process alive. {@linkcode nextTurn} shares one
+ * timer among the callers of one turn in the same spirit.
  *
  * @module
  */
@@ -80,4 +81,20 @@ export function watchDeadline(ms: number, fire: () => void): Deadline {
     },
     restart: arm,
   };
+}
+
+let turn: Promise<false> | undefined;
+
+/**
+ * Resolves (to `false`, for `Promise.race`) after the I/O already waiting has been handled: a read
+ * that is not ready by then is not imminent. The callers that ask in one turn share one timer (a
+ * timer costs about as much as the rest of reading a `tools/call` answer).
+ */
+export function nextTurn(): Promise<false> {
+  return turn ??= new Promise<false>((resolve) =>
+    setTimeout(() => {
+      turn = undefined;
+      resolve(false);
+    }, 0)
+  );
 }

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../test/helpers/assert.ts";
-import { watchDeadline } from "./deadlines.ts";
+import { nextTurn, watchDeadline } from "./deadlines.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,4 +31,12 @@ Deno.test("deadlines: restart counts the duration again from now", async () => {
   d.restart();
   for (let i = 0; i < 100 && !at; i++) await sleep(10);
   assert(at - (t1 - t0) >= 150, `fired ${at - (t1 - t0)} ms after the restart`);
+});
+
+Deno.test("nextTurn: one timer for the callers of one turn, a new one after it", async () => {
+  const first = nextTurn();
+  assertEquals(nextTurn() === first, true);
+  assertEquals(await first, false);
+  assertEquals(nextTurn() === first, false);
+  await nextTurn();
 });

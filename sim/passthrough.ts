@@ -21,7 +21,7 @@
  */
 
 import { backendHeaders, type BackendTarget, chunkReader, fetchBackend, readBody } from "./backend_fetch.ts";
-import { type Deadline, watchDeadline } from "./deadlines.ts";
+import { type Deadline, nextTurn, watchDeadline } from "./deadlines.ts";
 import { UpstreamError } from "./errors.ts";
 import { rewriteResultUris } from "./federation.ts";
 import { DEFAULT_SSE_LIMIT_BYTES, formatSseEvent, type SseEvent, SseLimitError, SseReader } from "./sse.ts";
@@ -140,20 +140,6 @@ function parseObject(text: string): Record<string, unknown> | undefined {
 /** The log line of a dropped response: never its contents, which may carry another request's secrets. */
 const foreignResponse = (req: CallRequest) =>
   `Server ${req.server} sent a response to a request other than this ${req.message.method}; it was dropped.`;
-
-let turn: Promise<false> | undefined;
-/**
- * Resolves after the I/O already waiting has been handled: a read that is not ready by then is not
- * imminent. The calls that ask in one turn share one timer (a timer costs about as much as the
- * rest of reading the answer).
- */
-const nextTurn = () =>
-  turn ??= new Promise<false>((resolve) =>
-    setTimeout(() => {
-      turn = undefined;
-      resolve(false);
-    }, 0)
-  );
 
 /** Routes `tools/call` straight to backends and maps the ids of everything that comes back. */
 export class PassthroughRouter {

@@ -16,6 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { chunkReader } from "../../sim/backend_fetch.ts";
+import { nextTurn } from "../../sim/deadlines.ts";
 import { installGcSignal, untilStopped } from "../gc_signal.ts";
 
 /** Request headers a proxy must not forward (hop-by-hop, or set by fetch itself). */
@@ -53,19 +54,6 @@ function sseEvents(text: string): { data: string[]; rest: string } {
   }
   return { data, rest: text.slice(start) };
 }
-
-let turn: Promise<false> | undefined;
-/**
- * Resolves on a later turn of the event loop: what was not read by then is not imminent. The
- * answers that ask in one turn share one timer, as the gateway's do.
- */
-const nextTurn = () =>
-  turn ??= new Promise<false>((resolve) =>
-    setTimeout(() => {
-      turn = undefined;
-      resolve(false);
-    }, 0)
-  );
 
 /**
  * The backend's SSE answer, each event read and written again with the client's id restored. As the
