@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { isFixtureName, startFixture } from "../test/fixtures/mod.ts";
-import { installGcSignal, untilStopped } from "./gc_signal.ts";
+import { whileServing } from "./gc_signal.ts";
 
 async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -22,11 +22,9 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const fixture = await startFixture(name, { port: Number(values.port) });
-  const removeGc = installGcSignal();
-  const stopped = untilStopped();
+  const stopped = whileServing();
   console.log(`listening ${name} ${fixture.url}`);
   await stopped;
-  removeGc();
   await fixture.close();
   return 0;
 }

@@ -16,7 +16,7 @@
 
 import { parseArgs } from "node:util";
 import type { GatewayConfigInput, RequestPolicy } from "../sim/mod.ts";
-import { installGcSignal, untilStopped } from "./gc_signal.ts";
+import { whileServing } from "./gc_signal.ts";
 
 /** What `--auth` and `--rate-limit` hold. */
 interface PolicyInput {
@@ -129,8 +129,7 @@ async function main(args: string[]): Promise<number> {
     ...(limits ? { rateLimit: limits.gate } : {}),
     ...(store ? { store } : {}),
   });
-  const removeGc = installGcSignal();
-  const stopped = untilStopped();
+  const stopped = whileServing();
   const status = await gateway.status();
   const unhealthy = status.servers.filter((s) => s.enabled && s.state !== "ready");
   if (unhealthy.length) {
@@ -138,7 +137,6 @@ async function main(args: string[]): Promise<number> {
   }
   console.log(`listening gateway ${gateway.url}`);
   await stopped;
-  removeGc();
   if (switchable) Deno.removeSignalListener("SIGUSR1", toggle);
   await gateway.close();
   await gate?.close();

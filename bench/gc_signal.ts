@@ -28,8 +28,18 @@ export function installGcSignal(): () => void {
   return () => Deno.removeSignalListener("SIGUSR2", onSignal);
 }
 
+/**
+ * A bench server's life: the SIGUSR2 handler installed, resolving on the first SIGTERM or SIGINT with
+ * the handler removed. Call it before printing that the server listens, so that no stop signal the
+ * harness sends on that line comes before the listener.
+ */
+export function whileServing(): Promise<void> {
+  const removeGc = installGcSignal();
+  return untilStopped().then(removeGc);
+}
+
 /** Resolves on the first SIGTERM or SIGINT. */
-export function untilStopped(): Promise<void> {
+function untilStopped(): Promise<void> {
   const { promise, resolve } = Promise.withResolvers<void>();
   const stop = () => {
     Deno.removeSignalListener("SIGTERM", stop);

@@ -17,7 +17,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ListToolsRequestSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { parseArgs } from "node:util";
 import { serveMcp } from "../test/fixtures/harness.ts";
-import { installGcSignal, untilStopped } from "./gc_signal.ts";
+import { whileServing } from "./gc_signal.ts";
 
 /** The prefix the scale suite registers server `i` with. */
 export const toolServerPrefix = (i: number): string => `s${String(i).padStart(2, "0")}_`;
@@ -78,9 +78,7 @@ async function main(args: string[]): Promise<number> {
     console.log(`listening tools ${server.url}`);
   }
   console.log("ready");
-  const removeGc = installGcSignal();
-  await untilStopped();
-  removeGc();
+  await whileServing();
   await Promise.all(running.map((s) => s.close()));
   return 0;
 }
@@ -102,9 +100,7 @@ async function serveStatic(tools: Tool[]): Promise<number> {
   });
   console.log(`listening tools http://127.0.0.1:${server.addr.port}/mcp`);
   console.log("ready");
-  const removeGc = installGcSignal();
-  await untilStopped();
-  removeGc();
+  await whileServing();
   await server.shutdown();
   return 0;
 }

@@ -5,22 +5,19 @@
  * so it reads the request and the answer in JS (the answer's SSE events, or its JSON body) and writes
  * them out again. The gateway does this for every call (a backend must not be able to answer another
  * request); the bytes-only floors cannot, as their answers never pass through JS. It reads and relays
- * the answer the cheapest ways the gateway found (its `chunkReader`; see {@linkcode rewrittenAnswer}). Nothing else: no sessions of
- * its own, no validation, renaming, policy or limits. SSE lines may end in LF or CRLF;
- * event ids and comments are dropped. `deno run -A bench/peers/deno_rewriting_proxy.ts URL [--port N]`
- * prints `listening deno-rewriting-proxy URL` when ready; exits on SIGTERM or SIGINT and runs a full GC
- * on SIGUSR2.
+ * the answer the cheapest ways the gateway found (its `chunkReader`; see {@linkcode rewrittenAnswer}).
+ * Nothing else: no sessions of its own, no validation, renaming, policy or limits. SSE lines may end
+ * in LF or CRLF; event ids and comments are dropped. The process around it is deno_proxy.ts's
+ * `runProxy`: `deno run -A bench/peers/deno_rewriting_proxy.ts URL [--port N]` prints
+ * `listening deno-rewriting-proxy URL` when ready; exits on SIGTERM or SIGINT and runs a full GC on
+ * SIGUSR2.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { chunkReader } from "../../sim/backend_fetch.ts";
 import { nextTurn } from "../../sim/deadlines.ts";
-import { installGcSignal, untilStopped } from "../gc_signal.ts";
-
-/** Request headers a proxy must not forward (hop-by-hop, or set by fetch itself). */
-const HOP_HEADERS = ["host", "connection", "keep-alive", "transfer-encoding", "content-length"];
+import { type Forward, runProxy } from "./deno_proxy.ts";
 
 const encoder = new TextEncoder();
 
@@ -133,79 +130,49 @@ async function rewrittenAnswer(
   );
 }
 
-async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { port: { type: "string", default: "0" } },
-  });
-  if (positionals.length !== 1) {
-    console.error("Usage: deno run -A bench/peers/deno_rewriting_proxy.ts URL [--port N]");
-    return 2;
-  }
-  const target = new URL(positionals[0]);
-  let seq = 0;
-  /** Answers being read, to tell one alone from one among others. */
-  let active = 0;
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: Number(values.port),
-    onListen: ({ port }) =>
-      console.log(`listening deno-rewriting-proxy http://127.0.0.1:${port}${target.pathname}`),
-  }, async (req) => {
-    const headers = new Headers(req.headers);
-    for (const h of HOP_HEADERS) headers.delete(h);
-    const url = new URL(req.url);
-    let body: Uint8Array<ArrayBuffer> | string | undefined;
-    let ids: IdPair | undefined;
-    if (req.method === "POST") {
-      body = await req.bytes();
-      const msg = JSON.parse(new TextDecoder().decode(body));
-      if (msg !== null && typeof msg === "object" && typeof msg.method === "string" && msg.id != null) {
-        ids = { client: msg.id, own: `floor-${++seq}` };
-        msg.id = ids.own;
-        body = JSON.stringify(msg);
-      }
-    }
-    try {
-      const res = await fetch(new URL(url.pathname + url.search, target), {
-        method: req.method,
-        headers,
-        body,
-        signal: req.signal,
-      });
-      const type = res.headers.get("content-type") ?? "";
-      if (!ids || !res.body || !res.ok) {
-        return new Response(res.body, { status: res.status, headers: res.headers });
-      }
-      const out = new Headers(res.headers);
-      out.delete("content-length");
-      if (type.includes("text/event-stream")) {
-        active++;
-        let counted = true;
-        const done = () => {
-          if (counted) active--;
-          counted = false;
-        };
-        return await rewrittenAnswer(
-          res.body,
-          ids,
-          { status: res.status, headers: out },
-          () => active - 1,
-          done,
-        );
-      }
-      return new Response(restoreId(await res.text(), ids), { status: res.status, headers: out });
-    } catch (err) {
-      return new Response(`Bad gateway: ${err instanceof Error ? err.message : err}\n`, { status: 502 });
-    }
-  });
-  // The suite measures this process's memory per idle session after a full GC, as the gateway's.
-  const removeGc = installGcSignal();
-  await untilStopped();
-  removeGc();
-  await server.shutdown();
-  return 0;
-}
+let seq = 0;
+/** Answers being read, to tell one alone from one among others. */
+let active = 0;
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+/** Forwards a request under an id of its own and answers with the client's id put back. */
+const forwardRewritten: Forward = async (req, to) => {
+  let body: Uint8Array<ArrayBuffer> | string | undefined;
+  let ids: IdPair | undefined;
+  if (req.method === "POST") {
+    body = await req.bytes();
+    const msg = JSON.parse(new TextDecoder().decode(body));
+    if (msg !== null && typeof msg === "object" && typeof msg.method === "string" && msg.id != null) {
+      ids = { client: msg.id, own: `floor-${++seq}` };
+      msg.id = ids.own;
+      body = JSON.stringify(msg);
+    }
+  }
+  const res = await fetch(to.url, { method: req.method, headers: to.headers, body, signal: req.signal });
+  const type = res.headers.get("content-type") ?? "";
+  if (!ids || !res.body || !res.ok) {
+    return new Response(res.body, { status: res.status, headers: res.headers });
+  }
+  const out = new Headers(res.headers);
+  out.delete("content-length");
+  if (!type.includes("text/event-stream")) {
+    return new Response(restoreId(await res.text(), ids), { status: res.status, headers: out });
+  }
+  active++;
+  let counted = true;
+  const done = () => {
+    if (counted) active--;
+    counted = false;
+  };
+  return await rewrittenAnswer(res.body, ids, { status: res.status, headers: out }, () => active - 1, done);
+};
+
+if (import.meta.main) {
+  Deno.exit(
+    await runProxy(
+      Deno.args,
+      "bench/peers/deno_rewriting_proxy.ts",
+      "deno-rewriting-proxy",
+      forwardRewritten,
+    ),
+  );
+}
