@@ -1,10 +1,10 @@
 /**
  * Gateway suite: tools/call latency and throughput straight to a fixture MCP server, through the
- * simulator gateway, through three floors (proxies that know nothing of MCP but, for one, its ids) and two peer
- * gateways (ToolHive vMCP, mcp-hub), and memory per idle session of each, in one interleaved run; then
- * many sessions at once on the fixture and the gateway. The fixture (`slow`, tool `echo`) and every hop
- * run in their own process; the clients run in this one. Everything is on loopback and bounded in count
- * and time.
+ * simulator gateway, through three floors (proxies that know nothing of MCP but, for one, its ids)
+ * and two peer gateways (ToolHive vMCP, mcp-hub), and memory per idle session of each, in one
+ * interleaved run; then many sessions at once on the fixture and the gateway. The fixture (`slow`,
+ * tool `echo`) and every hop run in their own process; the clients run in this one. Everything is
+ * on loopback and bounded in count and time.
  *
  * @module
  */
