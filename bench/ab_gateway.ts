@@ -5,10 +5,11 @@
  * `--concurrency` sessions calling `echo` for `--seconds` (CPU of the hop process per call, calls/s,
  * p50) and then `--sequential` calls on one session (p50). Prints each block and the medians.
  * `deno run -A bench/ab_gateway.ts --sim /tmp/prev/sim/mod.ts [--a /tmp/next/sim/mod.ts] [--blocks 5]
- * [--seconds 2] [--floors] [--pause S]` (`--a`: a copy to run as A instead of the working tree's;
+ * [--seconds 2] [--floors] [--pause S] [--churn N]` (`--a`: a copy to run as A instead of the working tree's;
  * `--floors`: the Deno fetch proxy and id-rewriting floors as well; `--pause`: every path idles S
  * seconds before its sequential calls, as a path does between its blocks in the gateway suite, where
- * a Deno hop's next calls are slower than right after load).
+ * a Deno hop's next calls are slower than right after load; `--churn N`: before its warm-up, A opens and
+ * closes N idle sessions, 16 at a time, as every path does in the gateway suite's memory phase).
  *
  * @module
  */
@@ -30,6 +31,7 @@ import {
   stats,
   stopAll,
 } from "./lib.ts";
+import { churnSessions } from "./raw_session.ts";
 
 interface Path extends CallPath {
   hop: Server;
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
       sequential: { type: "string", default: "200" },
       floors: { type: "boolean", default: false },
       pause: { type: "string", default: "0" },
+      churn: { type: "string", default: "0" },
     },
   });
   const tmp = await Deno.makeTempDir({ prefix: "ab-gateway-" });
@@ -123,6 +126,7 @@ async function main(): Promise<void> {
     const paths: Path[] = [];
     for (const s of specs) {
       const { server, url } = await s.start();
+      if (s === specs[0] && Number(values.churn)) await churnSessions(url, Number(values.churn));
       const clients = await Promise.all(
         Array.from({ length: Number(values.concurrency) }, () => connectGateway(url)),
       );

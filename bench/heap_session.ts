@@ -24,13 +24,7 @@
 import { parseArgs } from "node:util";
 import { type Cdp, cdp } from "./cdp.ts";
 import { DENO, rssOf, Server, sleep, startServer, stopAll } from "./lib.ts";
-import { deleteSession, openSession, pool } from "./raw_session.ts";
-
-/** Opens and deletes `count` sessions: code compiled and caches filled once, before measuring. */
-async function warmUp(url: string, count: number): Promise<void> {
-  const ids = await pool(count, 16, (i) => openSession(url, i));
-  await pool(ids.length, 16, (i) => deleteSession(url, ids[i]));
-}
+import { churnSessions, deleteSession, openSession, pool } from "./raw_session.ts";
 
 /**
  * `count` idle HTTP/1.1 keep-alive connections to `url`'s host, each having had one `GET /healthz`
@@ -293,7 +287,7 @@ async function main(): Promise<void> {
     // RSS and heap in one gateway, heap snapshots in another: a snapshot's own allocations would
     // stay in the RSS measured after it.
     const measured = await inspectedGateway(config, simArgs);
-    await warmUp(measured.url, warmup);
+    await churnSessions(measured.url, warmup);
     const before = await settle(measured);
     const ids = await pool(N, 16, (i) => openSession(measured.url, i));
     const open = await settle(measured);
@@ -339,7 +333,7 @@ async function main(): Promise<void> {
     }
 
     const { url, session } = await inspectedGateway(config, simArgs);
-    await warmUp(url, warmup);
+    await churnSessions(url, warmup);
     const a = analyse(await takeSnapshot(session));
     await pool(N, 16, (i) => openSession(url, i));
     const b = analyse(await takeSnapshot(session));
@@ -410,7 +404,7 @@ async function allocations(
   say: (line?: string) => void,
 ): Promise<void> {
   const { url, session } = await inspectedGateway(config, simArgs);
-  await warmUp(url, warmup);
+  await churnSessions(url, warmup);
   await session.send("HeapProfiler.startSampling", {
     samplingInterval: 1024,
     includeObjectsCollectedByMajorGC: true,

@@ -65,3 +65,12 @@ export async function pool<R>(count: number, limit: number, fn: (i: number) => P
   }));
   return out;
 }
+
+/**
+ * Opens and deletes `count` sessions, 16 at a time: what a fresh process compiles and caches once, or
+ * the churn the gateway suite's memory phase leaves behind.
+ */
+export async function churnSessions(url: string, count: number): Promise<void> {
+  const ids = await pool(count, 16, (i) => openSession(url, i));
+  await pool(ids.length, 16, (i) => deleteSession(url, ids[i]));
+}
