@@ -27,6 +27,7 @@ import {
   runCommand,
   sequential,
   Server,
+  sleep,
   startServer,
   stats,
   stopAll,
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
     for (let b = 0; b < Number(values.blocks); b++) {
       for (const p of rotate(paths, b)) {
         const r = await load(p.clients, p, Number(values.seconds), { hop: p.hop.pid });
-        if (Number(values.pause)) await new Promise((r) => setTimeout(r, Number(values.pause) * 1000));
+        if (Number(values.pause)) await sleep(Number(values.pause) * 1000);
         const c0 = await cpuMsOf(p.hop.pid);
         const seq = await sequential(p.single, p, Number(values.sequential));
         const seqCpu = (await cpuMsOf(p.hop.pid)) - c0;

@@ -64,6 +64,7 @@ async function main(args: string[]): Promise<number> {
     ]
     : Array.from({ length: servers }, () => names("").map((t) => tool(t.name, t.j)));
   if (values.static) return await serveStatic(lists.flat());
+  const stopped = whileServing();
   const running = [];
   for (const tools of lists) {
     const server = await serveMcp({
@@ -78,7 +79,7 @@ async function main(args: string[]): Promise<number> {
     console.log(`listening tools ${server.url}`);
   }
   console.log("ready");
-  await whileServing();
+  await stopped;
   await Promise.all(running.map((s) => s.close()));
   return 0;
 }
@@ -98,9 +99,10 @@ async function serveStatic(tools: Tool[]): Promise<number> {
       { headers: { "content-type": "application/json" } },
     );
   });
+  const stopped = whileServing();
   console.log(`listening tools http://127.0.0.1:${server.addr.port}/mcp`);
   console.log("ready");
-  await whileServing();
+  await stopped;
   await server.shutdown();
   return 0;
 }
