@@ -925,7 +925,8 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
         `The third, ${REWRITING_FLOOR} (bench/peers/deno_rewriting_proxy.ts), does one thing MCP asks ` +
         "of a gateway: it gives each request an id of its own and restores the client's in the answer, so it reads " +
         "the request and every SSE event of the answer in JS and writes them again, as the gateway must for a " +
-        "backend not to answer another request; nothing else. " +
+        "backend not to answer another request; nothing else. It POSTs on the gateway's own HTTP/1.1 client " +
+        "(sim/http1.ts), as the gateway does, where the bytes-only Deno floor uses fetch. " +
         "The floors call the fixture's `echo` by its own name; the gateway as `slow_echo`, vMCP as `slow_echo`, " +
         "mcp-hub as `slow__echo`.",
       `CPU during the sequential calls, ms per call (fixture / hop / client): ${
@@ -965,10 +966,8 @@ export async function gatewaySuite(ctx: SuiteContext, result: SuiteResult): Prom
       const p50 = (p: Path) => lat[p.label].median;
       const signed = (msDiff: number) => `${msDiff >= 0 ? "+" : "-"}${Math.abs(msDiff).toFixed(3)} ms`;
       notes.push(
-        `Putting the client's id back costs any Deno hop its answers' trip through JS: ${REWRITING_FLOOR} ` +
-          `against ${DENO_FLOOR}, ${
-            signed(cpu(rewriting) - cpu(bytesFloor))
-          } of CPU per call under load and ` +
+        `${REWRITING_FLOOR} (answers through JS, POSTs on the gateway's HTTP/1.1 client) against ${DENO_FLOOR} ` +
+          `(bytes only, fetch): ${signed(cpu(rewriting) - cpu(bytesFloor))} of CPU per call under load and ` +
           `${signed(p50(rewriting) - p50(bytesFloor))} of sequential p50. The gateway, which does that and ` +
           `everything else (sessions, validation, routing, policy, limits, logs), against ${REWRITING_FLOOR}: ` +
           `${signed(cpu(through) - cpu(rewriting))} of CPU and ${

@@ -13,6 +13,7 @@
  * @module
  */
 import { UpstreamError } from "./errors.ts";
+import { type AnswerHeaders, type BodyReader, canPostHttp1, type Http1Pool } from "./http1.ts";
 import { formatSseEvent, type SseEvent, SseLimitError, SseReader } from "./sse.ts";
 import { concatBytes } from "./streams.ts";
 
@@ -154,13 +155,38 @@ export async function fetchBackend(
   }
 }
 
-/** A reader of a body whose chunks stay valid only until the next read (see {@linkcode chunkReader}). */
-export interface ChunkReader {
-  /** The next chunk; its bytes are overwritten by the read after it. */
-  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
-  /** Stops reading; a pending read ends. */
-  cancel(reason?: unknown): Promise<void>;
+/** A backend's answer to a POST, however it was read: {@linkcode postBackend}. */
+export interface BackendAnswer {
+  status: number;
+  headers: AnswerHeaders;
+  /** The body, read or cancelled by the caller; null when there is none. */
+  body: ChunkReader | null;
 }
+
+/**
+ * POSTs `body` to a backend session: on a kept-alive connection of `pool` where it can (see
+ * `http1.ts`; a redirect is then asked again through `fetch`, which follows it), else with
+ * {@linkcode fetchBackend}. Either way redirects are followed as {@linkcode fetchBackend} does.
+ */
+export async function postBackend(
+  pool: Http1Pool,
+  target: BackendTarget,
+  body: string,
+  signal: AbortSignal,
+  opts: FetchBackendOptions,
+): Promise<BackendAnswer> {
+  const headers = backendHeaders(target);
+  if (canPostHttp1(target.endpoint, headers)) {
+    const answer = await pool.post(target.endpoint, headers, body, signal);
+    if (!REDIRECTS.has(answer.status)) return answer;
+    await answer.body.cancel();
+  }
+  const res = await fetchBackend(target.endpoint, { method: "POST", headers, body, signal }, opts);
+  return { status: res.status, headers: res.headers, body: res.body ? chunkReader(res.body) : null };
+}
+
+/** A reader of a body whose chunks stay valid only until the next read (see {@linkcode chunkReader}). */
+export type ChunkReader = BodyReader;
 
 /** First buffer of a {@linkcode chunkReader}: a tools/call answer fits, most in a few hundred bytes. */
 const FIRST_READ_BYTES = 16 * 1024;
@@ -219,12 +245,12 @@ export function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
  * bytes, else {@linkcode BackendBodyLimitError} is thrown. Either way the rest is not read.
  */
 export async function readBody(
-  body: ReadableStream<Uint8Array> | null,
+  body: ReadableStream<Uint8Array> | ChunkReader | null,
   limit: number,
   opts: FetchBackendOptions & { truncate?: boolean },
 ): Promise<Uint8Array<ArrayBuffer>> {
   if (!body) return new Uint8Array(0);
-  const reader = chunkReader(body);
+  const reader = body instanceof ReadableStream ? chunkReader(body) : body;
   const parts: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   try {

@@ -366,6 +366,7 @@ export class Gateway {
     this.#unsubscribe = undefined;
     // On a shared store the sessions outlive this process: other replicas, or its restart, serve them.
     await this.#sessions.closeAll();
+    this.#passthrough?.close();
     await this.#servers.close();
   }
 }

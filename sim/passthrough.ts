@@ -20,10 +20,19 @@
  * @module
  */
 
-import { backendHeaders, type BackendTarget, chunkReader, fetchBackend, readBody } from "./backend_fetch.ts";
+import {
+  type BackendAnswer,
+  backendHeaders,
+  type BackendTarget,
+  type ChunkReader,
+  fetchBackend,
+  postBackend,
+  readBody,
+} from "./backend_fetch.ts";
 import { type Deadline, nextTurn, watchDeadline } from "./deadlines.ts";
 import { UpstreamError } from "./errors.ts";
 import { rewriteResultUris } from "./federation.ts";
+import { Http1Pool } from "./http1.ts";
 import { DEFAULT_SSE_LIMIT_BYTES, formatSseEvent, type SseEvent, SseLimitError, SseReader } from "./sse.ts";
 import { redactedMessage } from "./redact.ts";
 
@@ -149,6 +158,8 @@ export class PassthroughRouter {
   #active = 0;
   /** Distinguishes this process's ids from another replica's in logs and maps. */
   #tag = crypto.randomUUID().slice(0, 8);
+  /** Kept-alive connections for the calls' POSTs (see `http1.ts`). */
+  #pool = new Http1Pool();
 
   /** This router's replica tag, part of every id it hands out (`kmcp-<kind>-<tag>-<n>`). */
   get replica(): string {
@@ -272,14 +283,9 @@ export class PassthroughRouter {
         call.target = target;
         const body = JSON.stringify({ ...req.message, id: call.backendId });
         arm();
-        let res: Response;
+        let res: BackendAnswer;
         try {
-          res = await fetchBackend(target.endpoint, {
-            method: "POST",
-            headers: backendHeaders(target),
-            body,
-            signal: call.ac.signal,
-          }, backendOf);
+          res = await postBackend(this.#pool, target, body, call.ac.signal, backendOf);
         } catch (err) {
           if (call.ac.signal.aborted) return abortedError();
           if (err instanceof UpstreamError) return refused(err);
@@ -302,7 +308,7 @@ export class PassthroughRouter {
           }
           return new Response(text?.length ? text : null, { status: 401, headers });
         }
-        if (!res.ok) {
+        if (res.status < 200 || res.status > 299) {
           const head = await readBody(res.body, 300, { ...backendOf, truncate: true }).catch(() => undefined);
           return failed(`HTTP ${res.status}${head?.length ? `: ${new TextDecoder().decode(head)}` : ""}`);
         }
@@ -352,7 +358,7 @@ export class PassthroughRouter {
     hooks: CallHooks,
     state: SessionState,
     call: InflightCall,
-    body: ReadableStream<Uint8Array>,
+    reader: ChunkReader,
     ctx: StreamContext,
   ): Promise<Response> {
     const { arm, disarm, cleanup, t0, sessionHeaders, maxBytes } = ctx;
@@ -427,7 +433,6 @@ export class PassthroughRouter {
       return out;
     };
     const headers = { "content-type": "text/event-stream", "cache-control": "no-cache", ...sessionHeaders };
-    const reader = chunkReader(body);
     const event = (code: number, message: string) =>
       formatSseEvent(errorBody(call.clientId, code, message), { type: "message" });
     /** What ends the client's stream when the backend's broke a limit. */
@@ -613,6 +618,11 @@ export class PassthroughRouter {
     } catch {
       // Best effort, as the SDK's own cancellation.
     }
+  }
+
+  /** Closes the idle connections to backends; calls still running end on their own. */
+  close(): void {
+    this.#pool.close();
   }
 
   /** Ends every pass-through call of a session (DELETE, or the session closed). */

@@ -17,18 +17,29 @@ async function forward(req: Request, target: URL): Promise<{ body?: string; res:
   return { body, res };
 }
 
-/** A proxy in front of `target` that records every JSON body posted through it. */
+/**
+ * A proxy in front of `target` that records every JSON body posted through it, the port each came
+ * from (one port: one connection) and the compression each asked for.
+ */
 function recordingProxy(target: string) {
   const t = new URL(target);
   const bodies: Array<Record<string, unknown>> = [];
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
+  const ports: number[] = [];
+  const encodings: Array<string | null> = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req, info) => {
     const { body, res } = await forward(req, t);
-    if (body) bodies.push(JSON.parse(body));
+    if (body) {
+      bodies.push(JSON.parse(body));
+      ports.push(info.remoteAddr.port);
+      encodings.push(req.headers.get("accept-encoding"));
+    }
     return new Response(res.body, { status: res.status, headers: res.headers });
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}${t.pathname}`,
     bodies,
+    ports,
+    encodings,
     [Symbol.asyncDispose]: () => server.shutdown(),
   };
 }
@@ -119,6 +130,26 @@ Deno.test("pass-through: the backend sees a gateway id, the client gets its own 
     )
   );
   assertEquals((unknown.json?.result as { isError: boolean }).isError, true);
+});
+
+Deno.test("pass-through: sequential calls share one kept-alive connection to the backend", async () => {
+  await using weather = await startFixture("weather");
+  await using proxy = recordingProxy(weather.url);
+  await using gw = await startGateway(normalizeConfig({
+    servers: [{ name: "test/weather", url: proxy.url, prefix: "w_" }],
+  }));
+  await using session = await connectClient(gw.url);
+  for (const query of ["a", "b", "c", "d"]) {
+    const r = await session.client.callTool({ name: "w_search", arguments: { query } });
+    assert(firstText(r).includes("weather"), JSON.stringify(r));
+  }
+  const callPorts = proxy.ports.filter((_, i) => proxy.bodies[i].method === "tools/call");
+  assertEquals(callPorts.length, 4);
+  assertEquals(new Set(callPorts).size, 1, `tools/call came from ports ${callPorts.join(", ")}`);
+  // Sent by the pass-through's own HTTP/1.1 client (sim/http1.ts), which asks for no compression,
+  // where fetch asks for gzip and br.
+  const callEncodings = proxy.encodings.filter((_, i) => proxy.bodies[i].method === "tools/call");
+  assertEquals(callEncodings, [null, null, null, null]);
 });
 
 Deno.test("pass-through: a backend's elicitation gets a gateway id and the answer reaches the backend", async () => {

@@ -4,8 +4,10 @@
  * gives every JSON-RPC request it forwards an id of its own and restores the client's in the answer,
  * so it reads the request and the answer in JS (the answer's SSE events, or its JSON body) and writes
  * them out again. The gateway does this for every call (a backend must not be able to answer another
- * request); the bytes-only floors cannot, as their answers never pass through JS. It reads and relays
- * the answer the cheapest ways the gateway found (its `chunkReader`; see {@linkcode rewrittenAnswer}).
+ * request); the bytes-only floors cannot, as their answers never pass through JS. It sends, reads and
+ * relays the cheapest ways the gateway found: POSTs on the gateway's own HTTP/1.1 client and pool
+ * (`sim/http1.ts`; `fetch` where that cannot), its `chunkReader` for a `fetch` body, and see
+ * {@linkcode rewrittenAnswer}.
  * Nothing else: no sessions of its own, no validation, renaming, policy or limits. SSE lines may end
  * in LF or CRLF; event ids and comments are dropped. The process around it is deno_proxy.ts's
  * `runProxy`: `deno run -A bench/peers/deno_rewriting_proxy.ts URL [--port N]` prints
@@ -15,9 +17,10 @@
  * @module
  */
 
-import { chunkReader } from "../../sim/backend_fetch.ts";
+import { type ChunkReader, chunkReader, readBody } from "../../sim/backend_fetch.ts";
 import { nextTurn } from "../../sim/deadlines.ts";
-import { type Forward, runProxy } from "./deno_proxy.ts";
+import { canPostHttp1, Http1Pool } from "../../sim/http1.ts";
+import { type Forward, type ProxiedRequest, runProxy } from "./deno_proxy.ts";
 
 const encoder = new TextEncoder();
 
@@ -59,14 +62,12 @@ function sseEvents(text: string): { data: string[]; rest: string } {
  * from its first event. `done` runs once the answer is out.
  */
 async function rewrittenAnswer(
-  body: ReadableStream<Uint8Array>,
+  reader: ChunkReader,
   ids: IdPair,
   init: ResponseInit,
   others: () => number,
   done: () => void,
 ): Promise<Response> {
-  // The gateway's reader (reused buffers): Deno's default one allocates 64 KiB for every read.
-  const reader = chunkReader(body);
   const decoder = new TextDecoder();
   let pending = "";
   const feed = (bytes: Uint8Array) => {
@@ -134,28 +135,54 @@ let seq = 0;
 /** Answers being read, to tell one alone from one among others. */
 let active = 0;
 
-/** Forwards a request under an id of its own and answers with the client's id put back. */
-const forwardRewritten: Forward = async (req, to) => {
-  let body: Uint8Array<ArrayBuffer> | string | undefined;
-  let ids: IdPair | undefined;
-  if (req.method === "POST") {
-    body = await req.bytes();
-    const msg = JSON.parse(new TextDecoder().decode(body));
-    if (msg !== null && typeof msg === "object" && typeof msg.method === "string" && msg.id != null) {
-      ids = { client: msg.id, own: `floor-${++seq}` };
-      msg.id = ids.own;
-      body = JSON.stringify(msg);
+const pool = new Http1Pool();
+const decoder = new TextDecoder();
+
+/** The POST's answer: status, headers to send on, and a reader of the body (null: none). */
+async function post(
+  to: ProxiedRequest,
+  body: string,
+  signal: AbortSignal,
+): Promise<{ status: number; headers: Headers; reader: ChunkReader | null }> {
+  const headers: Record<string, string> = {};
+  to.headers.forEach((value, name) => headers[name] = value);
+  if (canPostHttp1(to.url, headers)) {
+    const answer = await pool.post(to.url, headers, body, signal);
+    const out = new Headers();
+    for (const name of ["content-type", "cache-control", "mcp-session-id", "www-authenticate"]) {
+      const value = answer.headers.get(name);
+      if (value !== null) out.set(name, value);
     }
+    return { status: answer.status, headers: out, reader: answer.body };
   }
-  const res = await fetch(to.url, { method: req.method, headers: to.headers, body, signal: req.signal });
-  const type = res.headers.get("content-type") ?? "";
-  if (!ids || !res.body || !res.ok) {
-    return new Response(res.body, { status: res.status, headers: res.headers });
-  }
+  const res = await fetch(to.url, { method: "POST", headers: to.headers, body, signal });
   const out = new Headers(res.headers);
   out.delete("content-length");
-  if (!type.includes("text/event-stream")) {
-    return new Response(restoreId(await res.text(), ids), { status: res.status, headers: out });
+  return { status: res.status, headers: out, reader: res.body ? chunkReader(res.body) : null };
+}
+
+/** Forwards a request under an id of its own and answers with the client's id put back. */
+const forwardRewritten: Forward = async (req, to) => {
+  if (req.method !== "POST") {
+    const res = await fetch(to.url, { method: req.method, headers: to.headers, signal: req.signal });
+    return new Response(res.body, { status: res.status, headers: res.headers });
+  }
+  const msg = JSON.parse(await req.text());
+  let ids: IdPair | undefined;
+  if (msg !== null && typeof msg === "object" && typeof msg.method === "string" && msg.id != null) {
+    ids = { client: msg.id, own: `floor-${++seq}` };
+    msg.id = ids.own;
+  }
+  const res = await post(to, JSON.stringify(msg), req.signal);
+  const init = { status: res.status, headers: res.headers };
+  const whole = async () =>
+    decoder.decode(await readBody(res.reader, 16 * 1024 * 1024, { server: "", what: "" }));
+  if (!ids || !res.reader || res.status < 200 || res.status > 299) {
+    const text = await whole();
+    return new Response(text || null, init);
+  }
+  if (!(res.headers.get("content-type") ?? "").includes("text/event-stream")) {
+    return new Response(restoreId(await whole(), ids), init);
   }
   active++;
   let counted = true;
@@ -163,7 +190,7 @@ const forwardRewritten: Forward = async (req, to) => {
     if (counted) active--;
     counted = false;
   };
-  return await rewrittenAnswer(res.body, ids, { status: res.status, headers: out }, () => active - 1, done);
+  return await rewrittenAnswer(res.reader, ids, init, () => active - 1, done);
 };
 
 if (import.meta.main) {
