@@ -419,7 +419,7 @@ export async function scaleSuite(ctx: SuiteContext, result: SuiteResult): Promis
         `the Redis / memory ratios of gateway CPU per call of adjacent load runs ` +
         `(${store.pairRatios.map((r) => ratio(r)).join(", ")}); all load runs summed give ` +
         `${ratio(store.summedRatio)}. ` +
-        `What Redis adds per call is one round trip (one EVAL: EXPIRE of the session and HGET of its record) ` +
+        `What Redis adds per call is one round trip (one EXPIRE of the session's key: a session the gateway holds needs no record read back) ` +
         `before the call is routed. Both gateways had ${
           steadySeconds(ctx)
         } s of the load runs' load before anything was timed, as in the gateway suite.`,

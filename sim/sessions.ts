@@ -268,18 +268,25 @@ export class SessionRegistry {
       }
     }
     // The store decides whether a session lives: another replica may have ended it (DELETE) or
-    // created it, or this process restarted since the client initialised.
-    const record = await this.#opts.store.get(id);
-    let session: ClientSession | undefined = s;
-    if (!record) {
-      const rebuilt = s ? undefined : this.#rebuilt(id, req);
-      if (!rebuilt) {
-        if (s) await this.close(id, false);
+    // created it, or this process restarted since the client initialised. A session held here needs
+    // no record read back, only the answer (on Redis one EXPIRE instead of a script and the record).
+    if (s) {
+      if (!await this.#opts.store.touch(id)) {
+        await this.close(id, false);
         return notFound();
       }
+      if (s.closed) return notFound();
+      s.lastUsed = Date.now();
+      s.requestHeaders = req.headers;
+      return s;
+    }
+    const record = await this.#opts.store.get(id);
+    let session: ClientSession | undefined;
+    if (!record) {
+      const rebuilt = this.#rebuilt(id, req);
+      if (!rebuilt) return notFound();
       session = await this.#resume(id, rebuilt, true);
     }
-    if (s?.closed) return notFound();
     // Another request for the id may have resumed it while this one awaited the store.
     session ??= this.#sessions.get(id) ?? await this.#resume(id, record!);
     session.lastUsed = Date.now();

@@ -61,6 +61,11 @@ export interface SessionStore {
   create(sessionId: string, record: SessionRecord): Promise<void>;
   /** The record of a session, or undefined when it never existed or was deleted. */
   get(sessionId: string): Promise<SessionRecord | undefined>;
+  /**
+   * Whether a session lives, renewing its expiry as {@linkcode get} does: for a session whose record
+   * the caller holds already (cheaper than reading it back on every request).
+   */
+  touch(sessionId: string): Promise<boolean>;
   /** Forgets a session and every backend mapping under it. */
   delete(sessionId: string): Promise<void>;
   /** Backend session id this gateway session holds on `server`. */
@@ -96,6 +101,9 @@ export class MemorySessionStore implements SessionStore {
   get(sessionId: string): Promise<SessionRecord | undefined> {
     const s = this.#sessions.get(sessionId);
     return Promise.resolve(s ? { ...s.record } : undefined);
+  }
+  touch(sessionId: string): Promise<boolean> {
+    return Promise.resolve(this.#sessions.has(sessionId));
   }
   delete(sessionId: string): Promise<void> {
     this.#sessions.delete(sessionId);

@@ -296,6 +296,12 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
+  async touch(sessionId: string): Promise<boolean> {
+    // EXPIRE alone: 1 when the key exists (a session's key always holds its record, see SET_BACKEND_SCRIPT).
+    const renewed = await this.#run((c) => c.expire(this.#key(sessionId), this.#ttl));
+    return Number(renewed) === 1;
+  }
+
   async delete(sessionId: string): Promise<void> {
     await this.#run((c) => c.del(this.#key(sessionId)));
   }

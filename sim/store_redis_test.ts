@@ -22,13 +22,16 @@ function contract(name: string, open: () => Promise<{ store: SessionStore & Clos
         clientInfo: { name: "c", version: "1" },
         clientCapabilities: { elicitation: {} },
       };
+      assertEquals(await store.touch("a"), false);
       await store.create("a", record);
       assertEquals(await store.get("a"), record);
+      assertEquals(await store.touch("a"), true);
       assertEquals(await store.count(), 1);
       await store.create("b", { createdAt: 2 });
       assertEquals(await store.count(), 2);
       await store.delete("a");
       assertEquals(await store.get("a"), undefined);
+      assertEquals(await store.touch("a"), false);
       assertEquals(await store.count(), 1);
       await store.delete("a");
       assertEquals(await store.get("b"), { createdAt: 2 });
@@ -129,6 +132,9 @@ Deno.test("redis store: the TTL is set on create and refreshed on use", async ()
     assertEquals(await redis.command("TTL", "kubectl-mcp:session:s"), ":100\r\n");
     await redis.command("EXPIRE", "kubectl-mcp:session:s", "3");
     await store.get("s");
+    assertEquals(await redis.command("TTL", "kubectl-mcp:session:s"), ":100\r\n");
+    await redis.command("EXPIRE", "kubectl-mcp:session:s", "3");
+    assertEquals(await store.touch("s"), true);
     assertEquals(await redis.command("TTL", "kubectl-mcp:session:s"), ":100\r\n");
     await redis.command("EXPIRE", "kubectl-mcp:session:s", "3");
     await store.setBackend("s", "ns/a", "x");
