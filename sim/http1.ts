@@ -16,7 +16,8 @@
  * only when its answer was read to the end with nothing after it. A connection reused after idling
  * may have been closed by the backend meanwhile; when it ends before a byte of the answer came, the
  * request is sent once more on a new connection (as browsers do), and a connection idle longer than
- * {@linkcode IDLE_MS} is not reused at all.
+ * {@linkcode IDLE_MS} is not reused at all: it is closed, by one timer for the pool that runs while
+ * any connection is idle.
  *
  * @module
  */
@@ -151,6 +152,14 @@ type Framing = { kind: "none" } | { kind: "length"; left: number } | { kind: "ch
 export class Http1Pool {
   #idle = new Map<string, Connection[]>();
   #closed = false;
+  #idleMs: number;
+  /** Closes connections idle too long, while any is idle (one timer for the pool). */
+  #sweeper?: ReturnType<typeof setInterval>;
+
+  /** A pool; `idleMs` (default {@linkcode IDLE_MS}) is how long a connection may idle before it is closed. */
+  constructor(opts: { idleMs?: number } = {}) {
+    this.#idleMs = opts.idleMs ?? IDLE_MS;
+  }
 
   /**
    * POSTs `body` to `url` with `headers` (checked with {@linkcode canPostHttp1} first) and resolves
@@ -197,6 +206,8 @@ export class Http1Pool {
   /** Closes every idle connection; the pool keeps none after this. */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     for (const list of this.#idle.values()) for (const c of list) c.close();
     this.#idle.clear();
   }
@@ -226,7 +237,7 @@ export class Http1Pool {
     const list = this.#idle.get(origin);
     const now = performance.now();
     for (let c = list?.pop(); c; c = list!.pop()) {
-      if (now - c.idleSince < IDLE_MS) return c;
+      if (now - c.idleSince < this.#idleMs) return c;
       c.close();
     }
     return undefined;
@@ -260,6 +271,28 @@ export class Http1Pool {
     c.start = c.end = 0;
     c.idleSince = performance.now();
     list.push(c);
+    if (this.#sweeper === undefined) {
+      // A backend that closes its idle connections leaves ours half-closed: their descriptors go too.
+      this.#sweeper = setInterval(() => this.#sweep(), this.#idleMs);
+      Deno.unrefTimer(this.#sweeper);
+    }
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const [origin, list] of this.#idle) {
+      const fresh: Connection[] = [];
+      for (const c of list) {
+        if (now - c.idleSince < this.#idleMs) fresh.push(c);
+        else c.close();
+      }
+      if (fresh.length) this.#idle.set(origin, fresh);
+      else this.#idle.delete(origin);
+    }
+    if (!this.#idle.size) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
   }
 
   #answer(c: Connection, head: Head, signal: AbortSignal | undefined, abort: () => void): Http1Answer {

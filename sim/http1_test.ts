@@ -294,6 +294,20 @@ Deno.test("http1: close() closes the idle connections", async () => {
   await until(() => server.open === 0, "the idle connection is closed");
 });
 
+Deno.test("http1: a connection idle longer than idleMs is closed, though no request comes", async () => {
+  await using server = rawServer((conn) => write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+  const pool = new Http1Pool({ idleMs: 30 });
+  try {
+    await text(pool, server.url);
+    assertEquals(server.open, 1);
+    await until(() => server.open === 0, "the idle connection is closed by the pool's sweep");
+    assertEquals((await text(pool, server.url)).text, "ok");
+    assertEquals(server.accepted, 2);
+  } finally {
+    pool.close();
+  }
+});
+
 Deno.test("http1: only plain http with headers fetch would send as they are", () => {
   const ok = new URL("http://127.0.0.1:1/mcp");
   assert(canPostHttp1(ok, HEADERS));
