@@ -13,7 +13,7 @@
  * @module
  */
 import { UpstreamError } from "./errors.ts";
-import { type AnswerHeaders, type BodyReader, canPostHttp1, type Http1Pool } from "./http1.ts";
+import { type AnswerHeaders, canPostHttp1, type ChunkReader, type Http1Pool } from "./http1.ts";
 import { formatSseEvent, type SseEvent, SseLimitError, SseReader } from "./sse.ts";
 import { concatBytes } from "./streams.ts";
 
@@ -185,8 +185,7 @@ export async function postBackend(
   return { status: res.status, headers: res.headers, body: res.body ? chunkReader(res.body) : null };
 }
 
-/** A reader of a body whose chunks stay valid only until the next read (see {@linkcode chunkReader}). */
-export type ChunkReader = BodyReader;
+export type { ChunkReader };
 
 /** First buffer of a {@linkcode chunkReader}: a tools/call answer fits, most in a few hundred bytes. */
 const FIRST_READ_BYTES = 16 * 1024;

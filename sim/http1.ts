@@ -22,6 +22,8 @@
  * @module
  */
 
+import { GatewayError } from "./errors.ts";
+
 /** A connection idle longer than this is closed instead of reused (servers' keep-alive timeouts are 5 s and up). */
 export const IDLE_MS = 4000;
 /** Most bytes of a response's status line and headers. */
@@ -44,9 +46,9 @@ const latin1 = new TextDecoder("latin1");
 const USER_AGENT = `Deno/${Deno.version.deno}`;
 
 /** A backend's answer could not be read as HTTP/1.1, or its connection broke. */
-export class Http1Error extends Error {
+export class Http1Error extends GatewayError {
   /** Stable code of this error. */
-  readonly code: string = "ERR_HTTP1";
+  override readonly code: string = "ERR_HTTP1";
 }
 
 /** The headers of an answer, names in lower case (repeated ones joined with `, `, as `Headers` does). */
@@ -55,8 +57,11 @@ export interface AnswerHeaders {
   get(name: string): string | null;
 }
 
-/** A reader of a body whose chunks stay valid only until the next read, as `chunkReader`'s. */
-export interface BodyReader {
+/**
+ * A reader of a body whose chunks stay valid only until the next read: this client's bodies, and
+ * `fetch` bodies read through `backend_fetch.ts`'s `chunkReader`.
+ */
+export interface ChunkReader {
   /** The next chunk; its bytes are overwritten by the read after it. */
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
   /** Stops reading; a pending read ends (done). */
@@ -67,7 +72,7 @@ export interface BodyReader {
 export interface Http1Answer {
   status: number;
   headers: AnswerHeaders;
-  body: BodyReader;
+  body: ChunkReader;
 }
 
 /** Whether the pool may send this request itself (else it goes through `fetch`). */
@@ -216,13 +221,15 @@ export class Http1Pool {
     const payload = encoder.encode(body);
     let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
     let agent = false;
+    let language = false;
     for (const name in headers) {
       const lower = name.toLowerCase();
       if (lower === "host" || lower === "content-length" || lower === "connection") continue;
       if (lower === "user-agent") agent = true;
+      if (lower === "accept-language") language = true;
       head += `${name}: ${headers[name]}\r\n`;
     }
-    if (!("accept-language" in headers)) head += "accept-language: *\r\n";
+    if (!language) head += "accept-language: *\r\n";
     if (!agent) head += `user-agent: ${USER_AGENT}\r\n`;
     head += `content-length: ${payload.length}\r\n\r\n`;
     const headBytes = encoder.encode(head);
@@ -237,7 +244,7 @@ export class Http1Pool {
     const list = this.#idle.get(origin);
     const now = performance.now();
     for (let c = list?.pop(); c; c = list!.pop()) {
-      if (now - c.idleSince < this.#idleMs) return c;
+      if (this.#fresh(c, now)) return c;
       c.close();
     }
     return undefined;
@@ -278,12 +285,17 @@ export class Http1Pool {
     }
   }
 
+  /** Whether `c` has idled less than the pool allows. */
+  #fresh(c: Connection, now: number): boolean {
+    return now - c.idleSince < this.#idleMs;
+  }
+
   #sweep(): void {
     const now = performance.now();
     for (const [origin, list] of this.#idle) {
       const fresh: Connection[] = [];
       for (const c of list) {
-        if (now - c.idleSince < this.#idleMs) fresh.push(c);
+        if (this.#fresh(c, now)) fresh.push(c);
         else c.close();
       }
       if (fresh.length) this.#idle.set(origin, fresh);
@@ -308,9 +320,9 @@ export class Http1Pool {
       if (complete && reusable) this.#release(c);
       else c.close();
     };
-    const reading = readBody(c, framing);
+    const reading = bodyChunks(c, framing);
     if (framing.kind === "none") finish(true);
-    const body: BodyReader = {
+    const body: ChunkReader = {
       read: async () => {
         if (done) return { done: true, value: undefined };
         try {
@@ -446,7 +458,7 @@ function framingOf(head: Head): Framing {
 }
 
 /** The body's bytes as they come, views of the connection's buffer valid until the next read. */
-async function* readBody(c: Connection, framing: Framing): AsyncGenerator<Uint8Array, void> {
+async function* bodyChunks(c: Connection, framing: Framing): AsyncGenerator<Uint8Array, void> {
   if (framing.kind === "none") return;
   if (framing.kind === "close") {
     for (;;) {
