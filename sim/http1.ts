@@ -64,6 +64,12 @@ export interface AnswerHeaders {
 export interface ChunkReader {
   /** The next chunk; its bytes are overwritten by the read after it. */
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /**
+   * Whether the body has ended already, its end read with the last chunk: the next read() gives
+   * done without waiting, and the last chunk's bytes may be overwritten from now on. Optional: a
+   * reader that cannot tell without waiting has none, or says false.
+   */
+  ended?(): boolean;
   /** Stops reading; a pending read ends (done). */
   cancel(reason?: unknown): Promise<void>;
 }
@@ -320,11 +326,23 @@ export class Http1Pool {
       if (complete && reusable) this.#release(c);
       else c.close();
     };
-    const reading = bodyChunks(c, framing);
+    const progress: BodyProgress = { left: -1 };
+    const reading = bodyChunks(c, framing, progress);
     if (framing.kind === "none") finish(true);
+    /** A read is under way: the buffer is the generator's until it returns. */
+    let busy = false;
     const body: ChunkReader = {
+      ended: () => {
+        if (done) return true;
+        if (busy || !endBuffered(c, framing, progress)) return false;
+        c.start = c.end;
+        // The generator, paused after the last chunk, is not resumed: read() answers done from here.
+        finish(true);
+        return true;
+      },
       read: async () => {
         if (done) return { done: true, value: undefined };
+        busy = true;
         try {
           const r = await reading.next();
           if (r.done) finish(true);
@@ -334,6 +352,8 @@ export class Http1Pool {
           if (cancelled) return { done: true, value: undefined };
           if (signal?.aborted) throw signal.reason;
           throw err instanceof Http1Error ? err : new Http1Error(message(err), { cause: err });
+        } finally {
+          busy = false;
         }
       },
       cancel: () => {
@@ -457,8 +477,33 @@ function framingOf(head: Head): Framing {
   return left === 0 ? { kind: "none" } : { kind: "length", left };
 }
 
+/** Where {@linkcode bodyChunks} is: bytes of the current chunk (or of a `length` body) not yet yielded, -1 before any. */
+interface BodyProgress {
+  left: number;
+}
+
+/** A chunked body's last chunk (size 0, no extension) and the empty line that ends it, with nothing after. */
+const LAST_CHUNK = /^\r?\n0{1,12}\r?\n\r?\n$/;
+
+/**
+ * Whether the rest of the body is in `c`'s buffer and holds no more data, so that it is read to the
+ * end without waiting: a `length` body whose bytes were all yielded, or a chunked body paused right
+ * after a chunk's data with only the chunk's line end and the last chunk buffered (trailers, or
+ * anything else, leave the decision to reading on).
+ */
+function endBuffered(c: Connection, framing: Framing, progress: BodyProgress): boolean {
+  if (progress.left !== 0) return false;
+  if (framing.kind === "length") return c.start === c.end;
+  if (framing.kind !== "chunked" || c.end - c.start > 32) return false;
+  return LAST_CHUNK.test(latin1.decode(c.buf.subarray(c.start, c.end)));
+}
+
 /** The body's bytes as they come, views of the connection's buffer valid until the next read. */
-async function* bodyChunks(c: Connection, framing: Framing): AsyncGenerator<Uint8Array, void> {
+async function* bodyChunks(
+  c: Connection,
+  framing: Framing,
+  progress: BodyProgress,
+): AsyncGenerator<Uint8Array, void> {
   if (framing.kind === "none") return;
   if (framing.kind === "close") {
     for (;;) {
@@ -469,7 +514,7 @@ async function* bodyChunks(c: Connection, framing: Framing): AsyncGenerator<Uint
     }
   }
   if (framing.kind === "length") {
-    yield* exactly(c, framing.left);
+    yield* exactly(c, framing.left, progress);
     return;
   }
   let trailer = 0;
@@ -481,7 +526,7 @@ async function* bodyChunks(c: Connection, framing: Framing): AsyncGenerator<Uint
     if (!size) throw new Http1Error("a malformed chunk size");
     const n = parseInt(size[1], 16);
     if (n === 0) break;
-    yield* exactly(c, n);
+    yield* exactly(c, n, progress);
     const after = await line(c);
     const crlf = after - c.start === 2 ? c.buf[c.start] === 13 : after - c.start === 1;
     if (!crlf) throw new Http1Error("a chunk longer than its size");
@@ -510,16 +555,20 @@ async function line(c: Connection): Promise<number> {
   }
 }
 
-/** `count` bytes of `c` as they come. */
-async function* exactly(c: Connection, count: number): AsyncGenerator<Uint8Array, void> {
-  for (let left = count; left > 0;) {
+/** `count` bytes of `c` as they come; `progress.left` counts down what is left of them. */
+async function* exactly(
+  c: Connection,
+  count: number,
+  progress: BodyProgress,
+): AsyncGenerator<Uint8Array, void> {
+  for (progress.left = count; progress.left > 0;) {
     if (c.start === c.end && !await c.fill(BUFFER_BYTES)) {
       throw new Http1Error("the connection closed in the middle of the body");
     }
-    const take = Math.min(left, c.end - c.start);
+    const take = Math.min(progress.left, c.end - c.start);
     const view = c.buf.subarray(c.start, c.start + take);
     c.start += take;
-    left -= take;
+    progress.left -= take;
     yield view;
   }
 }

@@ -152,6 +152,54 @@ Deno.test("http1: a chunked answer read a byte at a time, with extensions and tr
   }
 });
 
+Deno.test("http1: ended() is true only when the body's end was read with its last chunk", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  const chunked = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+  await using server = rawServer(async (conn, n) => {
+    if (n === 1) return write(conn, "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+    if (n === 2) return write(conn, `${chunked}5\r\nhello\r\n0\r\n\r\n`);
+    if (n === 3) return write(conn, `${chunked}5\r\nhello\r\n0\r\nx-trailer: 1\r\n\r\n`);
+    await write(conn, `${chunked}5\r\nhello\r\n`);
+    await released;
+    await write(conn, "0\r\n\r\n");
+  });
+  const pool = new Http1Pool();
+  const hello = async (body: { read(): Promise<ReadableStreamReadResult<Uint8Array>> }) => {
+    const r = await body.read();
+    assertEquals(r.done ? undefined : decoder.decode(r.value), "hello");
+  };
+  try {
+    // With a length, and chunked with the last chunk in the same read: ended, and reusable at once.
+    for (const _ of [1, 2]) {
+      const answer = await pool.post(server.url, HEADERS, "{}");
+      assertEquals(answer.body.ended?.(), false, "nothing was read yet");
+      await hello(answer.body);
+      assertEquals(answer.body.ended?.(), true);
+      assertEquals((await answer.body.read()).done, true);
+    }
+    // Trailers are left to reading on.
+    const trailed = await pool.post(server.url, HEADERS, "{}");
+    await hello(trailed.body);
+    assertEquals(trailed.body.ended?.(), false);
+    assertEquals((await trailed.body.read()).done, true);
+    // The end not come yet: not ended, nor while a read waits for it.
+    const waiting = await pool.post(server.url, HEADERS, "{}");
+    await hello(waiting.body);
+    assertEquals(waiting.body.ended?.(), false);
+    const end = waiting.body.read();
+    assertEquals(waiting.body.ended?.(), false, "a read is under way");
+    release();
+    assertEquals((await end).done, true);
+    assertEquals(waiting.body.ended?.(), true);
+    await text(pool, server.url);
+    assertEquals(server.accepted, 1, "every answer was read to its end, so one connection served them all");
+  } finally {
+    release();
+    pool.close();
+  }
+});
+
 Deno.test("http1: a 1xx answer is skipped; 204 has no body", async () => {
   await using server = rawServer((conn, n) =>
     write(

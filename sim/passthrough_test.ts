@@ -2,8 +2,9 @@
  * The `tools/call` pass-through, end to end through the gateway to the real
  * fixtures with raw HTTP, so the ids on the wire can be checked.
  */
-import { assert, assertEquals, assertMatch } from "../test/helpers/assert.ts";
+import { assert, assertEquals, assertMatch, assertNotEquals } from "../test/helpers/assert.ts";
 import { startFixture } from "../test/fixtures/mod.ts";
+import { startSplitEndProxy } from "../test/helpers/split_end_proxy.ts";
 import { connectClient, firstText, post, rawSession, sseMessages, waitFor } from "../test/sim_helpers.ts";
 import { normalizeConfig, startGateway } from "./mod.ts";
 
@@ -44,6 +45,25 @@ function recordingProxy(target: string) {
   };
 }
 
+/** POSTs a `tools/call` of the weather fixture's search (as `name`) on the session of `headers`. */
+function callSearch(
+  url: string,
+  headers: Record<string, string>,
+  id: number,
+  name = "w_search",
+): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name, arguments: { query: "a" } },
+    }),
+  });
+}
+
 /**
  * A proxy in front of `target` that passes the n-th (from 1) SSE answer to a `tools/call` as
  * `endOf(n)` says: "hold" sends its events as they come but keeps the end of the stream back until
@@ -61,7 +81,8 @@ function endHoldingProxy(target: string, endOf: (n: number) => "hold" | "whole")
     const init = { status: res.status, headers: res.headers };
     const sse = res.headers.get("content-type")?.includes("text/event-stream");
     if (!sse || !body?.includes('"tools/call"')) return new Response(res.body, init);
-    if (endOf(++calls) === "whole") return new Response(await res.text(), init);
+    const how = endOf(++calls);
+    if (how === "whole") return new Response(await res.text(), init);
     const reader = res.body!.getReader();
     const heldBack = new ReadableStream<Uint8Array>({
       async pull(controller) {
@@ -332,26 +353,15 @@ Deno.test("pass-through: the answer reaches the client at once though the backen
   }
 });
 
-Deno.test("pass-through: a lone call is streamed once answered, a call among others is read ahead into one body", async () => {
+Deno.test("pass-through: an answer whose end came with it is one body, also alone", async () => {
   await using weather = await startFixture("weather");
-  // The first tools/call's SSE answer loses its end until `release`; later ones come whole, their end
-  // with them.
+  // Call 1 loses its end until `release`; the others come whole, their end with them.
   await using proxy = endHoldingProxy(weather.url, (n) => n === 1 ? "hold" : "whole");
   await using gw = await startGateway(normalizeConfig({
     servers: [{ name: "test/weather", url: proxy.url, prefix: "w_" }],
   }));
   const s = await rawSession(gw.url);
-  const call = (id: number) =>
-    fetch(gw.url, {
-      method: "POST",
-      headers: s.headers,
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id,
-        method: "tools/call",
-        params: { name: "w_search", arguments: { query: "a" } },
-      }),
-    });
+  const call = (id: number) => callSearch(gw.url, s.headers, id);
   const guard = setTimeout(proxy.release, 5000);
   try {
     // Held open by the backend: a stream whatever else is in flight.
@@ -359,25 +369,85 @@ Deno.test("pass-through: a lone call is streamed once answered, a call among oth
     const heldMessages = sseMessages(held);
     assertEquals((await heldMessages.next()).value?.id, 1);
     assertEquals(gw.gateway.passthrough?.inflight, 1);
-    // Other calls meanwhile: their answer and end are read ahead and sent as one body. The read-ahead
-    // waits one turn of the event loop for the end, which a loaded machine may miss: of five calls,
-    // one is enough (without read-ahead every one is a stream).
-    let oneBody = 0;
-    for (let id = 2; id < 7; id++) {
+    for (let id = 2; id < 5; id++) {
       const among = await call(id);
+      assertNotEquals(among.headers.get("content-length"), null, `call ${id}, among others, is one body`);
+      assertEquals((await Array.fromAsync(sseMessages(among))).map((m) => m.id), [id]);
+    }
+    proxy.release();
+    for await (const _ of heldMessages) { /* drain */ }
+    await waitFor(() => gw.gateway.passthrough?.inflight === 0, 5000, "the held call to end");
+    const alone = await call(5);
+    assertNotEquals(alone.headers.get("content-length"), null, "a lone call answered whole is one body");
+    assertEquals((await Array.fromAsync(sseMessages(alone))).map((m) => m.id), [5]);
+  } finally {
+    clearTimeout(guard);
+  }
+});
+
+Deno.test("pass-through: an end a write after the answer is read ahead among other calls, not for a lone call", async () => {
+  await using weather = await startFixture("weather");
+  // Ends 50 ms after the answer, or 200 µs after it: too late to be read with it (mostly), within a turn.
+  await using late = await startSplitEndProxy(weather.url, 50_000);
+  await using split = await startSplitEndProxy(weather.url, 200);
+  await using held = endHoldingProxy(weather.url, () => "hold");
+  await using gw = await startGateway(normalizeConfig({
+    servers: [
+      { name: "test/late", url: late.url, prefix: "l_" },
+      { name: "test/split", url: split.url, prefix: "s_" },
+      { name: "test/held", url: held.url, prefix: "h_" },
+    ],
+  }));
+  const s = await rawSession(gw.url);
+  const call = (id: number, prefix: string) => callSearch(gw.url, s.headers, id, `${prefix}search`);
+  const guard = setTimeout(held.release, 5000);
+  try {
+    // Alone: streamed as soon as it is answered, without waiting for the backend's end.
+    const alone = await call(1, "l_");
+    assertEquals(alone.headers.get("content-length"), null, "a lone call is streamed");
+    assertEquals((await Array.fromAsync(sseMessages(alone))).map((m) => m.id), [1]);
+    // With a call held open by another backend: the end is awaited for one turn of the event loop,
+    // which a loaded machine may miss: of eight calls, one is enough (without read-ahead only an end
+    // that happened to be read with its answer would be, rarely all eight).
+    const open = sseMessages(await call(2, "h_"));
+    assertEquals((await open.next()).value?.id, 2);
+    let oneBody = 0;
+    for (let id = 3; id < 11; id++) {
+      const among = await call(id, "s_");
       if (among.headers.get("content-length") !== null) oneBody++;
       assertEquals((await Array.fromAsync(sseMessages(among))).map((m) => m.id), [id]);
     }
     assert(oneBody > 0, "no call among others was read ahead into one body");
-    proxy.release();
-    for await (const _ of heldMessages) { /* drain */ }
-    await waitFor(() => gw.gateway.passthrough?.inflight === 0, 5000, "the held call to end");
-    // Alone: streamed as soon as it is answered, without waiting for the backend's end.
-    const alone = await call(7);
-    assertEquals(alone.headers.get("content-length"), null, "a lone call is streamed");
-    assertEquals((await Array.fromAsync(sseMessages(alone))).map((m) => m.id), [7]);
+    held.release();
+    for await (const _ of open) { /* drain */ }
   } finally {
     clearTimeout(guard);
+  }
+});
+
+Deno.test("pass-through: a lone call whose end is held is streamed as soon as it is answered", async () => {
+  await using weather = await startFixture("weather");
+  await using proxy = endHoldingProxy(weather.url, () => "hold");
+  await using gw = await startGateway(normalizeConfig({
+    servers: [{ name: "test/weather", url: proxy.url, prefix: "w_" }],
+  }));
+  const s = await rawSession(gw.url);
+  let guardFired = false;
+  const guard = setTimeout(() => {
+    guardFired = true;
     proxy.release();
+  }, 5000);
+  try {
+    const alone = await callSearch(gw.url, s.headers, 1);
+    assertEquals(alone.headers.get("content-length"), null, "a lone call is streamed");
+    const messages = sseMessages(alone);
+    // The answer arrives while the backend still holds its end.
+    assertEquals((await messages.next()).value?.id, 1);
+    await waitFor(() => proxy.held === 1, 5000, "the proxy to hold the end");
+    assert(!guardFired, "the answer came only once the backend's end did");
+    proxy.release();
+    for await (const _ of messages) { /* drain */ }
+  } finally {
+    clearTimeout(guard);
   }
 });

@@ -57,9 +57,9 @@ function sseEvents(text: string): { data: string[]; rest: string } {
 
 /**
  * The backend's SSE answer, each event read and written again with the client's id restored. As the
- * gateway does: while other answers are in flight, an answer whose stream ends right after it goes
- * out as one body (cheaper than a stream); otherwise, and always for an answer alone, it is streamed
- * from its first event. `done` runs once the answer is out.
+ * gateway does: an answer whose end was read with it goes out as one body (cheaper than a stream), as
+ * does, while other answers are in flight, one whose stream ends a turn later; otherwise it is
+ * streamed from its first event. `done` runs once the answer is out.
  */
 async function rewrittenAnswer(
   reader: ChunkReader,
@@ -93,6 +93,10 @@ async function rewrittenAnswer(
       }
       head += feed(r.value);
       if (!head) continue;
+      if (reader.ended?.()) {
+        done();
+        return new Response(head, init);
+      }
       if (!others()) break;
       next = reader.read();
       const ended = await Promise.race([next.then((n) => n.done, () => true), nextTurn()]);
