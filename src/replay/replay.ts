@@ -19,13 +19,10 @@ import {
   startGateway,
 } from "../../sim/mod.ts";
 import { isClusterInternalHost, maskRedisUrl, RedisSessionStore } from "../../sim/store_redis.ts";
-import { AuthPolicyGate, type AuthPolicySummary } from "../../sim/auth/gate.ts";
-import { RateLimitGate, type RateLimitGateInput, type RateLimitSummary } from "../../sim/ratelimit/gate.ts";
-import { MemoryCounters, RedisCounters } from "../../sim/ratelimit/counters.ts";
+import type { AuthPolicyGate, AuthPolicySummary } from "../../sim/auth/gate.ts";
+import type { RateLimitGate, RateLimitGateInput, RateLimitSummary } from "../../sim/ratelimit/gate.ts";
 import type { EngineContext } from "../../sim/auth/engine.ts";
-import { JwksCache } from "../../sim/auth/jwks.ts";
-import { WhatIfJwks } from "../../sim/auth/what_if.ts";
-import { OpaPool } from "../../sim/auth/opa.ts";
+import type { JwksCache } from "../../sim/auth/jwks.ts";
 import { type PolicyTargets, policyTargetsFromObjects } from "../../sim/auth/auth_policy.ts";
 import type { KubeReviewClient, SecretObject } from "../../sim/auth/types.ts";
 import { type AuthPlan, type AuthReplayOptions, planAuth, policiesForGateway } from "./auth_replay.ts";
@@ -440,19 +437,21 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
   let plan = await planReplay(objects, options.resolver, options);
   // The Secrets the policies read: replaced at each reload, read by the gate's stages when they need them.
   let secrets: readonly SecretObject[] = plan.auth?.secrets ?? [];
+  // Policies are evaluated only with `options.auth` (then `plan.auth` is always set).
+  const policy = options.auth ? await import("./policy_gates.ts") : undefined;
   // One set of OPA processes for the replay (started when a rule first needs one), stopped at close.
-  const opa = options.auth ? new OpaPool({ opaPath: options.auth.opaPath }) : undefined;
+  const opa = policy && options.auth ? new policy.OpaPool({ opaPath: options.auth.opaPath }) : undefined;
   // One key cache for the replay, so keys survive reloads; a new one when the issuers move (a
   // port-forward reopened on another local port).
   let jwks: JwksCache | undefined;
   let jwksOverrides = "";
-  const context = (auth: NonNullable<Plan["auth"]>): EngineContext => {
+  const context = (auth: NonNullable<Plan["auth"]>, gates: NonNullable<typeof policy>): EngineContext => {
     const overrides = JSON.stringify(Object.entries(auth.issuerOverrides).sort());
     if (!jwks || overrides !== jwksOverrides) {
       const whatIf = options.auth?.whatIfClaims;
       jwks = whatIf
-        ? new WhatIfJwks(whatIf)
-        : new JwksCache({ issuerOverrides: new Map(Object.entries(auth.issuerOverrides)) });
+        ? new gates.WhatIfJwks(whatIf)
+        : new gates.JwksCache({ issuerOverrides: new Map(Object.entries(auth.issuerOverrides)) });
       jwksOverrides = overrides;
     }
     return {
@@ -465,13 +464,13 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       ...(options.logger ? { log: options.logger } : {}),
     };
   };
-  const gate = plan.auth
-    ? new AuthPolicyGate({
+  const gate: AuthPolicyGate | undefined = policy && plan.auth
+    ? new policy.AuthPolicyGate({
       policies: plan.auth.policies,
       targets: plan.auth.targets,
       // No log: what the gate would warn about (policies not applied) is in the start-up table and
       // the change lines already.
-      context: context(plan.auth),
+      context: context(plan.auth, policy),
     })
     : undefined;
   const authView = (): ReplayAuth | undefined =>
@@ -484,10 +483,12 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
       : undefined;
   const { store, choice } = await openSessionStore(objects, options);
   // Counters live where the sessions do: in Redis, replicas share them as Limitador's Redis storage.
-  const rateLimitGate = plan.auth
-    ? new RateLimitGate({
+  const rateLimitGate: RateLimitGate | undefined = policy && plan.auth
+    ? new policy.RateLimitGate({
       ...plan.rateLimit,
-      storage: store instanceof RedisSessionStore ? new RedisCounters(store) : new MemoryCounters(),
+      storage: store instanceof RedisSessionStore
+        ? new policy.RedisCounters(store)
+        : new policy.MemoryCounters(),
     })
     : undefined;
   let gateway: RunningGateway;
@@ -535,10 +536,14 @@ export async function startReplay(options: ReplayOptions): Promise<Replay> {
     }
     const resolved = [...plan.resolutions].filter(([, resolution]) => resolution.url).map(([key]) => key);
     await options.resolver.retain?.(new Set([...resolved, ...plan.auth?.forwards ?? []]));
-    if (gate && plan.auth) {
+    if (gate && policy && plan.auth) {
       // Before the gateway reloads: the next request is judged by the policies just read.
       secrets = plan.auth.secrets;
-      gate.update({ policies: plan.auth.policies, targets: plan.auth.targets, context: context(plan.auth) });
+      gate.update({
+        policies: plan.auth.policies,
+        targets: plan.auth.targets,
+        context: context(plan.auth, policy),
+      });
       const prints = policyPrints(plan);
       const notes = authView()?.notes ?? [];
       if (!closed) {
