@@ -4,8 +4,9 @@
  * while the CPU profiler samples, and prints self time by function and by file, and the work charged
  * to the innermost repository frame on the stack (what of ours made the runtime work).
  * `deno run -A bench/profile_gateway.ts [--seconds 5] [--concurrency 16] [--top 40] [--out FILE.cpuprofile]
- * [--stacks TEXT] [--in FILE] [--rate-limit] [--list] [--sim PATH/mod.ts] [--floor | --rewriting-floor] [--alloc [--promoted]]`: `--rate-limit` serves the
- * rate-limit suite's policy, `--list` profiles `tools/list` of the scale suite's 5,000 tools (50 servers x 100
+ * [--stacks TEXT] [--in FILE] [--rate-limit] [--redis] [--list] [--sim PATH/mod.ts] [--floor | --rewriting-floor] [--alloc [--promoted]]`: `--rate-limit` serves the
+ * rate-limit suite's policy, `--redis` puts the gateway's sessions in a redis-server on loopback (the scale
+ * suite's Redis store), `--list` profiles `tools/list` of the scale suite's 5,000 tools (50 servers x 100
  * tools; each session lists with plain fetch, reading the answer's bytes into a buffer it keeps) instead of `tools/call`, `--sim` runs
  * another copy of the simulator as the gateway, `--floor` profiles the Deno fetch proxy floor
  * (bench/peers/deno_proxy.ts) instead of the gateway (`--rewriting-floor`: the id-rewriting floor,
@@ -31,6 +32,7 @@ import { BodyDrain, DENO, ROOT, Server, stopAll } from "./lib.ts";
 import { rateLimitObjects } from "./rate_limit.ts";
 import { rawList } from "./scale.ts";
 import { toolServerPrefix } from "./tools_server.ts";
+import { startRedis } from "../test/helpers/redis.ts";
 
 interface ProfileNode {
   id: number;
@@ -263,6 +265,7 @@ async function main(): Promise<void> {
       "rewriting-floor": { type: "boolean", default: false },
       alloc: { type: "boolean", default: false },
       promoted: { type: "boolean", default: false },
+      redis: { type: "boolean", default: false },
     },
   });
   const top = Number(values.top);
@@ -271,6 +274,8 @@ async function main(): Promise<void> {
     return report(saved.profile, { ...saved, top, stacks: values.stacks });
   }
   const port = 9229 + Math.floor(Math.random() * 500);
+  // The scale suite's Redis session store (a redis-server on loopback), for what the store costs per call.
+  await using redis = values.redis ? await startRedis() : undefined;
   try {
     const config = values.list ? await toolServers() : await slowFixture();
     const inspect = ["run", "-A", `--inspect=127.0.0.1:${port}`];
@@ -288,6 +293,7 @@ async function main(): Promise<void> {
         JSON.stringify(config),
         ...(values["rate-limit"] ? ["--rate-limit", JSON.stringify({ objects: rateLimitObjects() })] : []),
         ...(values.sim ? ["--sim", values.sim] : []),
+        ...(redis ? ["--store", redis.url] : []),
       ]);
     // The floor knows no prefixes: it forwards the fixture's own tool name.
     const tool = floorScript ? "echo" : "slow_echo";
