@@ -351,9 +351,9 @@ export class PassthroughRouter {
    * quarter of its CPU for a no-op tool in `deno task bench`). When the end came with the answer (in
    * one read of the HTTP/1.1 client) that costs no wait; else, while other calls are in flight, the
    * end is awaited for one turn of the event loop, and a lone call is streamed as soon as it is
-   * answered. As soon as
-   * anything comes before the answer (progress, logging, a request to the client), or the backend
-   * keeps its stream open after answering, the client gets a stream that starts with what was read.
+   * answered. As soon as anything comes before the answer (progress, logging, a request to the
+   * client), or the backend keeps its stream open after answering, the client gets a stream that
+   * starts with what was read.
    */
   async #stream(
     req: CallRequest,
